@@ -1,3 +1,112 @@
-def main(argv: list[str] | None = None) -> int:
-    print("not built yet")
-    return 0
+"""The command line: parse arguments, load the config, call a command, map failures to exit codes.
+
+Exit codes: 0 success; 1 runtime failure (or `check` found trouble); 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from monitor import __version__
+from monitor.commands import registry_cmds, status_cmds
+from monitor.config import ConfigError, load_config
+from monitor.context import Context
+from monitor.crypto import VaultError
+from monitor.db.migrate import SchemaOutdated
+from monitor.db.session import DatabaseError
+from monitor.importfile import ImportFileError
+from monitor.registry import RegistryError
+
+DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("monitor")
+
+# Each module adds its subcommands with `register(subparsers)`; a handler is `fn(ctx, args) -> int`.
+COMMAND_MODULES: list[Callable[[argparse._SubParsersAction], None]] = [registry_cmds.register, status_cmds.register]
+
+
+def _optional_modules() -> None:
+    """Commands of modules that may be absent while the product grows; imported lazily to keep start-up fast."""
+    import importlib
+
+    for name in ("monitor.commands.check_cmds", "monitor.commands.daemon_cmds", "monitor.commands.notify_cmds",
+                 "monitor.commands.source_cmds"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        COMMAND_MODULES.append(module.register)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="threads-token-monitor", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", metavar="PATH", help=f"config file (default $THREADS_TOKEN_MONITOR_CONFIG, "
+                        f"then {DEFAULT_CONFIG})")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    sub.required = True
+    _optional_modules()
+    for register in COMMAND_MODULES:
+        register(sub)
+    return parser
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config or os.environ.get("THREADS_TOKEN_MONITOR_CONFIG") or DEFAULT_CONFIG)
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"threads-token-monitor: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = args.handler
+    try:
+        if getattr(args, "no_config", False):
+            return int(handler(None, args))
+        ctx = Context(load_config(config_path(args)))
+        try:
+            return int(handler(ctx, args))
+        finally:
+            ctx.close()
+    except ConfigError as exc:
+        return _fail(EXIT_USAGE, f"configuration error:\n{exc}")
+    except (RegistryError, ImportFileError) as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    except (VaultError, SchemaOutdated, DatabaseError) as exc:
+        return _fail(EXIT_FAILURE, str(exc))
+    except OperationalError as exc:
+        return _fail(EXIT_FAILURE, f"database error: {_db_reason(exc)}")
+    except SQLAlchemyError as exc:
+        return _fail(EXIT_FAILURE, f"database error: {type(exc).__name__}")
+    except KeyboardInterrupt:
+        return 130
+
+
+def _db_reason(exc: OperationalError) -> str:
+    # The original DBAPI message names the problem ("connection refused", "no such table"); the statement
+    # and its parameters (which may hold ciphertext) are not printed.
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    if "no such table" in text or "does not exist" in text or "doesn't exist" in text:
+        text += " (run `threads-token-monitor migrate`)"
+    return text

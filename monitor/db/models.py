@@ -1,0 +1,203 @@
+"""The schema: apps, tokens (with their current observation), snapshots, alert state, the outbox, sources.
+
+Times are float Unix seconds in DOUBLE columns named `*_at` (the same on SQLite, PostgreSQL and MariaDB).
+The token row carries a denormalised copy of its latest observation so that scrapes, `status` and the alert
+ladder read one table; `snapshots` holds the history, one row per change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere 64-bit ids for the tall tables.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class App(Base):
+    """A Threads app and the inspector credential used to call debug_token for its tokens."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    threads_app_id: Mapped[str | None] = mapped_column(String(64))
+    inspector_kind: Mapped[str] = mapped_column(String(16))  # user_token | app_token
+    inspector_secret: Mapped[str] = mapped_column(Text)  # Fernet ciphertext
+    inspector_fingerprint: Mapped[str] = mapped_column(String(16))
+    inspector_state: Mapped[str | None] = mapped_column(String(16))  # ok | invalid; None until used
+    inspector_reason: Mapped[str | None] = mapped_column(String(32))
+    inspector_message: Mapped[str | None] = mapped_column(String(300))
+    inspector_checked_at: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Token(Base):
+    """A registered access token, its schedule, its lease and its latest observation."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (Index("ix_tokens_due", "next_check_at", "lease_expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="RESTRICT"), index=True)
+    secret: Mapped[str] = mapped_column(Text)  # Fernet ciphertext of the token string
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    auto_refresh: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str | None] = mapped_column(String(100), index=True)  # None: added by hand
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+    secret_changed_at: Mapped[float] = mapped_column(Double)
+
+    # Scheduling and leases (several daemons share one database).
+    next_check_at: Mapped[float] = mapped_column(Double)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[float | None] = mapped_column(Double)
+
+    # The last check, successful or not.
+    last_check_at: Mapped[float | None] = mapped_column(Double)
+    last_success_at: Mapped[float | None] = mapped_column(Double)
+    last_result: Mapped[str | None] = mapped_column(String(16))  # valid|invalid|inspector|throttled|error
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[float | None] = mapped_column(Double)
+
+    # The latest observation (copied from the newest snapshot; kept when a check fails).
+    observed_at: Mapped[float | None] = mapped_column(Double)
+    is_valid: Mapped[bool | None] = mapped_column(Boolean)
+    expires_at: Mapped[float | None] = mapped_column(Double)
+    data_access_expires_at: Mapped[float | None] = mapped_column(Double)
+    issued_at: Mapped[float | None] = mapped_column(Double)
+    scopes: Mapped[str | None] = mapped_column(Text)  # space-separated
+    expected_scopes: Mapped[str | None] = mapped_column(Text)  # baseline for TokenScopesLost
+    token_type: Mapped[str | None] = mapped_column(String(16))
+    application: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_subcode: Mapped[int | None] = mapped_column(Integer)
+    invalid_reason: Mapped[str | None] = mapped_column(String(32))
+
+    # Automatic refresh.
+    last_refresh_at: Mapped[float | None] = mapped_column(Double)
+    next_refresh_at: Mapped[float | None] = mapped_column(Double)
+    refresh_failures: Mapped[int] = mapped_column(Integer, default=0)
+    refresh_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class Snapshot(Base):
+    """One row per change of what a check observed about a token."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_token_observed", "token_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"))
+    observed_at: Mapped[float] = mapped_column(Double)
+    result: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    is_valid: Mapped[bool | None] = mapped_column(Boolean)
+    expires_at: Mapped[float | None] = mapped_column(Double)
+    data_access_expires_at: Mapped[float | None] = mapped_column(Double)
+    issued_at: Mapped[float | None] = mapped_column(Double)
+    scopes: Mapped[str | None] = mapped_column(Text)
+    token_type: Mapped[str | None] = mapped_column(String(16))
+    application: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_subcode: Mapped[int | None] = mapped_column(Integer)
+
+
+class Alert(Base):
+    """The stored state of one alert's ladder (firing, escalated, repeated, resolved)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)  # alertname + subject
+    alertname: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))  # token, app or source name
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # firing | resolved
+    severity: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    at: Mapped[float | None] = mapped_column(Double)  # when the thing happens (e.g. expires_at)
+    started_at: Mapped[float] = mapped_column(Double)
+    last_notified_at: Mapped[float | None] = mapped_column(Double)
+    notified_severity: Mapped[str | None] = mapped_column(String(16))
+    resolved_at: Mapped[float | None] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class AlertEventRow(Base):
+    """An alert transition waiting to be grouped into notifications (group_wait)."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[float] = mapped_column(Double, index=True)
+    payload: Mapped[str] = mapped_column(Text)  # AlertEvent as JSON
+
+
+class Notification(Base):
+    """The durable outbox: a message for one notifier, written before it is sent."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    notifier: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)  # Message as JSON
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed | dropped
+    created_at: Mapped[float] = mapped_column(Double)
+    next_attempt_at: Mapped[float] = mapped_column(Double)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[float | None] = mapped_column(Double)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[float | None] = mapped_column(Double)
+
+
+class Source(Base):
+    """Sync state of one `[[sources]]` entry (the application's own database)."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    last_sync_at: Mapped[float | None] = mapped_column(Double)
+    last_success_at: Mapped[float | None] = mapped_column(Double)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    next_sync_at: Mapped[float | None] = mapped_column(Double)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[float | None] = mapped_column(Double)

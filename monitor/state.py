@@ -1,0 +1,81 @@
+"""What a token's latest observation means now: ok, warning, critical, invalid or unchecked. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class State(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    INVALID = "invalid"
+    UNCHECKED = "unchecked"
+
+
+STATES = tuple(State)
+
+
+@dataclass(frozen=True)
+class Horizons:
+    """Warning and critical thresholds (seconds before the event) for both expiry horizons."""
+
+    expiry_warning: float = 7 * 86400
+    expiry_critical: float = 2 * 86400
+    data_access_warning: float = 14 * 86400
+    data_access_critical: float = 3 * 86400
+
+    @classmethod
+    def from_alerts(cls, alerts: object) -> Horizons:
+        """Build from a config.AlertsConfig (duck-typed to keep this module free of config imports)."""
+        expiry, data = alerts.expiry, alerts.data_access  # type: ignore[attr-defined]
+        return cls(expiry.warning, expiry.critical, data.warning, data.critical)
+
+
+def horizon_level(at: float | None, warning: float, critical: float, now: float) -> State:
+    """OK, WARNING or CRITICAL for one horizon (None means never expires)."""
+    if at is None:
+        return State.OK
+    left = at - now
+    if left <= critical:
+        return State.CRITICAL
+    if left <= warning:
+        return State.WARNING
+    return State.OK
+
+
+def token_state(
+    *,
+    is_valid: bool | None,
+    expires_at: float | None,
+    data_access_expires_at: float | None,
+    last_result: str | None,
+    horizons: Horizons,
+    now: float,
+) -> State:
+    """The token's state now. An inspector problem makes it unchecked: it is no verdict on the token."""
+    if last_result == "inspector" or is_valid is None:
+        return State.UNCHECKED
+    if not is_valid:
+        return State.INVALID
+    levels = (
+        horizon_level(expires_at, horizons.expiry_warning, horizons.expiry_critical, now),
+        horizon_level(
+            data_access_expires_at, horizons.data_access_warning, horizons.data_access_critical, now
+        ),
+    )
+    if State.CRITICAL in levels:
+        return State.CRITICAL
+    if State.WARNING in levels:
+        return State.WARNING
+    return State.OK
+
+
+_TROUBLE_RANK = {State.INVALID: 0, State.CRITICAL: 1, State.WARNING: 2, State.UNCHECKED: 3, State.OK: 4}
+
+
+def trouble_key(state: State, expires_at: float | None, data_access_expires_at: float | None) -> tuple:
+    """Sort key: worst state first, then soonest expiry of either horizon."""
+    soonest = min((t for t in (expires_at, data_access_expires_at) if t is not None), default=float("inf"))
+    return (_TROUBLE_RANK[state], soonest)

@@ -1,0 +1,71 @@
+"""The registry's latest state as rows, worst first: shared by `status`, the status page and the demo."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.db.models import App, Token
+from monitor.state import Horizons, State, token_state, trouble_key
+from monitor.timefmt import humanize_duration, iso_utc
+
+STATE_COLOURS = {"invalid": "red", "critical": "red", "warning": "yellow", "unchecked": "dim", "ok": "green"}
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    name: str
+    app: str
+    state: str
+    expires_at: float | None
+    data_access_expires_at: float | None
+    last_check_at: float | None
+    last_result: str | None
+    last_error: str | None
+    scopes: tuple[str, ...]
+    source: str | None
+    reason: str | None
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        for key in ("expires_at", "data_access_expires_at", "last_check_at"):
+            out[key] = iso_utc(out[key]) if out[key] else None
+        out["scopes"] = list(self.scopes)
+        return out
+
+
+def status_rows(session: Session, horizons: Horizons, now: float) -> list[StatusRow]:
+    stmt = select(
+        Token.name, App.name, Token.is_valid, Token.expires_at, Token.data_access_expires_at, Token.last_check_at,
+        Token.last_result, Token.last_error, Token.scopes, Token.source, Token.invalid_reason,
+    ).join(App, Token.app_id == App.id)
+    rows = []
+    for name, app, valid, exp, dae, checked, result, error, scopes, source, reason in session.execute(stmt):
+        state = token_state(is_valid=valid, expires_at=exp, data_access_expires_at=dae, last_result=result,
+                            horizons=horizons, now=now)
+        rows.append(StatusRow(name, app, state.value, exp, dae, checked, result, error,
+                              tuple((scopes or "").split()), source, reason))
+    rows.sort(key=lambda r: (*trouble_key(State(r.state), r.expires_at, r.data_access_expires_at), r.name))
+    return rows
+
+
+def until(at: float | None, now: float) -> str:
+    """'in 3 days 4 hours', '2 hours ago', or 'never'."""
+    if at is None:
+        return "never"
+    left = at - now
+    return f"in {humanize_duration(left)}" if left >= 0 else f"{humanize_duration(-left)} ago"
+
+
+def describe_state(row: StatusRow) -> str:
+    if row.state == "invalid" and row.reason:
+        return f"invalid ({row.reason})"
+    if row.last_result in ("error", "throttled") and row.state != "unchecked":
+        return f"{row.state} (check failing)"
+    if row.state == "unchecked" and row.last_result == "inspector":
+        return "unchecked (inspector problem)"
+    if row.last_check_at is None:
+        return "never checked"
+    return row.state
