@@ -1,0 +1,239 @@
+"""Value parsers for config.py: durations, numbers, strings, URLs, paths, e-mail addresses.
+
+A parser takes `(value, ctx)` and returns the parsed value or raises `ValueError(message)`; the caller
+prefixes the message with the key path. Messages may show the offending value, so secret values are only
+handed to parsers whose messages do not (see config_schema's secret handling).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Parser = Callable[[Any, "Context"], Any]
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])")
+
+
+class FrozenMap(Mapping[str, Any]):
+    """A read-only, hashable mapping, so frozen dataclasses holding one stay hashable."""
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(items or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._data) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+@dataclass
+class Context:
+    """What parsers need besides the value: the environment, where relative paths point, the problem list."""
+
+    env: Mapping[str, str]
+    config_dir: Path
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}" if key else message)
+
+    def resolve_path(self, value: str) -> Path:
+        """Absolute paths stay; relative ones go under $CREDENTIALS_DIRECTORY, else the config's dir."""
+        path = Path(value).expanduser()
+        if path.is_absolute():
+            return path
+        base = self.env.get("CREDENTIALS_DIRECTORY") or str(self.config_dir)
+        return Path(base) / path
+
+
+# ---------------------------------------------------------------------------------------------- durations
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds from "30s", "5m", "6h", "7d", compounds like "1h30m", or a plain number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f'expected a duration like "30s" or integer seconds, got {describe(value)}')
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a duration cannot be negative, got {value}")
+        return float(value)
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError(
+            f"invalid duration {describe(value)}: use a number with a unit s, m, h or d "
+            '(e.g. "30s", "5m", "6h", "7d", "1h30m") or an integer number of seconds'
+        )
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The compact form parse_duration reads: 90061 -> "1d1h1m1s"."""
+    if seconds != int(seconds):
+        return f"{seconds:g}s"
+    rest, parts = int(seconds), []
+    for unit in ("d", "h", "m", "s"):
+        count, rest = divmod(rest, _UNIT_SECONDS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+# ---------------------------------------------------------------------------------------------- parsers
+
+
+def describe(value: Any) -> str:
+    """A short rendering of a (non-secret) TOML value for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = json.dumps(value)
+        return text if len(text) <= 60 else text[:57] + '..."'
+    if isinstance(value, int | float):
+        return str(value)
+    return kind_of(value)
+
+
+def kind_of(value: Any) -> str:
+    """The TOML kind of a value ("a string", "an array", ...), never the value itself."""
+    kinds = (
+        (bool, "a boolean"),
+        (str, "a string"),
+        (int | float, "a number"),
+        (list, "an array"),
+        (dict, "a table"),
+    )
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a date/time")
+
+
+def integer(low: int, high: int) -> Parser:
+    def parse(value: Any, ctx: Context) -> int:
+        # bool is a subclass of int: `concurrency = true` must not pass as 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected an integer, got {describe(value)}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def number(low: float, high: float) -> Parser:
+    def parse(value: Any, ctx: Context) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"expected a number, got {describe(value)}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, got {value:g}")
+        return float(value)
+
+    return parse
+
+
+def duration(low: float = 0.0, high: float | None = None) -> Parser:
+    def parse(value: Any, ctx: Context) -> float:
+        seconds = parse_duration(value)
+        if seconds < low:
+            raise ValueError(f"must be at least {format_duration(low)}, got {format_duration(seconds)}")
+        if high is not None and seconds > high:
+            raise ValueError(f"must be at most {format_duration(high)}, got {format_duration(seconds)}")
+        return seconds
+
+    return parse
+
+
+def boolean(value: Any, ctx: Context) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {describe(value)}")
+    return value
+
+
+def string(*, choices: tuple[str, ...] = (), nonempty: bool = True) -> Parser:
+    def parse(value: Any, ctx: Context) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {describe(value)}")
+        if choices and value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {describe(value)}")
+        if nonempty and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    return parse
+
+
+def http_url(value: Any, ctx: Context) -> str:
+    """An http(s) URL. Used for secret URLs too, so the message never echoes the value."""
+    string()(value, ctx)
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return str(value).rstrip("/")
+
+
+def optional_http_url(value: Any, ctx: Context) -> str:
+    return "" if value == "" else http_url(value, ctx)
+
+
+def sqlalchemy_url(value: Any, ctx: Context) -> str:
+    string()(value, ctx)
+    if "://" not in value:
+        raise ValueError(
+            "must be a SQLAlchemy URL such as sqlite:////path/file.sqlite3 or postgresql+psycopg://..."
+        )
+    return str(value)
+
+
+def path(value: Any, ctx: Context) -> Path:
+    return ctx.resolve_path(string()(value, ctx))
+
+
+def existing_file(value: Any, ctx: Context) -> Path:
+    resolved = path(value, ctx)
+    if not resolved.is_file():
+        raise ValueError(f"no such file: {resolved}")
+    return resolved
+
+
+def email_address(value: Any, ctx: Context) -> str:
+    string()(value, ctx)
+    if "@" not in value:
+        raise ValueError(f"expected an email address, got {describe(value)}")
+    return str(value)
+
+
+def email_list(value: Any, ctx: Context) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a non-empty array of email addresses, got {describe(value)}")
+    return tuple(email_address(item, ctx) for item in value)
+
+
+def string_table(value: Any, ctx: Context) -> FrozenMap:
+    if not isinstance(value, dict):
+        raise ValueError(f'expected a table of strings like {{ team = "growth" }}, got {describe(value)}')
+    bad = [key for key, item in value.items() if not isinstance(item, str)]
+    if bad:
+        raise ValueError(f"values must be strings (check {', '.join(bad)})")
+    return FrozenMap(value)
