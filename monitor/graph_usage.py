@@ -1,0 +1,240 @@
+"""Reading the Threads API wire format: usage headers, Graph error objects, token fields, redaction.
+
+Kept apart from graph.py (classification and transport) so these pure parts are tested without a network.
+Every parser here raises only `Malformed`, which graph.py turns into an ERROR result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+USAGE_METRICS = ("call_count", "total_cputime", "total_time")
+REDACTED = "[redacted]"
+
+
+def _frozen(d: dict[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """What the usage headers said: percentages per metric, and when access comes back (seconds)."""
+
+    app: Mapping[str, float] = field(default_factory=lambda: _frozen({}))
+    business: Mapping[str, float] = field(default_factory=lambda: _frozen({}))
+    regain_after: float | None = None
+
+    def max_percent(self) -> float:
+        """The highest percentage over every metric of both headers (0.0 when none was given)."""
+        values = [*self.app.values(), *self.business.values()]
+        return max(values, default=0.0)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _load_object(raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _app_usage(raw: str | None) -> dict[str, float]:
+    obj = _load_object(raw) or {}
+    out: dict[str, float] = {}
+    for metric in USAGE_METRICS:
+        number = _number(obj.get(metric))
+        if number is not None:
+            out[metric] = number
+    return out
+
+
+def _business_usage(raw: str | None) -> tuple[dict[str, float], float | None]:
+    obj = _load_object(raw) or {}
+    out: dict[str, float] = {}
+    regain_minutes: float | None = None
+    for entries in obj.values():
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            for metric in USAGE_METRICS:
+                number = _number(entry.get(metric))
+                if number is not None:
+                    out[metric] = max(out.get(metric, number), number)
+            minutes = _number(entry.get("estimated_time_to_regain_access"))
+            if minutes is not None and minutes > 0:
+                regain_minutes = max(regain_minutes or 0.0, minutes)
+    return out, (regain_minutes * 60.0 if regain_minutes is not None else None)
+
+
+def parse_usage(headers: Mapping[str, str]) -> ApiUsage | None:
+    """Parse `X-App-Usage` and `X-Business-Use-Case-Usage`; None when neither header holds anything usable.
+
+    Never raises: malformed headers are ignored. `regain_after` is in seconds (the header says minutes).
+    `headers` must look up names case-insensitively (requests' CaseInsensitiveDict does).
+    """
+    app = _app_usage(headers.get("X-App-Usage"))
+    business, regain_after = _business_usage(headers.get("X-Business-Use-Case-Usage"))
+    if not app and not business and regain_after is None:
+        return None
+    return ApiUsage(app=_frozen(app), business=_frozen(business), regain_after=regain_after)
+
+
+def secret_variants(secrets: Iterable[str | None]) -> list[str]:
+    """Every spelling of a secret that could end up in text: raw, URL-encoded, an app token's secret part."""
+    out: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        parts = [secret]
+        if secret.count("|") == 2:  # "TH|<app_id>|<app_secret>": the app id is public, the secret is not
+            parts.append(secret.rsplit("|", 1)[1])
+        for part in parts:
+            if len(part) >= 4:
+                out.update({part, quote(part, safe=""), quote_plus(part)})
+    # longest first, so a token is replaced whole before any shorter piece of it
+    return sorted(out, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Return `text` with every secret (and its URL-encoded forms) replaced by "[redacted]"."""
+    for variant in secret_variants(secrets):
+        text = text.replace(variant, REDACTED)
+    return text
+
+
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
+class QueryStringFilter(logging.Filter):
+    """Strips query strings (where the tokens travel) from urllib3's DEBUG request lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _QUERY.sub("?" + REDACTED, a) if isinstance(a, str) else a for a in record.args
+            )
+        elif isinstance(record.msg, str):  # only when there are no args: "?" could sit in a format string
+            record.msg = _QUERY.sub("?" + REDACTED, record.msg)
+        return True
+
+
+def protect_urllib3_logs() -> None:
+    """Make sure urllib3 cannot log a URL carrying a token (idempotent)."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, QueryStringFilter) for f in logger.filters):
+        logger.addFilter(QueryStringFilter())
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+
+
+MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    is_valid: bool
+    expires_at: float | None
+    data_access_expires_at: float | None
+    issued_at: float | None
+    scopes: tuple[str, ...]
+    type: str | None
+    application: str | None
+    user_id: str | None
+    app_id: str | None
+
+
+class Malformed(ValueError):
+    """Internal: the body does not have the documented shape."""
+
+
+@dataclass(frozen=True)
+class GraphErr:
+    code: int | None
+    subcode: int | None
+    message: str | None
+
+
+def _int(value: Any, optional: bool = True) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Malformed("not an integer")
+    return value
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # ids sometimes come as numbers
+    if not isinstance(value, str):
+        raise Malformed("not a string")
+    return value
+
+
+def parse_time(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise Malformed("not a timestamp")
+    return float(value) or None  # 0 means "never"
+
+
+def parse_graph_error(obj: Any, secrets: tuple[str, ...], subcode_key: str) -> GraphErr:
+    if not isinstance(obj, dict):
+        raise Malformed("error is not an object")
+    message = _str(obj.get("message"))
+    subcode = _int(obj.get(subcode_key, obj.get("subcode", obj.get("error_subcode"))))
+    short = redact(message, secrets)[:MAX_MESSAGE] if message is not None else None
+    return GraphErr(_int(obj.get("code")), subcode, short)
+
+
+def parse_token_info(data: dict[str, Any], is_valid: bool) -> TokenInfo:
+    scopes = data.get("scopes", [])
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise Malformed("scopes")
+    return TokenInfo(
+        is_valid=is_valid,
+        expires_at=parse_time(data.get("expires_at")),
+        data_access_expires_at=parse_time(data.get("data_access_expires_at")),
+        issued_at=parse_time(data.get("issued_at")),
+        scopes=tuple(scopes),
+        type=_str(data.get("type")),
+        application=_str(data.get("application")),
+        user_id=_str(data.get("user_id")),
+        app_id=_str(data.get("app_id")),
+    )
+
+
+INFO_KEYS = ("expires_at", "data_access_expires_at", "issued_at", "type", "application", "user_id", "app_id")
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    try:
+        value = float(headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None

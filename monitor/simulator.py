@@ -1,0 +1,547 @@
+"""A Threads API simulator (graph.threads.net) for the tests, `demo` and `bench/`.
+
+It answers `/v1.0/debug_token` and `/refresh_access_token` like the real API (SPEC section 3), counts calls
+per token, and injects faults. Each response goes out in ONE socket write: writing headers and body apart
+stalls ~40 ms per keep-alive request on delayed ACKs. Token strings are kept in memory only, never logged.
+
+Choices where the real API is undocumented:
+- A refresh answers a NEW random string; the old string keeps working until its own expiry.
+- App mismatch: HTTP 400, code 100, "(#100) The App_id in the input_token did not match the Viewing App".
+- A "dev_mode" app rejects user-token inspectors (code 100) but accepts its app token `TH|<app_id>|<secret>`.
+- A refresh is refused for a token younger than 24 h with HTTP 400, code 190 and no subcode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import re
+import secrets as rnd
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+DAY = 86400.0
+DEBUG, REFRESH = "debug_token", "refresh_access_token"
+_PATHS = {
+    DEBUG: re.compile(r"^(/v\d+\.\d+)?/debug_token/?$"),
+    REFRESH: re.compile(r"^(/v\d+\.\d+)?/refresh_access_token/?$"),
+}
+_INVALID = {  # state -> (subcode, message)
+    "expired": (
+        463,
+        "Error validating access token: Session has expired on {when}. The current time is {now}.",
+    ),
+    "password_changed": (
+        460,
+        "Error validating access token: The session has been invalidated because the user changed their "
+        "password or Facebook has changed the session for security reasons.",
+    ),
+    "revoked": (
+        466,
+        "Error validating access token: The session was invalidated explicitly using an API call.",
+    ),
+}
+CANNOT_PARSE = "Invalid OAuth access token - Cannot parse access token"
+FAULT_KINDS = frozenset(
+    {
+        "latency",
+        "http_error",
+        "graph_error",
+        "throttle",
+        "malformed",
+        "truncated",
+        "shape",
+        "reset",
+        "oversized",
+    }
+    | {"trickle", "usage"}
+)
+_MODIFIERS = ("latency", "usage")  # combine with one other fault instead of replacing it
+
+
+def fingerprint(token: str) -> str:
+    """12 hex chars of SHA-256: identifies a token in output without revealing it."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _envelope(code: int, message: str, subcode: int | None = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if subcode is not None:
+        err["error_subcode"] = subcode
+    err["fbtrace_id"] = "A" + rnd.token_hex(10)
+    return {"error": err}
+
+
+def _usage_headers(percent: float, minutes: float, app_id: str) -> dict[str, str]:
+    app = {"call_count": percent, "total_cputime": percent, "total_time": percent}
+    entry = {"type": "threads", **app, "estimated_time_to_regain_access": minutes}
+    return {"X-App-Usage": json.dumps(app), "X-Business-Use-Case-Usage": json.dumps({app_id: [entry]})}
+
+
+class _Fault:
+    def __init__(
+        self, kind: str, token: str | None, endpoint: str | None, count: int | None, params: dict
+    ) -> None:
+        self.kind, self.token, self.endpoint, self.remaining, self.params = (
+            kind,
+            token,
+            endpoint,
+            count,
+            params,
+        )
+
+    def matches(self, endpoint: str) -> bool:
+        return (self.endpoint in (None, endpoint)) and (self.remaining is None or self.remaining > 0)
+
+
+class Simulator:
+    """The simulated API. All state sits behind one lock; request handling runs on daemon threads."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.host, self.port, self.clock = host, port, clock
+        self._lock = threading.Lock()
+        self._apps: dict[str, dict[str, Any]] = {}
+        self._inspectors: dict[str, str] = {}  # inspector string -> app_id
+        self._tokens: dict[str, dict[str, Any]] = {}
+        self._faults: list[_Fault] = []
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._log: list[tuple[float, str, str]] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> Simulator:
+        """Bind and serve on a background thread; returns self so `Simulator().start()` chains."""
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.sim = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="threads-sim", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop open keep-alive connections."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._server = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("simulator not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # --- registry --------------------------------------------------------------------------------------
+    def add_app(
+        self,
+        app_id: str,
+        inspector: str,
+        *,
+        state: str = "ok",
+        application: str = "Demo App",
+        app_secret: str | None = None,
+    ) -> None:
+        """Register an app, its inspector user token, and optionally its secret (for `TH|id|secret`)."""
+        if state not in ("ok", "invalid", "dev_mode"):
+            raise ValueError(f"unknown app state {state!r}")
+        with self._lock:
+            self._apps[app_id] = {"state": state, "application": application, "app_secret": app_secret}
+            self._inspectors[inspector] = app_id
+            if app_secret:
+                self._inspectors[f"TH|{app_id}|{app_secret}"] = app_id
+
+    def add_token(
+        self,
+        token: str,
+        *,
+        app_id: str,
+        user_id: str = "1000",
+        state: str = "valid",
+        expires_at: float | None = None,
+        data_access_expires_at: float | None = None,
+        issued_at: float | None = None,
+        scopes: Sequence[str] = ("threads_basic", "threads_content_publish"),
+        type: str = "USER",  # noqa: A002 - the API's field name
+    ) -> None:
+        """Register a token. Defaults: issued 1 d ago, expires 60 d and data access 90 d after issue."""
+        if state not in ("valid", "garbage", *_INVALID):
+            raise ValueError(f"unknown token state {state!r}")
+        issued = self.clock() - DAY if issued_at is None else issued_at
+        record = {
+            "app_id": app_id,
+            "user_id": user_id,
+            "state": state,
+            "issued_at": issued,
+            "expires_at": issued + 60 * DAY if expires_at is None else expires_at,
+            "data_access_expires_at": issued + 90 * DAY
+            if data_access_expires_at is None
+            else data_access_expires_at,
+            "scopes": list(scopes),
+            "type": type,
+        }
+        with self._lock:
+            self._tokens[token] = record
+
+    def update_token(self, token: str, **fields: Any) -> None:
+        """Change fields of a registered token (KeyError when unknown)."""
+        with self._lock:
+            self._tokens[token].update(fields)
+
+    def token_state(self, token: str) -> dict[str, Any]:
+        """A copy of the token's record, with `state` as it is now (a passed expiry reads "expired")."""
+        with self._lock:
+            record = dict(self._tokens[token])
+        record["state"] = self._effective_state(record)
+        return record
+
+    def _effective_state(self, record: dict[str, Any]) -> str:
+        expires = record["expires_at"]
+        if record["state"] == "valid" and expires and expires <= self.clock():
+            return "expired"
+        return str(record["state"])
+
+    # --- faults and counters ---------------------------------------------------------------------------
+    def set_fault(
+        self,
+        kind: str,
+        *,
+        token: str | None = None,
+        endpoint: str | None = None,
+        count: int | None = None,
+        **params: Any,
+    ) -> None:
+        """Inject a fault for `token` (None: any) on `endpoint` (None: both), `count` times (None: always)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}")
+        with self._lock:
+            self._faults.append(_Fault(kind, token, endpoint, count, params))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def calls(self, token: str | None = None, endpoint: str | None = None) -> int:
+        """How many requests arrived, optionally only for one token and/or endpoint."""
+        with self._lock:
+            return sum(
+                n
+                for (ep, tok), n in self._counts.items()
+                if (token is None or tok == token) and (endpoint is None or ep == endpoint)
+            )
+
+    def call_log(self) -> list[tuple[float, str, str]]:
+        """(time, endpoint, token fingerprint) per request, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self._counts.clear()
+            self._log.clear()
+
+    def _record_call(self, endpoint: str, token: str) -> list[_Fault]:
+        """Count the call and pick its faults: per-token ones first (newest first), then global ones."""
+        with self._lock:
+            self._counts[(endpoint, token)] += 1
+            self._log.append((self.clock(), endpoint, fingerprint(token)))
+            ordered = [f for f in reversed(self._faults) if f.token == token and f.matches(endpoint)]
+            ordered += [f for f in reversed(self._faults) if f.token is None and f.matches(endpoint)]
+            chosen: list[_Fault] = []
+            for kind_group in (*_MODIFIERS, None):
+                for fault in ordered:
+                    is_mod = fault.kind in _MODIFIERS
+                    if (kind_group is None and not is_mod) or fault.kind == kind_group:
+                        chosen.append(fault)
+                        break
+            for fault in chosen:
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+            self._faults = [f for f in self._faults if f.remaining is None or f.remaining > 0]
+            return chosen
+
+    def app_of(self, token: str) -> str:
+        """The app id a token belongs to ("0" when unknown): keys the business usage header."""
+        with self._lock:
+            record = self._tokens.get(token)
+        return str(record["app_id"]) if record else "0"
+
+    # --- answers ---------------------------------------------------------------------------------------
+    def debug_answer(self, input_token: str, inspector: str) -> tuple[int, dict[str, Any], str]:
+        """(status, body, app_id) for a debug_token request, without faults."""
+        with self._lock:
+            app_id = self._inspectors.get(inspector)
+            app = self._apps.get(app_id or "")
+            record = dict(self._tokens[input_token]) if input_token in self._tokens else None
+        if app is None or app["state"] == "invalid":
+            return 400, _envelope(190, CANNOT_PARSE), app_id or "0"
+        if app["state"] == "dev_mode" and not inspector.startswith("TH|"):
+            return 400, _envelope(100, "The app associated with this request is in dev mode"), str(app_id)
+        if record is None or record["state"] == "garbage":
+            return (
+                200,
+                {"data": {"error": {"code": 190, "message": CANNOT_PARSE}, "is_valid": False, "scopes": []}},
+                str(app_id),
+            )
+        if record["app_id"] != app_id:
+            msg = "(#100) The App_id in the input_token did not match the Viewing App"
+            return 400, _envelope(100, msg), str(app_id)
+        return 200, {"data": self._token_data(record, app["application"])}, str(app_id)
+
+    def _token_data(self, record: dict[str, Any], application: str) -> dict[str, Any]:
+        state = self._effective_state(record)
+        data: dict[str, Any] = {
+            "app_id": record["app_id"],
+            "type": record["type"],
+            "application": application,
+            "data_access_expires_at": int(record["data_access_expires_at"] or 0),
+            "expires_at": int(record["expires_at"] or 0),
+            "is_valid": state == "valid",
+            "issued_at": int(record["issued_at"]),
+            "scopes": list(record["scopes"]),
+            "user_id": record["user_id"],
+        }
+        if state != "valid":
+            subcode, message = _INVALID[state]
+            data["error"] = {"code": 190, "message": self._message(message, record), "subcode": subcode}
+            if state == "password_changed":
+                data["expires_at"] = 0
+        return data
+
+    def _message(self, template: str, record: dict[str, Any]) -> str:
+        return template.format(when=formatdate(record["expires_at"] or 0), now=formatdate(self.clock()))
+
+    def refresh_answer(self, token: str, grant_type: str) -> tuple[int, dict[str, Any], str]:
+        """(status, body, app_id) for a refresh request, without faults; stores the new token on success."""
+        with self._lock:
+            record = dict(self._tokens[token]) if token in self._tokens else None
+        if grant_type != "th_refresh_token":
+            return 400, _envelope(100, "(#100) Param grant_type must be th_refresh_token"), "0"
+        if record is None or record["state"] == "garbage":
+            return 400, _envelope(190, CANNOT_PARSE), "0"
+        state, now = self._effective_state(record), self.clock()
+        if state != "valid":
+            subcode, message = _INVALID[state]
+            return 400, _envelope(190, self._message(message, record), subcode), record["app_id"]
+        if record["issued_at"] > now - DAY:
+            msg = "Error validating access token: the token must be at least 24 hours old to be refreshed"
+            return 400, _envelope(190, msg), record["app_id"]
+        if "threads_basic" not in record["scopes"]:
+            return (
+                400,
+                _envelope(10, "(#10) Application does not have permission for this action"),
+                record["app_id"],
+            )
+        new = "THAA" + rnd.token_urlsafe(36)
+        fresh = {
+            **record,
+            "issued_at": now,
+            "expires_at": now + 60 * DAY,
+            "data_access_expires_at": now + 90 * DAY,
+        }
+        with self._lock:
+            self._tokens[new] = fresh
+        return (
+            200,
+            {"access_token": new, "token_type": "bearer", "expires_in": int(60 * DAY)},
+            record["app_id"],
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024
+    allow_reuse_address = True
+    sim: Simulator
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def close_connections(self) -> None:
+        with self.sockets_lock:
+            for sock in list(self.open_sockets):
+                with contextlib.suppress(OSError):  # already closed by the peer
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_TEXT = "text/html; charset=UTF-8"
+_JSON = "application/json; charset=UTF-8"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True
+    timeout = 300  # an idle keep-alive connection frees its thread eventually
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.sockets_lock:
+            self.server.open_sockets.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.sockets_lock:
+            self.server.open_sockets.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Silent: request lines carry tokens."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        sim = self.server.sim
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        endpoint = next((name for name, rx in _PATHS.items() if rx.match(parts.path)), None)
+        if endpoint is None:
+            self._send(404, json.dumps(_envelope(803, "Unknown path")).encode())
+            return
+        token = query.get("input_token" if endpoint == DEBUG else "access_token", "")
+        faults = sim._record_call(endpoint, token)
+        headers: dict[str, str] = {}
+        terminal = None
+        for fault in faults:
+            if fault.kind == "latency":
+                time.sleep(float(fault.params.get("seconds", 0.1)))
+            elif fault.kind == "usage":
+                p = fault.params
+                headers.update(_usage_headers(p.get("percent", 80), p.get("minutes", 0), sim.app_of(token)))
+            else:
+                terminal = fault
+        if terminal is not None and self._replace(terminal, headers, sim.app_of(token)):
+            return
+        if endpoint == DEBUG:
+            status, body, _ = sim.debug_answer(token, query.get("access_token", ""))
+        else:
+            status, body, _ = sim.refresh_answer(token, query.get("grant_type", ""))
+        payload = json.dumps(body).encode()
+        if terminal is not None and terminal.kind == "truncated":
+            payload = payload[: len(payload) // 2]
+        bps = (
+            terminal.params.get("bytes_per_second", 100) if terminal and terminal.kind == "trickle" else None
+        )
+        self._send(status, payload, headers, bytes_per_second=bps)
+
+    def _replace(self, fault: _Fault, headers: dict[str, str], app_id: str) -> bool:
+        """Answer with a fault instead of the real answer; False for faults that alter the real answer."""
+        kind, p = fault.kind, fault.params
+        if kind == "reset":  # RST instead of a response
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            self.close_connection = True
+        elif kind == "http_error":
+            status = int(p.get("status", 500))
+            if p.get("retry_after") is not None:
+                headers["Retry-After"] = str(p["retry_after"])
+            if status in (500, 503):
+                body = _envelope(1 if status == 500 else 2, "An unexpected error has occurred. Please retry.")
+                self._send(status, json.dumps(body).encode(), headers)
+            else:
+                self._send(status, b"<html><body>Bad Gateway</body></html>", headers, _TEXT)
+        elif kind == "graph_error":
+            body = _envelope(
+                int(p.get("code", 1)), p.get("message", "An unknown error has occurred."), p.get("subcode")
+            )
+            self._send(int(p.get("status", 400)), json.dumps(body).encode(), headers)
+        elif kind == "throttle":
+            code = int(p.get("code", 4))
+            headers.update(_usage_headers(p.get("percent", 100), p.get("minutes", 1), app_id))
+            body = _envelope(code, f"(#{code}) Application request limit reached")
+            self._send(int(p.get("status", 400)), json.dumps(body).encode(), headers)
+        elif kind == "malformed":
+            self._send(200, b"<html><body>Sorry, something went wrong.</body></html>", headers, _TEXT)
+        elif kind == "shape":
+            self._send(int(p.get("status", 200)), json.dumps(p.get("body")).encode(), headers)
+        elif kind == "oversized":
+            head, tail = b'{"data": {"is_valid": true, "pad": "', b'"}}'
+            size = max(int(p.get("size", 5_000_000)), len(head) + len(tail))
+            self._send(200, head + b"x" * (size - len(head) - len(tail)) + tail, headers)
+        else:
+            return False
+        return True
+
+    def _send(
+        self,
+        status: int,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = _JSON,
+        bytes_per_second: float | None = None,
+    ) -> None:
+        """Status line, headers and body in ONE write (or a slow trickle of the body when asked)."""
+        lines = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('Error',))[0]}",
+            f"Content-Type: {content_type}",
+        ]
+        lines += [f"Content-Length: {len(payload)}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            if bytes_per_second is None:
+                self.wfile.write(head + payload)
+                return
+            self.wfile.write(head)
+            step = max(1, int(bytes_per_second * 0.05))
+            for i in range(0, len(payload), step):
+                time.sleep(step / bytes_per_second)
+                self.wfile.write(payload[i : i + step])
+        except OSError:  # the client went away (timeout, too_large): nothing left to answer
+            self.close_connection = True
+
+
+def _load(sim: Simulator, path: str) -> None:
+    with open(path, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    for app in doc.get("apps", []):
+        sim.add_app(**app)
+    for token in doc.get("tokens", []):
+        sim.add_token(**token)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m monitor.simulator`: serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m monitor.simulator", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--tokens", metavar="FILE.json", help='{"apps": [...], "tokens": [...]}')
+    args = parser.parse_args(argv)
+    sim = Simulator(args.host, args.port)
+    if args.tokens:
+        _load(sim, args.tokens)
+    sim.start()
+    print(sim.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is the documented way out
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
