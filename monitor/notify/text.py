@@ -1,0 +1,256 @@
+"""Words for people: what happened, to which token, when (UTC, ISO 8601) and how long is left."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Mapping
+
+from monitor.notify.base import AlertEvent, Message
+from monitor.timefmt import humanize_duration, iso_utc, relative
+
+INVALID_REASONS: Mapping[str, str] = {
+    "expired": "the token expired",
+    "password_changed": "the user changed their password",
+    "revoked": "the user removed the app or revoked its permissions",
+    "deauthorized": "the user removed the app or revoked its permissions",
+    "session_invalid": "the user's session was invalidated (logged out or security check)",
+    "malformed": "the stored token string cannot be parsed (truncated or mistyped?)",
+    "unparseable": "the stored token string cannot be parsed (truncated or mistyped?)",
+}
+INSPECTOR_REASONS: Mapping[str, str] = {
+    "dev_mode": "the app is in development mode or the inspector belongs to another app; make sure you "
+    "registered the Threads app id and secret, not the Facebook app id",
+    "app_mismatch": "the inspector credential belongs to a different app; use the Threads app id and "
+    "secret, not the Facebook app's",
+    "bad_credential": "Meta rejected the inspector credential (expired, revoked or mistyped)",
+}
+
+
+def common_pairs(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """The key/value pairs every mapping shares (Alertmanager's CommonLabels / CommonAnnotations)."""
+    common: dict[str, str] | None = None
+    for mapping in maps:
+        common = dict(mapping) if common is None else {k: v for k, v in common.items() if mapping.get(k) == v}
+    return common or {}
+
+
+def common_labels(alerts: Iterable[AlertEvent]) -> dict[str, str]:
+    return common_pairs(alert.labels for alert in alerts)
+
+
+def _who(event: AlertEvent, *, start: bool = True) -> str:
+    """ "Token acme-main (app growth)", or "token ..." inside a sentence."""
+    token, app = event.labels.get("token"), event.labels.get("app")
+    if token and app:
+        who = f"Token {token} (app {app})"
+    elif token:
+        who = f"Token {token}"
+    else:
+        who = f"App {app}" if app else "The monitor"
+    return who if start else who[0].lower() + who[1:]
+
+
+def _when(at: float | None, now: float, verb: str, past: str) -> str:
+    """ "expires in 1 day 4 hours (2026-12-02T14:00:00Z)" or "expired 2 hours ago (...)"."""
+    if at is None:
+        return f"{verb} soon"
+    if at > now:
+        return f"{verb} in {humanize_duration(at - now)} ({iso_utc(at)})"
+    return f"{past} {humanize_duration(now - at)} ago ({iso_utc(at)})"
+
+
+def _since(event: AlertEvent, now: float) -> str:
+    return f"since {iso_utc(event.starts_at)} ({relative(event.starts_at, now)})"
+
+
+def _error(event: AlertEvent) -> str:
+    error = event.labels.get("error") or event.annotations.get("error")
+    return f" Last error: {error}." if error else ""
+
+
+def phrase(event: AlertEvent, now: float) -> str:
+    """A short predicate without the token's name: "expires in 1 day 4 hours (2026-12-02T14:00:00Z)"."""
+    if event.kind == "test":
+        return "test notification, no action needed"
+    if event.status == "resolved":
+        return _RESOLVED_PHRASES.get(event.alertname, "resolved")
+    name, labels = event.alertname, event.labels
+    if name == "TokenExpiring":
+        return _when(event.at, now, "expires", "expired")
+    if name == "TokenDataAccessExpiring":
+        return "data access " + _when(event.at, now, "expires", "expired")
+    if name == "TokenInvalid":
+        return "is invalid: " + INVALID_REASONS.get(
+            labels.get("reason", ""), labels.get("reason", "no reason")
+        )
+    if name == "TokenScopesLost":
+        return f"lost permissions: {labels.get('scopes', 'unknown scopes')}"
+    if name == "TokenCheckFailing":
+        return "cannot be checked " + _since(event, now)
+    if name == "InspectorInvalid":
+        return "inspector credential rejected, tokens of this app cannot be checked"
+    if name == "TokenRefreshFailed":
+        expiry = f", {_when(event.at, now, 'expires', 'expired')}" if event.at else ""
+        return "could not be refreshed automatically" + expiry
+    if name == "SourceFailing":
+        return f"source {labels.get('source', '?')} cannot be read " + _since(event, now)
+    return f"{name} is {event.status}"
+
+
+_RESOLVED_PHRASES: Mapping[str, str] = {
+    "TokenExpiring": "is no longer close to expiry (refreshed or replaced)",
+    "TokenDataAccessExpiring": "data access is no longer close to expiry (the user re-authorised)",
+    "TokenInvalid": "is valid again",
+    "TokenScopesLost": "has its permissions back",
+    "TokenCheckFailing": "can be checked again",
+    "InspectorInvalid": "inspector credential works again",
+    "TokenRefreshFailed": "was refreshed successfully or no longer needs a refresh",
+    "SourceFailing": "source can be read again",
+}
+
+
+def summary(event: AlertEvent, now: float) -> str:
+    """One line: the `summary` annotation, else e.g. "Token acme-main (app growth) expires in 1 day ..."."""
+    given = event.annotations.get("summary")
+    if given:
+        return given
+    if event.alertname == "SourceFailing":
+        text = phrase(event, now)
+        return text[:1].upper() + text[1:]
+    who = _who(event, start=event.status != "resolved")
+    if not event.labels.get("token"):
+        who += ":"  # "App growth: inspector credential rejected ..."
+    return ("Resolved: " if event.status == "resolved" else "") + f"{who} {phrase(event, now)}"
+
+
+def _expiry_sentence(event: AlertEvent, now: float, what: str) -> str:
+    if event.at is None:
+        return f"{what} expires soon."
+    if event.at > now:
+        return f"{what} expires at {iso_utc(event.at)}, in {humanize_duration(event.at - now)}."
+    return f"{what} expired at {iso_utc(event.at)}, {humanize_duration(now - event.at)} ago."
+
+
+def _describe_firing(event: AlertEvent, now: float) -> str:
+    who, labels = _who(event), event.labels
+    builders: dict[str, Callable[[], str]] = {
+        "TokenExpiring": lambda: (
+            _expiry_sentence(event, now, who) + " Refresh it or re-authorise the account."
+        ),
+        "TokenDataAccessExpiring": lambda: (
+            _expiry_sentence(event, now, f"Data access of {_who(event, start=False)}")
+            + " After that it can no longer read the account's data; a refresh does not extend this, "
+            "the user must re-authorise the app."
+        ),
+        "TokenInvalid": lambda: (
+            f"{who} is no longer valid: "
+            + INVALID_REASONS.get(labels.get("reason", ""), f"reason {labels.get('reason', 'not given')}")
+            + ". Ask the account owner to re-authorise the app, then store the new token."
+        ),
+        "TokenScopesLost": lambda: (
+            f"{who} lost the permissions {labels.get('scopes', '(unknown)')}. "
+            "Calls that need them will fail; re-authorise the account with these permissions."
+        ),
+        "TokenCheckFailing": lambda: (
+            f"Checks of {_who(event, start=False)} have failed {_since(event, now)}. "
+            "Its last known state is kept; see the monitor's logs and the Threads API status." + _error(event)
+        ),
+        "InspectorInvalid": lambda: (
+            f"Meta rejected the inspector credential of app {labels.get('app', '?')}: "
+            + INSPECTOR_REASONS.get(labels.get("reason", ""), f"reason {labels.get('reason', 'not given')}")
+            + ". Its tokens show as unchecked until the credential is fixed (apps add)."
+        ),
+        "TokenRefreshFailed": lambda: (
+            f"Automatic refresh of {_who(event, start=False)} failed."
+            + _error(event)
+            + (" " + _expiry_sentence(event, now, "It") if event.at else "")
+            + " Refresh it manually or re-authorise the account."
+        ),
+        "SourceFailing": lambda: (
+            f"Token source {labels.get('source', '?')} could not be read "
+            f"{_since(event, now)}. Its tokens stay as they were until it works again." + _error(event)
+        ),
+    }
+    build = builders.get(event.alertname)
+    return build() if build else f"{who}: {event.alertname} is firing."
+
+
+def description(event: AlertEvent, now: float) -> str:
+    """A sentence or two: the `description` annotation, else what happened, when, and what to do."""
+    given = event.annotations.get("description")
+    if given:
+        return given
+    if event.kind == "test":
+        return "This is a test notification from threads-token-monitor. If you can read it, delivery works."
+    if event.status == "resolved":
+        ended = f" at {iso_utc(event.ends_at)}" if event.ends_at is not None else ""
+        started = f"{iso_utc(event.starts_at)} ({relative(event.starts_at, now)})"
+        return (
+            f"Resolved{ended}: {_who(event, start=False)} {phrase(event, now)}. It had started at {started}."
+        )
+    return _describe_firing(event, now)
+
+
+def title(message: Message) -> str:
+    """Alertmanager-style subject: "[FIRING:2] TokenExpiring (app growth)" or "[RESOLVED] TokenInvalid"."""
+    status = message.status()
+    firing = sum(1 for a in message.alerts if a.status == "firing")
+    head = f"[FIRING:{firing}]" if status == "firing" else "[RESOLVED]"
+    if message.alerts and all(a.kind == "test" for a in message.alerts):
+        head = "[TEST]"
+    names = ", ".join(sorted({a.alertname for a in message.alerts}))
+    common = common_labels(message.alerts)
+    scope = " ".join(f"{key} {common[key]}" for key in ("token", "app", "source") if key in common)
+    return f"{head} {names}" + (f" ({scope})" if scope else "")
+
+
+def label_pairs(labels: Mapping[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def render_text(message: Message, now: float) -> str:
+    """The plain-text body (email text part, Slack fallback is shorter)."""
+    lines = [title(message), ""]
+    for event in message.alerts:
+        lines += [
+            f"* {summary(event, now)}",
+            f"  {description(event, now)}",
+            f"  severity: {event.severity}, since {iso_utc(event.starts_at)}",
+            f"  labels: {label_pairs(event.labels)}",
+            "",
+        ]
+    if message.external_url:
+        lines.append(f"Monitor: {message.external_url}")
+    lines.append(f"Sent by threads-token-monitor at {iso_utc(now)} (delivery {message.delivery_id}).")
+    return "\n".join(lines) + "\n"
+
+
+_COLOURS: Mapping[str, str] = {"critical": "#b00020", "warning": "#b26a00", "resolved": "#1b7f3b"}
+
+
+def render_html(message: Message, now: float) -> str:
+    """The HTML body; every value is escaped."""
+    e = html.escape
+    parts = [
+        '<!DOCTYPE html><html><body style="font-family:sans-serif">',
+        f"<h2>{e(title(message))}</h2>",
+    ]
+    for event in message.alerts:
+        colour = _COLOURS.get("resolved" if event.status == "resolved" else event.severity, "#333")
+        labels = "".join(
+            f"<tr><td>{e(k)}</td><td><code>{e(v)}</code></td></tr>" for k, v in sorted(event.labels.items())
+        )
+        parts.append(
+            f'<div style="border-left:4px solid {colour};padding-left:8px;margin-bottom:16px">'
+            f"<p><strong>{e(summary(event, now))}</strong></p>"
+            f"<p>{e(description(event, now))}</p>"
+            f"<p>Severity: {e(event.severity)}, since {e(iso_utc(event.starts_at))}</p>"
+            f"<table>{labels}</table></div>"
+        )
+    if message.external_url:
+        parts.append(f'<p><a href="{e(message.external_url)}">{e(message.external_url)}</a></p>')
+    parts.append(
+        f'<p style="color:#666">Sent by threads-token-monitor at {e(iso_utc(now))} '
+        f"(delivery {e(message.delivery_id)}).</p></body></html>"
+    )
+    return "\n".join(parts) + "\n"
