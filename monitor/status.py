@@ -39,10 +39,12 @@ class StatusRow:
 def status_rows(session: Session, horizons: Horizons, now: float) -> list[StatusRow]:
     stmt = select(
         Token.name, App.name, Token.is_valid, Token.expires_at, Token.data_access_expires_at, Token.last_check_at,
-        Token.last_result, Token.last_error, Token.scopes, Token.source, Token.invalid_reason,
+        Token.last_result, Token.last_error, Token.scopes, Token.source, Token.invalid_reason, App.inspector_state,
     ).join(App, Token.app_id == App.id)
     rows = []
-    for name, app, valid, exp, dae, checked, result, error, scopes, source, reason in session.execute(stmt):
+    for name, app, valid, exp, dae, checked, result, error, scopes, source, reason, inspector in session.execute(stmt):
+        if inspector == "invalid":  # no verdict on the token: its app's inspector credential is refused
+            result = "inspector"
         state = token_state(is_valid=valid, expires_at=exp, data_access_expires_at=dae, last_result=result,
                             horizons=horizons, now=now)
         rows.append(StatusRow(name, app, state.value, exp, dae, checked, result, error,

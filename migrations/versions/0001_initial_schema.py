@@ -116,6 +116,8 @@ def upgrade() -> None:
         sa.Column("next_refresh_at", sa.Double(), nullable=True),
         sa.Column("refresh_failures", sa.Integer(), nullable=False),
         sa.Column("refresh_error", sa.String(length=300), nullable=True),
+        sa.Column("writeback_pending", sa.Boolean(), nullable=False),
+        sa.Column("writeback_error", sa.String(length=300), nullable=True),
         sa.ForeignKeyConstraint(
             ["app_id"], ["apps.id"], name=op.f("fk_tokens_app_id_apps"), ondelete="RESTRICT"
         ),
@@ -183,28 +185,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("snapshots", schema=None) as batch_op:
-        batch_op.drop_index("ix_snapshots_token_observed")
-
-    op.drop_table("snapshots")
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_alerts_token_id"))
-        batch_op.drop_index(batch_op.f("ix_alerts_status"))
-
-    op.drop_table("alerts")
-    with op.batch_alter_table("tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tokens_source"))
-        batch_op.drop_index("ix_tokens_due")
-        batch_op.drop_index(batch_op.f("ix_tokens_app_id"))
-
-    op.drop_table("tokens")
-    op.drop_table("sources")
-    with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.drop_index("ix_notifications_due")
-
-    op.drop_table("notifications")
-    op.drop_table("apps")
-    with op.batch_alter_table("alert_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_alert_events_created_at"))
-
-    op.drop_table("alert_events")
+    # Dropping a table drops its indexes; MariaDB refuses to drop an index a foreign key still uses.
+    for table in ("snapshots", "alerts", "tokens", "sources", "notifications", "apps", "alert_events"):
+        op.drop_table(table)

@@ -14,7 +14,7 @@ from monitor.crypto import create_key_file
 from monitor.db import migrate
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
-from monitor.graph_auth import app_inspector
+from monitor.graph import app_token
 from monitor.importfile import read_import_file
 from monitor.registry import (
     NewToken,
@@ -156,7 +156,7 @@ def cmd_apps_add(ctx: Context, args: argparse.Namespace) -> int:
     if args.app_secret_env:
         if not args.app_id:
             raise RegistryError("--app-secret-env needs --app-id")
-        inspector = app_inspector(args.app_id, check_token_string(_read_env(args.app_secret_env, "app secret")))
+        inspector = app_token(args.app_id, check_token_string(_read_env(args.app_secret_env, "app secret")))
         kind = "app_token"
     elif args.inspector_token_env:
         inspector, kind = _read_env(args.inspector_token_env, "inspector token"), "user_token"

@@ -108,6 +108,9 @@ class Token(Base):
     next_refresh_at: Mapped[float | None] = mapped_column(Double)
     refresh_failures: Mapped[int] = mapped_column(Integer, default=0)
     refresh_error: Mapped[str | None] = mapped_column(String(300))
+    # A refreshed string that still has to be written back to its source's database (on_refresh).
+    writeback_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    writeback_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class Snapshot(Base):

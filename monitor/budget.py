@@ -1,0 +1,56 @@
+"""A rolling one-hour ceiling on Threads API calls (`[threads] max_calls_per_hour`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+
+class CallBudget:
+    """Sliding-window limiter: never more than `per_hour` calls in any 3600 s.
+
+    An inspection reserves the most calls it may make (1 + retries) and refunds the ones it did not use, so
+    retries can never push the count past the ceiling.
+    """
+
+    WINDOW = 3600.0
+
+    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_hour = per_hour
+        self._clock = clock
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def _trim(self, now: float) -> None:
+        while self._times and self._times[0] <= now - self.WINDOW:
+            self._times.popleft()
+
+    def available(self) -> int:
+        with self._lock:
+            self._trim(self._clock())
+            return self.per_hour - len(self._times)
+
+    def try_acquire(self, n: int = 1) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._trim(now)
+            if len(self._times) + n > self.per_hour:
+                return False
+            self._times.extend([now] * n)
+            return True
+
+    def refund(self, n: int) -> None:
+        with self._lock:
+            for _ in range(min(n, len(self._times))):
+                self._times.pop()
+
+    def next_free_in(self) -> float:
+        """Seconds until at least one call is available again."""
+        with self._lock:
+            now = self._clock()
+            self._trim(now)
+            if len(self._times) < self.per_hour:
+                return 0.0
+            return self._times[0] + self.WINDOW - now

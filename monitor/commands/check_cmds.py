@@ -1,0 +1,84 @@
+"""`check [NAME...] [--all]`: inspect now, print the results, store snapshots.
+
+Exit 1 when any checked token is invalid or inside a warning threshold (for cron jobs and CI gates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+from sqlalchemy import select
+
+from monitor.context import Context
+from monitor.daemon import cadence_of
+from monitor.db.models import App, Token
+from monitor.graph import GraphClient
+from monitor.registry import RegistryError
+from monitor.schedule import Sweeper
+from monitor.state import State
+from monitor.status import STATE_COLOURS, describe_state, status_rows, until
+from monitor.tables import print_json, render_table, use_colour
+
+TROUBLE = {State.INVALID.value, State.CRITICAL.value, State.WARNING.value}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="inspect tokens now, print the results and store snapshots")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--all", action="store_true", help="check every registered token")
+    p.add_argument("--app", help="check every token of one app")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_check)
+
+
+def _select_ids(ctx: Context, args: argparse.Namespace) -> dict[int, str]:
+    stmt = select(Token.id, Token.name).join(App, Token.app_id == App.id)
+    if args.names:
+        stmt = stmt.where(Token.name.in_(args.names))
+    elif args.app:
+        stmt = stmt.where(App.name == args.app)
+    elif not args.all:
+        raise RegistryError("name the tokens to check, or use --all or --app")
+    with ctx.sessions() as s:
+        found = dict(s.execute(stmt).tuples().all())
+    missing = sorted(set(args.names) - set(found.values()))
+    if missing:
+        raise RegistryError(f"no token named {missing[0]!r} (see `tokens list`)")
+    return found
+
+
+def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
+    ctx.require_schema()
+    ids = _select_ids(ctx, args)
+    cfg = ctx.config
+    client = GraphClient(base_url=cfg.threads.base_url, api_version=cfg.threads.api_version,
+                         timeout=cfg.threads.timeout, retries=cfg.threads.retries)
+    sweeper = Sweeper(sessions=ctx.sessions, vault=ctx.vault, client=client, cadence=cadence_of(cfg),
+                      owner=f"check:{socket.gethostname()[:40]}:{os.getpid()}",
+                      concurrency=cfg.threads.concurrency, lease=cfg.schedule.lease, retries=cfg.threads.retries,
+                      clock=ctx.clock)
+    try:
+        outcomes = sweeper.check_now(ids)
+    finally:
+        sweeper.close()
+        client.close()
+    checked = {o.claimed.name for o in outcomes}
+    skipped = sorted(set(ids.values()) - checked)
+    now = ctx.now()
+    with ctx.sessions() as s:
+        rows = [r for r in status_rows(s, ctx.horizons, now) if r.name in checked]
+    if args.json:
+        print_json({"checked": [r.to_json() for r in rows], "skipped_busy": skipped})
+    else:
+        headers = ["name", "app", "state", "expires", "data access expires", "detail"]
+        table = [[r.name, r.app, describe_state(r), until(r.expires_at, now), until(r.data_access_expires_at, now),
+                  r.last_error or "-"] for r in rows]
+        print(render_table(headers, table, [STATE_COLOURS.get(r.state) for r in rows], colour=use_colour(sys.stdout)))
+        for name in skipped:
+            print(f"{name}: skipped, a daemon is checking it right now", file=sys.stderr)
+    trouble = any(r.state in TROUBLE for r in rows)
+    failed = any(r.last_result not in ("valid", "invalid") for r in rows)
+    return 1 if trouble or failed else 0

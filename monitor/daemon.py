@@ -1,0 +1,312 @@
+"""The daemon's lifecycle: start the scheduler and the endpoint, run jobs, reload on SIGHUP, stop cleanly.
+
+Every job runs inside one catch-and-log boundary (`_guard`): one failing job, a database outage or a bad API
+answer is logged and retried on the next tick, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
+
+from monitor import __version__
+from monitor.budget import CallBudget
+from monitor.config import Config, ConfigError, load_config
+from monitor.context import Context
+from monitor.db.session import SqliteLock, sqlite_path, transaction
+from monitor.graph import GraphClient
+from monitor.inspect import Cadence
+from monitor.liveness import Liveness
+from monitor.schedule import Sweeper
+from monitor.sdnotify import SdNotifier
+
+log = logging.getLogger("monitor.daemon")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: Callable[[], Any]
+    interval: float
+    first_delay: float = 0.0
+
+
+def cadence_of(config: Config) -> Cadence:
+    s = config.schedule
+    return Cadence(min_interval=s.min_check_interval, max_interval=s.max_check_interval, jitter=s.jitter)
+
+
+class Daemon:
+    """One monitor process. `start()` returns once everything runs; `run()` blocks until a signal."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
+                 notify_stream: Any = None) -> None:
+        self.ctx = Context(config, clock=clock)
+        self.config = config
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.notify_stream = notify_stream
+        self.sd = SdNotifier()
+        watchdog = self.sd.watchdog_interval()
+        self.liveness = Liveness(stall_after=(watchdog or 120.0))
+        self.stopped = threading.Event()
+        self._lock: SqliteLock | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._components: list[Any] = []
+        self.web: Any = None
+        self.registry: Any = None
+        self.events: Any = None
+
+    # --- start -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+        path = sqlite_path(self.config.database.url)
+        if path is not None:
+            self._lock = SqliteLock(path)
+            self._lock.acquire()
+        self.ctx.require_schema()
+        self.ctx.vault  # noqa: B018 - a wrong key is a start-up error, not a per-check one
+        self._build_metrics()
+        self.client = GraphClient(
+            base_url=self.config.threads.base_url, api_version=self.config.threads.api_version,
+            timeout=self.config.threads.timeout, retries=self.config.threads.retries,
+            pool_size=max(16, self.config.threads.concurrency * 2), on_response=self._on_api_response,
+        )
+        self.budget = CallBudget(self.config.threads.max_calls_per_hour)
+        self.sweeper = Sweeper(
+            sessions=self.ctx.sessions, vault=self.ctx.vault, client=self.client, cadence=cadence_of(self.config),
+            owner=self.owner, concurrency=self.config.threads.concurrency, lease=self.config.schedule.lease,
+            budget=self.budget, retries=self.config.threads.retries, clock=self.ctx.clock,
+            on_check=self._on_check, on_progress=self.liveness.beat,
+        )
+        self._components = self._build_components()
+        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                            "misfire_grace_time": None})
+        for job in self._jobs():
+            self._scheduler.add_job(self._guard(job), "interval", seconds=job.interval, id=job.name, name=job.name,
+                                    next_run_time=_utc_in(job.first_delay))
+        self._scheduler.start()
+        self._start_web()
+        self._start_watchdog()
+        self.sd.ready(f"watching tokens; metrics on {self.config.http.listen}")
+        log.info("threads-token-monitor %s started (instance %s)", __version__, self.owner)
+
+    def _build_metrics(self) -> None:
+        try:
+            from monitor.metrics import build_metrics
+        except ModuleNotFoundError:
+            return
+        self.registry, self.events = build_metrics(self.ctx, version=__version__)
+
+    def _build_components(self) -> list[Any]:
+        """Optional parts (alerts, outbox, refresh, sources): each offers jobs() and close()."""
+        comps = []
+        for factory in _component_factories():
+            comp = factory(self)
+            if comp is not None:
+                comps.append(comp)
+        return comps
+
+    def _jobs(self) -> list[Job]:
+        jobs = [
+            Job("sweep", self._sweep, self.config.schedule.sweep_interval),
+            Job("prune", self._prune, 86400, first_delay=60),
+        ]
+        for comp in self._components:
+            jobs.extend(comp.jobs())
+        return jobs
+
+    def _start_web(self) -> None:
+        try:
+            from monitor.web import WebServer
+        except ModuleNotFoundError:
+            return
+        self.web = WebServer(self.config.http, registry=self.registry, health=self.health, ctx=self.ctx)
+        self.web.start()
+
+    def _start_watchdog(self) -> None:
+        interval = self.sd.watchdog_interval()
+        if not interval:
+            return
+        threading.Thread(target=self._watchdog_loop, args=(interval / 2,), name="watchdog", daemon=True).start()
+
+    def _watchdog_loop(self, every: float) -> None:
+        while not self.stopped.wait(every):
+            if self.liveness.alive() and self._scheduler is not None and self._scheduler.running:
+                self.sd.watchdog()
+            else:
+                log.error("sweep made no progress for %.0f s: withholding the watchdog ping", self.liveness.stall_after)
+
+    # --- jobs --------------------------------------------------------------------------------------
+
+    def _guard(self, job: Job) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job.func()
+            except Exception as exc:  # the boundary: log, keep the scheduler alive, retry next tick
+                log.error("job %s failed: %s", job.name, _describe(exc))
+        run.__name__ = job.name
+        return run
+
+    def _sweep(self) -> None:
+        self.liveness.sweep_started()
+        try:
+            stats = self.sweeper.sweep()
+        finally:
+            self.liveness.sweep_finished()
+        if stats.inspected or stats.deferred:
+            summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.results.items()))
+            log.info("sweep: inspected %d token(s) (%s)%s", stats.inspected, summary or "-",
+                     f", {stats.deferred} deferred" if stats.deferred else "")
+            self.sd.status(f"last sweep inspected {stats.inspected} token(s)")
+        if stats.budget_exhausted:
+            log.warning("max_calls_per_hour (%d) reached: due checks wait for the budget",
+                        self.config.threads.max_calls_per_hour)
+
+    def _prune(self) -> None:
+        from monitor.retention import prune
+
+        removed = prune(self.ctx.sessions, self.ctx.now() - self.config.schedule.retention)
+        if removed:
+            log.info("retention: pruned %d snapshot(s) older than the retention period", removed)
+
+    def _on_check(self, result: str, duration: float) -> None:
+        if self.events is not None:
+            self.events.check(result, duration)
+
+    def _on_api_response(self, endpoint: str, code: str, usage: Any) -> None:
+        if self.events is not None:
+            self.events.api(endpoint, code, usage)
+
+    # --- health, reload, stop ----------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        scheduler_ok = self._scheduler is not None and self._scheduler.running and not self.stopped.is_set()
+        try:
+            with self.ctx.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            db_ok = True
+        except Exception:
+            db_ok = False
+        ok = scheduler_ok and db_ok and self.liveness.alive()
+        return ok, {"status": "ok" if ok else "unhealthy", "scheduler": scheduler_ok, "database": db_ok,
+                    "sweeping": self.liveness.sweeping(), "sweeps": self.liveness.sweeps, "version": __version__}
+
+    def reload(self, path: str | os.PathLike[str]) -> bool:
+        """Re-read the config: notifiers and thresholds change in place; an invalid file changes nothing."""
+        self.sd.reloading()
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            log.error("reload refused, still running on the previous configuration:\n%s", exc)
+            self.sd.ready("reload refused: invalid configuration (see the log)")
+            return False
+        self.config = new
+        self.ctx.config = new
+        self.ctx.__dict__.pop("horizons", None)
+        self.sweeper.cadence = cadence_of(new)
+        for comp in self._components:
+            if hasattr(comp, "reload"):
+                comp.reload(new)
+        log.info("configuration reloaded from %s", path)
+        self.sd.ready("configuration reloaded")
+        return True
+
+    def stop(self) -> None:
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        self.sd.stopping("stopping")
+        self.sweeper.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+        for comp in self._components:
+            comp.close()
+        try:
+            with transaction(self.ctx.sessions) as s:
+                from monitor.db.store import release
+
+                release(s, self.owner)
+        except Exception as exc:
+            log.warning("could not release leases on shutdown (they expire by themselves): %s", _describe(exc))
+        if self.web is not None:
+            self.web.stop()
+        self.sweeper.close()
+        self.client.close()
+        self.ctx.close()
+        if self._lock is not None:
+            self._lock.release()
+        log.info("stopped")
+
+    def run(self, config_path: str | os.PathLike[str] | None = None) -> int:
+        """Start, then block until SIGTERM/SIGINT; SIGHUP reloads `config_path`."""
+        wake = threading.Event()
+        reload_requested = threading.Event()
+
+        def on_stop(signum: int, _frame: Any) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            wake.set()
+
+        def on_hup(_signum: int, _frame: Any) -> None:
+            reload_requested.set()
+            wake.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+        self.start()
+        try:
+            while True:
+                wake.wait()
+                wake.clear()
+                if reload_requested.is_set():
+                    reload_requested.clear()
+                    if config_path is not None:
+                        self.reload(config_path)
+                    continue
+                break
+        finally:
+            self.stop()
+        return 0
+
+
+def _component_factories() -> list[Callable[[Daemon], Any]]:
+    import importlib
+
+    factories = []
+    for module_name in ("monitor.alerts_job", "monitor.refresh", "monitor.sources"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        factories.append(module.component)
+    return factories
+
+
+def _utc_in(seconds: float) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one log-safe line: SQLAlchemy errors without their statement and parameters."""
+    from sqlalchemy.exc import StatementError
+
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        first = str(exc.orig).strip().splitlines()
+        return f"{type(exc.orig).__name__}: {first[0] if first else ''}"[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]

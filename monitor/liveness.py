@@ -1,0 +1,40 @@
+"""Is the daemon making progress? Drives systemd's watchdog: no progress, no WATCHDOG=1, restart."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class Liveness:
+    """Tracks sweep progress. A sweep that stops progressing for `stall_after` seconds makes `alive()` false."""
+
+    def __init__(self, stall_after: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stall_after = stall_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sweeping = False
+        self._last_beat = clock()
+        self.sweeps = 0
+
+    def sweep_started(self) -> None:
+        with self._lock:
+            self._sweeping, self._last_beat = True, self._clock()
+
+    def beat(self) -> None:
+        with self._lock:
+            self._last_beat = self._clock()
+
+    def sweep_finished(self) -> None:
+        with self._lock:
+            self._sweeping, self._last_beat = False, self._clock()
+            self.sweeps += 1
+
+    def alive(self) -> bool:
+        with self._lock:
+            return not self._sweeping or self._clock() - self._last_beat < self.stall_after
+
+    def sweeping(self) -> bool:
+        with self._lock:
+            return self._sweeping

@@ -1,0 +1,24 @@
+"""Snapshot retention: drop history older than `[schedule] retention`, keeping each token's newest row."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.db.models import Snapshot
+from monitor.db.session import transaction
+
+
+def prune(sessions: sessionmaker[Session], cutoff: float, batch: int = 5000) -> int:
+    """Delete snapshots observed before `cutoff` that are not their token's newest. Returns the count."""
+    newest = select(func.max(Snapshot.id)).group_by(Snapshot.token_id).scalar_subquery()
+    removed = 0
+    while True:
+        with transaction(sessions) as s:
+            ids = list(s.scalars(
+                select(Snapshot.id).where(Snapshot.observed_at < cutoff, Snapshot.id.not_in(newest)).limit(batch)
+            ).all())
+            if not ids:
+                return removed
+            s.execute(delete(Snapshot).where(Snapshot.id.in_(ids)))
+            removed += len(ids)

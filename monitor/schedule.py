@@ -1,0 +1,275 @@
+"""The sweep: claim due tokens, inspect them with `concurrency` workers within the call budget, store results.
+
+Claiming, inspecting and writing overlap: workers never wait for the database, and results are written in
+batches, so a sweep of N tokens at latency L with C workers takes close to N x L / C.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.budget import CallBudget
+from monitor.crypto import Vault
+from monitor.db import store
+from monitor.db.session import transaction
+from monitor.graph import CheckResult, GraphClient, Verdict
+from monitor.inspect import ANSWERED, Cadence, Observation, changed, next_check_at, observe
+
+log = logging.getLogger("monitor.sweep")
+
+PAUSE_AT_PERCENT = 95.0  # usage headers at or above this pause an app's checks until access is regained
+
+
+@dataclass
+class SweepStats:
+    inspected: int = 0
+    results: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    deferred: int = 0
+    budget_exhausted: bool = False
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    claimed: store.Claimed
+    result: CheckResult
+    duration: float
+
+
+class Sweeper:
+    """Inspects due tokens. One instance per daemon; `sweep()` is called by the scheduler."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        vault: Vault,
+        client: GraphClient,
+        cadence: Cadence,
+        owner: str,
+        concurrency: int = 8,
+        lease: float = 300.0,
+        budget: CallBudget | None = None,
+        retries: int = 2,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        on_check: Callable[[str, float], None] | None = None,
+        on_progress: Callable[[], None] | None = None,
+        write_batch: int = 200,
+    ) -> None:
+        self.sessions, self.vault, self.client, self.cadence = sessions, vault, client, cadence
+        self.owner, self.concurrency, self.lease = owner, concurrency, lease
+        self.budget = budget
+        self.calls_per_check = 1 + retries
+        self.clock, self.rand = clock, rand
+        self.on_check = on_check or (lambda result, duration: None)
+        self.on_progress = on_progress or (lambda: None)
+        self.write_batch = write_batch
+        self.claim_size = max(64, concurrency * 8)
+        self.stopping = threading.Event()
+        self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
+        self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
+        # Apps whose inspector credential was refused: one probe token per app until it answers again,
+        # instead of one wasted call per token. Value: consecutive inspector failures.
+        self.suspect: dict[int, int] = {}
+
+    # --- public ------------------------------------------------------------------------------------
+
+    def sweep(self) -> SweepStats:
+        """Inspect every due token (until none is due, the budget runs out, or stop() is called)."""
+        stats = SweepStats()
+        pending: set[Future[Outcome]] = set()
+        done: list[Outcome] = []
+        exhausted = False
+        try:
+            while not self.stopping.is_set():
+                if len(pending) < self.concurrency * 2 and not exhausted:
+                    batch = self._claim(self.claim_size, stats)
+                    pending |= self._submit(batch, stats)
+                    exhausted = not batch or stats.budget_exhausted
+                if not pending:
+                    break
+                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                done.extend(f.result() for f in finished)
+                if len(done) >= self.write_batch or (not pending and done):
+                    self._store(done, stats)
+                    done = []
+                self.on_progress()
+        finally:
+            stats.stopped = self.stopping.is_set()
+            self._finish(pending, done, stats)
+        return stats
+
+    def check_now(self, token_ids: Iterable[int]) -> list[Outcome]:
+        """Inspect the given tokens at once, whatever their schedule (the `check` command)."""
+        now = self.clock()
+        with transaction(self.sessions) as s:
+            claimed = store.claim_ids(s, list(token_ids), self.owner, now, self.lease)
+        stats = SweepStats()
+        futures = self._submit(claimed, stats, honour_pauses=False)
+        outcomes = [f.result() for f in futures]
+        self._store(outcomes, stats)
+        return outcomes
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- claiming and submitting -------------------------------------------------------------------
+
+    def _claim(self, size: int, stats: SweepStats) -> list[store.Claimed]:
+        if self.budget is not None:
+            size = min(size, self.budget.available() // self.calls_per_check)
+            if size <= 0:
+                stats.budget_exhausted = True
+                return []
+        now = self.clock()
+        with transaction(self.sessions) as s:
+            claimed = store.claim_due(s, self.owner, now, self.lease, size)
+            self._load_inspectors(s, {c.app_id for c in claimed})
+        return claimed
+
+    def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
+        for app in store.load_apps(session, list(app_ids)).values():
+            cached = self._inspectors.get(app.id)
+            if cached is None or cached[0] != app.secret:
+                self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
+            if app.inspector_state == "invalid":
+                self.suspect.setdefault(app.id, 1)
+
+    def _submit(self, claimed: list[store.Claimed], stats: SweepStats, honour_pauses: bool = True) -> set[Future]:
+        futures: set[Future[Outcome]] = set()
+        deferred: dict[float, list[int]] = defaultdict(list)
+        now = self.clock()
+        probing: set[int] = set()
+        for c in claimed:
+            until = self.paused_until.get(c.app_id, 0.0)
+            if honour_pauses and until > now:
+                deferred[until].append(c.id)
+                continue
+            if honour_pauses and c.app_id in self.suspect:
+                if c.app_id in probing:
+                    deferred[now + self.cadence.min_interval].append(c.id)
+                    continue
+                probing.add(c.app_id)
+            if self.budget is not None and not self.budget.try_acquire(self.calls_per_check):
+                stats.budget_exhausted = True
+                deferred[now + self.budget.next_free_in()].append(c.id)
+                continue
+            futures.add(self._pool.submit(self._inspect, c))
+        if deferred:
+            with transaction(self.sessions) as s:
+                for at, ids in deferred.items():
+                    store.release(s, self.owner, ids, next_check_at=at)
+            stats.deferred += sum(len(v) for v in deferred.values())
+        return futures
+
+    def _inspect(self, c: store.Claimed) -> Outcome:
+        started = time.monotonic()
+        token = self.vault.decrypt(c.secret)
+        result = self.client.debug_token(token, self._inspectors[c.app_id][1])
+        if self.budget is not None:
+            self.budget.refund(max(0, self.calls_per_check - result.attempts))
+        return Outcome(c, result, time.monotonic() - started)
+
+    # --- storing -----------------------------------------------------------------------------------
+
+    def _store(self, outcomes: list[Outcome], stats: SweepStats) -> None:
+        if not outcomes:
+            return
+        now = self.clock()
+        updates, snapshots = [], []
+        apps: dict[int, CheckResult] = {}
+        for o in outcomes:
+            update, snapshot = self._result_rows(o, now)
+            updates.append(update)
+            if snapshot is not None:
+                snapshots.append(snapshot)
+            apps[o.claimed.app_id] = o.result if o.result.verdict == Verdict.INSPECTOR else apps.get(
+                o.claimed.app_id, o.result)
+            self._note_throttling(o, now)
+            stats.inspected += 1
+            stats.results[o.result.verdict.value] += 1
+            self.on_check(o.result.verdict.value, o.duration)
+        with transaction(self.sessions) as s:
+            store.write_results(s, self.owner, updates, snapshots)
+            for app_id, result in apps.items():
+                state = "invalid" if result.verdict == Verdict.INSPECTOR else "ok"
+                if result.verdict in ANSWERED or state == "invalid":
+                    store.set_inspector_state(s, app_id, state, result.reason if state == "invalid" else None,
+                                              result.message if state == "invalid" else None, now)
+            store.release(s, self.owner, [o.claimed.id for o in outcomes])
+
+    def _result_rows(self, o: Outcome, now: float) -> tuple[dict, dict | None]:
+        c, r = o.claimed, o.result
+        obs: Observation = observe(c.previous, r, c.fingerprint)
+        answered = r.verdict in ANSWERED
+        failures = 0 if answered else c.consecutive_failures + 1
+        failing_since = None if answered else (c.failing_since or now)
+        nxt = next_check_at(
+            result=obs.result, expires_at=obs.expires_at, data_access_expires_at=obs.data_access_expires_at,
+            consecutive_failures=failures, retry_after=r.retry_after, cadence=self.cadence, now=now, rand=self.rand(),
+        )
+        error = None if answered and r.verdict == Verdict.VALID else _error_text(r)
+        update = {
+            "b_id": c.id, "b_fp": c.fingerprint, "last_check_at": now,
+            "last_success_at": now if answered else c.last_success_at, "last_result": obs.result,
+            "last_error": error, "consecutive_failures": failures, "failing_since": failing_since,
+            "next_check_at": nxt, "observed_at": now, **obs.token_columns(),
+        }
+        snapshot = None
+        if changed(c.previous, obs):
+            snapshot = {"token_id": c.id, "observed_at": now, **obs.snapshot_columns()}
+        return update, snapshot
+
+    def _note_throttling(self, o: Outcome, now: float) -> None:
+        r, app_id = o.result, o.claimed.app_id
+        if r.verdict == Verdict.INSPECTOR:
+            failures = self.suspect[app_id] = self.suspect.get(app_id, 0) + 1
+            backoff = min(self.cadence.max_interval, self.cadence.min_interval * 2 ** min(failures - 1, 20))
+            self.paused_until[app_id] = max(self.paused_until.get(app_id, 0.0), now + backoff)
+            return
+        if r.verdict in ANSWERED and app_id in self.suspect:
+            del self.suspect[app_id]
+            self.paused_until.pop(app_id, None)
+        usage_high = r.usage is not None and r.usage.max_percent() >= PAUSE_AT_PERCENT
+        if r.verdict == Verdict.THROTTLED or usage_high:
+            regain = r.retry_after or (r.usage.regain_after if r.usage else None) or self.cadence.min_interval
+            until = now + regain
+            if until > self.paused_until.get(o.claimed.app_id, 0.0):
+                self.paused_until[o.claimed.app_id] = until
+                log.warning("app id %s is throttled: pausing its checks for %.0f s", o.claimed.app_id, regain)
+
+    def _finish(self, pending: set[Future], done: list[Outcome], stats: SweepStats) -> None:
+        """On the way out (normal or stop): store what finished, release what did not."""
+        for f in pending:
+            f.cancel()
+        if pending:
+            finished, _ = wait(pending, timeout=5.0)
+            done.extend(f.result() for f in finished if not f.cancelled() and f.exception() is None)
+        try:
+            self._store(done, stats)
+        finally:
+            with transaction(self.sessions) as s:
+                store.release(s, self.owner)
+
+
+def _error_text(r: CheckResult) -> str:
+    parts = [r.reason or r.verdict.value]
+    if r.error_code is not None:
+        parts.append(f"code {r.error_code}" + (f"/{r.error_subcode}" if r.error_subcode is not None else ""))
+    if r.message:
+        parts.append(r.message)
+    return ": ".join(parts)[:300]
