@@ -71,6 +71,7 @@ class Daemon:
 
     def start(self) -> None:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+        logging.getLogger("urllib3").setLevel(logging.WARNING)  # its DEBUG lines carry URLs with secrets
         path = sqlite_path(self.config.database.url)
         if path is not None:
             self._lock = SqliteLock(path)
