@@ -104,7 +104,8 @@ class Sweeper:
                 if len(done) >= self.write_batch or (not pending and done):
                     self._store(done, stats)
                     done = []
-                self.on_progress()
+                if finished:  # progress means answers arriving; a hung call must starve the watchdog
+                    self.on_progress()
         finally:
             stats.stopped = self.stopping.is_set()
             self._finish(pending, done, stats)
