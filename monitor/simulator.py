@@ -415,6 +415,10 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path.startswith("/__sim/"):
+            status, answer = _control(sim, parts.path.removeprefix("/__sim/"), query)
+            self._send(status, json.dumps(answer).encode())
+            return
         endpoint = next((name for name, rx in _PATHS.items() if rx.match(parts.path)), None)
         if endpoint is None:
             self._send(404, json.dumps(_envelope(803, "Unknown path")).encode())
@@ -512,6 +516,51 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _control(sim: Simulator, action: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """The control surface for a simulator in another process (benchmarks, reliability tests).
+
+    /__sim/stats, /__sim/reset, /__sim/clear, /__sim/fault?kind=K[&token=T][&endpoint=E][&count=N][&param=V]
+    """
+    if action == "stats":
+        return 200, {
+            "debug_token": sim.calls(endpoint=DEBUG),
+            "refresh_access_token": sim.calls(endpoint=REFRESH),
+            "total": sim.calls(),
+        }
+    if action == "reset":
+        sim.reset_counters()
+        return 200, {"ok": True}
+    if action == "clear":
+        sim.clear_faults()
+        return 200, {"ok": True}
+    if action == "fault":
+        params = dict(query)
+        kind = params.pop("kind", "")
+        token, endpoint = params.pop("token", None), params.pop("endpoint", None)
+        count = int(params.pop("count")) if "count" in params else None
+        try:
+            sim.set_fault(
+                kind,
+                token=token,
+                endpoint=endpoint,
+                count=count,
+                **{k: _number(v) for k, v in params.items()},
+            )
+        except (ValueError, TypeError) as exc:
+            return 400, {"error": str(exc)}
+        return 200, {"ok": True}
+    return 404, {"error": f"unknown control action {action!r}"}
+
+
+def _number(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            continue
+    return value
+
+
 def _load(sim: Simulator, path: str) -> None:
     with open(path, encoding="utf-8") as fh:
         doc = json.load(fh)
@@ -519,6 +568,8 @@ def _load(sim: Simulator, path: str) -> None:
         sim.add_app(**app)
     for token in doc.get("tokens", []):
         sim.add_token(**token)
+    for fault in doc.get("faults", []):
+        sim.set_fault(**fault)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -526,13 +577,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m monitor.simulator", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--tokens", metavar="FILE.json", help='{"apps": [...], "tokens": [...]}')
+    parser.add_argument(
+        "--tokens", metavar="FILE.json", help='{"apps": [...], "tokens": [...], "faults": [...]}'
+    )
+    parser.add_argument("--port-file", metavar="PATH", help="write the bound port here once serving")
     args = parser.parse_args(argv)
     sim = Simulator(args.host, args.port)
     if args.tokens:
         _load(sim, args.tokens)
     sim.start()
     print(sim.url, flush=True)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w", encoding="utf-8") as fh:
+            fh.write(sim.url.rsplit(":", 1)[1])
+        import os
+
+        os.replace(args.port_file + ".tmp", args.port_file)
     try:
         while True:
             time.sleep(3600)
