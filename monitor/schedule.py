@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,9 +79,17 @@ class Sweeper:
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
         self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
-        # Apps whose inspector credential was refused: one probe token per app until it answers again,
-        # instead of one wasted call per token. Value: consecutive inspector failures.
+        # Apps whose inspector credential was refused: one probe token per app and backoff until it answers
+        # again, instead of one wasted call per token. Value: consecutive inspector failures.
         self.suspect: dict[int, int] = {}
+        self.probe_at: dict[int, float] = {}  # app id -> earliest next probe of a refused inspector
+        # An app not known to answer gets one probe call first; its other tokens wait on the gate and, when
+        # the probe found an inspector problem, take that answer without a call of their own (`_failed`).
+        self._apps_lock = threading.Lock()
+        self._gates: dict[int, threading.Event] = {}
+        self._failed: dict[int, CheckResult] = {}
+        self._answering: set[int] = set()
+        self.gate_timeout = 120.0
 
     # --- public ------------------------------------------------------------------------------------
 
@@ -93,7 +101,7 @@ class Sweeper:
         exhausted = False
         try:
             while not self.stopping.is_set():
-                if len(pending) < self.concurrency * 2 and not exhausted:
+                if len(pending) < self.concurrency * 4 and not exhausted:  # keep workers fed during writes
                     batch = self._claim(self.claim_size, stats)
                     pending |= self._submit(batch, stats)
                     exhausted = not batch or stats.budget_exhausted
@@ -147,29 +155,36 @@ class Sweeper:
             cached = self._inspectors.get(app.id)
             if cached is None or cached[0] != app.secret:
                 self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
+                if cached is not None:  # a new inspector credential: forget what the old one taught us
+                    self.suspect.pop(app.id, None)
+                    self.probe_at.pop(app.id, None)
+                    with self._apps_lock:
+                        self._failed.pop(app.id, None)
             if app.inspector_state == "invalid":
                 self.suspect.setdefault(app.id, 1)
+                with self._apps_lock:
+                    self._answering.discard(app.id)
 
-    def _submit(self, claimed: list[store.Claimed], stats: SweepStats, honour_pauses: bool = True) -> set[Future]:
+    def _submit(
+        self, claimed: list[store.Claimed], stats: SweepStats, honour_pauses: bool = True
+    ) -> set[Future[Outcome]]:
         futures: set[Future[Outcome]] = set()
         deferred: dict[float, list[int]] = defaultdict(list)
         now = self.clock()
-        probing: set[int] = set()
         for c in claimed:
             until = self.paused_until.get(c.app_id, 0.0)
             if honour_pauses and until > now:
                 deferred[until].append(c.id)
                 continue
-            if honour_pauses and c.app_id in self.suspect:
-                if c.app_id in probing:
-                    deferred[now + self.cadence.min_interval].append(c.id)
-                    continue
-                probing.add(c.app_id)
             if self.budget is not None and not self.budget.try_acquire(self.calls_per_check):
                 stats.budget_exhausted = True
                 deferred[now + self.budget.next_free_in()].append(c.id)
                 continue
-            futures.add(self._pool.submit(self._inspect, c))
+            gate = self._gate(c.app_id, now, honour_pauses)
+            future = self._pool.submit(self._inspect, c, gate)
+            if gate is not None and gate[1]:
+                future.add_done_callback(_opener(gate[0]))  # a cancelled probe opens its gate too
+            futures.add(future)
         if deferred:
             with transaction(self.sessions) as s:
                 for at, ids in deferred.items():
@@ -177,10 +192,59 @@ class Sweeper:
             stats.deferred += sum(len(v) for v in deferred.values())
         return futures
 
-    def _inspect(self, c: store.Claimed) -> Outcome:
+    def _gate(self, app_id: int, now: float, honour_pauses: bool) -> tuple[threading.Event, bool] | None:
+        """None: call freely. (gate, True): this check is the app's probe and opens the gate when done.
+        (gate, False): wait for the probe; if it found an inspector problem, reuse its answer."""
+        with self._apps_lock:
+            gate = self._gates.get(app_id)
+            if gate is not None and not gate.is_set():
+                return gate, False
+            if app_id in self._failed:
+                if honour_pauses and self.probe_at.get(app_id, 0.0) > now and gate is not None:
+                    return gate, False
+            elif app_id in self._answering:
+                return None
+            gate = self._gates[app_id] = threading.Event()
+            return gate, True
+
+    def _inspect(self, c: store.Claimed, gate: tuple[threading.Event, bool] | None = None) -> Outcome:
         started = time.monotonic()
-        token = self.vault.decrypt(c.secret)
-        result = self.client.debug_token(token, self._inspectors[c.app_id][1])
+        probe = gate is not None and gate[1]
+        try:
+            if gate is not None and not probe:
+                gate[0].wait(self.gate_timeout)
+                with self._apps_lock:
+                    failed = self._failed.get(c.app_id)
+                if failed is not None:  # the app's inspector is refused: no call, the token stays unchecked
+                    result = replace(failed, attempts=0, usage=None)
+                    return self._outcome(c, result, started)
+            result = self._call(c)
+            self._learn(c.app_id, result)
+            return self._outcome(c, result, started)
+        finally:
+            if probe and gate is not None:
+                gate[0].set()
+
+    def _call(self, c: store.Claimed) -> CheckResult:
+        try:
+            token = self.vault.decrypt(c.secret)
+            return self.client.debug_token(token, self._inspectors[c.app_id][1])
+        except Exception as exc:  # one unreadable token must not abort the sweep of all the others
+            log.error("token %s could not be inspected: %s", c.name, type(exc).__name__)
+            return CheckResult(
+                Verdict.ERROR, None, "internal", None, None, type(exc).__name__, None, None, None, attempts=0
+            )
+
+    def _learn(self, app_id: int, result: CheckResult) -> None:
+        with self._apps_lock:
+            if result.verdict == Verdict.INSPECTOR:
+                self._failed[app_id] = result
+                self._answering.discard(app_id)
+            elif result.verdict in ANSWERED:
+                self._failed.pop(app_id, None)
+                self._answering.add(app_id)
+
+    def _outcome(self, c: store.Claimed, result: CheckResult, started: float) -> Outcome:
         if self.budget is not None:
             self.budget.refund(max(0, self.calls_per_check - result.attempts))
         return Outcome(c, result, time.monotonic() - started)
@@ -221,7 +285,8 @@ class Sweeper:
         failing_since = None if answered else (c.failing_since or now)
         nxt = next_check_at(
             result=obs.result, expires_at=obs.expires_at, data_access_expires_at=obs.data_access_expires_at,
-            consecutive_failures=failures, retry_after=r.retry_after, cadence=self.cadence, now=now, rand=self.rand(),
+            consecutive_failures=failures, retry_after=r.retry_after, cadence=self.cadence, now=now,
+            rand=self.rand(),
         )
         error = None if answered and r.verdict == Verdict.VALID else _error_text(r)
         update = {
@@ -238,13 +303,15 @@ class Sweeper:
     def _note_throttling(self, o: Outcome, now: float) -> None:
         r, app_id = o.result, o.claimed.app_id
         if r.verdict == Verdict.INSPECTOR:
+            if r.attempts == 0:
+                return  # a token that took its app's probe answer: the probe already counted
             failures = self.suspect[app_id] = self.suspect.get(app_id, 0) + 1
             backoff = min(self.cadence.max_interval, self.cadence.min_interval * 2 ** min(failures - 1, 20))
-            self.paused_until[app_id] = max(self.paused_until.get(app_id, 0.0), now + backoff)
+            self.probe_at[app_id] = max(self.probe_at.get(app_id, 0.0), now + backoff)
             return
         if r.verdict in ANSWERED and app_id in self.suspect:
             del self.suspect[app_id]
-            self.paused_until.pop(app_id, None)
+            self.probe_at.pop(app_id, None)
         usage_high = r.usage is not None and r.usage.max_percent() >= PAUSE_AT_PERCENT
         if r.verdict == Verdict.THROTTLED or usage_high:
             regain = r.retry_after or (r.usage.regain_after if r.usage else None) or self.cadence.min_interval
@@ -265,6 +332,13 @@ class Sweeper:
         finally:
             with transaction(self.sessions) as s:
                 store.release(s, self.owner)
+
+
+def _opener(event: threading.Event) -> Callable[[Future[Outcome]], None]:
+    def done(_future: Future[Outcome]) -> None:
+        event.set()
+
+    return done
 
 
 def _error_text(r: CheckResult) -> str:
