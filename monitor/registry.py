@@ -204,11 +204,17 @@ def delete_tokens(session: Session, ids: Sequence[int], *, now: float) -> None:
         session.execute(delete(Token).where(Token.id.in_(chunk)))
 
 
+# The refresh state of a token's string. Whoever stores a new string (or switches auto-refresh) resets it, so
+# a refresh refused for good ("until the string changes") is tried again and TokenRefreshFailed resolves.
+REFRESH_RESET = {"refresh_failures": 0, "next_refresh_at": None, "refresh_error": None}
+
+
 def set_auto_refresh(session: Session, name: str, enabled: bool, *, now: float) -> None:
+    """Switch automatic refresh on or off; either way the refresh backoff and error start over."""
     token = get_token(session, name)
     token.auto_refresh = enabled
-    token.refresh_failures = 0
-    token.next_refresh_at = None
+    for key, value in REFRESH_RESET.items():
+        setattr(token, key, value)
     token.updated_at = now
 
 
