@@ -38,7 +38,7 @@ def _optional_modules() -> None:
     import importlib
 
     for name in ("monitor.commands.check_cmds", "monitor.commands.daemon_cmds", "monitor.commands.notify_cmds",
-                 "monitor.commands.source_cmds"):
+                 "monitor.commands.source_cmds", "monitor.commands.demo_cmds"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

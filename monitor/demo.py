@@ -1,0 +1,325 @@
+"""`threads-token-monitor demo`: the real daemon against the built-in simulator, on a throwaway database.
+
+Nothing is fetched: the simulator runs in this process on 127.0.0.1, the database is a SQLite file in a
+temporary folder (or `./var/demo-<time>/` with `--keep`), and the key is generated on the spot. The tokens
+are chosen to tell a story within seconds: a healthy one, one expiring in two days, one whose data access
+runs out, a revoked one, one behind a dev-mode app whose inspector is refused, one whose API throttles, and
+one that the daemon refreshes by itself. Alerts go to the console notifier; a status table is re-printed
+whenever something changes. SIGINT/SIGTERM stop everything and remove the temporary folder (exit 0).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from monitor.config import Config, parse_config, split_host_port
+from monitor.context import Context
+from monitor.crypto import create_key_file
+from monitor.daemon import Daemon
+from monitor.db import migrate
+from monitor.db.session import transaction
+from monitor.registry import NewToken, add_app, add_tokens
+from monitor.simulator import Simulator
+from monitor.status import STATE_COLOURS, StatusRow, describe_state, status_rows, until
+from monitor.tables import render_table, use_colour
+
+DAY = 86400.0
+DEFAULT_LISTEN = "127.0.0.1:9469"
+TABLE_EVERY = 60.0  # re-print an unchanged table this often, so "last check" stays truthful
+POLL = 1.0  # how often the table's content is compared with the last one printed
+
+
+@dataclass(frozen=True)
+class DemoApp:
+    name: str
+    app_id: str
+    sim_state: str  # simulator app state: ok | dev_mode | invalid
+    application: str
+
+
+@dataclass(frozen=True)
+class DemoToken:
+    name: str
+    app: str
+    story: str  # one line for the banner: what this token shows
+    sim: dict[str, Any] = field(default_factory=dict)  # Simulator.add_token keyword arguments, times relative
+    throttle: bool = False
+    auto_refresh: bool = False
+
+
+APPS = (
+    DemoApp("growth", "1001", "ok", "Growth Bot"),
+    DemoApp("partner", "1002", "ok", "Partner Sync"),
+    DemoApp("legacy", "1003", "dev_mode", "Legacy Poster"),
+)
+
+TOKENS = (
+    DemoToken("acme", "growth", "healthy: 59 days left", {}),
+    DemoToken(
+        "globex", "growth", "expires in 2 days -> TokenExpiring (critical)", {"expires_in": 2 * DAY - 600}
+    ),
+    DemoToken(
+        "initech",
+        "growth",
+        "data access ends in 5 days -> TokenDataAccessExpiring (warning)",
+        {"data_access_in": 5 * DAY},
+    ),
+    DemoToken("hooli", "growth", "revoked by the user -> TokenInvalid", {"state": "revoked"}),
+    DemoToken(
+        "umbrella",
+        "growth",
+        "auto-refresh on, 6 days left -> the daemon refreshes it",
+        {"expires_in": 6 * DAY, "issued_ago": 54 * DAY},
+        auto_refresh=True,
+    ),
+    DemoToken(
+        "wayne",
+        "partner",
+        "its app's API throttles -> checks back off, TokenCheckFailing after 1 min",
+        {},
+        throttle=True,
+    ),
+    DemoToken("stark", "legacy", "app in dev mode refuses the inspector -> InspectorInvalid", {}),
+)
+
+
+def demo_config_text(folder: Path, base_url: str, listen: str) -> str:
+    """The demo's configuration as TOML; also written next to the database for `--config`."""
+    return f"""\
+# Written by `threads-token-monitor demo`: fast schedules so that things happen within seconds.
+[database]
+url = "sqlite:///{folder / "demo.sqlite3"}"
+
+[security]
+key_file = "{folder / "secret.key"}"
+
+[threads]
+base_url = "{base_url}"
+max_calls_per_hour = 3600
+
+[schedule]
+sweep_interval = "2s"
+min_check_interval = "10s"
+
+[http]
+listen = "{listen}"
+
+[refresh]
+before = "10d"
+
+[alerts]
+group_wait = "2s"
+check_failing_after = "1m"
+
+[log]
+level = "warning"
+
+[[notifiers]]
+name = "console"
+type = "console"
+"""
+
+
+def build_config(folder: Path, base_url: str, listen: str) -> Config:
+    text = demo_config_text(folder, base_url, listen)
+    return parse_config(tomllib.loads(text), path=folder / "config.toml")
+
+
+def seed(sim: Simulator, ctx: Context, now: float) -> None:
+    """Register the demo's apps and tokens in the simulator and in the registry (as `tokens add` would)."""
+    new_tokens = []
+    with transaction(ctx.sessions) as s:
+        for app in APPS:
+            inspector = "THAA" + secrets.token_urlsafe(24)
+            sim.add_app(app.app_id, inspector, state=app.sim_state, application=app.application)
+            add_app(s, ctx.vault, app.name, inspector, kind="user_token", threads_app_id=app.app_id, now=now)
+        app_ids = {a.name: a.app_id for a in APPS}
+        for i, tok in enumerate(TOKENS):
+            value = "THAA" + secrets.token_urlsafe(36)
+            sim.add_token(
+                value, app_id=app_ids[tok.app], user_id=str(17841400000000 + i), **_sim_fields(tok.sim, now)
+            )
+            if tok.throttle:
+                sim.set_fault("throttle", token=value, endpoint="debug_token", minutes=1)
+            new_tokens.append(NewToken(tok.name, tok.app, value, {"team": tok.app}, tok.auto_refresh))
+        add_tokens(s, ctx.vault, new_tokens, now=now)
+
+
+def _sim_fields(spec: dict[str, Any], now: float) -> dict[str, Any]:
+    issued = now - spec.get("issued_ago", DAY)
+    out: dict[str, Any] = {"issued_at": issued, "state": spec.get("state", "valid")}
+    out["expires_at"] = now + spec["expires_in"] if "expires_in" in spec else issued + 60 * DAY
+    data_access = now + spec["data_access_in"] if "data_access_in" in spec else issued + 90 * DAY
+    out["data_access_expires_at"] = data_access
+    return out
+
+
+def changes(before: dict[str, StatusRow], rows: Sequence[StatusRow], now: float) -> list[str]:
+    """One line per token whose state or horizons moved since the last table, e.g. a refresh."""
+    out = []
+    for row in rows:
+        old = before.get(row.name)
+        if old is None:
+            out.append(f"* {row.name}: {describe_state(row)}")
+            continue
+        if describe_state(old) != describe_state(row):
+            out.append(f"* {row.name}: {describe_state(old)} -> {describe_state(row)}")
+        if (row.expires_at or 0) > (old.expires_at or 0) + 3600 and old.expires_at is not None:
+            out.append(f"* {row.name}: expiry moved later, now {until(row.expires_at, now)} (refreshed)")
+    return out
+
+
+def resolve_port(listen: str) -> str:
+    """ "HOST:0" -> "HOST:<a free port>", so the banner can say where the endpoint is before it starts."""
+    host, port = split_host_port(listen)
+    if port != 0:
+        return listen
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port = sock.getsockname()[1]
+    return f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+
+
+class Demo:
+    """Simulator + database + daemon + the printing loop. `run()` blocks until `stop()` or a signal."""
+
+    def __init__(
+        self,
+        listen: str = DEFAULT_LISTEN,
+        keep: bool = False,
+        out: TextIO | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.listen, self.keep, self.out, self.clock = listen, keep, out or sys.stdout, clock
+        self.stopping = threading.Event()
+        self.folder: Path | None = None
+        self.sim: Simulator | None = None
+        self.daemon: Daemon | None = None
+
+    def _make_folder(self) -> Path:
+        if self.keep:
+            folder = Path("var") / time.strftime("demo-%Y%m%d-%H%M%S")
+            folder.mkdir(parents=True, exist_ok=False)
+            return folder.resolve()
+        return Path(tempfile.mkdtemp(prefix="threads-token-monitor-demo-"))
+
+    def start(self) -> None:
+        self.listen = resolve_port(self.listen)
+        self.folder = self._make_folder()
+        self.sim = Simulator().start()
+        config = build_config(self.folder, self.sim.url, self.listen)
+        (self.folder / "config.toml").write_text(demo_config_text(self.folder, self.sim.url, self.listen))
+        create_key_file(config.security.key_files[0])
+        self.daemon = Daemon(config, clock=self.clock, notify_stream=self.out)
+        ctx = self.daemon.ctx
+        migrate.upgrade(ctx.engine)
+        seed(self.sim, ctx, self.clock())
+        self._print(self.banner())
+        self.daemon.start()
+
+    def banner(self) -> str:
+        assert self.folder is not None and self.sim is not None
+        base = f"http://{self.listen}"
+        stories = "\n".join(f"  {t.name:<9} ({t.app:<7}) {t.story}" for t in TOKENS)
+        return (
+            "threads-token-monitor demo: the real daemon against the built-in Threads API simulator\n"
+            f"  simulator   {self.sim.url} (no network needed)\n"
+            f"  database    {self.folder / 'demo.sqlite3'}{'' if self.keep else ' (removed on exit)'}\n"
+            f"  metrics     {base}/metrics\n"
+            f"  status page {base}/\n"
+            f"  health      {base}/healthz\n"
+            f"  try         threads-token-monitor --config {self.folder / 'config.toml'} status\n"
+            "  Ctrl-C to stop.\n\n"
+            f"The tokens:\n{stories}\n\nAlerts appear below as they fire (console notifier):\n"
+        )
+
+    def table(self, rows: Sequence[StatusRow], now: float) -> str:
+        headers = ["name", "app", "state", "expires", "data access expires", "last check", "scopes"]
+        cells = [
+            [
+                r.name,
+                r.app,
+                describe_state(r),
+                until(r.expires_at, now),
+                until(r.data_access_expires_at, now),
+                until(r.last_check_at, now) if r.last_check_at else "never",
+                " ".join(r.scopes) or "-",
+            ]
+            for r in rows
+        ]
+        colours = [STATE_COLOURS.get(r.state) for r in rows]
+        stamp = time.strftime("%H:%M:%S", time.gmtime(now))
+        return (
+            f"\n--- status at {stamp} UTC ---\n"
+            + render_table(headers, cells, colours, colour=use_colour(self.out))
+            + "\n"
+        )
+
+    def run(self) -> int:
+        self._install_signals()
+        try:
+            self.start()
+            self._loop()
+        finally:
+            self.stop()
+        return 0
+
+    def _loop(self) -> None:
+        assert self.daemon is not None
+        last: dict[str, StatusRow] = {}
+        last_printed = 0.0
+        while not self.stopping.wait(POLL):
+            now = self.clock()
+            with self.daemon.ctx.sessions() as s:
+                rows = status_rows(s, self.daemon.ctx.horizons, now)
+            news = changes(last, rows, now)
+            if news or now - last_printed >= TABLE_EVERY:
+                if last:
+                    self._print("\n".join(news))
+                self._print(self.table(rows, now))
+                last, last_printed = {r.name: r for r in rows}, now
+
+    def _install_signals(self) -> None:
+        def on_signal(signum: int, _frame: Any) -> None:
+            self.stopping.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.daemon is not None:
+            if getattr(self.daemon, "sweeper", None) is not None:  # start() got far enough to need a stop
+                self.daemon.stop()
+            else:
+                self.daemon.ctx.close()
+        if self.sim is not None:
+            self.sim.stop()
+        if self.folder is not None:
+            if self.keep:
+                self._print(f"\nstopped; the database and config stay in {self.folder}")
+            else:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                self._print("\nstopped; temporary files removed")
+        self.daemon = self.sim = self.folder = None
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def run_demo(listen: str = DEFAULT_LISTEN, keep: bool = False) -> int:
+    return Demo(listen=listen, keep=keep).run()
