@@ -1,0 +1,323 @@
+"""The durable outbox: group pending alert events into one message per notifier, then deliver with retries.
+
+Every message is a `notifications` row before its first attempt. Delivery claims due rows with a lease
+(SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL/MariaDB), so with several daemons each message is sent by
+one of them; a transient failure backs off exponentially with jitter (at least the server's Retry-After), a
+permanent one fails the row at once, and a row older than `notification_ttl` is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.db.models import AlertEventRow, Notification
+from monitor.db.session import transaction
+from monitor.notify import (
+    AlertEvent,
+    Message,
+    Notifier,
+    NotifierSettings,
+    NotifyError,
+    accepts,
+    build_notifier,
+)
+from monitor.notify.base import SEVERITY_RANK
+
+log = logging.getLogger("monitor.outbox")
+
+BACKOFF_FIRST, BACKOFF_CAP = 10.0, 600.0
+CHUNK = 500
+
+
+# --- grouping ------------------------------------------------------------------------------------------
+
+
+def group_key(events: Sequence[AlertEvent]) -> str:
+    """Alertmanager style: `{}:{alertname="TokenExpiring"}` when the group has one alertname, else `{}:{}`."""
+    names = {e.alertname for e in events}
+    return f'{{}}:{{alertname="{next(iter(names))}"}}' if len(names) == 1 else "{}:{}"
+
+
+def _order(e: AlertEvent) -> tuple[Any, ...]:
+    return (e.status != "firing", -SEVERITY_RANK.get(e.severity, 0), e.alertname, e.labels.get("token", ""))
+
+
+def route(
+    events: Sequence[AlertEvent],
+    notifiers: Iterable[NotifierSettings],
+    now: float,
+    external_url: str = "",
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> list[Message]:
+    """One message per notifier holding every event it accepts (none when it accepts none). Pure."""
+    ordered = sorted(events, key=_order)
+    messages = []
+    for cfg in notifiers:
+        mine = tuple(e for e in ordered if accepts(cfg, e))
+        if mine:
+            messages.append(Message(new_id(), cfg.name, group_key(mine), mine, now, external_url))
+    return messages
+
+
+def enqueue_pending(
+    session: Session,
+    notifiers: Sequence[NotifierSettings],
+    now: float,
+    group_wait: float,
+    external_url: str = "",
+) -> int:
+    """Once the oldest pending event is `group_wait` old, turn all pending events into one message per
+    notifier (rows of `notifications`) and consume them, in the caller's transaction. Returns messages."""
+    rows = session.execute(
+        select(AlertEventRow.id, AlertEventRow.created_at, AlertEventRow.payload)
+        .order_by(AlertEventRow.created_at, AlertEventRow.id)
+        .limit(20000)
+    ).all()
+    if not rows or now - rows[0].created_at < group_wait:
+        return 0
+    events = [AlertEvent.from_dict(json.loads(r.payload)) for r in rows]
+    messages = route(events, notifiers, now, external_url)
+    if messages:
+        session.execute(insert(Notification), [_row(m, now) for m in messages])
+    ids = [r.id for r in rows]
+    for i in range(0, len(ids), CHUNK):
+        session.execute(delete(AlertEventRow).where(AlertEventRow.id.in_(ids[i : i + CHUNK])))
+    log.info("grouped %d alert event(s) into %d notification(s)", len(events), len(messages))
+    return len(messages)
+
+
+def _row(m: Message, now: float) -> dict[str, Any]:
+    return {
+        "delivery_id": m.delivery_id,
+        "notifier": m.notifier,
+        "payload": m.to_json(),
+        "status": "pending",
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+    }
+
+
+# --- delivery ------------------------------------------------------------------------------------------
+
+
+def backoff(attempts: int, retry_after: float | None, rand: float) -> float:
+    """Seconds until the next attempt after `attempts` failures: 10 s doubling to 10 min, jittered by up to
+    -20 %..+20 % (`rand` in [0, 1)), and never sooner than the server's `retry_after`."""
+    base = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** min(max(attempts - 1, 0), 20))
+    delay = min(BACKOFF_CAP, base * (0.8 + 0.4 * rand))
+    return max(delay, retry_after or 0.0)
+
+
+def build_notifiers(configs: Iterable[NotifierSettings], stream: Any = None) -> dict[str, Notifier]:
+    """One notifier per `[[notifiers]]` table; the console one writes to `stream` when given (the demo)."""
+    from monitor.notify.console import ConsoleNotifier
+
+    out: dict[str, Notifier] = {}
+    for cfg in configs:
+        out[cfg.name] = (
+            ConsoleNotifier(cfg, stream=stream) if cfg.type == "console" and stream else build_notifier(cfg)
+        )
+    return out
+
+
+@dataclass
+class DeliveryStats:
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # sent|retry|failed|dropped
+
+    def add(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    notifier: str
+    payload: str
+    created_at: float
+    attempts: int
+
+
+class Outbox:
+    """Delivers due notifications. Thread-safe: concurrent `deliver_due` calls in one process take turns."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        notifiers: Mapping[str, Notifier],
+        *,
+        owner: str,
+        ttl: float,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        on_outcome: Callable[[str, str], None] | None = None,
+        batch: int = 20,
+        lease: float = 300.0,
+    ) -> None:
+        self.sessions, self.owner, self.ttl = sessions, owner, ttl
+        self.notifiers: dict[str, Notifier] = dict(notifiers)
+        self.clock, self.rand = clock, rand
+        self.on_outcome = on_outcome or (lambda notifier, outcome: None)
+        self.batch, self.lease = batch, lease
+        self._turn = threading.Lock()
+
+    def replace_notifiers(self, notifiers: Mapping[str, Notifier]) -> None:
+        """Swap in notifiers built from a reloaded config; the old ones are closed."""
+        with self._turn:
+            old, self.notifiers = self.notifiers, dict(notifiers)
+        for n in old.values():
+            n.close()
+
+    def close(self) -> None:
+        with self._turn:
+            for n in self.notifiers.values():
+                n.close()
+
+    def deliver_due(self, *, wait: bool = True) -> DeliveryStats:
+        """Claim due notifications and make one attempt each (a notifier that just failed transiently is
+        not tried again in this round: its other messages wait with it). `wait=False` returns at once
+        when another thread is delivering."""
+        stats = DeliveryStats()
+        if not self._turn.acquire(blocking=wait):
+            return stats
+        try:
+            claimed = self._claim(self.clock())
+            if not claimed:
+                return stats
+            by_notifier: dict[str, list[_Claimed]] = defaultdict(list)
+            for c in claimed:
+                by_notifier[c.notifier].append(c)
+            # One worker per notifier: a slow or dead channel does not hold up the others.
+            with ThreadPoolExecutor(
+                max_workers=min(8, len(by_notifier)), thread_name_prefix="notify"
+            ) as pool:
+                for future in [
+                    pool.submit(self._deliver, name, rows, stats) for name, rows in by_notifier.items()
+                ]:
+                    future.result()
+        finally:
+            self._turn.release()
+        return stats
+
+    def _claim(self, now: float) -> list[_Claimed]:
+        free = or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now)
+        with transaction(self.sessions) as s:
+            rows = s.execute(
+                select(
+                    Notification.id,
+                    Notification.notifier,
+                    Notification.payload,
+                    Notification.created_at,
+                    Notification.attempts,
+                )
+                .where(Notification.status == "pending", Notification.next_attempt_at <= now, free)
+                .order_by(Notification.next_attempt_at, Notification.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:
+                s.execute(
+                    update(Notification)
+                    .where(Notification.id.in_([r.id for r in rows]), free)
+                    .values(lease_owner=self.owner, lease_expires_at=now + self.lease)
+                )
+        return [_Claimed(r.id, r.notifier, r.payload, r.created_at, r.attempts or 0) for r in rows]
+
+    def _deliver(self, name: str, rows: list[_Claimed], stats: DeliveryStats) -> None:
+        notifier = self.notifiers.get(name)
+        for i, row in enumerate(rows):
+            now = self.clock()
+            if notifier is None or now - row.created_at >= self.ttl:
+                why = (
+                    "its notifier is no longer configured" if notifier is None else "it is older than the TTL"
+                )
+                log.warning("dropping notification %d for %s: %s", row.id, name, why)
+                self._finish(row, status="dropped", outcome="dropped", stats=stats, now=now)
+                continue
+            try:
+                notifier.send(Message.from_json(row.payload))
+            except NotifyError as exc:
+                if exc.permanent:
+                    log.error("notification %d to %s failed permanently: %s", row.id, name, exc.message)
+                    self._finish(
+                        row, status="failed", outcome="failed", stats=stats, now=now, error=exc.message
+                    )
+                    continue
+                at = now + backoff(row.attempts + 1, exc.retry_after, self.rand())
+                log.warning(
+                    "notification %d to %s failed (attempt %d), retrying at +%.0f s: %s",
+                    row.id,
+                    name,
+                    row.attempts + 1,
+                    at - now,
+                    exc.message,
+                )
+                self._retry(row, rows[i + 1 :], at, exc.message, stats)
+                return
+            self._finish(row, status="sent", outcome="sent", stats=stats, now=self.clock())
+
+    def _finish(
+        self,
+        row: _Claimed,
+        *,
+        status: str,
+        outcome: str,
+        stats: DeliveryStats,
+        now: float,
+        error: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "attempts": row.attempts + (status != "dropped"),
+        }
+        if status == "sent":
+            values["sent_at"] = now
+        if error is not None:
+            values["last_error"] = error[:500]
+        with transaction(self.sessions) as s:
+            s.execute(
+                update(Notification)
+                .where(Notification.id == row.id, Notification.lease_owner == self.owner)
+                .values(**values)
+            )
+        stats.add(outcome)
+        self.on_outcome(row.notifier, outcome)
+
+    def _retry(
+        self, row: _Claimed, rest: list[_Claimed], at: float, error: str, stats: DeliveryStats
+    ) -> None:
+        mine = Notification.lease_owner == self.owner
+        with transaction(self.sessions) as s:
+            s.execute(
+                update(Notification)
+                .where(Notification.id == row.id, mine)
+                .values(
+                    attempts=row.attempts + 1,
+                    next_attempt_at=at,
+                    last_error=error[:500],
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
+            if rest:  # not attempted: they wait with the failed one, without spending an attempt
+                s.execute(
+                    update(Notification)
+                    .where(Notification.id.in_([r.id for r in rest]), mine)
+                    .values(next_attempt_at=at, lease_owner=None, lease_expires_at=None)
+                )
+        stats.add("retry")
