@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -346,8 +348,10 @@ def test_documented_read_paths_return_the_refreshed_string(
     new = current_token("due", context=senv.ctx)
     assert new != senv.tokens["due"]
     assert current_token("due", config_path=tmp_path / "config.toml") == new
-    assert cli_main(["--config", str(tmp_path / "config.toml"), "tokens", "export", "due"]) == 0
-    assert capsys.readouterr() == (new + "\n", "")
+    # A script reads it through a pipe: the string alone, no warning.
+    command = [sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "tokens", "export"]
+    piped = subprocess.run([*command, "due"], capture_output=True, text=True, timeout=60, check=True)
+    assert (piped.stdout, piped.stderr) == (new + "\n", "")
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     assert cli_main(["--config", str(tmp_path / "config.toml"), "tokens", "export", "due"]) == 0
     out, err = capsys.readouterr()
