@@ -86,17 +86,18 @@ class Daemon:
         )
         self.budget = CallBudget(self.config.threads.max_calls_per_hour)
         self.sweeper = Sweeper(
-            sessions=self.ctx.sessions, vault=self.ctx.vault, client=self.client, cadence=cadence_of(self.config),
-            owner=self.owner, concurrency=self.config.threads.concurrency, lease=self.config.schedule.lease,
+            sessions=self.ctx.sessions, vault=self.ctx.vault, client=self.client,
+            cadence=cadence_of(self.config), owner=self.owner, concurrency=self.config.threads.concurrency,
+            lease=self.config.schedule.lease,
             budget=self.budget, retries=self.config.threads.retries, clock=self.ctx.clock,
             on_check=self._on_check, on_progress=self.liveness.beat,
         )
         self._components = self._build_components()
-        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                            "misfire_grace_time": None})
+        defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults=defaults)
         for job in self._jobs():
-            self._scheduler.add_job(self._guard(job), "interval", seconds=job.interval, id=job.name, name=job.name,
-                                    next_run_time=_utc_in(job.first_delay))
+            self._scheduler.add_job(self._guard(job), "interval", seconds=job.interval, id=job.name,
+                                    name=job.name, next_run_time=_utc_in(job.first_delay))
         self._scheduler.start()
         self._start_web()
         self._start_watchdog()
@@ -140,14 +141,22 @@ class Daemon:
         interval = self.sd.watchdog_interval()
         if not interval:
             return
-        threading.Thread(target=self._watchdog_loop, args=(interval / 2,), name="watchdog", daemon=True).start()
+        every = interval / 2
+        threading.Thread(target=self._watchdog_loop, args=(every,), name="watchdog", daemon=True).start()
 
     def _watchdog_loop(self, every: float) -> None:
+        withheld = False
         while not self.stopped.wait(every):
             if self.liveness.alive() and self._scheduler is not None and self._scheduler.running:
+                if withheld:
+                    log.info("sweep progressing again: resuming the watchdog pings")
+                withheld = False
                 self.sd.watchdog()
-            else:
-                log.error("sweep made no progress for %.0f s: withholding the watchdog ping", self.liveness.stall_after)
+            elif not withheld:  # once per stall, not every tick: systemd restarts us after WatchdogSec anyway
+                withheld = True
+                log.error("sweep made no progress for %.0f s: withholding the watchdog ping",
+                          self.liveness.stall_after)
+                self.sd.status("sweep stalled: withholding the watchdog ping")
 
     # --- jobs --------------------------------------------------------------------------------------
 
@@ -202,13 +211,14 @@ class Daemon:
             db_ok = False
         ok = scheduler_ok and db_ok and self.liveness.alive()
         return ok, {"status": "ok" if ok else "unhealthy", "scheduler": scheduler_ok, "database": db_ok,
-                    "sweeping": self.liveness.sweeping(), "sweeps": self.liveness.sweeps, "version": __version__}
+                    "sweeping": self.liveness.sweeping(), "sweeps": self.liveness.sweeps,
+                    "version": __version__}
 
     def reload(self, path: str | os.PathLike[str]) -> bool:
         """Re-read the config: notifiers and thresholds change in place; an invalid file changes nothing."""
         self.sd.reloading()
         try:
-            new = load_config(path)
+            new = load_config(os.fspath(path))
         except ConfigError as exc:
             log.error("reload refused, still running on the previous configuration:\n%s", exc)
             self.sd.ready("reload refused: invalid configuration (see the log)")
@@ -240,7 +250,8 @@ class Daemon:
 
                 release(s, self.owner)
         except Exception as exc:
-            log.warning("could not release leases on shutdown (they expire by themselves): %s", _describe(exc))
+            log.warning("could not release leases on shutdown (they expire by themselves): %s",
+                        _describe(exc))
         if self.web is not None:
             self.web.stop()
         self.sweeper.close()

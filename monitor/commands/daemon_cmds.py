@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
+import threading
+import time
 
 from monitor.context import Context
 from monitor.daemon import Daemon
 from monitor.sdnotify import configure_logging
+
+log = logging.getLogger("monitor.daemon")
+
+# After an orderly stop, how long threads that are still running (a check stuck in an HTTP call) may take to
+# finish before the process exits without them. The sweep already gave them a few seconds to answer.
+STUCK_THREAD_GRACE = 1.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,4 +30,36 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
     configure_logging(ctx.config.log.level)
     daemon = Daemon(ctx.config)
-    return daemon.run(config_path(args))
+    code = daemon.run(config_path(args))
+    exit_without_stuck_threads(code, STUCK_THREAD_GRACE)
+    return code
+
+
+def exit_without_stuck_threads(code: int, grace: float) -> None:
+    """Return when every other thread ends within `grace` seconds; otherwise exit the process now with `code`.
+
+    At exit Python joins non-daemon threads and every concurrent.futures worker (daemon or not), so a check
+    hung in an HTTP call for up to `threads.timeout` would hold a stop past systemd's TimeoutStopSec and end
+    in SIGKILL. By now the daemon has stopped: leases are released and the database is closed, so abandoning
+    those calls loses nothing.
+    """
+    deadline = time.monotonic() + grace
+    for thread in _running_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [thread.name for thread in _running_threads()]
+    if not stuck:
+        return
+    log.warning(
+        "exiting without waiting for %d thread(s) still running (hung API calls?): %s",
+        len(stuck),
+        ", ".join(sorted(stuck)),
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _running_threads() -> list[threading.Thread]:
+    main = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main and t.is_alive()]
