@@ -92,7 +92,7 @@ def cpu_per_inspection(n: int, concurrency: int) -> dict:
 
 
 def run(quick: bool = False) -> list[dict]:
-    n, latency, cpu_n = (300, 0.05, 500) if quick else (10_000, 0.05, 5_000)
+    n, latency, cpu_n = (200, 0.05, 300) if quick else (10_000, 0.05, 5_000)
     rows = [throughput("sqlite", n, latency, 32)]
     pg = postgres_url()
     if pg:
