@@ -27,10 +27,18 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     if not rows:
         print("no tokens registered (add one with `tokens add` or `tokens import`)")
         return 0
-    headers = ["name", "app", "state", "expires", "data access expires", "last check", "scopes"]
+    headers = ["name", "app", "state", "expires", "data access expires", "last check", "scopes", "source"]
     table = [
-        [r.name, r.app, describe_state(r), until(r.expires_at, now), until(r.data_access_expires_at, now),
-         until(r.last_check_at, now) if r.last_check_at else "never", " ".join(r.scopes) or "-"]
+        [
+            r.name,
+            r.app,
+            describe_state(r),
+            until(r.expires_at, now),
+            until(r.data_access_expires_at, now),
+            until(r.last_check_at, now) if r.last_check_at else "never",
+            " ".join(r.scopes) or "-",
+            r.source or "manual",
+        ]
         for r in rows
     ]
     colours = [STATE_COLOURS.get(r.state) for r in rows]
