@@ -381,6 +381,13 @@ class _Server(ThreadingHTTPServer):
         self.sockets_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (timeouts, resets, oversized bodies cut short) is routine, not a traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         with self.sockets_lock:
             for sock in list(self.open_sockets):
