@@ -12,6 +12,7 @@ from typing import Any
 from monitor.graph import CheckResult, Verdict
 
 ANSWERED = (Verdict.VALID, Verdict.INVALID)  # the API said something about the token itself
+TRANSIENT = (Verdict.ERROR.value, Verdict.THROTTLED.value)  # no answer this time, nothing learnt
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ class Observation:
     def key(self) -> tuple:
         """What makes two observations different. A failing check is one state, whatever the failure."""
         reason = self.reason if self.result in ANSWERED else None
-        return (self.result, reason, self.fingerprint, self.is_valid, self.expires_at, self.data_access_expires_at,
+        # Timeouts, 5xx, garbage and throttling all mean "no answer this time": one state, so a flapping
+        # network does not write a snapshot per check. An inspector problem stays distinct (unchecked).
+        result = "failed" if self.result in TRANSIENT else self.result
+        return (result, reason, self.fingerprint, self.is_valid, self.expires_at, self.data_access_expires_at,
                 self.issued_at, self.scopes, self.token_type, self.application, self.user_id, self.error_code,
                 self.error_subcode)
 
@@ -110,14 +114,18 @@ def next_check_at(
 
     Healthy: every `max_interval`, more often as a horizon nears (remaining / 48, so hourly at 2 days),
     never more often than `min_interval`. Failing: exponential backoff from `min_interval` up to
-    `max_interval`, at least `retry_after`. Jitter (`rand` in [0, 1)) only ever brings a check forward, and
-    never below `min_interval`: the daily call budget is a ceiling, not an average.
+    `max_interval`, at least `retry_after`. Jitter (`rand` in [0, 1)) only ever brings forward a check that
+    is due sooner than `max_interval`, and never below `min_interval` or `retry_after`: the daily call budget
+    (86400 / max_interval for a healthy token) is a ceiling, not an average.
     """
     lo, hi = cadence.min_interval, max(cadence.min_interval, cadence.max_interval)
+    floor = lo  # the earliest allowed check, jitter included
     if result in ("error", "throttled", "inspector"):
         steps = max(0, consecutive_failures - 1)
         interval = min(hi, lo * (2 ** min(steps, 30)))
-        interval = max(interval, min(retry_after or 0.0, hi))
+        if retry_after:
+            floor = max(lo, min(retry_after, hi))  # the server asked us to wait: jitter must not undercut it
+            interval = max(interval, floor)
     elif result == "invalid":
         interval = hi  # dead tokens stay dead; a new string is checked at once anyway
     else:
@@ -126,12 +134,15 @@ def next_check_at(
             if at is not None:
                 interval = min(interval, (at - now) / cadence.checks_per_horizon)
     interval = min(hi, max(lo, interval))
-    jittered = interval * (1.0 - cadence.jitter * rand)
-    return now + max(lo, jittered)
+    if interval < hi:
+        # Jitter spreads the checks that a near horizon or a backoff brings closer. At `max_interval` the
+        # cadence is exact: jitter there would make a healthy token cost more than 86400 / max_interval a day.
+        interval *= 1.0 - cadence.jitter * rand
+    return now + max(floor, interval)
 
 
 def calls_per_day(interval_fn: Any, days: float = 1.0) -> int:
-    """Count the checks a schedule makes in `days` (used by tests and the benchmark): interval_fn(now) -> next."""
+    """Count the checks a schedule makes in `days` (tests, benchmark): `interval_fn(now)` returns the next."""
     t, end, n = 0.0, days * 86400, 0
     while t < end:
         t = interval_fn(t)

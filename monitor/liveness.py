@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 
 class Liveness:
-    """Tracks sweep progress. A sweep that stops progressing for `stall_after` seconds makes `alive()` false."""
+    """Tracks sweep progress: no progress for `stall_after` seconds during a sweep makes `alive()` false."""
 
     def __init__(self, stall_after: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.stall_after = stall_after

@@ -15,9 +15,13 @@ def prune(sessions: sessionmaker[Session], cutoff: float, batch: int = 5000) -> 
     removed = 0
     while True:
         with transaction(sessions) as s:
-            ids = list(s.scalars(
-                select(Snapshot.id).where(Snapshot.observed_at < cutoff, Snapshot.id.not_in(newest)).limit(batch)
-            ).all())
+            ids = list(
+                s.scalars(
+                    select(Snapshot.id)
+                    .where(Snapshot.observed_at < cutoff, Snapshot.id.not_in(newest))
+                    .limit(batch)
+                ).all()
+            )
             if not ids:
                 return removed
             s.execute(delete(Snapshot).where(Snapshot.id.in_(ids)))

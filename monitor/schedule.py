@@ -124,6 +124,7 @@ class Sweeper:
         now = self.clock()
         with transaction(self.sessions) as s:
             claimed = store.claim_ids(s, list(token_ids), self.owner, now, self.lease)
+            self._load_inspectors(s, {c.app_id for c in claimed})
         stats = SweepStats()
         futures = self._submit(claimed, stats, honour_pauses=False)
         outcomes = [f.result() for f in futures]
@@ -171,6 +172,7 @@ class Sweeper:
         futures: set[Future[Outcome]] = set()
         deferred: dict[float, list[int]] = defaultdict(list)
         now = self.clock()
+        probed: set[int] = set()  # apps probed by this batch: the rest of the batch reuses a refusal
         for c in claimed:
             until = self.paused_until.get(c.app_id, 0.0)
             if honour_pauses and until > now:
@@ -180,7 +182,7 @@ class Sweeper:
                 stats.budget_exhausted = True
                 deferred[now + self.budget.next_free_in()].append(c.id)
                 continue
-            gate = self._gate(c.app_id, now, honour_pauses)
+            gate = self._gate(c.app_id, now, honour_pauses, probed)
             future = self._pool.submit(self._inspect, c, gate)
             if gate is not None and gate[1]:
                 future.add_done_callback(_opener(gate[0]))  # a cancelled probe opens its gate too
@@ -192,19 +194,22 @@ class Sweeper:
             stats.deferred += sum(len(v) for v in deferred.values())
         return futures
 
-    def _gate(self, app_id: int, now: float, honour_pauses: bool) -> tuple[threading.Event, bool] | None:
+    def _gate(
+        self, app_id: int, now: float, honour_pauses: bool, probed: set[int]
+    ) -> tuple[threading.Event, bool] | None:
         """None: call freely. (gate, True): this check is the app's probe and opens the gate when done.
         (gate, False): wait for the probe; if it found an inspector problem, reuse its answer."""
         with self._apps_lock:
             gate = self._gates.get(app_id)
             if gate is not None and not gate.is_set():
                 return gate, False
-            if app_id in self._failed:
-                if honour_pauses and self.probe_at.get(app_id, 0.0) > now and gate is not None:
-                    return gate, False
+            if app_id in self._failed and gate is not None:
+                if app_id in probed or (honour_pauses and self.probe_at.get(app_id, 0.0) > now):
+                    return gate, False  # the gate is open: reuse the probe's answer, no call
             elif app_id in self._answering:
                 return None
             gate = self._gates[app_id] = threading.Event()
+            probed.add(app_id)
             return gate, True
 
     def _inspect(self, c: store.Claimed, gate: tuple[threading.Event, bool] | None = None) -> Outcome:
@@ -236,13 +241,20 @@ class Sweeper:
             )
 
     def _learn(self, app_id: int, result: CheckResult) -> None:
+        """Remember at once (before the results are stored) whether the app's inspector works."""
         with self._apps_lock:
             if result.verdict == Verdict.INSPECTOR:
                 self._failed[app_id] = result
                 self._answering.discard(app_id)
+                failures = self.suspect[app_id] = self.suspect.get(app_id, 0) + 1
+                steps = min(failures - 1, 20)
+                backoff = min(self.cadence.max_interval, self.cadence.min_interval * 2**steps)
+                self.probe_at[app_id] = self.clock() + backoff
             elif result.verdict in ANSWERED:
                 self._failed.pop(app_id, None)
                 self._answering.add(app_id)
+                self.suspect.pop(app_id, None)
+                self.probe_at.pop(app_id, None)
 
     def _outcome(self, c: store.Claimed, result: CheckResult, started: float) -> Outcome:
         if self.budget is not None:
@@ -301,17 +313,9 @@ class Sweeper:
         return update, snapshot
 
     def _note_throttling(self, o: Outcome, now: float) -> None:
-        r, app_id = o.result, o.claimed.app_id
+        r = o.result
         if r.verdict == Verdict.INSPECTOR:
-            if r.attempts == 0:
-                return  # a token that took its app's probe answer: the probe already counted
-            failures = self.suspect[app_id] = self.suspect.get(app_id, 0) + 1
-            backoff = min(self.cadence.max_interval, self.cadence.min_interval * 2 ** min(failures - 1, 20))
-            self.probe_at[app_id] = max(self.probe_at.get(app_id, 0.0), now + backoff)
-            return
-        if r.verdict in ANSWERED and app_id in self.suspect:
-            del self.suspect[app_id]
-            self.probe_at.pop(app_id, None)
+            return  # the probe backoff was set by `_learn`
         usage_high = r.usage is not None and r.usage.max_percent() >= PAUSE_AT_PERCENT
         if r.verdict == Verdict.THROTTLED or usage_high:
             regain = r.retry_after or (r.usage.regain_after if r.usage else None) or self.cadence.min_interval

@@ -43,7 +43,7 @@ def _select_ids(ctx: Context, args: argparse.Namespace) -> dict[int, str]:
     elif not args.all:
         raise RegistryError("name the tokens to check, or use --all or --app")
     with ctx.sessions() as s:
-        found = dict(s.execute(stmt).tuples().all())
+        found = {row.id: row.name for row in s.execute(stmt)}
     missing = sorted(set(args.names) - set(found.values()))
     if missing:
         raise RegistryError(f"no token named {missing[0]!r} (see `tokens list`)")
@@ -54,12 +54,23 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     ids = _select_ids(ctx, args)
     cfg = ctx.config
-    client = GraphClient(base_url=cfg.threads.base_url, api_version=cfg.threads.api_version,
-                         timeout=cfg.threads.timeout, retries=cfg.threads.retries)
-    sweeper = Sweeper(sessions=ctx.sessions, vault=ctx.vault, client=client, cadence=cadence_of(cfg),
-                      owner=f"check:{socket.gethostname()[:40]}:{os.getpid()}",
-                      concurrency=cfg.threads.concurrency, lease=cfg.schedule.lease, retries=cfg.threads.retries,
-                      clock=ctx.clock)
+    client = GraphClient(
+        base_url=cfg.threads.base_url,
+        api_version=cfg.threads.api_version,
+        timeout=cfg.threads.timeout,
+        retries=cfg.threads.retries,
+    )
+    sweeper = Sweeper(
+        sessions=ctx.sessions,
+        vault=ctx.vault,
+        client=client,
+        cadence=cadence_of(cfg),
+        owner=f"check:{socket.gethostname()[:40]}:{os.getpid()}",
+        concurrency=cfg.threads.concurrency,
+        lease=cfg.schedule.lease,
+        retries=cfg.threads.retries,
+        clock=ctx.clock,
+    )
     try:
         outcomes = sweeper.check_now(ids)
     finally:
@@ -74,9 +85,22 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
         print_json({"checked": [r.to_json() for r in rows], "skipped_busy": skipped})
     else:
         headers = ["name", "app", "state", "expires", "data access expires", "detail"]
-        table = [[r.name, r.app, describe_state(r), until(r.expires_at, now), until(r.data_access_expires_at, now),
-                  r.last_error or "-"] for r in rows]
-        print(render_table(headers, table, [STATE_COLOURS.get(r.state) for r in rows], colour=use_colour(sys.stdout)))
+        table = [
+            [
+                r.name,
+                r.app,
+                describe_state(r),
+                until(r.expires_at, now),
+                until(r.data_access_expires_at, now),
+                r.last_error or "-",
+            ]
+            for r in rows
+        ]
+        print(
+            render_table(
+                headers, table, [STATE_COLOURS.get(r.state) for r in rows], colour=use_colour(sys.stdout)
+            )
+        )
         for name in skipped:
             print(f"{name}: skipped, a daemon is checking it right now", file=sys.stderr)
     trouble = any(r.state in TROUBLE for r in rows)

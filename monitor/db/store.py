@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.db.models import App, Snapshot, Token
 from monitor.inspect import Observation
 
-T = Token.__table__
+T: Table = Token.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,28 @@ class AppCredential:
 
 
 _CLAIM_COLUMNS = (
-    Token.id, Token.name, Token.app_id, Token.secret, Token.fingerprint, Token.last_result, Token.last_error,
-    Token.invalid_reason, Token.is_valid, Token.expires_at, Token.data_access_expires_at, Token.issued_at,
-    Token.scopes, Token.token_type, Token.application, Token.user_id, Token.error_code, Token.error_subcode,
-    Token.last_success_at, Token.consecutive_failures, Token.failing_since, Token.observed_at,
+    Token.id,
+    Token.name,
+    Token.app_id,
+    Token.secret,
+    Token.fingerprint,
+    Token.last_result,
+    Token.last_error,
+    Token.invalid_reason,
+    Token.is_valid,
+    Token.expires_at,
+    Token.data_access_expires_at,
+    Token.issued_at,
+    Token.scopes,
+    Token.token_type,
+    Token.application,
+    Token.user_id,
+    Token.error_code,
+    Token.error_subcode,
+    Token.last_success_at,
+    Token.consecutive_failures,
+    Token.failing_since,
+    Token.observed_at,
 )
 
 
@@ -55,13 +73,31 @@ def _claimed(row: Any) -> Claimed:
     if row.observed_at is not None:
         reason = row.invalid_reason if row.last_result == "invalid" else None
         previous = Observation(
-            result=row.last_result or "valid", reason=reason, fingerprint=row.fingerprint, is_valid=row.is_valid,
-            expires_at=row.expires_at, data_access_expires_at=row.data_access_expires_at, issued_at=row.issued_at,
-            scopes=row.scopes, token_type=row.token_type, application=row.application, user_id=row.user_id,
-            error_code=row.error_code, error_subcode=row.error_subcode,
+            result=row.last_result or "valid",
+            reason=reason,
+            fingerprint=row.fingerprint,
+            is_valid=row.is_valid,
+            expires_at=row.expires_at,
+            data_access_expires_at=row.data_access_expires_at,
+            issued_at=row.issued_at,
+            scopes=row.scopes,
+            token_type=row.token_type,
+            application=row.application,
+            user_id=row.user_id,
+            error_code=row.error_code,
+            error_subcode=row.error_subcode,
         )
-    return Claimed(row.id, row.name, row.app_id, row.secret, row.fingerprint, previous, row.last_success_at,
-                   row.consecutive_failures or 0, row.failing_since)
+    return Claimed(
+        row.id,
+        row.name,
+        row.app_id,
+        row.secret,
+        row.fingerprint,
+        previous,
+        row.last_success_at,
+        row.consecutive_failures or 0,
+        row.failing_since,
+    )
 
 
 def claim_due(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
@@ -98,18 +134,46 @@ def _lease(session: Session, ids: list[int], owner: str, now: float, lease: floa
 
 def load_apps(session: Session, ids: Sequence[int]) -> dict[int, AppCredential]:
     stmt = select(App.id, App.name, App.inspector_secret, App.inspector_state).where(App.id.in_(list(ids)))
-    return {r.id: AppCredential(r.id, r.name, r.inspector_secret, r.inspector_state) for r in session.execute(stmt)}
+    return {
+        r.id: AppCredential(r.id, r.name, r.inspector_secret, r.inspector_state)
+        for r in session.execute(stmt)
+    }
 
 
 _RESULT_UPDATE = (
     update(T)
-    .where(and_(T.c.id == bindparam("b_id"), T.c.fingerprint == bindparam("b_fp"), T.c.lease_owner == bindparam("b_owner")))
+    .where(
+        and_(
+            T.c.id == bindparam("b_id"),
+            T.c.fingerprint == bindparam("b_fp"),
+            T.c.lease_owner == bindparam("b_owner"),
+        )
+    )
     .values(
-        {c: bindparam(c) for c in (
-            "last_check_at", "last_success_at", "last_result", "last_error", "consecutive_failures", "failing_since",
-            "next_check_at", "observed_at", "is_valid", "expires_at", "data_access_expires_at", "issued_at", "scopes",
-            "token_type", "application", "user_id", "error_code", "error_subcode", "invalid_reason",
-        )}
+        {
+            c: bindparam(c)
+            for c in (
+                "last_check_at",
+                "last_success_at",
+                "last_result",
+                "last_error",
+                "consecutive_failures",
+                "failing_since",
+                "next_check_at",
+                "observed_at",
+                "is_valid",
+                "expires_at",
+                "data_access_expires_at",
+                "issued_at",
+                "scopes",
+                "token_type",
+                "application",
+                "user_id",
+                "error_code",
+                "error_subcode",
+                "invalid_reason",
+            )
+        }
         | {"lease_owner": None, "lease_expires_at": None}
     )
 )
@@ -123,7 +187,9 @@ def write_results(session: Session, owner: str, updates: Sequence[dict], snapsho
         session.execute(insert(Snapshot), list(snapshots))
 
 
-def release(session: Session, owner: str, ids: Sequence[int] | None = None, next_check_at: float | None = None) -> int:
+def release(
+    session: Session, owner: str, ids: Sequence[int] | None = None, next_check_at: float | None = None
+) -> int:
     """Drop this owner's leases (all of them, or on `ids`), optionally moving the next check."""
     stmt = update(T).where(T.c.lease_owner == owner)
     if ids is not None:
@@ -131,14 +197,21 @@ def release(session: Session, owner: str, ids: Sequence[int] | None = None, next
     values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
     if next_check_at is not None:
         values["next_check_at"] = next_check_at
-    return session.execute(stmt.values(values)).rowcount or 0
+    result: CursorResult[Any] = session.execute(stmt.values(values))  # type: ignore[assignment]
+    return result.rowcount or 0
 
 
-def set_inspector_state(session: Session, app_id: int, state: str, reason: str | None, message: str | None,
-                        now: float) -> None:
+def set_inspector_state(
+    session: Session, app_id: int, state: str, reason: str | None, message: str | None, now: float
+) -> None:
     session.execute(
-        update(App).where(App.id == app_id).values(
-            inspector_state=state, inspector_reason=reason, inspector_message=message, inspector_checked_at=now
+        update(App)
+        .where(App.id == app_id)
+        .values(
+            inspector_state=state,
+            inspector_reason=reason,
+            inspector_message=message,
+            inspector_checked_at=now,
         ),
         execution_options={"synchronize_session": False},
     )

@@ -1,0 +1,375 @@
+"""The sweep against the simulator: every classification, every fault, inspector probes, throttling, the
+call budget, leases shared between sweepers, and retention.
+
+Time is injected: the sweeper's clock is a list the test moves forward, so backoffs of hours take no time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers_daemon import Fleet, close_sweeper, make_fleet, scan_secrets  # noqa: F401 - scan_secrets is a fixture
+from sqlalchemy import insert, select
+
+from monitor.budget import CallBudget
+from monitor.db.models import Snapshot, Token
+from monitor.inspect import Cadence
+from monitor.retention import prune
+from monitor.simulator import Simulator
+from monitor.state import Horizons, State, token_state
+
+pytestmark = pytest.mark.usefixtures("scan_secrets")
+HOUR = 3600.0
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator() as s:
+        yield s
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, sqlite_url: str, sim: Simulator) -> Iterator[Fleet]:
+    f = make_fleet(tmp_path, sqlite_url, sim)
+    yield f
+    f.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def state_of(row: Token, now: float) -> State:
+    return token_state(
+        is_valid=row.is_valid,
+        expires_at=row.expires_at,
+        data_access_expires_at=row.data_access_expires_at,
+        last_result=row.last_result,
+        horizons=Horizons(),
+        now=now,
+    )
+
+
+def assert_schedule_intact(fleet: Fleet, now: float) -> None:
+    """No token lost: each has a future next check and no lease."""
+    rows = fleet.rows()
+    assert len(rows) == len(fleet.tokens)
+    assert all(r.next_check_at is not None and r.next_check_at > now for r in rows.values())
+    assert fleet.leases() == 0
+
+
+def test_every_classification_is_stored(fleet: Fleet) -> None:
+    fleet.add_app("ok")
+    names = {
+        state: fleet.add_tokens("ok", 3, state=state)
+        for state in ("valid", "expired", "password_changed", "revoked", "garbage")
+    }
+    clock = Clock()
+    sweeper = fleet.sweeper(clock=clock)
+    try:
+        stats = sweeper.sweep()
+    finally:
+        close_sweeper(sweeper)
+    assert stats.inspected == 15 and dict(stats.results) == {"valid": 3, "invalid": 12}
+    rows = fleet.rows()
+    for state, ns in names.items():
+        for n in ns:
+            row = rows[n]
+            if state == "valid":
+                assert (row.last_result, row.is_valid, row.invalid_reason) == ("valid", True, None)
+                assert row.expires_at is not None and row.scopes == "threads_basic threads_content_publish"
+                assert row.next_check_at == pytest.approx(clock.now + 6 * HOUR)  # healthy: the 6h ceiling
+                assert state_of(row, clock.now) == State.OK
+            else:
+                reason = "unparseable" if state == "garbage" else state
+                assert (row.last_result, row.is_valid, row.invalid_reason) == ("invalid", False, reason)
+                assert state_of(row, clock.now) == State.INVALID
+            assert row.last_check_at == clock.now and row.consecutive_failures == 0
+    assert set(fleet.snapshot_counts().values()) == {1}
+    assert fleet.calls() == dict.fromkeys(fleet.tokens, 1)
+    assert fleet.app_states() == {"ok": "ok"}
+    assert_schedule_intact(fleet, clock.now)
+
+
+@pytest.mark.parametrize("app_state", ["invalid", "dev_mode"])
+def test_an_inspector_problem_costs_one_probe_per_app_per_backoff(fleet: Fleet, app_state: str) -> None:
+    fleet.add_app("good")
+    good = fleet.add_tokens("good", 5)
+    inspector = fleet.add_app("broken", state=app_state)
+    broken = fleet.add_tokens("broken", 40)
+    clock = Clock()
+    start = clock.now
+    sweeper = fleet.sweeper(clock=clock, concurrency=8)
+    probes: list[float] = []
+    try:
+        sweeper.sweep()
+        rows = fleet.rows()
+        assert sum(fleet.calls(broken).values()) == 1, "one probe, not one call per token"
+        assert all(rows[n].last_result == "inspector" for n in broken)
+        assert all(state_of(rows[n], clock.now) == State.UNCHECKED for n in broken)
+        assert all(rows[n].last_result == "valid" for n in good)
+        assert fleet.app_states() == {"good": "ok", "broken": "invalid"}
+        probes.append(clock.now)
+        # Six simulated hours, a sweep every 2 minutes: the broken app is probed once per (doubling) backoff.
+        for _ in range(180):
+            clock.now += 120
+            before = sum(fleet.calls(broken).values())
+            sweeper.sweep()
+            after = sum(fleet.calls(broken).values())
+            assert after - before <= 1
+            if after > before:
+                probes.append(clock.now)
+        gaps = [b - a for a, b in zip(probes, probes[1:], strict=False)]
+        print(f"\n{app_state}: {len(probes)} probe call(s) in 6 h for 40 tokens, gaps {gaps}")
+        assert len(probes) <= 8 and gaps == sorted(gaps) and gaps[0] >= 300
+        assert set(fleet.snapshot_counts().values()) == {1}  # inspector, again and again: one snapshot
+        assert_schedule_intact(fleet, clock.now)
+        # The credential is fixed: the next probe answers and every token of the app is checked again.
+        fleet.sim.add_app("broken", inspector, state="ok", application="App broken")
+        for _ in range(200):
+            clock.now += 120
+            sweeper.sweep()
+            if all(r.last_result == "valid" for r in fleet.rows().values()):
+                break
+        assert all(r.last_result == "valid" for r in fleet.rows().values())
+        assert fleet.app_states()["broken"] == "ok"
+        assert clock.now - start < 24 * HOUR
+    finally:
+        close_sweeper(sweeper)
+
+
+def test_usage_at_100_percent_pauses_the_apps_checks(fleet: Fleet) -> None:
+    fleet.add_app("hot")
+    fleet.add_app("cool")
+    hot = fleet.add_tokens("hot", 10)
+    cool = fleet.add_tokens("cool", 10)
+    for name in hot:
+        fleet.sim.set_fault("usage", token=fleet.tokens[name], percent=100, minutes=10)
+    clock = Clock()
+    sweeper = fleet.sweeper(clock=clock)
+    try:
+        sweeper.sweep()
+        assert sum(fleet.calls(hot).values()) == 10
+        fleet.make_due()
+        clock.now += 60
+        stats = sweeper.sweep()
+        assert sum(fleet.calls(hot).values()) == 10, "paused: no call for the hot app"
+        assert sum(fleet.calls(cool).values()) == 20, "the other app goes on"
+        assert stats.deferred == 10
+        rows = fleet.rows()
+        assert all(rows[n].next_check_at >= clock.now - 60 + 600 for n in hot)  # deferred to the regain time
+        fleet.sim.clear_faults()
+        clock.now += 600
+        sweeper.sweep()
+        assert sum(fleet.calls(hot).values()) == 20
+        assert_schedule_intact(fleet, clock.now)
+    finally:
+        close_sweeper(sweeper)
+
+
+def test_throttling_answers_are_stored_and_retried_after_the_wait(fleet: Fleet) -> None:
+    fleet.add_app("a")
+    names = fleet.add_tokens("a", 4)
+    fleet.sim.set_fault("throttle", code=4, percent=100, minutes=30)
+    clock = Clock()
+    sweeper = fleet.sweeper(clock=clock)
+    try:
+        stats = sweeper.sweep()
+        assert dict(stats.results) == {"throttled": 4}
+        rows = fleet.rows()
+        assert all(rows[n].last_result == "throttled" for n in names)
+        assert all(rows[n].next_check_at >= clock.now + 1800 for n in names)  # the API's regain time
+        assert fleet.sim.calls() == 4  # throttling is not retried inline
+        assert_schedule_intact(fleet, clock.now)
+    finally:
+        close_sweeper(sweeper)
+
+
+FAULTS: dict[str, dict] = {
+    "latency": {"seconds": 0.3},
+    "http_error": {"status": 500},
+    "graph_error": {"status": 500, "code": 2},
+    "malformed": {},
+    "truncated": {},
+    "reset": {},
+    "oversized": {"size": 1_500_000},
+    "trickle": {"bytes_per_second": 20},
+    "shape": {"body": {"data": "nonsense"}},
+}
+EXPECTED = {
+    "latency": ("valid", None),
+    "http_error": ("error", "http_5xx"),
+    "graph_error": ("error", "http_5xx"),
+    "malformed": ("error", "malformed"),
+    "truncated": ("error", "malformed"),
+    "reset": ("error", "connection"),
+    "oversized": ("error", "too_large"),
+    "trickle": ("error", "timeout"),
+    "shape": ("error", "malformed"),
+}
+
+
+def test_no_fault_crashes_the_sweep_or_loses_a_token(fleet: Fleet) -> None:
+    fleet.add_app("a")
+    healthy = fleet.add_tokens("a", 20)
+    faulty = dict(zip(FAULTS, fleet.add_tokens("a", len(FAULTS), prefix="faulty"), strict=True))
+    for kind, name in faulty.items():
+        fleet.sim.set_fault(kind, token=fleet.tokens[name], **FAULTS[kind])
+    clock = Clock()
+    sweeper = fleet.sweeper(clock=clock, timeout=0.6, retries=1)
+    try:
+        for round_ in range(3):  # the same faults again: still no crash, no new snapshot
+            fleet.make_due()
+            stats = sweeper.sweep()
+            assert stats.inspected == len(fleet.tokens)
+            rows = fleet.rows()
+            for kind, name in faulty.items():
+                assert (rows[name].last_result, (rows[name].last_error or "").split(":")[0] or None) == (
+                    EXPECTED[kind][0],
+                    EXPECTED[kind][1],
+                ), kind
+                if EXPECTED[kind][0] == "error":
+                    assert rows[name].consecutive_failures == round_ + 1
+                    assert rows[name].failing_since is not None
+            assert all(rows[n].last_result == "valid" for n in healthy)
+            assert_schedule_intact(fleet, clock.now)
+            clock.now += 60
+        assert set(fleet.snapshot_counts().values()) == {1}
+        # The faults go away: one answer, and the failing tokens are healthy again.
+        fleet.sim.clear_faults()
+        fleet.make_due()
+        sweeper.sweep()
+        rows = fleet.rows()
+        assert all(r.last_result == "valid" and r.consecutive_failures == 0 for r in rows.values())
+    finally:
+        close_sweeper(sweeper)
+
+
+def test_an_unreadable_token_is_an_error_result_not_a_crash(fleet: Fleet) -> None:
+    fleet.add_app("a")
+    names = fleet.add_tokens("a", 5)
+    from sqlalchemy import update
+
+    from monitor.db.session import transaction
+
+    with transaction(fleet.ctx.sessions) as s:
+        s.execute(update(Token).where(Token.name == names[0]).values(secret="not-a-fernet-token"))
+    clock = Clock()
+    sweeper = fleet.sweeper(clock=clock)
+    try:
+        stats = sweeper.sweep()
+    finally:
+        close_sweeper(sweeper)
+    assert dict(stats.results) == {"valid": 4, "error": 1}
+    assert fleet.rows()[names[0]].last_error.startswith("internal")
+    assert_schedule_intact(fleet, clock.now)
+
+
+def test_max_calls_per_hour_is_never_exceeded_retries_included(fleet: Fleet) -> None:
+    fleet.add_app("a")
+    names = fleet.add_tokens("a", 200)
+    for name in names[:20]:  # these need all three attempts
+        fleet.sim.set_fault("http_error", token=fleet.tokens[name], status=503)
+    budget = CallBudget(50)
+    clock = Clock()
+    sweeper = fleet.sweeper(clock=clock, budget=budget, concurrency=16)
+    try:
+        for _ in range(20):
+            sweeper.sweep()
+            assert fleet.sim.calls() <= 50
+            clock.now += 30
+        stats = sweeper.sweep()
+    finally:
+        close_sweeper(sweeper)
+    print(f"\nbudget 50/h: {fleet.sim.calls()} calls for 200 due tokens (20 of them retried twice)")
+    assert fleet.sim.calls() <= 50
+    assert fleet.sim.calls() >= 40, "the budget is used, not wasted on reservations"
+    assert stats.budget_exhausted
+    rows = fleet.rows()
+    assert sum(r.last_check_at is not None for r in rows.values()) < 200
+    assert fleet.leases() == 0 and all(r.next_check_at is not None for r in rows.values())
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator, backend: str) -> None:
+    from conftest import fresh_url
+
+    gen = fresh_url(backend, tmp_path)
+    url = next(gen)
+    fleet = make_fleet(tmp_path, url, sim)
+    try:
+        fleet.add_app("a")
+        fleet.add_tokens("a", 600)
+        sim.set_fault("latency", seconds=0.005)
+        sweepers = [fleet.sweeper(owner=f"s{i}", concurrency=8) for i in range(2)]
+        stats: list = []
+        threads = [threading.Thread(target=lambda s=s: stats.append(s.sweep())) for s in sweepers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for s in sweepers:
+            close_sweeper(s)
+        assert fleet.calls() == dict.fromkeys(fleet.tokens, 1)
+        assert sum(s.inspected for s in stats) == 600 and all(s.inspected > 0 for s in stats)
+        assert fleet.leases() == 0
+    finally:
+        fleet.close()
+        next(gen, None)
+
+
+def test_retention_keeps_the_newest_snapshot_per_token(db_url: str, tmp_path: Path, sim: Simulator) -> None:
+    fleet = make_fleet(tmp_path, db_url, sim)
+    try:
+        fleet.add_app("a")
+        names = fleet.add_tokens("a", 3)
+        ids = {r.name: r.id for r in fleet.rows().values()}
+        rows = []
+        for i, name in enumerate(names):
+            for age in (500, 450, 420 - i * 100):  # days ago: the newest is old for the first token only
+                rows.append(
+                    {
+                        "token_id": ids[name],
+                        "observed_at": 1_000_000_000 - age * 86400,
+                        "result": "valid",
+                        "fingerprint": "x",
+                    }
+                )
+        from monitor.db.session import transaction
+
+        with transaction(fleet.ctx.sessions) as s:
+            s.execute(insert(Snapshot), rows)
+        removed = prune(fleet.ctx.sessions, cutoff=1_000_000_000 - 400 * 86400, batch=2)
+        assert removed == 6
+        with fleet.ctx.sessions() as s:
+            kept = s.execute(select(Snapshot.token_id, Snapshot.observed_at)).all()
+        by_token = {ids[n]: [at for tid, at in kept if tid == ids[n]] for n in names}
+        assert by_token[ids[names[0]]] == [1_000_000_000 - 420 * 86400]  # old, but the newest: kept
+        assert by_token[ids[names[1]]] == [1_000_000_000 - 320 * 86400]
+        assert by_token[ids[names[2]]] == [1_000_000_000 - 220 * 86400]
+        assert prune(fleet.ctx.sessions, cutoff=1_000_000_000) == 0
+    finally:
+        fleet.close()
+
+
+def test_cadence_is_used_for_the_next_check(fleet: Fleet) -> None:
+    fleet.add_app("a")
+    soon = fleet.add_tokens("a", 1, expires_at=time.time() + 2 * 86400, prefix="soon")
+    far = fleet.add_tokens("a", 1, prefix="far")
+    clock = Clock()
+    sweeper = fleet.sweeper(clock=clock, cadence=Cadence(max_interval=HOUR * 6), rand=lambda: 0.9)
+    try:
+        sweeper.sweep()
+    finally:
+        close_sweeper(sweeper)
+    rows = fleet.rows()
+    assert rows[soon[0]].next_check_at - clock.now <= HOUR
+    assert rows[far[0]].next_check_at - clock.now == pytest.approx(6 * HOUR)
