@@ -30,22 +30,34 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("monitor")
 
 # Each module adds its subcommands with `register(subparsers)`; a handler is `fn(ctx, args) -> int`.
-COMMAND_MODULES: list[Callable[[argparse._SubParsersAction], None]] = [registry_cmds.register, status_cmds.register]
+Register = Callable[[argparse._SubParsersAction], None]
+COMMAND_MODULES: tuple[Register, ...] = (registry_cmds.register, status_cmds.register)
 
 
-def _optional_modules() -> None:
-    """Commands of modules that may be absent while the product grows; imported lazily to keep start-up fast."""
+def _optional_modules() -> list[Register]:
+    """Commands of modules that may be absent while the product grows; imported lazily to keep start-up fast.
+
+    Returns a fresh list on every call: `main()` may run many times in one process (tests, embedding), and
+    registering a subcommand twice is an argparse error.
+    """
     import importlib
 
-    for name in ("monitor.commands.check_cmds", "monitor.commands.daemon_cmds", "monitor.commands.notify_cmds",
-                 "monitor.commands.source_cmds", "monitor.commands.demo_cmds"):
+    found: list[Register] = []
+    for name in (
+        "monitor.commands.check_cmds",
+        "monitor.commands.daemon_cmds",
+        "monitor.commands.notify_cmds",
+        "monitor.commands.source_cmds",
+        "monitor.commands.demo_cmds",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
             continue
-        COMMAND_MODULES.append(module.register)
+        found.append(module.register)
+    return found
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -56,13 +68,15 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="threads-token-monitor", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", metavar="PATH", help=f"config file (default $THREADS_TOKEN_MONITOR_CONFIG, "
-                        f"then {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"config file (default $THREADS_TOKEN_MONITOR_CONFIG, then {DEFAULT_CONFIG})",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    _optional_modules()
-    for register in COMMAND_MODULES:
+    for register in (*COMMAND_MODULES, *_optional_modules()):
         register(sub)
     return parser
 

@@ -46,7 +46,9 @@ def _read_key(path: Path) -> Fernet:
     try:
         return Fernet(raw)
     except (ValueError, TypeError):
-        raise VaultError(f"key file {path} does not hold a valid Fernet key (32 url-safe base64 bytes)") from None
+        raise VaultError(
+            f"key file {path} does not hold a valid Fernet key (32 url-safe base64 bytes)"
+        ) from None
 
 
 class Vault:

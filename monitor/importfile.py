@@ -34,12 +34,16 @@ def read_import_file(path: Path) -> list[NewToken]:
     seen: dict[str, int] = {}
     for line, row in rows:
         if row.name in seen:
-            raise ImportFileError(path, line, f"token name {row.name!r} already appears on line {seen[row.name]}")
+            raise ImportFileError(
+                path, line, f"token name {row.name!r} already appears on line {seen[row.name]}"
+            )
         seen[row.name] = line
     return [row for _, row in rows]
 
 
-def _new_token(path: Path, line: int, name: object, app: object, token: object, labels: dict, auto: bool) -> NewToken:
+def _new_token(
+    path: Path, line: int, name: object, app: object, token: object, labels: dict, auto: bool
+) -> NewToken:
     try:
         if not isinstance(name, str) or not isinstance(app, str):
             raise RegistryError("name and app must be strings")
@@ -66,7 +70,9 @@ def _parse_csv(path: Path, text: str) -> list[tuple[int, NewToken]]:
         raise ImportFileError(path, 1, f"malformed CSV: {exc}") from None
     missing = [c for c in ("name", "app", "token") if c not in header]
     if missing:
-        raise ImportFileError(path, 1, f"the header lacks column(s) {', '.join(missing)} (need name,app,token)")
+        raise ImportFileError(
+            path, 1, f"the header lacks column(s) {', '.join(missing)} (need name,app,token)"
+        )
     if len(set(header)) != len(header):
         raise ImportFileError(path, 1, "the header names a column twice")
     extra = [h for h in header if h not in ("name", "app", "token", "auto_refresh")]
@@ -117,5 +123,7 @@ def _parse_jsonl(path: Path, text: str) -> list[tuple[int, NewToken]]:
         if not isinstance(labels, dict):
             raise ImportFileError(path, line, "labels must be an object of strings")
         auto = _parse_bool(path, line, rec.get("auto_refresh", False))
-        rows.append((line, _new_token(path, line, rec.get("name"), rec.get("app"), rec.get("token"), labels, auto)))
+        rows.append(
+            (line, _new_token(path, line, rec.get("name"), rec.get("app"), rec.get("token"), labels, auto))
+        )
     return rows

@@ -16,6 +16,9 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,199}$")
 LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 RESERVED_LABELS = frozenset({"alertname", "token", "app", "severity", "scope", "source", "job", "instance"})
 MAX_TOKEN_LENGTH = 4096
+# Whitespace (str.isspace, Unicode-wide) or a control character: one regex scan, not a Python loop per
+# character, so a 10,000-row import validates in milliseconds.
+_BAD_TOKEN_CHAR = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 class RegistryError(Exception):
@@ -32,7 +35,7 @@ class NewToken:
 
 
 def check_name(name: str, what: str = "name") -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise RegistryError(
             f"{what} {name!r} is not valid: use 1-200 letters, digits and . _ : @ / + - (starting with a "
             "letter or digit)"
@@ -47,7 +50,7 @@ def check_token_string(value: str, what: str = "token") -> str:
         raise RegistryError(f"the {what} is empty")
     if len(token) > MAX_TOKEN_LENGTH:
         raise RegistryError(f"the {what} is longer than {MAX_TOKEN_LENGTH} characters")
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in token):
+    if _BAD_TOKEN_CHAR.search(token):
         raise RegistryError(f"the {what} contains whitespace or control characters")
     return token
 
@@ -55,8 +58,10 @@ def check_token_string(value: str, what: str = "token") -> str:
 def check_labels(labels: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in labels.items():
-        if not LABEL_RE.match(key):
-            raise RegistryError(f"label name {key!r} is not valid (letters, digits, _; not starting with a digit)")
+        if not LABEL_RE.fullmatch(key):
+            raise RegistryError(
+                f"label name {key!r} is not valid (letters, digits, _; not starting with a digit)"
+            )
         if key in RESERVED_LABELS:
             raise RegistryError(f"label name {key!r} is reserved")
         if not isinstance(value, str) or len(value) > 200:
@@ -79,7 +84,14 @@ def parse_label_args(items: Iterable[str]) -> dict[str, str]:
 
 
 def add_app(
-    session: Session, vault: Vault, name: str, inspector: str, *, kind: str, threads_app_id: str | None, now: float
+    session: Session,
+    vault: Vault,
+    name: str,
+    inspector: str,
+    *,
+    kind: str,
+    threads_app_id: str | None,
+    now: float,
 ) -> App:
     check_name(name, "app name")
     inspector = check_token_string(inspector, "inspector credential")
@@ -106,7 +118,7 @@ def get_app(session: Session, name: str) -> App:
 
 
 def list_apps(session: Session) -> list[tuple[App, int]]:
-    counts = dict(session.execute(select(Token.app_id, func.count()).group_by(Token.app_id)).tuples().all())
+    counts = dict(session.execute(select(Token.app_id, func.count()).group_by(Token.app_id)).all())
     apps = session.scalars(select(App).order_by(App.name)).all()
     return [(app, counts.get(app.id, 0)) for app in apps]
 
@@ -118,7 +130,9 @@ def remove_app(session: Session, name: str, *, cascade: bool = False) -> int:
     if count and not cascade:
         raise RegistryError(f"app {name!r} still has {count} token(s): remove them first, or use --cascade")
     if count:
-        session.execute(delete(Snapshot).where(Snapshot.token_id.in_(select(Token.id).where(Token.app_id == app.id))))
+        session.execute(
+            delete(Snapshot).where(Snapshot.token_id.in_(select(Token.id).where(Token.app_id == app.id)))
+        )
         session.execute(delete(Token).where(Token.app_id == app.id))
     session.delete(app)
     return count
@@ -150,7 +164,7 @@ def add_tokens(
     session: Session, vault: Vault, tokens: Sequence[NewToken], *, now: float, source: str | None = None
 ) -> int:
     """Validate every token, then insert all of them in one statement (all-or-nothing)."""
-    apps = dict(session.execute(select(App.name, App.id)).tuples().all())
+    apps = dict(session.execute(select(App.name, App.id)).all())
     seen: set[str] = set()
     for t in tokens:
         check_name(t.name, "token name")

@@ -18,7 +18,9 @@ def use_colour(stream: TextIO) -> bool:
 
 
 def render_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], colours: Sequence[str | None] | None = None,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    colours: Sequence[str | None] | None = None,
     colour: bool = False,
 ) -> str:
     """Left-aligned columns; `colours[i]` names the colour of row i when `colour` is on."""

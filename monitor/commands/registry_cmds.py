@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -14,7 +15,7 @@ from monitor.crypto import create_key_file
 from monitor.db import migrate
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
-from monitor.graph import app_token
+from monitor.graph import GraphError, app_token
 from monitor.importfile import read_import_file
 from monitor.registry import (
     NewToken,
@@ -40,9 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply database migrations (upgrade to head)")
     p.set_defaults(handler=cmd_migrate)
 
-    keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", metavar="ACTION")
+    keys = sub.add_parser("keys", help="encryption keys").add_subparsers(
+        dest="keys_command", metavar="ACTION"
+    )
     keys.required = True
-    p = keys.add_parser("rotate", help="re-encrypt every stored secret with the newest key of [security] key_files")
+    p = keys.add_parser(
+        "rotate", help="re-encrypt every stored secret with the newest key of [security] key_files"
+    )
     p.set_defaults(handler=cmd_keys_rotate)
 
     apps = sub.add_parser("apps", help="Threads apps and their inspector credentials")
@@ -51,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = a.add_parser("add", help="register an app and its inspector credential")
     p.add_argument("name")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--inspector-token-stdin", action="store_true", help="read a tester's user token from stdin")
+    src.add_argument(
+        "--inspector-token-stdin", action="store_true", help="read a tester's user token from stdin"
+    )
     src.add_argument("--inspector-token-env", metavar="VAR", help="read a tester's user token from $VAR")
     src.add_argument("--app-secret-env", metavar="VAR", help="with --app-id: use the app token TH|ID|$VAR")
     p.add_argument("--app-id", metavar="ID", help="the Threads app id (not the Facebook app id)")
@@ -92,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_tokens_import)
     p = t.add_parser("history", help="what changed, newest first")
     p.add_argument("name")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="show at most N rows (50)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_tokens_history)
     p = t.add_parser("auto-refresh", help="switch automatic refresh of one token on or off")
@@ -102,6 +109,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = t.add_parser("export", help="print the current token string (for scripts)")
     p.add_argument("name")
     p.set_defaults(handler=cmd_tokens_export)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 # --- init, migrate, keys ----------------------------------------------------------------------------
@@ -133,7 +150,7 @@ def cmd_keys_rotate(ctx: Context, args: argparse.Namespace) -> int:
     count = 0
     with transaction(ctx.sessions) as s:
         for table, col in ((Token, Token.secret), (App, App.inspector_secret)):
-            for row_id, secret in s.execute(select(table.id, col)).tuples():
+            for row_id, secret in s.execute(select(table.id, col)):
                 if vault.needs_rotation(secret):
                     s.execute(update(table).where(table.id == row_id).values({col.key: vault.rotate(secret)}))
                     count += 1
@@ -156,14 +173,21 @@ def cmd_apps_add(ctx: Context, args: argparse.Namespace) -> int:
     if args.app_secret_env:
         if not args.app_id:
             raise RegistryError("--app-secret-env needs --app-id")
-        inspector = app_token(args.app_id, check_token_string(_read_env(args.app_secret_env, "app secret")))
+        secret = check_token_string(_read_env(args.app_secret_env, "app secret"), "app secret")
+        try:
+            inspector = app_token(args.app_id, secret)
+        except GraphError:
+            # The message names the rule, never the secret.
+            raise RegistryError("--app-id and the app secret must not contain '|'") from None
         kind = "app_token"
     elif args.inspector_token_env:
         inspector, kind = _read_env(args.inspector_token_env, "inspector token"), "user_token"
     else:
         inspector, kind = sys.stdin.read(), "user_token"
     with transaction(ctx.sessions) as s:
-        app = add_app(s, ctx.vault, args.name, inspector, kind=kind, threads_app_id=args.app_id, now=ctx.now())
+        app = add_app(
+            s, ctx.vault, args.name, inspector, kind=kind, threads_app_id=args.app_id, now=ctx.now()
+        )
         out = _app_json(app, 0)
     if args.json:
         print_json(out)
@@ -195,8 +219,14 @@ def cmd_apps_list(ctx: Context, args: argparse.Namespace) -> int:
     else:
         headers = ["name", "threads app id", "inspector", "fingerprint", "inspector state", "tokens"]
         table = [
-            [r["name"], r["threads_app_id"] or "-", r["inspector_kind"], r["inspector_fingerprint"],
-             r["inspector_state"] or "not used yet", str(r["tokens"])]
+            [
+                r["name"],
+                r["threads_app_id"] or "-",
+                r["inspector_kind"],
+                r["inspector_fingerprint"],
+                r["inspector_state"] or "not used yet",
+                str(r["tokens"]),
+            ]
             for r in rows
         ]
         print(render_table(headers, table))
@@ -237,7 +267,10 @@ def cmd_tokens_add(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
-        print(f"added token {args.name} (app {args.app}, fingerprint {token.fingerprint}); first check is due now")
+        print(
+            f"added token {args.name} (app {args.app}, fingerprint {token.fingerprint}); "
+            f"first check is due now"
+        )
     return 0
 
 
@@ -261,7 +294,7 @@ def cmd_tokens_list(ctx: Context, args: argparse.Namespace) -> int:
         stmt = select(Token, App.name).join(App, Token.app_id == App.id).order_by(Token.name)
         if args.app:
             stmt = stmt.where(App.name == args.app)
-        rows = [token_json(t, app) for t, app in s.execute(stmt).tuples()]
+        rows = [token_json(t, app) for t, app in s.execute(stmt)]
     if args.json:
         print_json(rows)
     elif not rows:
@@ -269,8 +302,15 @@ def cmd_tokens_list(ctx: Context, args: argparse.Namespace) -> int:
     else:
         headers = ["name", "app", "fingerprint", "labels", "auto-refresh", "source", "last check"]
         table = [
-            [r["name"], r["app"], r["fingerprint"], ",".join(f"{k}={v}" for k, v in sorted(r["labels"].items())) or "-",
-             "on" if r["auto_refresh"] else "off", r["source"] or "manual", r["last_check_at"] or "never checked"]
+            [
+                r["name"],
+                r["app"],
+                r["fingerprint"],
+                ",".join(f"{k}={v}" for k, v in sorted(r["labels"].items())) or "-",
+                "on" if r["auto_refresh"] else "off",
+                r["source"] or "manual",
+                r["last_check_at"] or "never checked",
+            ]
             for r in rows
         ]
         print(render_table(headers, table))
@@ -301,7 +341,7 @@ def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     with ctx.sessions() as s:
         snaps = history(s, args.name, args.limit)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "observed_at": iso_utc(sn.observed_at),
             "result": sn.result,
@@ -309,7 +349,9 @@ def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
             "fingerprint": sn.fingerprint,
             "is_valid": sn.is_valid,
             "expires_at": iso_utc(sn.expires_at) if sn.expires_at else None,
-            "data_access_expires_at": iso_utc(sn.data_access_expires_at) if sn.data_access_expires_at else None,
+            "data_access_expires_at": iso_utc(sn.data_access_expires_at)
+            if sn.data_access_expires_at
+            else None,
             "scopes": (sn.scopes or "").split(),
             "error_code": sn.error_code,
             "error_subcode": sn.error_subcode,
@@ -323,8 +365,15 @@ def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
     else:
         headers = ["observed", "result", "reason", "fingerprint", "expires", "data access expires", "scopes"]
         table = [
-            [r["observed_at"], r["result"], r["reason"] or "-", r["fingerprint"], r["expires_at"] or "never",
-             r["data_access_expires_at"] or "never", " ".join(r["scopes"]) or "-"]
+            [
+                r["observed_at"],
+                r["result"],
+                r["reason"] or "-",
+                r["fingerprint"],
+                r["expires_at"] or "never",
+                r["data_access_expires_at"] or "never",
+                " ".join(r["scopes"]) or "-",
+            ]
             for r in rows
         ]
         print(render_table(headers, table))
