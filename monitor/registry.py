@@ -80,6 +80,17 @@ def parse_label_args(items: Iterable[str]) -> dict[str, str]:
     return check_labels(labels)
 
 
+def check_key(session: Session, vault: Vault) -> None:
+    """Refuse to write with a key that cannot read what is stored: a database must not mix keys.
+
+    Decrypts one stored secret (raises VaultError with a clear message when the key is not the one the
+    database was written with). Nothing stored yet: any key is fine.
+    """
+    stored = session.scalar(select(App.inspector_secret).limit(1))
+    if stored is not None:
+        vault.decrypt(stored)
+
+
 # --- apps -------------------------------------------------------------------------------------------
 
 
@@ -97,6 +108,7 @@ def add_app(
     inspector = check_token_string(inspector, "inspector credential")
     if session.scalar(select(App.id).where(App.name == name)) is not None:
         raise RegistryError(f"an app named {name!r} already exists")
+    check_key(session, vault)
     app = App(
         name=name,
         threads_app_id=threads_app_id,
@@ -164,6 +176,7 @@ def add_tokens(
     session: Session, vault: Vault, tokens: Sequence[NewToken], *, now: float, source: str | None = None
 ) -> int:
     """Validate every token, then insert all of them in one statement (all-or-nothing)."""
+    check_key(session, vault)
     apps = dict(session.execute(select(App.name, App.id)).all())
     seen: set[str] = set()
     for t in tokens:

@@ -253,3 +253,18 @@ def test_label_arguments() -> None:
 
 def test_new_token_repr_hides_the_token() -> None:
     assert "THQWJ-hidden" not in repr(NewToken("t", "a", "THQWJ-hidden"))
+
+
+def test_a_wrong_key_cannot_write(lite: sessionmaker[Session], vault: Vault) -> None:
+    """A database must not end up with secrets under two keys: writing with another key is refused."""
+    from monitor.crypto import VaultError
+
+    with transaction(lite) as s:
+        registry.add_app(s, vault, "growth", "INSPECTOR-1", kind="user_token", threads_app_id=None, now=NOW)
+    other = Vault.from_keys([Fernet.generate_key()])
+    with pytest.raises(VaultError, match="key"), transaction(lite) as s:
+        registry.add_tokens(s, other, [NewToken("t1", "growth", "THTOKEN-1")], now=NOW)
+    with pytest.raises(VaultError, match="key"), transaction(lite) as s:
+        registry.add_app(s, other, "other", "INSPECTOR-2", kind="user_token", threads_app_id=None, now=NOW)
+    assert _count(lite, Token) == 0
+    assert _count(lite, App) == 1
