@@ -194,6 +194,13 @@ def fleets(tmp_path: Path, evidence: Evidence) -> Iterator[Callable[..., Fleet]]
             f.close()
 
 
+def with_notifiers(fleet: Fleet, notifiers_toml: str, group_wait: str = "1s") -> None:
+    """Append `[[notifiers]]` tables (TOML text) and an [alerts] group_wait to the fleet's config file."""
+    text = fleet.config_path.read_text(encoding="utf-8")
+    text += f'\n[alerts]\ngroup_wait = "{group_wait}"\n\n{notifiers_toml}'
+    fleet.config_path.write_text(text, encoding="utf-8")
+
+
 # --- a simulator in another process ---------------------------------------------------------------------
 
 

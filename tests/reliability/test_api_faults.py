@@ -106,7 +106,9 @@ def test_each_api_fault_alone_is_recorded_backed_off_and_recovered(
     assert daemon.alive() and daemon.healthz() == 200
     metrics = daemon.metrics()
     assert (sample(metrics, "threads_monitor_checks_total", {"result": "error"}) or 0) >= 3 * len(errors)
-    usage = sample(metrics, "threads_monitor_api_usage_percent", {"header": "x-app-usage", "metric": "call_count"})
+    usage = sample(
+        metrics, "threads_monitor_api_usage_percent", {"header": "x-app-usage", "metric": "call_count"}
+    )
     assert usage == 100.0
     log = daemon.output()
     assert "is throttled: pausing its checks" in log and "Traceback" not in log
