@@ -252,14 +252,18 @@ class FixedPortReceiver(HttpReceiver):
 
     def __init__(self, port: int) -> None:
         super().__init__()
-        handler = self.server.RequestHandlerClass
-        self.server.server_close()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.server.daemon_threads = True
+        self._handler = self.server.RequestHandlerClass
+        self.server.server_close()  # nothing listens on `port` until __enter__: the receiver is down
         self.port = port
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
         self.delays: deque[float] = deque()
         self.arrivals: list[float] = []  # time.time() of every request, in order
+
+    def __enter__(self) -> FixedPortReceiver:
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+        return self
 
     def delay(self, *seconds: float) -> None:
         """Hold the next answers this long each (a slow receiver)."""
