@@ -14,7 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.budget import CallBudget
@@ -25,6 +27,7 @@ from monitor.graph import CheckResult, GraphClient, Verdict
 from monitor.inspect import ANSWERED, Cadence, Observation, changed, next_check_at, observe
 
 log = logging.getLogger("monitor.sweep")
+T = TypeVar("T")
 
 PAUSE_AT_PERCENT = 95.0  # usage headers at or above this pause an app's checks until access is regained
 
@@ -122,9 +125,13 @@ class Sweeper:
     def check_now(self, token_ids: Iterable[int]) -> list[Outcome]:
         """Inspect the given tokens at once, whatever their schedule (the `check` command)."""
         now = self.clock()
-        with transaction(self.sessions) as s:
+
+        def claim(s: Session) -> list[store.Claimed]:
             claimed = store.claim_ids(s, list(token_ids), self.owner, now, self.lease)
             self._load_inspectors(s, {c.app_id for c in claimed})
+            return claimed
+
+        claimed = self._tx(claim)
         stats = SweepStats()
         futures = self._submit(claimed, stats, honour_pauses=False)
         outcomes = [f.result() for f in futures]
@@ -146,10 +153,27 @@ class Sweeper:
                 stats.budget_exhausted = True
                 return []
         now = self.clock()
-        with transaction(self.sessions) as s:
+
+        def claim(s: Session) -> list[store.Claimed]:
             claimed = store.claim_due(s, self.owner, now, self.lease, size)
             self._load_inspectors(s, {c.app_id for c in claimed})
-        return claimed
+            return claimed
+
+        return self._tx(claim)
+
+    def _tx(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one transaction; again (up to 3 times) when the database chose it as a deadlock
+        victim, which several daemons sharing one MariaDB/PostgreSQL database can provoke."""
+        for attempt in range(1, 4):
+            try:
+                with transaction(self.sessions) as s:
+                    store.read_committed(s)
+                    return work(s)
+            except DBAPIError as exc:
+                if attempt == 3 or not store.is_deadlock(exc):
+                    raise
+                log.info("database deadlock (attempt %d of 3): retrying the transaction", attempt)
+        raise AssertionError("unreachable")
 
     def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
         for app in store.load_apps(session, list(app_ids)).values():
@@ -188,9 +212,12 @@ class Sweeper:
                 future.add_done_callback(_opener(gate[0]))  # a cancelled probe opens its gate too
             futures.add(future)
         if deferred:
-            with transaction(self.sessions) as s:
+
+            def defer(s: Session) -> None:
                 for at, ids in deferred.items():
                     store.release(s, self.owner, ids, next_check_at=at)
+
+            self._tx(defer)
             stats.deferred += sum(len(v) for v in deferred.values())
         return futures
 
@@ -280,7 +307,8 @@ class Sweeper:
             stats.inspected += 1
             stats.results[o.result.verdict.value] += 1
             self.on_check(o.result.verdict.value, o.duration)
-        with transaction(self.sessions) as s:
+
+        def write(s: Session) -> None:
             store.write_results(s, self.owner, updates, snapshots)
             for app_id, result in apps.items():
                 state = "invalid" if result.verdict == Verdict.INSPECTOR else "ok"
@@ -288,6 +316,8 @@ class Sweeper:
                     store.set_inspector_state(s, app_id, state, result.reason if state == "invalid" else None,
                                               result.message if state == "invalid" else None, now)
             store.release(s, self.owner, [o.claimed.id for o in outcomes])
+
+        self._tx(write)
 
     def _result_rows(self, o: Outcome, now: float) -> tuple[dict, dict | None]:
         c, r = o.claimed, o.result
@@ -334,8 +364,7 @@ class Sweeper:
         try:
             self._store(done, stats)
         finally:
-            with transaction(self.sessions) as s:
-                store.release(s, self.owner)
+            self._tx(lambda s: store.release(s, self.owner))
 
 
 def _opener(event: threading.Event) -> Callable[[Future[Outcome]], None]:

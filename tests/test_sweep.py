@@ -373,3 +373,29 @@ def test_cadence_is_used_for_the_next_check(fleet: Fleet) -> None:
     rows = fleet.rows()
     assert rows[soon[0]].next_check_at - clock.now <= HOUR
     assert rows[far[0]].next_check_at - clock.now == pytest.approx(6 * HOUR)
+
+
+def test_a_deadlock_victim_transaction_is_retried(fleet: Fleet) -> None:
+    import pymysql
+    from sqlalchemy.exc import OperationalError
+
+    from monitor.db import store
+
+    deadlock = OperationalError("UPDATE tokens ...", {}, pymysql.err.OperationalError(1213, "Deadlock found"))
+    broken = OperationalError("SELECT 1", {}, pymysql.err.OperationalError(2003, "Can't connect"))
+    assert store.is_deadlock(deadlock) and not store.is_deadlock(broken)
+    attempts: list[int] = []
+
+    def work(_s: object) -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise deadlock
+        return "done"
+
+    sweeper = fleet.sweeper()
+    try:
+        assert sweeper._tx(work) == "done" and len(attempts) == 3
+        with pytest.raises(OperationalError):
+            sweeper._tx(lambda _s: (_ for _ in ()).throw(broken))
+    finally:
+        close_sweeper(sweeper)

@@ -100,6 +100,31 @@ def _claimed(row: Any) -> Claimed:
     )
 
 
+def read_committed(session: Session) -> None:
+    """On MySQL/MariaDB, run this (just begun) transaction at READ COMMITTED.
+
+    At InnoDB's default REPEATABLE READ, `FOR UPDATE SKIP LOCKED` over the due-index takes gap locks, and
+    two daemons moving `next_check_at` and leases inside those gaps deadlock each other.
+    """
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+
+
+DEADLOCK_CODES = frozenset({1213, 1205})  # MySQL/MariaDB: deadlock victim, lock wait timeout
+DEADLOCK_STATES = frozenset({"40P01", "40001"})  # PostgreSQL: deadlock detected, serialization failure
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """True for errors that mean "retry the transaction", not "something is broken"."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) in DEADLOCK_STATES or getattr(orig, "pgcode", None) in DEADLOCK_STATES:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    return len(args) > 0 and args[0] in DEADLOCK_CODES
+
+
 def claim_due(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
     """Lease up to `limit` due tokens (soonest due first) that nobody else holds."""
     free = or_(Token.lease_expires_at.is_(None), Token.lease_expires_at < now)
