@@ -42,9 +42,10 @@ class PostgresServer:
     """A throw-away PostgreSQL cluster in `root`, owned and run by the `postgres` OS user."""
 
     def __init__(self, root: Path) -> None:
-        initdb, self.pg_ctl = _tool("initdb"), _tool("pg_ctl")
-        if initdb is None or self.pg_ctl is None:
+        initdb, pg_ctl = _tool("initdb"), _tool("pg_ctl")
+        if initdb is None or pg_ctl is None:
             pytest.skip("initdb/pg_ctl not found")
+        self.pg_ctl: str = pg_ctl
         if os.geteuid() != 0 or shutil.which("runuser") is None:
             pytest.skip("needs root to run PostgreSQL as the postgres user")
         self.root, self.data, self.port = root, root / "data", free_port()
