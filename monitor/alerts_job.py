@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.alerts import AlertState, Desired, TokenFacts, app_alerts, source_alerts, step, token_alerts
 from monitor.config import AlertsConfig, Config
 from monitor.db.models import Alert, AlertEventRow, App, Notification, Source, Token
+from monitor.jobs import Job
 from monitor.outbox import CHUNK, Outbox, build_notifiers, enqueue_pending
 
 log = logging.getLogger("monitor.alerts")
@@ -219,7 +220,6 @@ class AlertsComponent:
         return max(1.0, min(self.config.schedule.sweep_interval, 3.0))
 
     def jobs(self) -> list[Any]:
-        from monitor.daemon import Job
 
         tick = max(0.5, min(1.0, self.config.alerts.group_wait))
         return [

@@ -19,6 +19,7 @@ from monitor.commands import registry_cmds, status_cmds
 from monitor.config import ConfigError, load_config
 from monitor.context import Context
 from monitor.crypto import VaultError
+from monitor.daemon import DaemonError
 from monitor.db.migrate import SchemaOutdated
 from monitor.db.session import DatabaseError
 from monitor.importfile import ImportFileError
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_USAGE, f"configuration error:\n{exc}")
     except (RegistryError, ImportFileError) as exc:
         return _fail(EXIT_USAGE, str(exc))
-    except (VaultError, SchemaOutdated, DatabaseError) as exc:
+    except (VaultError, SchemaOutdated, DatabaseError, DaemonError) as exc:
         return _fail(EXIT_FAILURE, str(exc))
     except OperationalError as exc:
         return _fail(EXIT_FAILURE, f"database error: {_db_reason(exc)}")

@@ -14,32 +14,30 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
-from monitor import __version__
+from monitor import __version__, alerts_job, refresh, sources
 from monitor.budget import CallBudget
 from monitor.config import Config, ConfigError, load_config
 from monitor.context import Context
 from monitor.db.session import SqliteLock, sqlite_path, transaction
 from monitor.graph import GraphClient
 from monitor.inspect import Cadence
+from monitor.jobs import Job
 from monitor.liveness import Liveness
+from monitor.metrics import build_metrics
 from monitor.schedule import Sweeper
 from monitor.sdnotify import SdNotifier
+from monitor.web import WebServer
 
 log = logging.getLogger("monitor.daemon")
 
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    func: Callable[[], Any]
-    interval: float
-    first_delay: float = 0.0
+class DaemonError(Exception):
+    """The daemon cannot start (e.g. its port is taken); the message says why."""
 
 
 def cadence_of(config: Config) -> Cadence:
@@ -70,15 +68,26 @@ class Daemon:
     # --- start -------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+        # APScheduler logs every run at INFO and a "skipped: maximum number of running instances" WARNING on
+        # every tick of a sweep that outlasts sweep_interval (normal with big fleets): neither is news.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         logging.getLogger("urllib3").setLevel(logging.WARNING)  # its DEBUG lines carry URLs with secrets
         path = sqlite_path(self.config.database.url)
         if path is not None:
             self._lock = SqliteLock(path)
             self._lock.acquire()
+        try:
+            self._start()
+        except BaseException:
+            self._abort_start()
+            raise
+        self.sd.ready(f"watching tokens; metrics on {self.config.http.listen}")
+        log.info("threads-token-monitor %s started (instance %s)", __version__, self.owner)
+
+    def _start(self) -> None:
         self.ctx.require_schema()
         self.ctx.vault  # noqa: B018 - a wrong key is a start-up error, not a per-check one
-        self._build_metrics()
+        self.registry, self.events = build_metrics(self.ctx, version=__version__)
         self.client = GraphClient(
             base_url=self.config.threads.base_url, api_version=self.config.threads.api_version,
             timeout=self.config.threads.timeout, retries=self.config.threads.retries,
@@ -92,33 +101,36 @@ class Daemon:
             budget=self.budget, retries=self.config.threads.retries, clock=self.ctx.clock,
             on_check=self._on_check, on_progress=self.liveness.beat,
         )
-        self._components = self._build_components()
+        self._components = [alerts_job.component(self), refresh.component(self), sources.component(self)]
+        # The endpoint binds first: a port in use is a clear start-up error before any job runs.
+        self.web = WebServer(self.config.http, registry=self.registry, health=self.health, ctx=self.ctx)
+        try:
+            self.web.start()
+        except OSError as exc:
+            self.web = None
+            raise DaemonError(f"cannot listen on {self.config.http.listen} ([http] listen): "
+                              f"{exc.strerror or exc}") from None
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults=defaults)
         for job in self._jobs():
             self._scheduler.add_job(self._guard(job), "interval", seconds=job.interval, id=job.name,
                                     name=job.name, next_run_time=_utc_in(job.first_delay))
         self._scheduler.start()
-        self._start_web()
         self._start_watchdog()
-        self.sd.ready(f"watching tokens; metrics on {self.config.http.listen}")
-        log.info("threads-token-monitor %s started (instance %s)", __version__, self.owner)
 
-    def _build_metrics(self) -> None:
-        try:
-            from monitor.metrics import build_metrics
-        except ModuleNotFoundError:
-            return
-        self.registry, self.events = build_metrics(self.ctx, version=__version__)
-
-    def _build_components(self) -> list[Any]:
-        """Optional parts (alerts, outbox, refresh, sources): each offers jobs() and close()."""
-        comps = []
-        for factory in _component_factories():
-            comp = factory(self)
-            if comp is not None:
-                comps.append(comp)
-        return comps
+    def _abort_start(self) -> None:
+        """Undo a partial start so a failed start leaves no thread, port or lock behind."""
+        if self.web is not None:
+            self.web.stop()
+        for comp in self._components:
+            comp.close()
+        if getattr(self, "sweeper", None) is not None:
+            self.sweeper.close()
+        if getattr(self, "client", None) is not None:
+            self.client.close()
+        self.ctx.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def _jobs(self) -> list[Job]:
         jobs = [
@@ -128,14 +140,6 @@ class Daemon:
         for comp in self._components:
             jobs.extend(comp.jobs())
         return jobs
-
-    def _start_web(self) -> None:
-        try:
-            from monitor.web import WebServer
-        except ModuleNotFoundError:
-            return
-        self.web = WebServer(self.config.http, registry=self.registry, health=self.health, ctx=self.ctx)
-        self.web.start()
 
     def _start_watchdog(self) -> None:
         interval = self.sd.watchdog_interval()
@@ -291,21 +295,6 @@ class Daemon:
         finally:
             self.stop()
         return 0
-
-
-def _component_factories() -> list[Callable[[Daemon], Any]]:
-    import importlib
-
-    factories = []
-    for module_name in ("monitor.alerts_job", "monitor.refresh", "monitor.sources"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        factories.append(module.component)
-    return factories
 
 
 def _utc_in(seconds: float) -> Any:

@@ -26,6 +26,7 @@ from monitor.crypto import Vault, fingerprint
 from monitor.db.session import transaction
 from monitor.db.store import release
 from monitor.graph import GraphClient, RefreshResult
+from monitor.jobs import Job
 from monitor.refresh_rules import Outcome, classify, eligible, error_text
 from monitor.refresh_store import (
     SPOOL_DIR,
@@ -78,7 +79,6 @@ class Refresher:
             )
 
     def jobs(self) -> list[Any]:
-        from monitor.daemon import Job
 
         return [Job("refresh", self.tick, min(self.config.schedule.sweep_interval, MAX_INTERVAL))]
 

@@ -22,12 +22,13 @@ from monitor.config import Config, SourceConfig
 from monitor.context import Context
 from monitor.db.models import Source
 from monitor.db.session import transaction
+from monitor.jobs import Job
 from monitor.sources_apply import SyncReport, apply_sync
 from monitor.sources_read import SourceEngines, SourceError, open_engine, read_rows
 from monitor.sources_writeback import WritebackReport, write_back_pending
 
 if TYPE_CHECKING:
-    from monitor.daemon import Daemon, Job
+    from monitor.daemon import Daemon
 
 __all__ = ["SourceEngines", "SourceError", "SourcesComponent", "SyncReport", "WritebackReport", "claim",
            "component", "release", "sync_source", "write_back_pending"]  # fmt: skip
@@ -176,7 +177,6 @@ class SourcesComponent:
         self.reload(daemon.config)
 
     def jobs(self) -> list[Job]:
-        from monitor.daemon import Job
 
         interval = self.daemon.config.schedule.sweep_interval
         return [Job("sources-sync", self.sync_due, TICK), Job("sources-writeback", self.write_back, interval)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 import monitor.migrations as _migrations_pkg
+
+
+# Alembic narrates every step at INFO; the commands print their own one-line summary.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class SchemaOutdated(Exception):
