@@ -32,8 +32,8 @@ from monitor.db import migrate
 from monitor.db.session import transaction
 from monitor.registry import NewToken, add_app, add_tokens
 from monitor.simulator import Simulator
-from monitor.status import STATE_COLOURS, StatusRow, describe_state, status_rows, until
-from monitor.tables import render_table, use_colour
+from monitor.status import StatusRow, describe_state, status_rows, status_table, until
+from monitor.tables import use_colour
 
 DAY = 86400.0
 DEFAULT_LISTEN = "127.0.0.1:9469"
@@ -247,26 +247,10 @@ class Demo:
         )
 
     def table(self, rows: Sequence[StatusRow], now: float) -> str:
-        headers = ["name", "app", "state", "expires", "data access expires", "last check", "scopes"]
-        cells = [
-            [
-                r.name,
-                r.app,
-                describe_state(r),
-                until(r.expires_at, now),
-                until(r.data_access_expires_at, now),
-                until(r.last_check_at, now) if r.last_check_at else "never",
-                " ".join(r.scopes) or "-",
-            ]
-            for r in rows
-        ]
-        colours = [STATE_COLOURS.get(r.state) for r in rows]
+        columns = ("name", "app", "state", "expires", "data_access", "last_check", "scopes")
+        table = status_table(rows, now, colour=use_colour(self.out), columns=columns)
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
-        return (
-            f"\n--- status at {stamp} UTC ---\n"
-            + render_table(headers, cells, colours, colour=use_colour(self.out))
-            + "\n"
-        )
+        return f"\n--- status at {stamp} UTC ---\n{table}\n"
 
     def run(self) -> int:
         self._install_signals()

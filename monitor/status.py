@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from monitor.db.models import App, Token
 from monitor.state import Horizons, State, token_state, trouble_key
+from monitor.tables import render_table
 from monitor.timefmt import humanize_duration, iso_utc
 
 STATE_COLOURS = {"invalid": "red", "critical": "red", "warning": "yellow", "unchecked": "dim", "ok": "green"}
@@ -38,17 +40,59 @@ class StatusRow:
 
 def status_rows(session: Session, horizons: Horizons, now: float) -> list[StatusRow]:
     stmt = select(
-        Token.name, App.name, Token.is_valid, Token.expires_at, Token.data_access_expires_at, Token.last_check_at,
-        Token.last_result, Token.last_error, Token.scopes, Token.source, Token.invalid_reason, App.inspector_state,
+        Token.name,
+        App.name,
+        Token.is_valid,
+        Token.expires_at,
+        Token.data_access_expires_at,
+        Token.last_check_at,
+        Token.last_result,
+        Token.last_error,
+        Token.scopes,
+        Token.source,
+        Token.invalid_reason,
+        App.inspector_state,
     ).join(App, Token.app_id == App.id)
     rows = []
-    for name, app, valid, exp, dae, checked, result, error, scopes, source, reason, inspector in session.execute(stmt):
+    for (
+        name,
+        app,
+        valid,
+        exp,
+        dae,
+        checked,
+        result,
+        error,
+        scopes,
+        source,
+        reason,
+        inspector,
+    ) in session.execute(stmt):
         if inspector == "invalid":  # no verdict on the token: its app's inspector credential is refused
             result = "inspector"
-        state = token_state(is_valid=valid, expires_at=exp, data_access_expires_at=dae, last_result=result,
-                            horizons=horizons, now=now)
-        rows.append(StatusRow(name, app, state.value, exp, dae, checked, result, error,
-                              tuple((scopes or "").split()), source, reason))
+        state = token_state(
+            is_valid=valid,
+            expires_at=exp,
+            data_access_expires_at=dae,
+            last_result=result,
+            horizons=horizons,
+            now=now,
+        )
+        rows.append(
+            StatusRow(
+                name,
+                app,
+                state.value,
+                exp,
+                dae,
+                checked,
+                result,
+                error,
+                tuple((scopes or "").split()),
+                source,
+                reason,
+            )
+        )
     rows.sort(key=lambda r: (*trouble_key(State(r.state), r.expires_at, r.data_access_expires_at), r.name))
     return rows
 
@@ -71,3 +115,27 @@ def describe_state(row: StatusRow) -> str:
     if row.last_check_at is None:
         return "never checked"
     return row.state
+
+
+# The columns a status table can show, each a header and how to fill it (shared by `status`, `check`, demo).
+COLUMNS: dict[str, tuple[str, Callable[[StatusRow, float], str]]] = {
+    "name": ("name", lambda r, now: r.name),
+    "app": ("app", lambda r, now: r.app),
+    "state": ("state", lambda r, now: describe_state(r)),
+    "expires": ("expires", lambda r, now: until(r.expires_at, now)),
+    "data_access": ("data access expires", lambda r, now: until(r.data_access_expires_at, now)),
+    "last_check": ("last check", lambda r, now: until(r.last_check_at, now) if r.last_check_at else "never"),
+    "scopes": ("scopes", lambda r, now: " ".join(r.scopes) or "-"),
+    "source": ("source", lambda r, now: r.source or "manual"),
+    "detail": ("detail", lambda r, now: r.last_error or "-"),
+}
+STATUS_COLUMNS = ("name", "app", "state", "expires", "data_access", "last_check", "scopes", "source")
+
+
+def status_table(
+    rows: Sequence[StatusRow], now: float, *, colour: bool, columns: Sequence[str] = STATUS_COLUMNS
+) -> str:
+    """The rows as an aligned text table, tinted by state when `colour` is on."""
+    headers = [COLUMNS[c][0] for c in columns]
+    cells = [[COLUMNS[c][1](r, now) for c in columns] for r in rows]
+    return render_table(headers, cells, [STATE_COLOURS.get(r.state) for r in rows], colour=colour)

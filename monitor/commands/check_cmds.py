@@ -19,8 +19,8 @@ from monitor.graph import GraphClient
 from monitor.registry import RegistryError
 from monitor.schedule import Sweeper
 from monitor.state import State
-from monitor.status import STATE_COLOURS, describe_state, status_rows, until
-from monitor.tables import print_json, render_table, use_colour
+from monitor.status import status_rows, status_table
+from monitor.tables import print_json, use_colour
 
 TROUBLE = {State.INVALID.value, State.CRITICAL.value, State.WARNING.value}
 
@@ -84,23 +84,8 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         print_json({"checked": [r.to_json() for r in rows], "skipped_busy": skipped})
     else:
-        headers = ["name", "app", "state", "expires", "data access expires", "detail"]
-        table = [
-            [
-                r.name,
-                r.app,
-                describe_state(r),
-                until(r.expires_at, now),
-                until(r.data_access_expires_at, now),
-                r.last_error or "-",
-            ]
-            for r in rows
-        ]
-        print(
-            render_table(
-                headers, table, [STATE_COLOURS.get(r.state) for r in rows], colour=use_colour(sys.stdout)
-            )
-        )
+        columns = ("name", "app", "state", "expires", "data_access", "detail")
+        print(status_table(rows, now, colour=use_colour(sys.stdout), columns=columns))
         for name in skipped:
             print(f"{name}: skipped, a daemon is checking it right now", file=sys.stderr)
     trouble = any(r.state in TROUBLE for r in rows)

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from monitor.context import Context
-from monitor.status import STATE_COLOURS, describe_state, status_rows, until
-from monitor.tables import print_json, render_table, use_colour
+from monitor.status import status_rows, status_table
+from monitor.tables import print_json, use_colour
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,20 +27,5 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     if not rows:
         print("no tokens registered (add one with `tokens add` or `tokens import`)")
         return 0
-    headers = ["name", "app", "state", "expires", "data access expires", "last check", "scopes", "source"]
-    table = [
-        [
-            r.name,
-            r.app,
-            describe_state(r),
-            until(r.expires_at, now),
-            until(r.data_access_expires_at, now),
-            until(r.last_check_at, now) if r.last_check_at else "never",
-            " ".join(r.scopes) or "-",
-            r.source or "manual",
-        ]
-        for r in rows
-    ]
-    colours = [STATE_COLOURS.get(r.state) for r in rows]
-    print(render_table(headers, table, colours, colour=use_colour(sys.stdout)))
+    print(status_table(rows, now, colour=use_colour(sys.stdout)))
     return 0
