@@ -130,7 +130,7 @@ def token_alerts(t: TokenFacts, cfg: Any, now: float) -> list[Desired]:
     # An inspector problem is reported once per app (InspectorInvalid), not once per token.
     failing = t.failing_since is not None and now - t.failing_since >= cfg.check_failing_after
     if failing and t.last_result != "inspector":
-        add("TokenCheckFailing", "warning", annotations=_error(t.last_error), at=None)
+        add("TokenCheckFailing", "warning", annotations=_error(t.last_error), at=t.failing_since)
     if t.refresh_error:
         near = t.expires_at is not None and t.expires_at - now <= cfg.expiry.critical
         add(

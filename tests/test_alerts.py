@@ -98,6 +98,7 @@ def test_check_failing_after_threshold_but_not_for_inspector_problems() -> None:
     )
     assert names(got) == {"TokenCheckFailing": "warning"}
     assert got[0].annotations == {"error": "HTTP 503"}
+    assert got[0].at == T0 - 2 * HOUR  # the message says since when checks fail, not since the alert fired
     assert token_alerts(facts(failing_since=T0 - 2 * HOUR, last_result="inspector"), CFG, T0) == []
 
 
@@ -219,3 +220,15 @@ def test_restart_round_trip_neither_repeats_nor_loses() -> None:
     assert events == () and again == stored
     _, events = step(stored, d, CFG.repeat_interval, T0 + DAY + 1)
     assert [e.kind for e in events] == ["repeat"]
+
+
+def test_check_failing_message_counts_from_the_first_failure() -> None:
+    from monitor.notify.base import AlertEvent
+    from monitor.notify.text import description
+    from monitor.timefmt import iso_utc
+
+    event = AlertEvent(alertname="TokenCheckFailing", status="firing", severity="warning",
+                       labels={"alertname": "TokenCheckFailing", "token": "t1", "app": "a"}, annotations={},
+                       starts_at=T0, ends_at=None, fingerprint="f", at=T0 - 2 * HOUR)
+    text = description(event, T0)
+    assert f"since {iso_utc(T0 - 2 * HOUR)} (2 hours ago)" in text

@@ -60,7 +60,10 @@ def _when(at: float | None, now: float, verb: str, past: str) -> str:
 
 
 def _since(event: AlertEvent, now: float) -> str:
-    return f"since {iso_utc(event.starts_at)} ({relative(event.starts_at, now)})"
+    """Since when the trouble lasts: TokenCheckFailing carries the first failure in `at`; the alert itself
+    starts only `check_failing_after` later."""
+    start = event.at if event.alertname == "TokenCheckFailing" and event.at else event.starts_at
+    return f"since {iso_utc(start)} ({relative(start, now)})"
 
 
 def _error(event: AlertEvent) -> str:
