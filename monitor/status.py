@@ -112,6 +112,8 @@ def describe_state(row: StatusRow) -> str:
         return f"{row.state} (check failing)"
     if row.state == "unchecked" and row.last_result == "inspector":
         return "unchecked (inspector problem)"
+    if row.state == "unchecked" and row.last_result in ("error", "throttled"):
+        return f"unchecked ({'throttled' if row.last_result == 'throttled' else 'check failing'})"
     if row.last_check_at is None:
         return "never checked"
     return row.state
