@@ -39,6 +39,14 @@ td.scopes{white-space:normal;color:#555;font-size:.8rem}
 .s-invalid{background:#a50e0e;color:#fff;font-weight:600}
 .s-unchecked{background:#eee;color:#555}
 td.state{border-radius:.3rem}
+@media (max-width:600px){
+  thead{display:none}
+  table,tbody,tr,td{display:block;width:auto}
+  tr{margin:0 0 .6rem;border:1px solid #e5e5e5;border-radius:.4rem;background:#fff}
+  td{border:0;padding:.2rem .6rem;white-space:normal}
+  td[data-label]::before{content:attr(data-label) ": ";color:#777;font-size:.8rem}
+  td:first-child{font-weight:600}
+}
 </style>
 </head>
 <body>
@@ -63,15 +71,17 @@ STATE_ORDER = ("invalid", "critical", "warning", "unchecked", "ok")
 
 
 def _row(row: StatusRow, now: float) -> str:
+    checked = until(row.last_check_at, now) if row.last_check_at else "never"
     cells = (
-        f"<td>{escape(row.name)}</td><td>{escape(row.app)}</td>"
+        f'<td>{escape(row.name)}</td><td data-label="App">{escape(row.app)}</td>'
         f'<td class="state s-{escape(row.state)}">{escape(describe_state(row))}</td>'
-        f'<td title="{escape(iso_utc(row.expires_at) if row.expires_at else "")}">'
+        f'<td data-label="Expires" title="{escape(iso_utc(row.expires_at) if row.expires_at else "")}">'
         f"{escape(until(row.expires_at, now))}</td>"
-        f'<td title="{escape(iso_utc(row.data_access_expires_at) if row.data_access_expires_at else "")}">'
+        f'<td data-label="Data access" '
+        f'title="{escape(iso_utc(row.data_access_expires_at) if row.data_access_expires_at else "")}">'
         f"{escape(until(row.data_access_expires_at, now))}</td>"
-        f"<td>{escape(until(row.last_check_at, now) if row.last_check_at else 'never')}</td>"
-        f'<td class="scopes">{escape(", ".join(row.scopes))}</td>'
+        f'<td data-label="Last check">{escape(checked)}</td>'
+        f'<td class="scopes" data-label="Scopes">{escape(", ".join(row.scopes))}</td>'
     )
     return f"<tr>{cells}</tr>"
 
