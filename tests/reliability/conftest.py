@@ -89,7 +89,6 @@ class Evidence:
 def evidence(tmp_path: Path) -> Iterator[Evidence]:
     ev = Evidence(tmp_path)
     yield ev
-    assert len(ev.texts) + len(ev.files()) > 0, "the scan must have something to read"
     assert ev.leaks() == {}, "a registered token or inspector string appeared in the output"
 
 

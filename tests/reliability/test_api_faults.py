@@ -60,8 +60,8 @@ def rows_by_name(fleet: Fleet, names: list[str]) -> dict[str, Any]:
 
 
 def backed_off(row: Any) -> bool:
-    """At least three failures in a row, the next check pushed out by min * 2^(failures-1)."""
-    if row.consecutive_failures < 3 or row.last_check_at is None:
+    """At least two failures in a row, the next check pushed out by min * 2^(failures-1)."""
+    if row.consecutive_failures < 2 or row.last_check_at is None:
         return False
     expected = min(MAX, MIN * 2 ** (row.consecutive_failures - 1))
     return abs((row.next_check_at - row.last_check_at) - expected) < 0.01
@@ -89,7 +89,7 @@ def test_each_api_fault_alone_is_recorded_backed_off_and_recovered(
 
     daemon = start_monitor(fleet)
     until(lambda: all(map(backed_off, rows_by_name(fleet, list(errors)).values())), 60,
-          "every faulty token to fail three times in a row with a growing backoff")  # fmt: skip
+          "every faulty token to fail twice in a row with a growing backoff")  # fmt: skip
     rows = fleet.rows()
     for name, label in errors.items():
         row, reason = rows[name], ERRORS[label][2]
@@ -105,7 +105,7 @@ def test_each_api_fault_alone_is_recorded_backed_off_and_recovered(
 
     assert daemon.alive() and daemon.healthz() == 200
     metrics = daemon.metrics()
-    assert (sample(metrics, "threads_monitor_checks_total", {"result": "error"}) or 0) >= 3 * len(errors)
+    assert (sample(metrics, "threads_monitor_checks_total", {"result": "error"}) or 0) >= 2 * len(errors)
     usage = sample(
         metrics, "threads_monitor_api_usage_percent", {"header": "x-app-usage", "metric": "call_count"}
     )
@@ -132,7 +132,7 @@ def test_each_api_fault_alone_is_recorded_backed_off_and_recovered(
 def test_mixed_faults_keep_the_budget_and_recover(
     tmp_path: Path, start_monitor: Callable[..., Monitor], fleets: Callable[..., Fleet]
 ) -> None:
-    budget, n = 240, 20
+    budget, n = 150, 20  # about 90 calls go to the faults and the recovery
     inspector = new_secret("inspmixed")
     tokens = {f"mixed-{i:03d}": new_secret("tok") for i in range(n)}
     doc = {
