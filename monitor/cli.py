@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from monitor import __version__
-from monitor.commands import registry_cmds, status_cmds
+from monitor.commands import registry_cmds, status_cmds, token_cmds
 from monitor.config import ConfigError, load_config
 from monitor.context import Context
 from monitor.crypto import VaultError
@@ -32,7 +32,7 @@ log = logging.getLogger("monitor")
 
 # Each module adds its subcommands with `register(subparsers)`; a handler is `fn(ctx, args) -> int`.
 Register = Callable[[argparse._SubParsersAction], None]
-COMMAND_MODULES: tuple[Register, ...] = (registry_cmds.register, status_cmds.register)
+COMMAND_MODULES: tuple[Register, ...] = (registry_cmds.register, token_cmds.register, status_cmds.register)
 
 
 def _optional_modules() -> list[Register]:

@@ -1,12 +1,10 @@
-"""init, migrate, keys, apps and tokens: the commands that fill and show the registry."""
+"""init, migrate, keys and apps: the commands that set up the registry (tokens: token_cmds.py)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select, update
 
@@ -16,23 +14,14 @@ from monitor.db import migrate
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
 from monitor.graph import GraphError, app_token
-from monitor.importfile import read_import_file
 from monitor.registry import (
-    NewToken,
     RegistryError,
     add_app,
-    add_tokens,
     check_token_string,
-    get_token,
-    history,
     list_apps,
-    parse_label_args,
     remove_app,
-    remove_token,
-    set_auto_refresh,
 )
 from monitor.tables import print_json, render_table
-from monitor.timefmt import iso_utc
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,54 +60,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--cascade", action="store_true", help="also remove its tokens")
     p.set_defaults(handler=cmd_apps_remove)
-
-    tokens = sub.add_parser("tokens", help="the token registry")
-    t = tokens.add_subparsers(dest="tokens_command", metavar="ACTION")
-    t.required = True
-    p = t.add_parser("add", help="register a token")
-    p.add_argument("name")
-    p.add_argument("--app", required=True)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--token-stdin", action="store_true", help="read the token from standard input")
-    src.add_argument("--token-env", metavar="VAR", help="read the token from environment variable VAR")
-    src.add_argument("--token-file", metavar="PATH", help="read the token from a file")
-    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--auto-refresh", action="store_true", help="refresh this long-lived token automatically")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_tokens_add)
-    p = t.add_parser("list", help="list tokens")
-    p.add_argument("--app")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_tokens_list)
-    p = t.add_parser("remove", help="remove a token and its history")
-    p.add_argument("name")
-    p.set_defaults(handler=cmd_tokens_remove)
-    p = t.add_parser("import", help="import tokens from CSV (name,app,token[,labels...]) or JSON Lines")
-    p.add_argument("file", type=Path)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_tokens_import)
-    p = t.add_parser("history", help="what changed, newest first")
-    p.add_argument("name")
-    p.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="show at most N rows (50)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_tokens_history)
-    p = t.add_parser("auto-refresh", help="switch automatic refresh of one token on or off")
-    p.add_argument("name")
-    p.add_argument("switch", choices=["on", "off"])
-    p.set_defaults(handler=cmd_tokens_auto_refresh)
-    p = t.add_parser("export", help="print the current token string (for scripts)")
-    p.add_argument("name")
-    p.set_defaults(handler=cmd_tokens_export)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 # --- init, migrate, keys ----------------------------------------------------------------------------
@@ -161,7 +102,7 @@ def cmd_keys_rotate(ctx: Context, args: argparse.Namespace) -> int:
 # --- apps -------------------------------------------------------------------------------------------
 
 
-def _read_env(var: str, what: str) -> str:
+def read_env(var: str, what: str) -> str:
     value = os.environ.get(var)
     if value is None:
         raise RegistryError(f"environment variable {var} (the {what}) is not set")
@@ -173,7 +114,7 @@ def cmd_apps_add(ctx: Context, args: argparse.Namespace) -> int:
     if args.app_secret_env:
         if not args.app_id:
             raise RegistryError("--app-secret-env needs --app-id")
-        secret = check_token_string(_read_env(args.app_secret_env, "app secret"), "app secret")
+        secret = check_token_string(read_env(args.app_secret_env, "app secret"), "app secret")
         try:
             inspector = app_token(args.app_id, secret)
         except GraphError:
@@ -181,7 +122,7 @@ def cmd_apps_add(ctx: Context, args: argparse.Namespace) -> int:
             raise RegistryError("--app-id and the app secret must not contain '|'") from None
         kind = "app_token"
     elif args.inspector_token_env:
-        inspector, kind = _read_env(args.inspector_token_env, "inspector token"), "user_token"
+        inspector, kind = read_env(args.inspector_token_env, "inspector token"), "user_token"
     else:
         inspector, kind = sys.stdin.read(), "user_token"
     with transaction(ctx.sessions) as s:
@@ -238,161 +179,4 @@ def cmd_apps_remove(ctx: Context, args: argparse.Namespace) -> int:
     with transaction(ctx.sessions) as s:
         removed = remove_app(s, args.name, cascade=args.cascade)
     print(f"removed app {args.name}" + (f" and {removed} token(s)" if removed else ""))
-    return 0
-
-
-# --- tokens -----------------------------------------------------------------------------------------
-
-
-def _read_token(args: argparse.Namespace) -> str:
-    if args.token_env:
-        return _read_env(args.token_env, "token")
-    if args.token_file:
-        try:
-            return Path(args.token_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise RegistryError(f"cannot read token file {args.token_file}: {reason}") from None
-    return sys.stdin.read()
-
-
-def cmd_tokens_add(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.require_schema()
-    labels = parse_label_args(args.label)
-    new = NewToken(args.name, args.app, check_token_string(_read_token(args)), labels, args.auto_refresh)
-    with transaction(ctx.sessions) as s:
-        add_tokens(s, ctx.vault, [new], now=ctx.now())
-        token = get_token(s, args.name)
-        out = token_json(token, args.app)
-    if args.json:
-        print_json(out)
-    else:
-        print(
-            f"added token {args.name} (app {args.app}, fingerprint {token.fingerprint}); "
-            f"first check is due now"
-        )
-    return 0
-
-
-def token_json(token: Token, app: str) -> dict:
-    return {
-        "name": token.name,
-        "app": app,
-        "fingerprint": token.fingerprint,
-        "labels": token.labels or {},
-        "auto_refresh": bool(token.auto_refresh),
-        "source": token.source,
-        "created_at": iso_utc(token.created_at),
-        "last_check_at": iso_utc(token.last_check_at) if token.last_check_at else None,
-        "last_result": token.last_result,
-    }
-
-
-def cmd_tokens_list(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.require_schema()
-    with ctx.sessions() as s:
-        stmt = select(Token, App.name).join(App, Token.app_id == App.id).order_by(Token.name)
-        if args.app:
-            stmt = stmt.where(App.name == args.app)
-        rows = [token_json(t, app) for t, app in s.execute(stmt)]
-    if args.json:
-        print_json(rows)
-    elif not rows:
-        print("no tokens registered (add one with `tokens add` or `tokens import`)")
-    else:
-        headers = ["name", "app", "fingerprint", "labels", "auto-refresh", "source", "last check"]
-        table = [
-            [
-                r["name"],
-                r["app"],
-                r["fingerprint"],
-                ",".join(f"{k}={v}" for k, v in sorted(r["labels"].items())) or "-",
-                "on" if r["auto_refresh"] else "off",
-                r["source"] or "manual",
-                r["last_check_at"] or "never checked",
-            ]
-            for r in rows
-        ]
-        print(render_table(headers, table))
-    return 0
-
-
-def cmd_tokens_remove(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.require_schema()
-    with transaction(ctx.sessions) as s:
-        remove_token(s, args.name, now=ctx.now())
-    print(f"removed token {args.name}")
-    return 0
-
-
-def cmd_tokens_import(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.require_schema()
-    rows = read_import_file(args.file)
-    with transaction(ctx.sessions) as s:
-        count = add_tokens(s, ctx.vault, rows, now=ctx.now())
-    if args.json:
-        print_json({"imported": count})
-    else:
-        print(f"imported {count} token(s) from {args.file}")
-    return 0
-
-
-def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.require_schema()
-    with ctx.sessions() as s:
-        snaps = history(s, args.name, args.limit)
-    rows: list[dict[str, Any]] = [
-        {
-            "observed_at": iso_utc(sn.observed_at),
-            "result": sn.result,
-            "reason": sn.reason,
-            "fingerprint": sn.fingerprint,
-            "is_valid": sn.is_valid,
-            "expires_at": iso_utc(sn.expires_at) if sn.expires_at else None,
-            "data_access_expires_at": iso_utc(sn.data_access_expires_at)
-            if sn.data_access_expires_at
-            else None,
-            "scopes": (sn.scopes or "").split(),
-            "error_code": sn.error_code,
-            "error_subcode": sn.error_subcode,
-        }
-        for sn in snaps
-    ]
-    if args.json:
-        print_json(rows)
-    elif not rows:
-        print(f"{args.name}: never checked")
-    else:
-        headers = ["observed", "result", "reason", "fingerprint", "expires", "data access expires", "scopes"]
-        table = [
-            [
-                r["observed_at"],
-                r["result"],
-                r["reason"] or "-",
-                r["fingerprint"],
-                r["expires_at"] or "never",
-                r["data_access_expires_at"] or "never",
-                " ".join(r["scopes"]) or "-",
-            ]
-            for r in rows
-        ]
-        print(render_table(headers, table))
-    return 0
-
-
-def cmd_tokens_auto_refresh(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.require_schema()
-    with transaction(ctx.sessions) as s:
-        set_auto_refresh(s, args.name, args.switch == "on", now=ctx.now())
-    print(f"automatic refresh of {args.name} is {args.switch}")
-    return 0
-
-
-def cmd_tokens_export(ctx: Context, args: argparse.Namespace) -> int:
-    from monitor.tokenstore import current_token
-
-    value = current_token(args.name, context=ctx)
-    if sys.stdout.isatty():
-        print("warning: this prints a secret; pipe it into the program that needs it", file=sys.stderr)
-    sys.stdout.write(value + "\n")
     return 0
