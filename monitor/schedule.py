@@ -25,6 +25,7 @@ from monitor.db import store
 from monitor.db.session import transaction
 from monitor.graph import CheckResult, GraphClient, Verdict
 from monitor.inspect import ANSWERED, Cadence, Observation, changed, next_check_at, observe
+from monitor.probe import Gate, InspectorProbes, opener
 
 log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")
@@ -83,16 +84,9 @@ class Sweeper:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
         self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
         # Apps whose inspector credential was refused: one probe token per app and backoff until it answers
-        # again, instead of one wasted call per token. Value: consecutive inspector failures.
-        self.suspect: dict[int, int] = {}
-        self.probe_at: dict[int, float] = {}  # app id -> earliest next probe of a refused inspector
-        # An app not known to answer gets one probe call first; its other tokens wait on the gate and, when
-        # the probe found an inspector problem, take that answer without a call of their own (`_failed`).
-        self._apps_lock = threading.Lock()
-        self._gates: dict[int, threading.Event] = {}
-        self._failed: dict[int, CheckResult] = {}
-        self._answering: set[int] = set()
-        self.gate_timeout = 120.0
+        # again, instead of one wasted call per token.
+        self.probes = InspectorProbes()
+        self.gate_timeout = 120.0  # how long a check waits for its app's probe
 
     # --- public ------------------------------------------------------------------------------------
 
@@ -181,14 +175,9 @@ class Sweeper:
             if cached is None or cached[0] != app.secret:
                 self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
                 if cached is not None:  # a new inspector credential: forget what the old one taught us
-                    self.suspect.pop(app.id, None)
-                    self.probe_at.pop(app.id, None)
-                    with self._apps_lock:
-                        self._failed.pop(app.id, None)
+                    self.probes.forget(app.id)
             if app.inspector_state == "invalid":
-                self.suspect.setdefault(app.id, 1)
-                with self._apps_lock:
-                    self._answering.discard(app.id)
+                self.probes.mark_invalid(app.id)
 
     def _submit(
         self, claimed: list[store.Claimed], stats: SweepStats, honour_pauses: bool = True
@@ -206,10 +195,10 @@ class Sweeper:
                 stats.budget_exhausted = True
                 deferred[now + self.budget.next_free_in()].append(c.id)
                 continue
-            gate = self._gate(c.app_id, now, honour_pauses, probed)
+            gate = self.probes.gate(c.app_id, now, honour_pauses, probed)
             future = self._pool.submit(self._inspect, c, gate)
             if gate is not None and gate[1]:
-                future.add_done_callback(_opener(gate[0]))  # a cancelled probe opens its gate too
+                future.add_done_callback(opener(gate[0]))  # a cancelled probe opens its gate too
             futures.add(future)
         if deferred:
 
@@ -221,37 +210,17 @@ class Sweeper:
             stats.deferred += sum(len(v) for v in deferred.values())
         return futures
 
-    def _gate(
-        self, app_id: int, now: float, honour_pauses: bool, probed: set[int]
-    ) -> tuple[threading.Event, bool] | None:
-        """None: call freely. (gate, True): this check is the app's probe and opens the gate when done.
-        (gate, False): wait for the probe; if it found an inspector problem, reuse its answer."""
-        with self._apps_lock:
-            gate = self._gates.get(app_id)
-            if gate is not None and not gate.is_set():
-                return gate, False
-            if app_id in self._failed and gate is not None:
-                if app_id in probed or (honour_pauses and self.probe_at.get(app_id, 0.0) > now):
-                    return gate, False  # the gate is open: reuse the probe's answer, no call
-            elif app_id in self._answering:
-                return None
-            gate = self._gates[app_id] = threading.Event()
-            probed.add(app_id)
-            return gate, True
-
-    def _inspect(self, c: store.Claimed, gate: tuple[threading.Event, bool] | None = None) -> Outcome:
+    def _inspect(self, c: store.Claimed, gate: Gate | None = None) -> Outcome:
         started = time.monotonic()
         probe = gate is not None and gate[1]
         try:
             if gate is not None and not probe:
-                gate[0].wait(self.gate_timeout)
-                with self._apps_lock:
-                    failed = self._failed.get(c.app_id)
+                failed = self.probes.wait(c.app_id, gate, self.gate_timeout)
                 if failed is not None:  # the app's inspector is refused: no call, the token stays unchecked
                     result = replace(failed, attempts=0, usage=None)
                     return self._outcome(c, result, started)
             result = self._call(c)
-            self._learn(c.app_id, result)
+            self.probes.learn(c.app_id, result, cadence=self.cadence, now=self.clock())
             return self._outcome(c, result, started)
         finally:
             if probe and gate is not None:
@@ -266,22 +235,6 @@ class Sweeper:
             return CheckResult(
                 Verdict.ERROR, None, "internal", None, None, type(exc).__name__, None, None, None, attempts=0
             )
-
-    def _learn(self, app_id: int, result: CheckResult) -> None:
-        """Remember at once (before the results are stored) whether the app's inspector works."""
-        with self._apps_lock:
-            if result.verdict == Verdict.INSPECTOR:
-                self._failed[app_id] = result
-                self._answering.discard(app_id)
-                failures = self.suspect[app_id] = self.suspect.get(app_id, 0) + 1
-                steps = min(failures - 1, 20)
-                backoff = min(self.cadence.max_interval, self.cadence.min_interval * 2**steps)
-                self.probe_at[app_id] = self.clock() + backoff
-            elif result.verdict in ANSWERED:
-                self._failed.pop(app_id, None)
-                self._answering.add(app_id)
-                self.suspect.pop(app_id, None)
-                self.probe_at.pop(app_id, None)
 
     def _outcome(self, c: store.Claimed, result: CheckResult, started: float) -> Outcome:
         if self.budget is not None:
@@ -301,8 +254,9 @@ class Sweeper:
             updates.append(update)
             if snapshot is not None:
                 snapshots.append(snapshot)
-            apps[o.claimed.app_id] = o.result if o.result.verdict == Verdict.INSPECTOR else apps.get(
-                o.claimed.app_id, o.result)
+            apps[o.claimed.app_id] = (
+                o.result if o.result.verdict == Verdict.INSPECTOR else apps.get(o.claimed.app_id, o.result)
+            )
             self._note_throttling(o, now)
             stats.inspected += 1
             stats.results[o.result.verdict.value] += 1
@@ -313,8 +267,14 @@ class Sweeper:
             for app_id, result in apps.items():
                 state = "invalid" if result.verdict == Verdict.INSPECTOR else "ok"
                 if result.verdict in ANSWERED or state == "invalid":
-                    store.set_inspector_state(s, app_id, state, result.reason if state == "invalid" else None,
-                                              result.message if state == "invalid" else None, now)
+                    store.set_inspector_state(
+                        s,
+                        app_id,
+                        state,
+                        result.reason if state == "invalid" else None,
+                        result.message if state == "invalid" else None,
+                        now,
+                    )
             store.release(s, self.owner, [o.claimed.id for o in outcomes])
 
         self._tx(write)
@@ -326,16 +286,28 @@ class Sweeper:
         failures = 0 if answered else c.consecutive_failures + 1
         failing_since = None if answered else (c.failing_since or now)
         nxt = next_check_at(
-            result=obs.result, expires_at=obs.expires_at, data_access_expires_at=obs.data_access_expires_at,
-            consecutive_failures=failures, retry_after=r.retry_after, cadence=self.cadence, now=now,
+            result=obs.result,
+            expires_at=obs.expires_at,
+            data_access_expires_at=obs.data_access_expires_at,
+            consecutive_failures=failures,
+            retry_after=r.retry_after,
+            cadence=self.cadence,
+            now=now,
             rand=self.rand(),
         )
         error = None if answered and r.verdict == Verdict.VALID else _error_text(r)
         update = {
-            "b_id": c.id, "b_fp": c.fingerprint, "last_check_at": now,
-            "last_success_at": now if answered else c.last_success_at, "last_result": obs.result,
-            "last_error": error, "consecutive_failures": failures, "failing_since": failing_since,
-            "next_check_at": nxt, "observed_at": now, **obs.token_columns(),
+            "b_id": c.id,
+            "b_fp": c.fingerprint,
+            "last_check_at": now,
+            "last_success_at": now if answered else c.last_success_at,
+            "last_result": obs.result,
+            "last_error": error,
+            "consecutive_failures": failures,
+            "failing_since": failing_since,
+            "next_check_at": nxt,
+            "observed_at": now,
+            **obs.token_columns(),
         }
         snapshot = None
         if changed(c.previous, obs):
@@ -345,7 +317,7 @@ class Sweeper:
     def _note_throttling(self, o: Outcome, now: float) -> None:
         r = o.result
         if r.verdict == Verdict.INSPECTOR:
-            return  # the probe backoff was set by `_learn`
+            return  # the probe backoff was set by `InspectorProbes.learn`
         usage_high = r.usage is not None and r.usage.max_percent() >= PAUSE_AT_PERCENT
         if r.verdict == Verdict.THROTTLED or usage_high:
             regain = r.retry_after or (r.usage.regain_after if r.usage else None) or self.cadence.min_interval
@@ -365,13 +337,6 @@ class Sweeper:
             self._store(done, stats)
         finally:
             self._tx(lambda s: store.release(s, self.owner))
-
-
-def _opener(event: threading.Event) -> Callable[[Future[Outcome]], None]:
-    def done(_future: Future[Outcome]) -> None:
-        event.set()
-
-    return done
 
 
 def _error_text(r: CheckResult) -> str:
