@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -190,6 +191,9 @@ def _refresh_reason(err: GraphErr) -> str:
     return "other"  # refused for another reason (too young, missing threads_basic, ...)
 
 
+_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]{1,4096}")  # what the registry accepts as a token string
+
+
 def classify_refresh(
     status: int, body: bytes, usage: ApiUsage | None, retry_after: float | None, secrets: tuple[str, ...] = ()
 ) -> RefreshResult:
@@ -212,7 +216,7 @@ def classify_refresh(
         if status != 200:
             return _refresh(Verdict.ERROR, status, reason="unexpected", message=f"HTTP {status}", usage=usage)
         token = doc.get("access_token") if doc is not None else None
-        if not isinstance(token, str) or not token or doc is None:
+        if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token) or doc is None:
             raise Malformed("access_token")
         expires_in = parse_time(doc.get("expires_in"))
         return _refresh(Verdict.VALID, status, access_token=token, expires_in=expires_in, usage=usage)

@@ -38,7 +38,8 @@ class ApiUsage:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A usage figure, or None: percentages and minutes beyond a year are nonsense, not a reason to wait."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 525_600:
         return None
     return float(value)
 
@@ -169,36 +170,45 @@ class GraphErr:
     message: str | None
 
 
+# Bounds of what is stored: an answer outside them is malformed, never a database error later (a value too
+# long for its column would fail the whole batch write on PostgreSQL and MariaDB).
+MAX_INT = 2**31 - 1
+MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the largest time the status views can print
+MAX_SCOPES, MAX_SCOPE_LENGTH = 100, 100
+
+
 def _int(value: Any, optional: bool = True) -> int | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Malformed("not an integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_INT <= value <= MAX_INT:
+        raise Malformed("not a 32-bit integer")
     return value
 
 
-def _str(value: Any) -> str | None:
+def _str(value: Any, limit: int = 200) -> str | None:
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # ids sometimes come as numbers
+        value = str(value)  # ids sometimes come as numbers
     if not isinstance(value, str):
         raise Malformed("not a string")
+    if len(value) > limit:
+        raise Malformed("string too long")
     return value
 
 
 def parse_time(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise Malformed("not a timestamp")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_TIMESTAMP:
+        raise Malformed("not a timestamp")  # also NaN and infinities: every comparison with them is false
     return float(value) or None  # 0 means "never"
 
 
 def parse_graph_error(obj: Any, secrets: tuple[str, ...], subcode_key: str) -> GraphErr:
     if not isinstance(obj, dict):
         raise Malformed("error is not an object")
-    message = _str(obj.get("message"))
+    message = _str(obj.get("message"), limit=100_000)
     subcode = _int(obj.get(subcode_key, obj.get("subcode", obj.get("error_subcode"))))
     short = redact(message, secrets)[:MAX_MESSAGE] if message is not None else None
     return GraphErr(_int(obj.get("code")), subcode, short)
@@ -206,7 +216,10 @@ def parse_graph_error(obj: Any, secrets: tuple[str, ...], subcode_key: str) -> G
 
 def parse_token_info(data: dict[str, Any], is_valid: bool) -> TokenInfo:
     scopes = data.get("scopes", [])
-    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+    if not isinstance(scopes, list) or len(scopes) > MAX_SCOPES:
+        raise Malformed("scopes")
+    if not all(isinstance(s, str) and 0 < len(s) <= MAX_SCOPE_LENGTH and s.isprintable() and " " not in s
+               for s in scopes):
         raise Malformed("scopes")
     return TokenInfo(
         is_valid=is_valid,
@@ -214,10 +227,10 @@ def parse_token_info(data: dict[str, Any], is_valid: bool) -> TokenInfo:
         data_access_expires_at=parse_time(data.get("data_access_expires_at")),
         issued_at=parse_time(data.get("issued_at")),
         scopes=tuple(scopes),
-        type=_str(data.get("type")),
-        application=_str(data.get("application")),
-        user_id=_str(data.get("user_id")),
-        app_id=_str(data.get("app_id")),
+        type=_str(data.get("type"), limit=16),
+        application=_str(data.get("application"), limit=200),
+        user_id=_str(data.get("user_id"), limit=64),
+        app_id=_str(data.get("app_id"), limit=64),
     )
 
 
@@ -237,4 +250,4 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         value = float(headers.get("Retry-After", ""))
     except ValueError:
         return None
-    return value if value >= 0 else None
+    return min(value, 86400.0) if 0 <= value < float("inf") else None  # NaN fails the comparison

@@ -71,7 +71,8 @@ def observe(previous: Observation | None, result: CheckResult, fingerprint: str)
             expires_at=info.expires_at if info else None,
             data_access_expires_at=info.data_access_expires_at if info else None,
             issued_at=info.issued_at if info else None,
-            scopes=" ".join(sorted(info.scopes)) if info and info.scopes else None,
+            # "" is an answer with no scopes (all revoked: TokenScopesLost), None is "not known".
+            scopes=" ".join(sorted(info.scopes)) if info else None,
             token_type=info.type if info else None,
             application=info.application if info else None,
             user_id=info.user_id if info else None,

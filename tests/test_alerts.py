@@ -91,6 +91,14 @@ def test_scopes_lost_names_the_lost_scopes() -> None:
     assert lost_scopes(None, "a") == [] and lost_scopes("a b", "b c") == ["a"]
 
 
+def test_losing_every_scope_is_the_loudest_scope_loss() -> None:
+    """An answer with `scopes: []` is stored as "" (not NULL, which means unknown) and loses them all."""
+    got = token_alerts(facts(scopes=""), CFG, T0)
+    assert names(got) == {"TokenScopesLost": "warning"}
+    assert got[0].labels["scopes"] == "threads_basic, threads_content_publish"
+    assert token_alerts(facts(scopes=None), CFG, T0) == []  # nothing known yet: no verdict
+
+
 def test_check_failing_after_threshold_but_not_for_inspector_problems() -> None:
     assert token_alerts(facts(failing_since=T0 - 30 * 60), CFG, T0) == []
     got = token_alerts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -323,3 +324,34 @@ def test_throughput_has_no_delayed_ack_stall(client: GraphClient) -> None:
     for _ in range(200):
         assert check(client).verdict is Verdict.VALID
     assert time.perf_counter() - started < 5.0  # ~0.2 s normally; a 40 ms stall per call would be 8 s
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "USER_WITH_A_LONG_TYPE_NAME"},  # longer than tokens.token_type (16)
+        {"user_id": "9" * 65},
+        {"application": "x" * 201},
+        {"expires_at": 1e20},  # beyond year 9999: nothing could print it
+        {"expires_at": float("inf")},
+        {"issued_at": -5},
+        {"scopes": ["threads_basic", "x" * 101]},
+        {"scopes": ["a b"]},
+        {"scopes": [f"s{i}" for i in range(101)]},
+        {"error": {"code": 2**40, "message": "big"}, "is_valid": False},
+    ],
+)
+def test_answers_that_would_not_fit_the_registry_are_malformed(data: dict) -> None:
+    """A value the database cannot store must be a check error at the edge, never a failed batch write."""
+    body = json.dumps({"data": {"is_valid": True, "scopes": [], **data}}, allow_nan=True).encode()
+    r = classify_debug(200, body, None, None)
+    assert (r.verdict, r.reason) == (Verdict.ERROR, "malformed")
+
+
+def test_retry_after_is_finite_and_bounded() -> None:
+    from monitor.graph_usage import retry_after_seconds
+
+    assert retry_after_seconds({"Retry-After": "7"}) == 7
+    assert retry_after_seconds({"Retry-After": "1e400"}) is None
+    assert retry_after_seconds({"Retry-After": "nan"}) is None
+    assert retry_after_seconds({"Retry-After": "99999999"}) == 86400
