@@ -31,30 +31,38 @@ log = logging.getLogger("monitor.alerts")
 KEEP_HISTORY = 30 * 86400.0  # resolved alerts and finished notifications are kept this long
 
 
+class LockBusy(Exception):
+    """Another daemon held the named lock for the whole wait: skip this tick, the next one retries."""
+
+
 @contextmanager
 def exclusive(sessions: sessionmaker[Session], name: str) -> Iterator[Session]:
     """One transaction that no other daemon runs under the same `name` at the same time.
 
-    PostgreSQL: a transaction-level advisory lock. MariaDB: GET_LOCK held until after the commit. SQLite has
-    a single daemon per file (SqliteLock), and the first write takes SQLite's one write lock anyway.
+    PostgreSQL: a transaction-level advisory lock. MariaDB: GET_LOCK, which belongs to one connection, so
+    the session is pinned to that connection until the lock is released after the commit. SQLite has a
+    single daemon per file (SqliteLock), and the first write takes SQLite's one write lock anyway.
     """
-    with sessions() as s:
-        dialect = s.get_bind().dialect.name
-        if dialect in ("mysql", "mariadb"):
-            s.execute(text("SELECT GET_LOCK(:n, 60)"), {"n": f"ttm:{name}"})
-            s.commit()
-        try:
-            if dialect == "postgresql":
-                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"ttm:{name}".encode())})
-            yield s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
-        finally:
-            if dialect in ("mysql", "mariadb"):
-                s.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": f"ttm:{name}"})
-                s.commit()
+    engine = sessions.kw["bind"]
+    if engine.dialect.name in ("mysql", "mariadb"):
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT GET_LOCK(:n, 60)"), {"n": f"ttm:{name}"}).scalar()
+            conn.commit()
+            if got != 1:
+                raise LockBusy(name)
+            try:
+                with Session(bind=conn, expire_on_commit=False) as s:
+                    yield s
+                    s.commit()
+            finally:
+                conn.rollback()
+                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": f"ttm:{name}"})
+                conn.commit()
+        return
+    with sessions() as s, s.begin():
+        if engine.dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"ttm:{name}".encode())})
+        yield s
 
 
 # --- evaluation ------------------------------------------------------------------------------------------
@@ -233,8 +241,12 @@ class AlertsComponent:
         now = self.clock()
         if now - self._last_eval >= self.eval_interval():
             self._last_eval = now
-            with exclusive(self.sessions, "alerts") as s:
-                result = evaluate(s, self.config.alerts, now)
+            try:
+                with exclusive(self.sessions, "alerts") as s:
+                    result = evaluate(s, self.config.alerts, now)
+            except LockBusy:
+                log.info("alerts: another daemon is evaluating; skipping this tick")
+                return
             if result.events:
                 log.info("alerts: %d transition(s) to notify (%d firing)", result.events, result.desired)
         if self.group(now):
@@ -242,8 +254,12 @@ class AlertsComponent:
 
     def group(self, now: float) -> int:
         a = self.config.alerts
-        with exclusive(self.sessions, "group") as s:
-            return enqueue_pending(s, self.config.notifiers, now, a.group_wait, self.config.http.external_url)
+        try:
+            with exclusive(self.sessions, "group") as s:
+                url = self.config.http.external_url
+                return enqueue_pending(s, self.config.notifiers, now, a.group_wait, url)
+        except LockBusy:
+            return 0  # another daemon is grouping these very events
 
     def deliver(self, wait: bool = True) -> None:
         stats = self.outbox.deliver_due(wait=wait)

@@ -227,8 +227,16 @@ def test_scope_baseline_then_scopes_lost(sqlite_url: str) -> None:
     assert alert.alertname == "TokenScopesLost" and alert.labels["scopes"] == "threads_content_publish"
 
 
-def test_concurrent_evaluations_on_postgres_emit_each_transition_once(postgres_url: str) -> None:
-    sessions = make_db(postgres_url)
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    from conftest import fresh_url
+
+    yield from fresh_url(request.param, tmp_path)
+
+
+def test_concurrent_evaluations_emit_each_transition_once(server_url: str) -> None:
+    """Four daemons evaluating at once (PostgreSQL advisory lock; MariaDB GET_LOCK on a pinned connection)."""
+    sessions = make_db(server_url)
     add_fleet(sessions, 50, T0, expires_at=T0 + DAY)
     barrier = threading.Barrier(4)
 
