@@ -194,7 +194,9 @@ class Outbox:
         if not self._turn.acquire(blocking=wait):
             return stats
         try:
-            claimed = self._claim(self.clock())
+            claimed_at = self.clock()
+            self._drop_expired(claimed_at, stats)
+            claimed = self._claim(claimed_at)
             if not claimed:
                 return stats
             by_notifier: dict[str, list[_Claimed]] = defaultdict(list)
@@ -205,12 +207,36 @@ class Outbox:
                 max_workers=min(8, len(by_notifier)), thread_name_prefix="notify"
             ) as pool:
                 for future in [
-                    pool.submit(self._deliver, name, rows, stats) for name, rows in by_notifier.items()
+                    pool.submit(self._deliver, name, rows, stats, claimed_at)
+                    for name, rows in by_notifier.items()
                 ]:
                     future.result()
         finally:
             self._turn.release()
         return stats
+
+    def _drop_expired(self, now: float, stats: DeliveryStats) -> None:
+        """Drop and count what stayed undelivered for the TTL, whoever's notifier it was for (a notifier
+        removed from every daemon's config ends here too, a day later, instead of on the first daemon that
+        has not been reloaded yet)."""
+        free = or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now)
+        with transaction(self.sessions) as s:
+            rows = s.execute(
+                select(Notification.id, Notification.notifier)
+                .where(Notification.status == "pending", Notification.created_at <= now - self.ttl, free)
+                .limit(1000)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:
+                s.execute(
+                    update(Notification)
+                    .where(Notification.id.in_([r.id for r in rows]))
+                    .values(status="dropped", lease_owner=None, lease_expires_at=None)
+                )
+        for r in rows:
+            log.warning("dropping notification %d for %s: not delivered within the TTL", r.id, r.notifier)
+            stats.add("dropped")
+            self.on_outcome(r.notifier, "dropped")
 
     def _claim(self, now: float) -> list[_Claimed]:
         free = or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now)
@@ -223,7 +249,12 @@ class Outbox:
                     Notification.created_at,
                     Notification.attempts,
                 )
-                .where(Notification.status == "pending", Notification.next_attempt_at <= now, free)
+                .where(
+                    Notification.status == "pending",
+                    Notification.next_attempt_at <= now,
+                    free,
+                    Notification.notifier.in_(list(self.notifiers)),
+                )  # others: for a daemon that knows them
                 .order_by(Notification.next_attempt_at, Notification.id)
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
@@ -236,15 +267,17 @@ class Outbox:
                 )
         return [_Claimed(r.id, r.notifier, r.payload, r.created_at, r.attempts or 0) for r in rows]
 
-    def _deliver(self, name: str, rows: list[_Claimed], stats: DeliveryStats) -> None:
-        notifier = self.notifiers.get(name)
+    def _deliver(self, name: str, rows: list[_Claimed], stats: DeliveryStats, claimed_at: float) -> None:
+        notifier = self.notifiers[name]
         for i, row in enumerate(rows):
             now = self.clock()
-            if notifier is None or now - row.created_at >= self.ttl:
-                why = (
-                    "its notifier is no longer configured" if notifier is None else "it is older than the TTL"
-                )
-                log.warning("dropping notification %d for %s: %s", row.id, name, why)
+            if now - claimed_at > self.lease / 2:
+                # Slow sends ate half the lease: hand the rest back before another daemon may claim and send
+                # them too. Not an attempt; they are due at once.
+                self._retry(None, rows[i:], now, "", stats)
+                return
+            if now - row.created_at >= self.ttl:
+                log.warning("dropping notification %d for %s: it is older than the TTL", row.id, name)
                 self._finish(row, status="dropped", outcome="dropped", stats=stats, now=now)
                 continue
             try:
@@ -256,7 +289,10 @@ class Outbox:
                         row, status="failed", outcome="failed", stats=stats, now=now, error=exc.message
                     )
                     continue
-                at = now + backoff(row.attempts + 1, exc.retry_after, self.rand())
+                # Never beyond the TTL: a huge Retry-After must not keep a message pending and uncounted.
+                at = min(
+                    now + backoff(row.attempts + 1, exc.retry_after, self.rand()), row.created_at + self.ttl
+                )
                 log.warning(
                     "notification %d to %s failed (attempt %d), retrying at +%.0f s: %s",
                     row.id,
@@ -267,6 +303,11 @@ class Outbox:
                 )
                 self._retry(row, rows[i + 1 :], at, exc.message, stats)
                 return
+            except Exception as exc:  # a notifier bug must not stall its queue: fail this one, keep going
+                error = f"unexpected {type(exc).__name__} in the {name} notifier"
+                log.error("notification %d: %s", row.id, error)
+                self._finish(row, status="failed", outcome="failed", stats=stats, now=now, error=error)
+                continue
             self._finish(row, status="sent", outcome="sent", stats=stats, now=self.clock())
 
     def _finish(
@@ -299,25 +340,27 @@ class Outbox:
         self.on_outcome(row.notifier, outcome)
 
     def _retry(
-        self, row: _Claimed, rest: list[_Claimed], at: float, error: str, stats: DeliveryStats
+        self, row: _Claimed | None, rest: list[_Claimed], at: float, error: str, stats: DeliveryStats
     ) -> None:
         mine = Notification.lease_owner == self.owner
         with transaction(self.sessions) as s:
-            s.execute(
-                update(Notification)
-                .where(Notification.id == row.id, mine)
-                .values(
-                    attempts=row.attempts + 1,
-                    next_attempt_at=at,
-                    last_error=error[:500],
-                    lease_owner=None,
-                    lease_expires_at=None,
+            if row is not None:
+                s.execute(
+                    update(Notification)
+                    .where(Notification.id == row.id, mine)
+                    .values(
+                        attempts=row.attempts + 1,
+                        next_attempt_at=at,
+                        last_error=error[:500],
+                        lease_owner=None,
+                        lease_expires_at=None,
+                    )
                 )
-            )
             if rest:  # not attempted: they wait with the failed one, without spending an attempt
                 s.execute(
                     update(Notification)
                     .where(Notification.id.in_([r.id for r in rest]), mine)
                     .values(next_attempt_at=at, lease_owner=None, lease_expires_at=None)
                 )
-        stats.add("retry")
+        if row is not None:
+            stats.add("retry")

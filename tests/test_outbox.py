@@ -216,9 +216,11 @@ def test_24h_old_is_dropped_and_counted(
     assert 100 <= len(flaky.requests.items) <= 200  # retried all day, backed off to the 10 min cap
 
 
-def test_removed_notifier_is_dropped_and_a_dead_one_does_not_block_others(
+def test_removed_notifier_waits_for_the_ttl_and_a_dead_one_does_not_block_others(
     sessions: sessionmaker[Session], clock: Clock, flaky: ScriptedReceiver
 ) -> None:
+    """A notifier this daemon does not know (removed, or added on a daemon not reloaded yet) is left to the
+    daemons that know it, and dropped and counted at the TTL like any undelivered message."""
     flaky.down_until = float("inf")
     with HttpReceiver() as healthy:
         cfgs = [hook_cfg("dead", flaky), hook_cfg("good", healthy), hook_cfg("gone", healthy)]
@@ -227,16 +229,61 @@ def test_removed_notifier_is_dropped_and_a_dead_one_does_not_block_others(
         box = outbox(sessions, cfgs[:2], clock, outcomes=outcomes)
         box.deliver_due()
         assert len(healthy.wait_for(3)) == 3
-    assert len(flaky.requests.items) == 1  # one failed attempt; its other messages wait with it
-    assert sorted(outcomes) == [("gone", "dropped")] * 3 + [("good", "sent")] * 3
+        assert len(flaky.requests.items) == 1  # one failed attempt; its other messages wait with it
+        assert sorted(outcomes) == [("good", "sent")] * 3
+        with sessions() as s:
+            rows = s.execute(select(Notification.notifier, Notification.status, Notification.attempts)).all()
+        assert ("gone", "pending", 0) in rows
+        clock.now = T0 + 86400
+        box.deliver_due()
+    assert sorted(outcomes) == [("dead", "dropped")] * 3 + [("gone", "dropped")] * 3 + [("good", "sent")] * 3
     with sessions() as s:
-        rows = s.execute(select(Notification.notifier, Notification.status, Notification.attempts)).all()
-    assert sorted(set(rows)) == [
-        ("dead", "pending", 0),
-        ("dead", "pending", 1),
-        ("gone", "dropped", 0),
-        ("good", "sent", 1),
-    ]
+        rows = s.execute(select(Notification.notifier, Notification.status)).all()
+    assert sorted(set(rows)) == [("dead", "dropped"), ("gone", "dropped"), ("good", "sent")]
+
+
+def test_huge_retry_after_never_keeps_a_message_past_the_ttl(
+    sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    with HttpReceiver() as hook:
+        hook.respond(429, {"Retry-After": "86400000"})
+        cfgs = [hook_cfg("hooks", hook)]
+        queue(sessions, cfgs, T0, 1)
+        outcomes: list[tuple[str, str]] = []
+        box = outbox(sessions, cfgs, clock, outcomes=outcomes)
+        box.deliver_due()
+        with sessions() as s:
+            (next_at,) = s.execute(select(Notification.next_attempt_at)).one()
+        assert next_at <= T0 + 86400
+        clock.now = T0 + 86400
+        box.deliver_due()
+    assert outcomes == [("hooks", "dropped")]
+
+
+def test_slow_sends_hand_back_the_rest_of_the_batch_at_half_the_lease(
+    sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    """Another daemon may claim what this one holds once the lease runs out: never send past half of it."""
+    with HttpReceiver() as hook:
+        cfgs = [hook_cfg("hooks", hook)]
+        queue(sessions, cfgs, T0, 5)
+        box = outbox(sessions, cfgs, clock)
+        real_send = box.notifiers["hooks"].send
+
+        def slow_send(message: object) -> None:
+            real_send(message)  # type: ignore[arg-type]
+            clock.now += box.lease / 4  # each send takes a quarter of the lease
+
+        box.notifiers["hooks"].send = slow_send  # type: ignore[method-assign]
+        box.deliver_due()
+        assert len(hook.wait_for(3)) == 3  # at 0, 1/4 and 2/4 of the lease; the 4th would start past half
+        with sessions() as s:
+            rows = s.execute(
+                select(Notification.status, Notification.attempts, Notification.lease_owner)
+            ).all()
+        assert sorted(rows, key=str).count(("pending", 0, None)) == 2
+        box.deliver_due()
+        assert len(hook.wait_for(5)) == 5
 
 
 def test_two_outboxes_on_postgres_deliver_each_notification_once(postgres_url: str) -> None:
