@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Most tests wait on daemons, sockets and databases rather than the CPU: three workers fit two cores.
+TEST_WORKERS ?= 3
 
 .PHONY: install demo test bench bench-quick lint clean
 
@@ -20,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/threads-token-monitor demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
