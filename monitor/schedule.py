@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.budget import CallBudget
@@ -96,11 +96,15 @@ class Sweeper:
         pending: set[Future[Outcome]] = set()
         done: list[Outcome] = []
         exhausted = False
+        held: set[int] = set()  # leased by this sweep and not yet stored
+        renewed = time.monotonic()
         try:
             while not self.stopping.is_set():
                 if len(pending) < self.concurrency * 4 and not exhausted:  # keep workers fed during writes
                     batch = self._claim(self.claim_size, stats)
-                    pending |= self._submit(batch, stats)
+                    futures = self._submit(batch, stats)
+                    pending |= futures
+                    held.update(c.id for c in batch)
                     exhausted = not batch or stats.budget_exhausted
                 if not pending:
                     break
@@ -108,7 +112,13 @@ class Sweeper:
                 done.extend(f.result() for f in finished)
                 if len(done) >= self.write_batch or (not pending and done):
                     self._store(done, stats)
+                    held.difference_update(o.claimed.id for o in done)
                     done = []
+                if time.monotonic() - renewed > self.lease / 3 and held:
+                    # A slow API can keep claimed work queued longer than the lease: renew it, or another
+                    # daemon (or this one) would claim and inspect the same tokens again.
+                    self._tx(lambda s: store.renew(s, self.owner, list(held), self.clock() + self.lease))
+                    renewed = time.monotonic()
                 if finished:  # progress means answers arriving; a hung call must starve the watchdog
                     self.on_progress()
         finally:
@@ -119,17 +129,18 @@ class Sweeper:
     def check_now(self, token_ids: Iterable[int]) -> list[Outcome]:
         """Inspect the given tokens at once, whatever their schedule (the `check` command)."""
         now = self.clock()
+        owner = f"{self.owner}:check"  # its own leases: the end of a concurrent sweep must not drop them
 
         def claim(s: Session) -> list[store.Claimed]:
-            claimed = store.claim_ids(s, list(token_ids), self.owner, now, self.lease)
+            claimed = store.claim_ids(s, list(token_ids), owner, now, self.lease)
             self._load_inspectors(s, {c.app_id for c in claimed})
             return claimed
 
         claimed = self._tx(claim)
         stats = SweepStats()
-        futures = self._submit(claimed, stats, honour_pauses=False)
+        futures = self._submit(claimed, stats, honour_pauses=False, owner=owner)
         outcomes = [f.result() for f in futures]
-        self._store(outcomes, stats)
+        self._store(outcomes, stats, owner=owner)
         return outcomes
 
     def stop(self) -> None:
@@ -180,7 +191,11 @@ class Sweeper:
                 self.probes.mark_invalid(app.id)
 
     def _submit(
-        self, claimed: list[store.Claimed], stats: SweepStats, honour_pauses: bool = True
+        self,
+        claimed: list[store.Claimed],
+        stats: SweepStats,
+        honour_pauses: bool = True,
+        owner: str | None = None,
     ) -> set[Future[Outcome]]:
         futures: set[Future[Outcome]] = set()
         deferred: dict[float, list[int]] = defaultdict(list)
@@ -204,7 +219,7 @@ class Sweeper:
 
             def defer(s: Session) -> None:
                 for at, ids in deferred.items():
-                    store.release(s, self.owner, ids, next_check_at=at)
+                    store.release(s, owner or self.owner, ids, next_check_at=at)
 
             self._tx(defer)
             stats.deferred += sum(len(v) for v in deferred.values())
@@ -243,10 +258,43 @@ class Sweeper:
 
     # --- storing -----------------------------------------------------------------------------------
 
-    def _store(self, outcomes: list[Outcome], stats: SweepStats) -> None:
+    def _store(self, outcomes: list[Outcome], stats: SweepStats, owner: str | None = None) -> None:
         if not outcomes:
             return
+        owner = owner or self.owner
         now = self.clock()
+        try:
+            self._write(outcomes, owner, now)
+        except DataError:
+            # A value the database refuses must cost one token a recorded error, not the whole batch on
+            # every sweep: store one by one, and an outcome that still fails as an error without its facts.
+            log.error(
+                "a batch of %d results was refused by the database; storing them one by one", len(outcomes)
+            )
+            for o in outcomes:
+                try:
+                    self._write([o], owner, now)
+                except DataError:
+                    failed = CheckResult(
+                        Verdict.ERROR,
+                        None,
+                        "unstorable",
+                        None,
+                        None,
+                        "the answer does not fit the registry",
+                        None,
+                        None,
+                        None,
+                        attempts=0,
+                    )
+                    self._write([replace(o, result=failed)], owner, now)
+        for o in outcomes:
+            self._note_throttling(o, now)
+            stats.inspected += 1
+            stats.results[o.result.verdict.value] += 1
+            self.on_check(o.result.verdict.value, o.duration)
+
+    def _write(self, outcomes: list[Outcome], owner: str, now: float) -> None:
         updates, snapshots = [], []
         apps: dict[int, CheckResult] = {}
         for o in outcomes:
@@ -257,13 +305,9 @@ class Sweeper:
             apps[o.claimed.app_id] = (
                 o.result if o.result.verdict == Verdict.INSPECTOR else apps.get(o.claimed.app_id, o.result)
             )
-            self._note_throttling(o, now)
-            stats.inspected += 1
-            stats.results[o.result.verdict.value] += 1
-            self.on_check(o.result.verdict.value, o.duration)
 
         def write(s: Session) -> None:
-            store.write_results(s, self.owner, updates, snapshots)
+            store.write_results(s, owner, updates, snapshots)
             for app_id, result in apps.items():
                 state = "invalid" if result.verdict == Verdict.INSPECTOR else "ok"
                 if result.verdict in ANSWERED or state == "invalid":
@@ -275,7 +319,7 @@ class Sweeper:
                         result.message if state == "invalid" else None,
                         now,
                     )
-            store.release(s, self.owner, [o.claimed.id for o in outcomes])
+            store.release(s, owner, [o.claimed.id for o in outcomes])
 
         self._tx(write)
 

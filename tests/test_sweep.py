@@ -399,3 +399,25 @@ def test_a_deadlock_victim_transaction_is_retried(fleet: Fleet) -> None:
             sweeper._tx(lambda _s: (_ for _ in ()).throw(broken))
     finally:
         close_sweeper(sweeper)
+
+
+def test_a_slow_api_does_not_let_leases_expire_under_queued_work(fleet: Fleet, sim: Simulator) -> None:
+    """Work claimed but still queued behind slow calls keeps its lease (renewed), so a second sweeper that
+    runs meanwhile never inspects the same token: each token is called once."""
+    fleet.add_app("ok")
+    names = fleet.add_tokens("ok", 40)
+    sim.set_fault("latency", seconds=0.1)
+    slow = fleet.sweeper(owner="slow", concurrency=2, lease=0.6, retries=0)  # 40 x 0.1 s / 2 = 2 s > lease
+    other = fleet.sweeper(owner="other", concurrency=2, lease=0.6, retries=0)
+    try:
+        worker = threading.Thread(target=slow.sweep)
+        worker.start()
+        while worker.is_alive():  # the other daemon keeps looking for expired leases the whole time
+            other.sweep()
+            worker.join(timeout=0.1)
+        other.sweep()
+    finally:
+        close_sweeper(slow)
+        close_sweeper(other)
+    assert fleet.calls(names) == {n: 1 for n in names}
+    assert fleet.leases() == 0

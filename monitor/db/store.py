@@ -149,11 +149,15 @@ def claim_ids(session: Session, ids: Sequence[int], owner: str, now: float, leas
 def _lease(session: Session, ids: list[int], owner: str, now: float, lease: float) -> list[Claimed]:
     if not ids:
         return []
+    # The lease condition again: where the SELECT took no row lock (SQLite), another claimer may have won
+    # a row between our SELECT and this UPDATE; only the rows this UPDATE took are ours.
+    free = or_(T.c.lease_expires_at.is_(None), T.c.lease_expires_at < now)
     session.execute(
-        update(T).where(T.c.id.in_(ids)).values(lease_owner=owner, lease_expires_at=now + lease),
+        update(T).where(T.c.id.in_(ids), free).values(lease_owner=owner, lease_expires_at=now + lease),
         execution_options={"synchronize_session": False},
     )
-    rows = session.execute(select(*_CLAIM_COLUMNS).where(Token.id.in_(ids))).all()
+    mine = and_(Token.id.in_(ids), Token.lease_owner == owner)
+    rows = session.execute(select(*_CLAIM_COLUMNS).where(mine)).all()
     return [_claimed(r) for r in rows]
 
 
@@ -224,6 +228,16 @@ def release(
         values["next_check_at"] = next_check_at
     result: CursorResult[Any] = session.execute(stmt.values(values))  # type: ignore[assignment]
     return result.rowcount or 0
+
+
+def renew(session: Session, owner: str, ids: Sequence[int], until: float) -> None:
+    """Extend this owner's leases on `ids` (work queued behind a slow API keeps its claim)."""
+    for i in range(0, len(ids), 1000):
+        session.execute(
+            update(T)
+            .where(T.c.lease_owner == owner, T.c.id.in_(list(ids[i : i + 1000])))
+            .values(lease_expires_at=until)
+        )
 
 
 def set_inspector_state(
