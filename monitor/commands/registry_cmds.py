@@ -88,14 +88,26 @@ def cmd_migrate(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_keys_rotate(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     vault = ctx.vault
-    count = 0
+    count = changed = 0
     with transaction(ctx.sessions) as s:
         for table, col in ((Token, Token.secret), (App, App.inspector_secret)):
-            for row_id, secret in s.execute(select(table.id, col)):
-                if vault.needs_rotation(secret):
-                    s.execute(update(table).where(table.id == row_id).values({col.key: vault.rotate(secret)}))
+            for row_id, secret in s.execute(select(table.id, col)).all():
+                if not vault.needs_rotation(secret):
+                    continue
+                # Only if the ciphertext is still the one read: a refresh or a source sync that stored a new
+                # string meanwhile must not be overwritten with the old one (the new one is already current).
+                stmt = (
+                    update(table)
+                    .where(table.id == row_id, col == secret)
+                    .values({col.key: vault.rotate(secret)})
+                )
+                if s.execute(stmt).rowcount:
                     count += 1
+                else:
+                    changed += 1
     print(f"re-encrypted {count} secret(s) with the newest key; older keys may now be removed from key_files")
+    if changed:
+        print(f"{changed} secret(s) changed while rotating: run `keys rotate` again to check them")
     return 0
 
 
