@@ -20,7 +20,16 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts import AlertState, Desired, TokenFacts, app_alerts, source_alerts, step, token_alerts
+from monitor.alerts import (
+    AlertState,
+    Desired,
+    TokenFacts,
+    alert_key,
+    app_alerts,
+    source_alerts,
+    step,
+    token_alerts,
+)
 from monitor.config import AlertsConfig, Config
 from monitor.db.models import Alert, AlertEventRow, App, Notification, Source, Token
 from monitor.jobs import Job
@@ -179,6 +188,14 @@ def evaluate(session: Session, cfg: AlertsConfig, now: float) -> Evaluation:
             (a.key, a) for a in session.scalars(select(Alert).where(Alert.key.in_(missing[i : i + CHUNK])))
         )
     result, events = Evaluation(desired=len(desired)), []
+    # An expiry alert ends without a message when its token turned invalid (it expired, or was revoked): a
+    # "no longer close to expiry" next to TokenInvalid would read as an all-clear.
+    superseded = {
+        alert_key(n, d.subject)
+        for d in desired.values()
+        if d.alertname == "TokenInvalid"
+        for n in ("TokenExpiring", "TokenDataAccessExpiring")
+    }
     for key in rows.keys() | desired.keys():
         row = rows.get(key)
         stored = to_state(row) if row is not None else None
@@ -186,6 +203,8 @@ def evaluate(session: Session, cfg: AlertsConfig, now: float) -> Evaluation:
         if new is not None and new != stored:
             _store(session, row, new, now)
             result.changed += 1
+        if key in superseded:
+            emitted = tuple(e for e in emitted if e.status != "resolved")
         events += [{"created_at": now, "payload": json.dumps(e.to_dict(), sort_keys=True)} for e in emitted]
     if events:
         session.execute(insert(AlertEventRow), events)

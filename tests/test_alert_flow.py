@@ -329,3 +329,23 @@ def test_notify_test_command(tmp_path: Path, hook: HttpReceiver, capsys: pytest.
     assert "hooks (webhook): sent" in out and "broken (webhook): failed (permanent): HTTP 404" in out
     assert "/broken" not in out
     assert main(["--config", str(config), "notify", "test", "--notifier", "nope"]) == 2
+
+
+def test_an_expiring_token_that_turns_invalid_gets_no_all_clear(sqlite_url: str) -> None:
+    """TokenExpiring ends silently when TokenInvalid takes over: no 'no longer close to expiry' message."""
+    sessions = make_db(sqlite_url)
+    (name,) = add_fleet(sessions, 1, T0, expires_at=T0 + DAY)
+    with exclusive(sessions, "alerts") as s:
+        evaluate(s, AlertsConfig(), T0)
+    with transaction(sessions) as s:
+        observe(s, [name], is_valid=False, invalid_reason="expired", last_result="invalid")
+    with exclusive(sessions, "alerts") as s:
+        evaluate(s, AlertsConfig(), T0 + 60)
+    with sessions() as s:
+        events = [json.loads(p) for p in s.scalars(select(AlertEventRow.payload).order_by(AlertEventRow.id))]
+        statuses = dict(s.execute(select(Alert.alertname, Alert.status)).all())
+    assert [(e["alertname"], e["status"]) for e in events] == [
+        ("TokenExpiring", "firing"),
+        ("TokenInvalid", "firing"),
+    ]
+    assert statuses == {"TokenExpiring": "resolved", "TokenInvalid": "firing"}
