@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, text, update
+from sqlalchemy import and_, delete, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerts import (
@@ -106,12 +106,7 @@ def trouble(cfg: AlertsConfig, now: float) -> Any:
             valid,
             Token.data_access_expires_at <= now + max(cfg.data_access.warning, cfg.data_access.critical),
         ),
-        and_(
-            valid,
-            Token.expected_scopes.is_not(None),
-            Token.scopes.is_not(None),
-            Token.expected_scopes != Token.scopes,
-        ),
+        Token.scopes_lost.is_(True),
     )
 
 
@@ -174,12 +169,6 @@ class Evaluation:
 
 def evaluate(session: Session, cfg: AlertsConfig, now: float) -> Evaluation:
     """Step every relevant alert to `now` inside the caller's (exclusive) transaction."""
-    # First a write: it records the scope baseline, and on SQLite it takes the write lock up front.
-    session.execute(
-        update(Token)
-        .where(Token.expected_scopes.is_(None), Token.is_valid.is_(True), Token.scopes.is_not(None))
-        .values(expected_scopes=Token.scopes)
-    )
     desired = desired_alerts(session, cfg, now)
     rows = {a.key: a for a in session.scalars(select(Alert).where(Alert.status == "firing"))}
     missing = [k for k in desired if k not in rows]

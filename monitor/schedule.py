@@ -19,6 +19,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.alerts import lost_scopes
 from monitor.budget import CallBudget
 from monitor.crypto import Vault
 from monitor.db import store
@@ -340,8 +341,16 @@ class Sweeper:
             rand=self.rand(),
         )
         error = None if answered and r.verdict == Verdict.VALID else _error_text(r)
+        # The first valid answer sets the scope baseline; losing any of it is TokenScopesLost (a column, so
+        # the alert evaluation finds such tokens through an index).
+        expected = c.expected_scopes
+        if expected is None and obs.is_valid and obs.scopes is not None:
+            expected = obs.scopes
+        lost = bool(obs.is_valid) and bool(lost_scopes(expected, obs.scopes))
         update = {
             "b_id": c.id,
+            "expected_scopes": expected,
+            "scopes_lost": lost,
             "b_fp": c.fingerprint,
             "last_check_at": now,
             "last_success_at": now if answered else c.last_success_at,

@@ -210,21 +210,47 @@ def test_resolve_on_refresh_and_on_removal(sqlite_url: str, hook: HttpReceiver) 
     assert all(a["status"] == "resolved" for a in body["alerts"])
 
 
-def test_scope_baseline_then_scopes_lost(sqlite_url: str) -> None:
-    clock = Clock()
-    sessions = make_db(sqlite_url)
-    (name,) = add_fleet(sessions, 1, clock.now, scopes="threads_basic threads_content_publish")
-    with exclusive(sessions, "alerts") as s:
-        evaluate(s, AlertsConfig(), clock.now)
-    with sessions() as s:
-        assert s.scalar(select(Token.expected_scopes)) == "threads_basic threads_content_publish"
-    with transaction(sessions) as s:
-        observe(s, [name], scopes="threads_basic")
-    with exclusive(sessions, "alerts") as s:
-        result = evaluate(s, AlertsConfig(), clock.now + 5)
-    assert result.events == 1
-    (alert,) = rows(sessions, Alert)
-    assert alert.alertname == "TokenScopesLost" and alert.labels["scopes"] == "threads_content_publish"
+def test_scope_baseline_then_scopes_lost(tmp_path: Path, sqlite_url: str) -> None:
+    """The first valid check records the scopes; a later check without one of them fires TokenScopesLost
+    (and losing every scope, `scopes: []`, too); re-granting resolves it."""
+    from helpers_daemon import close_sweeper, make_fleet
+
+    from monitor.simulator import Simulator
+
+    with Simulator() as sim:
+        fleet = make_fleet(tmp_path, sqlite_url, sim)
+        try:
+            fleet.add_app("growth")
+            (name,) = fleet.add_tokens("growth", 1, scopes=("threads_basic", "threads_content_publish"))
+            sweeper = fleet.sweeper()
+
+            def check_then_evaluate(at: float) -> list[tuple[str, str, str]]:
+                fleet.make_due()
+                sweeper.sweep()
+                with exclusive(fleet.ctx.sessions, "alerts") as s:
+                    evaluate(s, AlertsConfig(), at)
+                with fleet.ctx.sessions() as s:
+                    return [
+                        (a.alertname, a.status, a.labels.get("scopes", "")) for a in s.scalars(select(Alert))
+                    ]
+
+            try:
+                assert check_then_evaluate(T0) == []
+                with fleet.ctx.sessions() as s:
+                    assert s.scalar(select(Token.expected_scopes)) == "threads_basic threads_content_publish"
+                sim.update_token(fleet.tokens[name], scopes=["threads_basic"])
+                assert check_then_evaluate(T0 + 60) == [
+                    ("TokenScopesLost", "firing", "threads_content_publish")
+                ]
+                sim.update_token(fleet.tokens[name], scopes=[])
+                alerts = check_then_evaluate(T0 + 120)
+                assert alerts == [("TokenScopesLost", "firing", "threads_basic, threads_content_publish")]
+                sim.update_token(fleet.tokens[name], scopes=["threads_basic", "threads_content_publish"])
+                assert check_then_evaluate(T0 + 180)[0][:2] == ("TokenScopesLost", "resolved")
+            finally:
+                close_sweeper(sweeper)
+        finally:
+            fleet.close()
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])

@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 import monitor.migrations as _migrations_pkg
 
-
 # Alembic narrates every step at INFO; the commands print their own one-line summary.
 logging.getLogger("alembic").setLevel(logging.WARNING)
 

@@ -32,6 +32,7 @@ class Claimed:
     last_success_at: float | None
     consecutive_failures: int
     failing_since: float | None
+    expected_scopes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ _CLAIM_COLUMNS = (
     Token.consecutive_failures,
     Token.failing_since,
     Token.observed_at,
+    Token.expected_scopes,
 )
 
 
@@ -97,6 +99,7 @@ def _claimed(row: Any) -> Claimed:
         row.last_success_at,
         row.consecutive_failures or 0,
         row.failing_since,
+        row.expected_scopes,
     )
 
 
@@ -195,6 +198,8 @@ _RESULT_UPDATE = (
                 "data_access_expires_at",
                 "issued_at",
                 "scopes",
+                "expected_scopes",
+                "scopes_lost",
                 "token_type",
                 "application",
                 "user_id",
