@@ -57,15 +57,24 @@ def calls_per_day(n: int = 2000, seed: int = 7) -> tuple[float, Cadence]:
     for result, exp_in, dae_in in population(n, rng):
         t = 0.0
         while t < DAY:
-            t = next_check_at(result=result, expires_at=None if exp_in is None else exp_in,
-                              data_access_expires_at=None if dae_in is None else dae_in, consecutive_failures=0,
-                              retry_after=None, cadence=cadence, now=t, rand=rng.random())
+            t = next_check_at(
+                result=result,
+                expires_at=None if exp_in is None else exp_in,
+                data_access_expires_at=None if dae_in is None else dae_in,
+                consecutive_failures=0,
+                retry_after=None,
+                cadence=cadence,
+                now=t,
+                rand=rng.random(),
+            )
             total += 1
     return total / n, cadence
 
 
 def growth(n_tokens: int, days: int) -> tuple[float, float, int, int]:
-    """Simulate `days` of sweeps: (bytes/token/30d with snapshots-on-change, with a row per check, rows, checks)."""
+    """Simulate `days` of sweeps.
+
+    Returns (bytes/token/30d with snapshots on change, the same with a row per check, rows, checks)."""
     clock = [time.time()]
     now = lambda: clock[0]  # noqa: E731 - the injected clock shared by simulator and sweeper
     with tempfile.TemporaryDirectory(prefix="ttm-bench-growth") as tmp, Simulator(clock=now) as sim:
@@ -80,21 +89,35 @@ def growth(n_tokens: int, days: int) -> tuple[float, float, int, int]:
         tokens = []
         for i, (result, exp_in, dae_in) in enumerate(population(n_tokens, rng)):
             tok = f"GROWTHTOK{i:06d}"
-            sim.add_token(tok, app_id="1", state="valid" if result == "valid" else "revoked",
-                          issued_at=now() - 30 * DAY, expires_at=now() + (exp_in or 40 * DAY),
-                          data_access_expires_at=now() + (dae_in or 80 * DAY))
+            sim.add_token(
+                tok,
+                app_id="1",
+                state="valid" if result == "valid" else "revoked",
+                issued_at=now() - 30 * DAY,
+                expires_at=now() + (exp_in or 40 * DAY),
+                data_access_expires_at=now() + (dae_in or 80 * DAY),
+            )
             tokens.append(NewToken(f"g-{i}", "g", tok))
         with transaction(sessions) as s:
             add_app(s, vault, "g", "GROWTH-INSPECTOR", kind="user_token", threads_app_id="1", now=now())
             add_tokens(s, vault, tokens, now=now())
         client = GraphClient(base_url=sim.url, retries=0)
-        sweeper = Sweeper(sessions=sessions, vault=vault, client=client, cadence=Cadence(), owner="g",
-                          concurrency=8, clock=now)
+        sweeper = Sweeper(
+            sessions=sessions,
+            vault=vault,
+            client=client,
+            cadence=Cadence(),
+            owner="g",
+            concurrency=8,
+            clock=now,
+        )
         checks, end = 0, now() + days * DAY
         refreshed = False
         while now() < end:
             checks += sweeper.sweep().inspected
-            if not refreshed and now() > end - days * DAY / 2:  # half-way: 10% of tokens get refreshed elsewhere
+            if (
+                not refreshed and now() > end - days * DAY / 2
+            ):  # half-way: 10% of tokens get refreshed elsewhere
                 for t in tokens[: n_tokens // 10]:
                     sim.update_token(t.token, expires_at=now() + 60 * DAY, issued_at=now())
                 refreshed = True
@@ -118,10 +141,22 @@ def bytes_per_snapshot_row(engine, sample: int = 20000) -> float:
         token_id = conn.scalar(select(func.min(Snapshot.token_id)))
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     before = path.stat().st_size
-    row = {"token_id": token_id, "result": "valid", "reason": None, "fingerprint": "0123456789ab", "is_valid": True,
-           "expires_at": 1.8e9, "data_access_expires_at": 1.81e9, "issued_at": 1.79e9,
-           "scopes": "threads_basic threads_content_publish", "token_type": "USER", "application": "Demo App",
-           "user_id": "1000", "error_code": None, "error_subcode": None}
+    row = {
+        "token_id": token_id,
+        "result": "valid",
+        "reason": None,
+        "fingerprint": "0123456789ab",
+        "is_valid": True,
+        "expires_at": 1.8e9,
+        "data_access_expires_at": 1.81e9,
+        "issued_at": 1.79e9,
+        "scopes": "threads_basic threads_content_publish",
+        "token_type": "USER",
+        "application": "Demo App",
+        "user_id": "1000",
+        "error_code": None,
+        "error_subcode": None,
+    }
     with engine.begin() as conn:
         conn.execute(insert(Snapshot), [dict(row, observed_at=1.79e9 + i) for i in range(sample)])
     with engine.begin() as conn:
@@ -135,15 +170,30 @@ def run(quick: bool = False) -> list[dict]:
     delay = cadence.max_interval + default_config().schedule.sweep_interval
     change, every, rows, checks = growth(10 if quick else 50, 2 if quick else 30)
     return [
-        {"benchmark": "API calls per token per day (default config, mixed fleet)", "measured": f"{per_day:.2f}",
-         "floor": f"{SCRAPE_PROBE_CALLS:.0f} (probe on every 60 s scrape)", "ratio": f"{ratio:.0f}x fewer",
-         "target": "(information)", "result": "-"},
-        {"benchmark": "worst-case detection delay, revoked healthy token", "measured": f"{delay / 3600:.2f} h",
-         "floor": "60 s (probe on scrape)", "ratio": "-", "target": "max_check_interval + sweep_interval",
-         "result": "-"},
-        {"benchmark": f"DB growth per token per 30 days ({rows} snapshots for {checks} checks)",
-         "measured": f"{change / 1024:.1f} KiB", "floor": f"{every / 1024:.1f} KiB (one row per check)",
-         "ratio": f"{every / max(change, 1):.0f}x smaller", "target": "(information)", "result": "-"},
+        {
+            "benchmark": "API calls per token per day (default config, mixed fleet)",
+            "measured": f"{per_day:.2f}",
+            "floor": f"{SCRAPE_PROBE_CALLS:.0f} (probe on every 60 s scrape)",
+            "ratio": f"{ratio:.0f}x fewer",
+            "target": "(information)",
+            "result": "-",
+        },
+        {
+            "benchmark": "worst-case detection delay, revoked healthy token",
+            "measured": f"{delay / 3600:.2f} h",
+            "floor": "60 s (probe on scrape)",
+            "ratio": "-",
+            "target": "max_check_interval + sweep_interval",
+            "result": "-",
+        },
+        {
+            "benchmark": f"DB growth per token per 30 days ({rows} snapshots for {checks} checks)",
+            "measured": f"{change / 1024:.1f} KiB",
+            "floor": f"{every / 1024:.1f} KiB (one row per check)",
+            "ratio": f"{every / max(change, 1):.0f}x smaller",
+            "target": "(information)",
+            "result": "-",
+        },
     ]
 
 

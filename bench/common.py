@@ -44,7 +44,9 @@ class SimProcess:
     proc: subprocess.Popen
 
     def control(self, action: str, **params: object) -> dict:
-        r = requests.get(f"{self.url}/__sim/{action}", params={k: str(v) for k, v in params.items()}, timeout=10)
+        r = requests.get(
+            f"{self.url}/__sim/{action}", params={k: str(v) for k, v in params.items()}, timeout=10
+        )
         r.raise_for_status()
         return r.json()
 
@@ -60,8 +62,13 @@ def simulator(n_tokens: int, latency: float = 0.0, now: float | None = None) -> 
         doc = {
             "apps": [{"app_id": APP_ID, "inspector": INSPECTOR}],
             "tokens": [
-                {"token": token_string(i), "app_id": APP_ID, "issued_at": now - 30 * DAY,
-                 "expires_at": now + 30 * DAY, "data_access_expires_at": now + 60 * DAY}
+                {
+                    "token": token_string(i),
+                    "app_id": APP_ID,
+                    "issued_at": now - 30 * DAY,
+                    "expires_at": now + 30 * DAY,
+                    "data_access_expires_at": now + 60 * DAY,
+                }
                 for i in range(n_tokens)
             ],
             "faults": [{"kind": "latency", "seconds": latency}] if latency else [],
@@ -69,9 +76,19 @@ def simulator(n_tokens: int, latency: float = 0.0, now: float | None = None) -> 
         spec, port_file = Path(tmp) / "tokens.json", Path(tmp) / "port"
         spec.write_text(json.dumps(doc))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.simulator", "--port", "0", "--tokens", str(spec),
-             "--port-file", str(port_file)],
-            stdout=subprocess.DEVNULL, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "monitor.simulator",
+                "--port",
+                "0",
+                "--tokens",
+                str(spec),
+                "--port-file",
+                str(port_file),
+            ],
+            stdout=subprocess.DEVNULL,
+            cwd=ROOT,
         )
         try:
             deadline = time.monotonic() + 120
@@ -122,7 +139,10 @@ def fill_registry(url: str, key_file: Path, n_tokens: int, now: float | None = N
     with transaction(sessions) as s:
         add_app(s, vault, "bench", INSPECTOR, kind="user_token", threads_app_id=APP_ID, now=now)
     for start in range(0, n_tokens, 20000):
-        batch = [NewToken(f"bench-{i}", "bench", token_string(i)) for i in range(start, min(n_tokens, start + 20000))]
+        batch = [
+            NewToken(f"bench-{i}", "bench", token_string(i))
+            for i in range(start, min(n_tokens, start + 20000))
+        ]
         with transaction(sessions) as s:
             add_tokens(s, vault, batch, now=now)
     engine.dispose()

@@ -21,7 +21,9 @@ from monitor.db.session import make_engine
 
 def rss_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) in MB from /proc."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
@@ -35,17 +37,24 @@ def daemon_rss(n: int) -> tuple[float, float, float]:
             cfg.write_text(
                 f'[database]\nurl = "{url}"\n[security]\nkey_file = "{tmp / "key"}"\n'
                 f'[threads]\nbase_url = "{sim.url}"\nconcurrency = 32\nmax_calls_per_hour = 10000000\n'
-                '[schedule]\nsweep_interval = "2s"\n[http]\nlisten = "127.0.0.1:0"\n[log]\nlevel = "warning"\n'
+                '[schedule]\nsweep_interval = "2s"\n[http]\nlisten = "127.0.0.1:0"\n'
+                '[log]\nlevel = "warning"\n'
             )
-            proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "run"], cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=(tmp / "daemon.log").open("w"))
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=(tmp / "daemon.log").open("w"),
+            )
             engine = make_engine(url)
             started = time.monotonic()
             try:
                 deadline = started + 900
                 while time.monotonic() < deadline and proc.poll() is None:
                     with engine.connect() as conn:
-                        left = conn.scalar(select(func.count()).select_from(Token).where(Token.last_check_at.is_(None)))
+                        left = conn.scalar(
+                            select(func.count()).select_from(Token).where(Token.last_check_at.is_(None))
+                        )
                     if left == 0:
                         break
                     time.sleep(0.5)
@@ -66,12 +75,30 @@ def run(quick: bool = False) -> list[dict]:
     rss_l, peak_l, took = daemon_rss(large)
     growth = rss_l / rss_s
     return [
-        {"benchmark": f"daemon RSS after a full sweep, {large} tokens", "measured": f"{rss_l:.0f} MB (peak {peak_l:.0f})",
-         "floor": "-", "ratio": "-", "target": "< 200 MB", "result": "pass" if peak_l < 200 else "FAIL"},
-        {"benchmark": f"RSS growth {small} -> {large} tokens", "measured": f"{rss_s:.0f} -> {rss_l:.0f} MB",
-         "floor": "-", "ratio": f"{growth:.2f}x", "target": "< 3x", "result": "pass" if growth < 3 else "FAIL"},
-        {"benchmark": f"full sweep of {large} tokens by the daemon (L=0, C=32)", "measured": f"{took:.0f} s",
-         "floor": "-", "ratio": "-", "target": "(information)", "result": "-"},
+        {
+            "benchmark": f"daemon RSS after a full sweep, {large} tokens",
+            "measured": f"{rss_l:.0f} MB (peak {peak_l:.0f})",
+            "floor": "-",
+            "ratio": "-",
+            "target": "< 200 MB",
+            "result": "pass" if peak_l < 200 else "FAIL",
+        },
+        {
+            "benchmark": f"RSS growth {small} -> {large} tokens",
+            "measured": f"{rss_s:.0f} -> {rss_l:.0f} MB",
+            "floor": "-",
+            "ratio": f"{growth:.2f}x",
+            "target": "< 3x",
+            "result": "pass" if growth < 3 else "FAIL",
+        },
+        {
+            "benchmark": f"full sweep of {large} tokens by the daemon (L=0, C=32)",
+            "measured": f"{took:.0f} s",
+            "floor": "-",
+            "ratio": "-",
+            "target": "(information)",
+            "result": "-",
+        },
     ]
 
 

@@ -33,8 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help="run only these benchmarks")
     args = parser.parse_args(argv)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    print(f"# threads-token-monitor benchmarks, {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}, nproc {os.cpu_count()}"
-          f"{' (quick)' if args.quick else ''}", flush=True)
+    print(
+        f"# threads-token-monitor benchmarks, {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}, nproc {os.cpu_count()}"
+        f"{' (quick)' if args.quick else ''}",
+        flush=True,
+    )
     failed = []
     started = time.monotonic()
     for name, full, quick in BENCHMARKS:
@@ -49,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"({name}: {time.monotonic() - t0:.0f} s, exit {code})", flush=True)
         if code != 0:
             failed.append(name)
-    print(f"\ntotal {time.monotonic() - started:.0f} s; "
-          + (f"missed or failed: {', '.join(failed)}" if failed else "every benchmark ran and met its target"))
+    print(
+        f"\ntotal {time.monotonic() - started:.0f} s; "
+        + (f"missed or failed: {', '.join(failed)}" if failed else "every benchmark ran and met its target")
+    )
     return 1 if failed else 0
 
 

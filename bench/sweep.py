@@ -17,7 +17,15 @@ from pathlib import Path
 
 import requests
 
-from bench.common import INSPECTOR, database, fill_registry, postgres_url, print_table, simulator, token_string
+from bench.common import (
+    INSPECTOR,
+    database,
+    fill_registry,
+    postgres_url,
+    print_table,
+    simulator,
+    token_string,
+)
 from monitor.db.session import make_engine, make_sessionmaker
 from monitor.graph import GraphClient
 from monitor.inspect import Cadence
@@ -33,8 +41,15 @@ def run_sweep(url: str, sim_url: str, vault, concurrency: int) -> tuple[float, f
     """One full sweep of every due token: (wall seconds, CPU seconds, inspections)."""
     engine = make_engine(url, pool_size=4)
     client = GraphClient(base_url=sim_url, timeout=30, retries=0, pool_size=max(64, concurrency * 2))
-    sweeper = Sweeper(sessions=make_sessionmaker(engine), vault=vault, client=client, cadence=Cadence(),
-                      owner="bench", concurrency=concurrency, retries=0)
+    sweeper = Sweeper(
+        sessions=make_sessionmaker(engine),
+        vault=vault,
+        client=client,
+        cadence=Cadence(),
+        owner="bench",
+        concurrency=concurrency,
+        retries=0,
+    )
     try:
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         stats = sweeper.sweep()
@@ -56,9 +71,14 @@ def throughput(kind: str, n: int, latency: float, concurrency: int) -> dict:
     floor = n * latency / concurrency
     ratio = wall / floor
     ok = inspected == n and calls == n and ratio <= 1.25
-    return {"benchmark": f"sweep {n} tokens, {label}, L={latency * 1000:.0f} ms, C={concurrency}",
-            "measured": f"{wall:.2f} s", "floor": f"{floor:.2f} s", "ratio": f"{ratio:.2f}x",
-            "target": "<= 1.25x", "result": "pass" if ok else f"FAIL ({inspected} inspected, {calls} calls)"}
+    return {
+        "benchmark": f"sweep {n} tokens, {label}, L={latency * 1000:.0f} ms, C={concurrency}",
+        "measured": f"{wall:.2f} s",
+        "floor": f"{floor:.2f} s",
+        "ratio": f"{ratio:.2f}x",
+        "target": "<= 1.25x",
+        "result": "pass" if ok else f"FAIL ({inspected} inspected, {calls} calls)",
+    }
 
 
 def bare_loop_cpu(sim_url: str, n: int, concurrency: int) -> float:
@@ -68,8 +88,11 @@ def bare_loop_cpu(sim_url: str, n: int, concurrency: int) -> float:
     session.mount("http://", adapter)
 
     def call(i: int) -> None:
-        r = session.get(f"{sim_url}/v1.0/debug_token",
-                        params={"input_token": token_string(i), "access_token": INSPECTOR}, timeout=30)
+        r = session.get(
+            f"{sim_url}/v1.0/debug_token",
+            params={"input_token": token_string(i), "access_token": INSPECTOR},
+            timeout=30,
+        )
         r.json()
 
     cpu0 = cpu_seconds()
@@ -86,9 +109,14 @@ def cpu_per_inspection(n: int, concurrency: int) -> dict:
             _, cpu, inspected = run_sweep(url, sim.url, vault, concurrency)
     per, floor = cpu / max(inspected, 1), bare / n
     ratio = per / floor
-    return {"benchmark": f"CPU per inspection ({n} tokens, C={concurrency}, L=0)",
-            "measured": f"{per * 1e3:.3f} ms", "floor": f"{floor * 1e3:.3f} ms (bare loop)",
-            "ratio": f"{ratio:.2f}x", "target": "<= 2x", "result": "pass" if ratio <= 2 else "FAIL"}
+    return {
+        "benchmark": f"CPU per inspection ({n} tokens, C={concurrency}, L=0)",
+        "measured": f"{per * 1e3:.3f} ms",
+        "floor": f"{floor * 1e3:.3f} ms (bare loop)",
+        "ratio": f"{ratio:.2f}x",
+        "target": "<= 2x",
+        "result": "pass" if ratio <= 2 else "FAIL",
+    }
 
 
 def run(quick: bool = False) -> list[dict]:

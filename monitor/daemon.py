@@ -48,8 +48,9 @@ def cadence_of(config: Config) -> Cadence:
 class Daemon:
     """One monitor process. `start()` returns once everything runs; `run()` blocks until a signal."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
-                 notify_stream: Any = None) -> None:
+    def __init__(
+        self, config: Config, *, clock: Callable[[], float] = time.time, notify_stream: Any = None
+    ) -> None:
         self.ctx = Context(config, clock=clock)
         self.config = config
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -89,17 +90,27 @@ class Daemon:
         self.ctx.vault  # noqa: B018 - a wrong key is a start-up error, not a per-check one
         self.registry, self.events = build_metrics(self.ctx, version=__version__)
         self.client = GraphClient(
-            base_url=self.config.threads.base_url, api_version=self.config.threads.api_version,
-            timeout=self.config.threads.timeout, retries=self.config.threads.retries,
-            pool_size=max(16, self.config.threads.concurrency * 2), on_response=self._on_api_response,
+            base_url=self.config.threads.base_url,
+            api_version=self.config.threads.api_version,
+            timeout=self.config.threads.timeout,
+            retries=self.config.threads.retries,
+            pool_size=max(16, self.config.threads.concurrency * 2),
+            on_response=self._on_api_response,
         )
         self.budget = CallBudget(self.config.threads.max_calls_per_hour)
         self.sweeper = Sweeper(
-            sessions=self.ctx.sessions, vault=self.ctx.vault, client=self.client,
-            cadence=cadence_of(self.config), owner=self.owner, concurrency=self.config.threads.concurrency,
+            sessions=self.ctx.sessions,
+            vault=self.ctx.vault,
+            client=self.client,
+            cadence=cadence_of(self.config),
+            owner=self.owner,
+            concurrency=self.config.threads.concurrency,
             lease=self.config.schedule.lease,
-            budget=self.budget, retries=self.config.threads.retries, clock=self.ctx.clock,
-            on_check=self._on_check, on_progress=self.liveness.beat,
+            budget=self.budget,
+            retries=self.config.threads.retries,
+            clock=self.ctx.clock,
+            on_check=self._on_check,
+            on_progress=self.liveness.beat,
         )
         self._components = [alerts_job.component(self), refresh.component(self), sources.component(self)]
         # The endpoint binds first: a port in use is a clear start-up error before any job runs.
@@ -108,13 +119,20 @@ class Daemon:
             self.web.start()
         except OSError as exc:
             self.web = None
-            raise DaemonError(f"cannot listen on {self.config.http.listen} ([http] listen): "
-                              f"{exc.strerror or exc}") from None
+            raise DaemonError(
+                f"cannot listen on {self.config.http.listen} ([http] listen): {exc.strerror or exc}"
+            ) from None
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults=defaults)
         for job in self._jobs():
-            self._scheduler.add_job(self._guard(job), "interval", seconds=job.interval, id=job.name,
-                                    name=job.name, next_run_time=_utc_in(job.first_delay))
+            self._scheduler.add_job(
+                self._guard(job),
+                "interval",
+                seconds=job.interval,
+                id=job.name,
+                name=job.name,
+                next_run_time=_utc_in(job.first_delay),
+            )
         self._scheduler.start()
         self._start_watchdog()
 
@@ -158,8 +176,10 @@ class Daemon:
                 self.sd.watchdog()
             elif not withheld:  # once per stall, not every tick: systemd restarts us after WatchdogSec anyway
                 withheld = True
-                log.error("sweep made no progress for %.0f s: withholding the watchdog ping",
-                          self.liveness.stall_after)
+                log.error(
+                    "sweep made no progress for %.0f s: withholding the watchdog ping",
+                    self.liveness.stall_after,
+                )
                 self.sd.status("sweep stalled: withholding the watchdog ping")
 
     # --- jobs --------------------------------------------------------------------------------------
@@ -170,6 +190,7 @@ class Daemon:
                 job.func()
             except Exception as exc:  # the boundary: log, keep the scheduler alive, retry next tick
                 log.error("job %s failed: %s", job.name, _describe(exc))
+
         run.__name__ = job.name
         return run
 
@@ -181,12 +202,18 @@ class Daemon:
             self.liveness.sweep_finished()
         if stats.inspected or stats.deferred:
             summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.results.items()))
-            log.info("sweep: inspected %d token(s) (%s)%s", stats.inspected, summary or "-",
-                     f", {stats.deferred} deferred" if stats.deferred else "")
+            log.info(
+                "sweep: inspected %d token(s) (%s)%s",
+                stats.inspected,
+                summary or "-",
+                f", {stats.deferred} deferred" if stats.deferred else "",
+            )
             self.sd.status(f"last sweep inspected {stats.inspected} token(s)")
         if stats.budget_exhausted:
-            log.warning("max_calls_per_hour (%d) reached: due checks wait for the budget",
-                        self.config.threads.max_calls_per_hour)
+            log.warning(
+                "max_calls_per_hour (%d) reached: due checks wait for the budget",
+                self.config.threads.max_calls_per_hour,
+            )
 
     def _prune(self) -> None:
         from monitor.retention import prune
@@ -214,9 +241,14 @@ class Daemon:
         except Exception:
             db_ok = False
         ok = scheduler_ok and db_ok and self.liveness.alive()
-        return ok, {"status": "ok" if ok else "unhealthy", "scheduler": scheduler_ok, "database": db_ok,
-                    "sweeping": self.liveness.sweeping(), "sweeps": self.liveness.sweeps,
-                    "version": __version__}
+        return ok, {
+            "status": "ok" if ok else "unhealthy",
+            "scheduler": scheduler_ok,
+            "database": db_ok,
+            "sweeping": self.liveness.sweeping(),
+            "sweeps": self.liveness.sweeps,
+            "version": __version__,
+        }
 
     def reload(self, path: str | os.PathLike[str]) -> bool:
         """Re-read the config: notifiers and thresholds change in place; an invalid file changes nothing."""
@@ -254,8 +286,9 @@ class Daemon:
 
                 release(s, self.owner)
         except Exception as exc:
-            log.warning("could not release leases on shutdown (they expire by themselves): %s",
-                        _describe(exc))
+            log.warning(
+                "could not release leases on shutdown (they expire by themselves): %s", _describe(exc)
+            )
         if self.web is not None:
             self.web.stop()
         self.sweeper.close()

@@ -218,8 +218,10 @@ def parse_token_info(data: dict[str, Any], is_valid: bool) -> TokenInfo:
     scopes = data.get("scopes", [])
     if not isinstance(scopes, list) or len(scopes) > MAX_SCOPES:
         raise Malformed("scopes")
-    if not all(isinstance(s, str) and 0 < len(s) <= MAX_SCOPE_LENGTH and s.isprintable() and " " not in s
-               for s in scopes):
+    if not all(
+        isinstance(s, str) and 0 < len(s) <= MAX_SCOPE_LENGTH and s.isprintable() and " " not in s
+        for s in scopes
+    ):
         raise Malformed("scopes")
     return TokenInfo(
         is_valid=is_valid,

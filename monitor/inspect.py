@@ -39,16 +39,34 @@ class Observation:
         # Timeouts, 5xx, garbage and throttling all mean "no answer this time": one state, so a flapping
         # network does not write a snapshot per check. An inspector problem stays distinct (unchecked).
         result = "failed" if self.result in TRANSIENT else self.result
-        return (result, reason, self.fingerprint, self.is_valid, self.expires_at, self.data_access_expires_at,
-                self.issued_at, self.scopes, self.token_type, self.application, self.user_id, self.error_code,
-                self.error_subcode)
+        return (
+            result,
+            reason,
+            self.fingerprint,
+            self.is_valid,
+            self.expires_at,
+            self.data_access_expires_at,
+            self.issued_at,
+            self.scopes,
+            self.token_type,
+            self.application,
+            self.user_id,
+            self.error_code,
+            self.error_subcode,
+        )
 
     def token_columns(self) -> dict[str, Any]:
         return {
-            "is_valid": self.is_valid, "expires_at": self.expires_at,
-            "data_access_expires_at": self.data_access_expires_at, "issued_at": self.issued_at,
-            "scopes": self.scopes, "token_type": self.token_type, "application": self.application,
-            "user_id": self.user_id, "error_code": self.error_code, "error_subcode": self.error_subcode,
+            "is_valid": self.is_valid,
+            "expires_at": self.expires_at,
+            "data_access_expires_at": self.data_access_expires_at,
+            "issued_at": self.issued_at,
+            "scopes": self.scopes,
+            "token_type": self.token_type,
+            "application": self.application,
+            "user_id": self.user_id,
+            "error_code": self.error_code,
+            "error_subcode": self.error_subcode,
             "invalid_reason": self.reason if self.result == "invalid" else None,
         }
 

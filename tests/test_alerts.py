@@ -235,8 +235,16 @@ def test_check_failing_message_counts_from_the_first_failure() -> None:
     from monitor.notify.text import description
     from monitor.timefmt import iso_utc
 
-    event = AlertEvent(alertname="TokenCheckFailing", status="firing", severity="warning",
-                       labels={"alertname": "TokenCheckFailing", "token": "t1", "app": "a"}, annotations={},
-                       starts_at=T0, ends_at=None, fingerprint="f", at=T0 - 2 * HOUR)
+    event = AlertEvent(
+        alertname="TokenCheckFailing",
+        status="firing",
+        severity="warning",
+        labels={"alertname": "TokenCheckFailing", "token": "t1", "app": "a"},
+        annotations={},
+        starts_at=T0,
+        ends_at=None,
+        fingerprint="f",
+        at=T0 - 2 * HOUR,
+    )
     text = description(event, T0)
     assert f"since {iso_utc(T0 - 2 * HOUR)} (2 hours ago)" in text

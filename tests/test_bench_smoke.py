@@ -19,8 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.timeout(240)
 def test_every_benchmark_runs_in_quick_mode() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MONITOR_TEST_POSTGRES_URL"}  # quick: SQLite only
-    proc = subprocess.run([sys.executable, "bench/run.py", "--quick"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=230)
+    proc = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=230,
+    )
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out[-4000:]
     for name in ("sweep", "scrape", "memory", "apicalls", "alert_latency", "sources"):

@@ -505,7 +505,9 @@ def test_two_daemons_on_postgres_refresh_500_tokens_each_exactly_once(
     for t in threads:
         t.join(120)
     try:
-        assert sum(done) == 500, done  # how the two split the work is scheduling; exactly once is the contract
+        assert sum(done) == 500, (
+            done
+        )  # how the two split the work is scheduling; exactly once is the contract
         assert Counter(env.refreshes(n) for n in names) == {1: 500}
         with env.ctx.sessions() as s:
             stored = {n: fp for n, fp in s.execute(select(Token.name, Token.fingerprint))}

@@ -10,9 +10,19 @@ NOW = 1_800_000_000.0
 
 
 def row(name: str = "t", state: str = "ok", result: str | None = "valid", **kw: object) -> StatusRow:
-    base: dict = dict(name=name, app="a", state=state, expires_at=NOW + 30 * 86400, data_access_expires_at=None,
-                      last_check_at=NOW - 60, last_result=result, last_error=None, scopes=("threads_basic",),
-                      source=None, reason=None)
+    base: dict = dict(
+        name=name,
+        app="a",
+        state=state,
+        expires_at=NOW + 30 * 86400,
+        data_access_expires_at=None,
+        last_check_at=NOW - 60,
+        last_result=result,
+        last_error=None,
+        scopes=("threads_basic",),
+        source=None,
+        reason=None,
+    )
     base.update(kw)
     return StatusRow(**base)
 

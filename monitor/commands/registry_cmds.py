@@ -101,7 +101,7 @@ def cmd_keys_rotate(ctx: Context, args: argparse.Namespace) -> int:
                     .where(table.id == row_id, col == secret)
                     .values({col.key: vault.rotate(secret)})
                 )
-                if s.execute(stmt).rowcount:
+                if s.connection().execute(stmt).rowcount:
                     count += 1
                 else:
                     changed += 1
