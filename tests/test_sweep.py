@@ -421,3 +421,37 @@ def test_a_slow_api_does_not_let_leases_expire_under_queued_work(fleet: Fleet, s
         close_sweeper(other)
     assert fleet.calls(names) == {n: 1 for n in names}
     assert fleet.leases() == 0
+
+
+def test_a_result_the_database_refuses_costs_one_token_not_the_batch(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence behind the parser's bounds: if the database still refuses a row (DataError), the other results
+    of the batch are stored and that token records an 'unstorable' check error instead of blocking sweeps."""
+    from sqlalchemy.exc import DataError
+
+    from monitor.db import store
+
+    fleet.add_app("ok")
+    names = fleet.add_tokens("ok", 5)
+    poisoned = fleet.rows()[names[2]].id
+    real = store.write_results
+
+    def refusing(session, owner, updates, snapshots):  # type: ignore[no-untyped-def]
+        if any(u["b_id"] == poisoned and u["last_result"] != "error" for u in updates):
+            raise DataError(
+                "UPDATE tokens ...", {}, Exception("value too long for type character varying(16)")
+            )
+        return real(session, owner, updates, snapshots)
+
+    monkeypatch.setattr(store, "write_results", refusing)
+    sweeper = fleet.sweeper()
+    try:
+        stats = sweeper.sweep()
+    finally:
+        close_sweeper(sweeper)
+    rows = fleet.rows()
+    assert stats.inspected == 5
+    assert rows[names[2]].last_result == "error" and rows[names[2]].last_error.startswith("unstorable")
+    assert all(rows[n].last_result == "valid" for n in names if n != names[2])
+    assert fleet.leases() == 0
