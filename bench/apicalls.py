@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import argparse
 import random
 import tempfile
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from bench.common import DAY, print_table
+from bench.common import DAY, bench_main
 from monitor.config import default_config
 from monitor.crypto import Vault, create_key_file
 from monitor.db import migrate
@@ -198,10 +197,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    print_table(run(parser.parse_args(argv).quick))
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

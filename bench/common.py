@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,3 +159,13 @@ def print_table(rows: list[dict]) -> None:
     print("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:
         print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols), flush=True)
+
+
+def bench_main(doc: str | None, run: Callable[[bool], list[dict]], argv: list[str] | None = None) -> int:
+    """The command line every table-printing benchmark shares: `--quick` for small sizes."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes: checks that it runs")
+    print_table(run(parser.parse_args(argv).quick))
+    return 0

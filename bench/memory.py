@@ -5,7 +5,6 @@ Target: under 200 MB with 100,000 tokens, and growth from 10,000 to 100,000 toke
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.common import ROOT, database, fill_registry, print_table, simulator
+from bench.common import ROOT, bench_main, database, fill_registry, simulator
 from monitor.db.models import Token
 from monitor.db.session import make_engine
 
@@ -103,10 +102,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    print_table(run(parser.parse_args(argv).quick))
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

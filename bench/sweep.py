@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import argparse
 import resource
 import tempfile
 import time
@@ -19,10 +18,10 @@ import requests
 
 from bench.common import (
     INSPECTOR,
+    bench_main,
     database,
     fill_registry,
     postgres_url,
-    print_table,
     simulator,
     token_string,
 )
@@ -130,11 +129,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    print_table(run(args.quick))
-    return 0
+    return bench_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":
