@@ -27,6 +27,14 @@ class CallBudget:
         while self._times and self._times[0] <= now - self.WINDOW:
             self._times.popleft()
 
+    def preload(self, ages: list[float]) -> None:
+        """Count calls made before this process started (`ages`: seconds ago), so that a restart, or a crash
+        loop, does not start the hour afresh and exceed the ceiling."""
+        with self._lock:
+            now = self._clock()
+            earlier = sorted(now - age for age in ages if 0 <= age < self.WINDOW)
+            self._times = deque(sorted([*earlier, *self._times])[-self.per_hour :] if self.per_hour else [])
+
     def available(self) -> int:
         with self._lock:
             self._trim(self._clock())

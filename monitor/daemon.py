@@ -17,12 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from monitor import __version__, alerts_job, refresh, sources
 from monitor.budget import CallBudget
 from monitor.config import Config, ConfigError, load_config
 from monitor.context import Context
+from monitor.db.models import Token
 from monitor.db.session import SqliteLock, sqlite_path, transaction
 from monitor.graph import GraphClient
 from monitor.inspect import Cadence
@@ -98,6 +99,7 @@ class Daemon:
             on_response=self._on_api_response,
         )
         self.budget = CallBudget(self.config.threads.max_calls_per_hour)
+        self.budget.preload(self._calls_in_the_last_hour())
         self.sweeper = Sweeper(
             sessions=self.ctx.sessions,
             vault=self.ctx.vault,
@@ -135,6 +137,17 @@ class Daemon:
             )
         self._scheduler.start()
         self._start_watchdog()
+
+    def _calls_in_the_last_hour(self) -> list[float]:
+        """Ages of the checks and refreshes stored in the last hour (one call each: a lower bound, retries are
+        not stored). With several daemons this counts theirs too: conservative, never over the ceiling."""
+        now = self.ctx.now()
+        with self.ctx.sessions() as s:
+            times = [
+                *s.scalars(select(Token.last_check_at).where(Token.last_check_at > now - 3600)),
+                *s.scalars(select(Token.last_refresh_at).where(Token.last_refresh_at > now - 3600)),
+            ]
+        return [now - t for t in times]
 
     def _abort_start(self) -> None:
         """Undo a partial start so a failed start leaves no thread, port or lock behind."""
