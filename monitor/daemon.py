@@ -276,6 +276,11 @@ class Daemon:
         self.ctx.config = new
         self.ctx.__dict__.pop("horizons", None)
         self.sweeper.cadence = cadence_of(new)
+        self.budget.per_hour = new.threads.max_calls_per_hour
+        self.sweeper.lease = new.schedule.lease
+        if self._scheduler is not None:
+            self._scheduler.reschedule_job("sweep", trigger="interval", seconds=new.schedule.sweep_interval)
+        logging.getLogger().setLevel(new.log.level.upper())
         for comp in self._components:
             if hasattr(comp, "reload"):
                 comp.reload(new)
