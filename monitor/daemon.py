@@ -279,7 +279,8 @@ class Daemon:
         self.budget.per_hour = new.threads.max_calls_per_hour
         self.sweeper.lease = new.schedule.lease
         if self._scheduler is not None:
-            self._scheduler.reschedule_job("sweep", trigger="interval", seconds=new.schedule.sweep_interval)
+            for job in self._jobs():  # intervals derive from [schedule]: every job follows the new values
+                self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
         logging.getLogger().setLevel(new.log.level.upper())
         for comp in self._components:
             if hasattr(comp, "reload"):
@@ -294,6 +295,9 @@ class Daemon:
         self.stopped.set()
         self.sd.stopping("stopping")
         self.sweeper.stop()
+        for comp in self._components:  # stop claiming new work before waiting for running jobs
+            if hasattr(comp, "stop"):
+                comp.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
         for comp in self._components:

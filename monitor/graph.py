@@ -218,7 +218,10 @@ def classify_refresh(
         token = doc.get("access_token") if doc is not None else None
         if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token) or doc is None:
             raise Malformed("access_token")
-        expires_in = parse_time(doc.get("expires_in"))
+        try:
+            expires_in = parse_time(doc.get("expires_in"))
+        except Malformed:  # the string is issued and the old one may be gone: keep it, re-inspection tells
+            expires_in = None
         return _refresh(Verdict.VALID, status, access_token=token, expires_in=expires_in, usage=usage)
     except Malformed:
         return _refresh(Verdict.ERROR, status, reason="malformed", message=MALFORMED)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,6 +85,10 @@ class Refresher:
 
     def reload(self, config: Config) -> None:
         self.config = config
+
+    def stop(self) -> None:
+        """Stop claiming: a running tick ends after its current batch (the daemon stops quickly)."""
+        self.stopping.set()
 
     def close(self) -> None:
         self.stopping.set()
@@ -249,10 +254,24 @@ def _describe(exc: BaseException) -> str:
     return describe(exc)
 
 
+def spool_directory(config: Config) -> Path:
+    """A writable place for the spool: systemd's StateDirectory, else next to a SQLite database, else next to
+    the key. Not next to the key under systemd: $CREDENTIALS_DIRECTORY is read-only there."""
+    import os
+
+    from monitor.db.session import sqlite_path
+
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state)
+    db = sqlite_path(config.database.url)
+    return db.parent if db is not None else config.security.key_files[0].parent
+
+
 def component(daemon: Any) -> Refresher:
     """The daemon's refresh component (see monitor.daemon._component_factories)."""
     config = daemon.config
-    state_dir = config.security.key_files[0].parent / SPOOL_DIR
+    state_dir = spool_directory(config) / SPOOL_DIR
     return Refresher(
         sessions=daemon.ctx.sessions,
         vault=daemon.ctx.vault,

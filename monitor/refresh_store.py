@@ -133,11 +133,12 @@ def claim_eligible(
     ids = list(session.scalars(stmt).all())
     if not ids:
         return []
+    # As in store._lease: on SQLite the SELECT took no row lock, so only rows still free are ours.
     session.execute(
-        update(Token).where(Token.id.in_(ids)).values(lease_owner=owner, lease_expires_at=now + lease),
+        update(Token).where(Token.id.in_(ids), free).values(lease_owner=owner, lease_expires_at=now + lease),
         execution_options={"synchronize_session": False},
     )
-    rows = session.execute(select(Token).where(Token.id.in_(ids))).scalars().all()
+    rows = session.execute(select(Token).where(Token.id.in_(ids), Token.lease_owner == owner)).scalars().all()
     return [_candidate(t) for t in rows]
 
 

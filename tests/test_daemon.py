@@ -101,6 +101,36 @@ def test_check_prints_stores_and_sets_the_exit_code(
         fleet.close()
 
 
+def test_check_counts_a_token_a_daemon_holds_by_its_stored_state(
+    tmp_path: Path, sqlite_url: str, sim: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check --all` while a daemon holds the revoked token: skipped, but the exit code still says trouble."""
+    from sqlalchemy import update
+
+    from monitor.db.models import Token
+    from monitor.db.session import transaction
+
+    fleet = make_fleet(tmp_path, sqlite_url, sim)
+    try:
+        fleet.add_app("acme")
+        fine = fleet.add_tokens("acme", 1, prefix="fine")
+        dead = fleet.add_tokens("acme", 1, prefix="dead", state="revoked")
+        cfg = ["--config", str(fleet.config_path)]
+        assert main([*cfg, "check", "--all"]) == 1  # the revoked token is now stored as invalid
+        with transaction(fleet.ctx.sessions) as s:
+            s.execute(
+                update(Token)
+                .where(Token.name == dead[0])
+                .values(lease_owner="another-daemon", lease_expires_at=time.time() + 300)
+            )
+        capsys.readouterr()
+        assert main([*cfg, "check", "--all"]) == 1
+        captured = capsys.readouterr()
+        assert fine[0] in captured.out and f"{dead[0]}: skipped" in captured.err
+    finally:
+        fleet.close()
+
+
 def test_check_with_a_broken_inspector_makes_one_probe_call(
     tmp_path: Path, sqlite_url: str, sim: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -573,3 +573,25 @@ def test_real_alertmanager_accepts_and_resolves(real_alertmanager: str) -> None:
     notifier.send(message(replace(firing, status="resolved", ends_at=now - 1, kind="resolve")))
     alerts = requests.get(f"{real_alertmanager}/api/v2/alerts", timeout=5).json()
     assert not [a for a in alerts if a["labels"].get("token") == "acme-main"]
+
+
+def test_alertmanager_test_alert_ends_soon() -> None:
+    """`notify test` must not leave an alert firing in Alertmanager for a day."""
+    from monitor.notify.alertmanager import postable
+    from monitor.notify.base import AlertEvent, Message
+
+    now = 1_800_000_000.0
+    event = AlertEvent(
+        alertname="TestNotification",
+        status="firing",
+        severity="warning",
+        labels={"alertname": "TestNotification"},
+        annotations={},
+        starts_at=now,
+        ends_at=None,
+        fingerprint="f",
+        kind="test",
+    )
+    message = Message(delivery_id="d", notifier="am", group_key="{}", alerts=(event,), created_at=now)
+    sent = postable(event, message, now, resolve_timeout=26 * 3600)
+    assert sent["endsAt"] == "2027-01-15T08:05:00Z"

@@ -559,3 +559,18 @@ def test_the_daemon_refreshes_with_its_refresh_component(tmp_path: Path) -> None
                 == 1
             )
         ctx.close()
+
+
+def test_the_spool_lives_where_the_service_can_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not next to the key: under systemd the key comes from the read-only $CREDENTIALS_DIRECTORY."""
+    from monitor.config import parse_config
+    from monitor.refresh import spool_directory
+
+    def cfg(url: str) -> Config:
+        return parse_config({"database": {"url": url}, "security": {"key_file": str(tmp_path / "creds" / "k")}})
+
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    assert spool_directory(cfg(f"sqlite:///{tmp_path}/state/m.sqlite3")) == tmp_path / "state"
+    assert spool_directory(cfg("postgresql+psycopg://u@h/db")) == tmp_path / "creds"
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}/var/lib/ttm:{tmp_path}/other")
+    assert spool_directory(cfg("postgresql+psycopg://u@h/db")) == tmp_path / "var/lib/ttm"

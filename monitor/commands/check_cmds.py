@@ -80,7 +80,11 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     skipped = sorted(set(ids.values()) - checked)
     now = ctx.now()
     with ctx.sessions() as s:
-        rows = [r for r in status_rows(s, ctx.horizons, now) if r.name in checked]
+        stored = {r.name: r for r in status_rows(s, ctx.horizons, now)}
+    rows = [stored[n] for n in stored if n in checked]
+    # A token a daemon was checking right now still counts, by what is stored about it: a cron job must not
+    # pass because the daemon happened to hold the invalid token at that moment.
+    busy = [stored[n] for n in skipped if n in stored]
     if args.json:
         print_json({"checked": [r.to_json() for r in rows], "skipped_busy": skipped})
     else:
@@ -88,6 +92,6 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
         print(status_table(rows, now, colour=use_colour(sys.stdout), columns=columns))
         for name in skipped:
             print(f"{name}: skipped, a daemon is checking it right now", file=sys.stderr)
-    trouble = any(r.state in TROUBLE for r in rows)
+    trouble = any(r.state in TROUBLE for r in [*rows, *busy])
     failed = any(r.last_result not in ("valid", "invalid") for r in rows)
     return 1 if trouble or failed else 0

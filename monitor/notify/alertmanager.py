@@ -29,6 +29,8 @@ def postable(event: AlertEvent, message: Message, now: float, resolve_timeout: f
     annotations.setdefault("description", description(event, now))
     if event.status == "resolved":
         ends_at = event.ends_at if event.ends_at is not None else now
+    elif event.kind == "test":
+        ends_at = now + 300  # `notify test` must not leave an alert firing (and paging) for a day
     else:
         ends_at = now + resolve_timeout
     alert: dict[str, Any] = {
