@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, insert, select, update
@@ -213,9 +213,11 @@ def get_token(session: Session, name: str) -> Token:
     return token
 
 
-def remove_token(session: Session, name: str, *, now: float) -> None:
+def remove_token(session: Session, name: str, *, now: float, sources: Collection[str] = ()) -> None:
+    """Remove a token added by hand, or one whose source is no longer configured (`sources`): nothing would
+    ever retire it otherwise."""
     token = get_token(session, name)
-    if token.source is not None:
+    if token.source is not None and token.source in sources:
         raise RegistryError(
             f"token {name!r} belongs to source {token.source!r}: remove it there, the next sync retires it"
         )

@@ -182,6 +182,7 @@ class SourcesComponent:
         return [Job("sources-sync", self.sync_due, TICK), Job("sources-writeback", self.write_back, interval)]
 
     def sync_due(self) -> None:
+        self._forget_removed()
         for source in list(self.sources.values()):
             first = source.name not in self._synced_once  # the first run after start ignores the schedule
             self._synced_once.add(source.name)
@@ -193,6 +194,16 @@ class SourcesComponent:
                 continue  # logged and recorded in sources.last_error by sync_source: SourceFailing fires
             except Exception as exc:  # one source's trouble never stops the others
                 log.error("source %s: sync failed: %s", source.name, type(exc).__name__)
+
+    def _forget_removed(self) -> None:
+        """A source removed from the config is not failing: clear its error so SourceFailing resolves
+        instead of repeating forever (its tokens can then be removed with `tokens remove`)."""
+        with transaction(self.ctx.sessions) as s:
+            s.execute(
+                update(Source)
+                .where(Source.last_error.is_not(None), Source.name.not_in(list(self.sources) or [""]))
+                .values(last_error=None)
+            )
 
     def write_back(self) -> None:
         report = write_back_pending(

@@ -567,7 +567,8 @@ def test_the_spool_lives_where_the_service_can_write(tmp_path: Path, monkeypatch
     from monitor.refresh import spool_directory
 
     def cfg(url: str) -> Config:
-        return parse_config({"database": {"url": url}, "security": {"key_file": str(tmp_path / "creds" / "k")}})
+        key = str(tmp_path / "creds" / "k")
+        return parse_config({"database": {"url": url}, "security": {"key_file": key}})
 
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     assert spool_directory(cfg(f"sqlite:///{tmp_path}/state/m.sqlite3")) == tmp_path / "state"

@@ -189,8 +189,12 @@ def test_tokens_owned_by_a_source_are_not_removed_by_hand(lite: sessionmaker[Ses
         registry.add_app(s, vault, "acme", "INSPECTOR-1", kind="user_token", threads_app_id=None, now=NOW)
         registry.add_tokens(s, vault, [NewToken("synced", "acme", "THQWJ-s")], now=NOW, source="appdb")
     with pytest.raises(RegistryError, match="belongs to source 'appdb'"), transaction(lite) as s:
-        registry.remove_token(s, "synced", now=NOW)
+        registry.remove_token(s, "synced", now=NOW, sources={"appdb"})
     assert _count(lite, Token) == 1
+    # Once the source is gone from the config nothing would retire its tokens: they can be removed by hand.
+    with transaction(lite) as s:
+        registry.remove_token(s, "synced", now=NOW, sources={"other-db"})
+    assert _count(lite, Token) == 0
 
 
 # --- pure validation (no database) -------------------------------------------------------------------

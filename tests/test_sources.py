@@ -470,6 +470,16 @@ def test_component_syncs_on_schedule_and_one_daemon_at_a_time(world: World) -> N
     comp.reload(replace(world.ctx.config, sources=(world.source, second)))
     comp.sync_due()
     assert sorted(world.tokens()) == ["1", "2", "x-1", "x-2"]
+
+    # A source removed from the config is not "failing": its stored error is cleared (SourceFailing resolves).
+    from monitor.db.models import Source
+
+    with transaction(world.ctx.sessions) as s:
+        s.execute(update(Source).where(Source.name == "second").values(last_error="boom"))
+    comp.reload(replace(world.ctx.config, sources=(world.source,)))
+    comp.sync_due()
+    with world.ctx.sessions() as s:
+        assert s.scalar(select(Source.last_error).where(Source.name == "second")) is None
     comp.close()
 
 

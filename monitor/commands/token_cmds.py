@@ -155,7 +155,7 @@ def cmd_tokens_list(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_tokens_remove(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     with transaction(ctx.sessions) as s:
-        remove_token(s, args.name, now=ctx.now())
+        remove_token(s, args.name, now=ctx.now(), sources={src.name for src in ctx.config.sources})
     print(f"removed token {args.name}")
     return 0
 
