@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -225,9 +225,22 @@ def parse_config(
             sections[name] = _BUILDERS[name](ctx, name, values)
     notifiers = _parse_array(ctx, "notifiers", data.get("notifiers", []), _parse_notifier)
     sources = _parse_array(ctx, "sources", data.get("sources", []), _parse_source)
+    _check_resolve_timeouts(ctx, sections.get("alerts", AlertsConfig()), notifiers)
     if ctx.problems:
         raise ConfigError(ctx.problems, path)
     return Config(**sections, notifiers=notifiers, sources=sources, path=path)
+
+
+def _check_resolve_timeouts(ctx: Context, alerts: AlertsConfig, notifiers: Sequence[NotifierConfig]) -> None:
+    """Alertmanager resolves a firing alert not re-sent before its endsAt: the repeat must come first."""
+    for i, n in enumerate(notifiers):
+        timeout = n.settings.get("resolve_timeout") if n.type == "alertmanager" else None
+        if timeout is not None and timeout <= alerts.repeat_interval:
+            ctx.problem(
+                f"notifiers[{i}].resolve_timeout",
+                "must be longer than alerts.repeat_interval, "
+                "or Alertmanager resolves the alert between re-sends",
+            )
 
 
 # ---------------------------------------------------------------------------------------------- builders

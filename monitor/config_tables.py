@@ -163,6 +163,8 @@ NOTIFIER_TYPE_FIELDS: Mapping[str, Mapping[str, Field]] = {
         "url": Field(http_url, required=True),
         "username": opt(string(), None),
         "password": opt(string(), None, secret=True),
+        # How long Alertmanager keeps a firing alert without news; keep it above repeat_interval.
+        "resolve_timeout": opt(duration(300.0, 30 * DAY), 26 * 3600.0),
     },
     "console": {},
 }

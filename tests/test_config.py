@@ -431,3 +431,15 @@ def test_example_documents_exactly_the_accepted_keys() -> None:
     accepted = config_keys()
     assert documented - accepted == set(), "keys in config.example.toml the loader rejects"
     assert accepted - documented == set(), "keys the loader accepts that config.example.toml does not show"
+
+
+def test_alertmanager_resolve_timeout_must_outlast_the_repeat(tmp_path: Path) -> None:
+    am = '[[notifiers]]\nname = "am"\ntype = "alertmanager"\nurl = "http://127.0.0.1:9093"\n'
+    error = problems(tmp_path, '[alerts]\nrepeat_interval = "3d"\n' + am, {})
+    assert error.problems == [
+        "notifiers[0].resolve_timeout: must be longer than alerts.repeat_interval, "
+        "or Alertmanager resolves the alert between re-sends"
+    ]
+    path = tmp_path / "ok.toml"
+    path.write_text('[alerts]\nrepeat_interval = "3d"\n' + am + 'resolve_timeout = "4d"\n')
+    assert load_config(path, env={}).notifiers[0].settings["resolve_timeout"] == 4 * 86400

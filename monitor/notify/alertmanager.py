@@ -12,7 +12,7 @@ from monitor.timefmt import rfc3339
 
 # Alertmanager resolves an alert by itself at endsAt. The alert ladder re-sends a firing alert every
 # repeat_interval (24 h by default), so a firing alert claims a little more than that; a larger
-# repeat_interval needs the optional `resolve_timeout` setting (seconds).
+# repeat_interval needs a larger `resolve_timeout` setting (config: a duration, default 26h).
 DEFAULT_RESOLVE_TIMEOUT = 26 * 3600.0
 _LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
 
