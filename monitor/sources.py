@@ -207,7 +207,7 @@ class SourcesComponent:
 
     def write_back(self) -> None:
         report = write_back_pending(
-            self.ctx.sessions, self.ctx.vault, self.sources, self.engines, self.ctx.now()
+            self.ctx.sessions, self.ctx.vault, self.sources, self.engines, self.ctx.now(), owner=self.owner
         )
         if report.failed:
             log.warning(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, and_, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import SourceConfig
@@ -26,6 +26,7 @@ log = logging.getLogger("monitor.sources")
 
 T = cast(Table, Token.__table__)
 PREFIX = "write-back to source"
+LEASE = 300.0  # longer than the source's 60 s statement timeout
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,9 @@ def write_back_pending(
     now: float,
     *,
     limit: int = 200,
+    owner: str = "writeback",
 ) -> WritebackReport:
-    """Write back up to `limit` pending strings of configured sources; one monitor transaction per token."""
+    """Write back up to `limit` pending strings of configured sources, one token at a time."""
     if not sources:
         return WritebackReport()
     with sessions() as s:
@@ -51,7 +53,7 @@ def write_back_pending(
         ids = list(s.scalars(stmt.order_by(T.c.id).limit(limit)).all())
     written = failed = 0
     for token_id in ids:
-        outcome = _write_back_one(sessions, vault, sources, engines, token_id, now)
+        outcome = _write_back_one(sessions, vault, sources, engines, token_id, now, f"{owner}:wb")
         written += outcome is True
         failed += outcome is False
     return WritebackReport(written, failed)
@@ -64,33 +66,49 @@ def _write_back_one(
     engines: SourceEngines,
     token_id: int,
     now: float,
+    owner: str,
 ) -> bool | None:
-    """True written, False failed, None taken by another daemon or no longer pending."""
+    """True written, False failed, None leased by someone else (a sweep, a refresh, another daemon) or no
+    longer pending.
+
+    The token is leased, not row-locked, while the source's statement runs (up to its 60 s timeout): a row
+    lock held that long would stall the sweep's batch writes."""
+    free = or_(T.c.lease_expires_at.is_(None), T.c.lease_expires_at < now)
     with transaction(sessions) as s:
-        # The row lock (SKIP LOCKED) keeps another daemon from writing the same token back concurrently.
         stmt = (
-            select(T.c.name, T.c.secret, T.c.source, T.c.refresh_error)
-            .where(T.c.id == token_id, T.c.writeback_pending.is_(True))
+            select(T.c.name, T.c.secret, T.c.fingerprint, T.c.source, T.c.refresh_error)
+            .where(T.c.id == token_id, T.c.writeback_pending.is_(True), free)
             .with_for_update(skip_locked=True)
         )
         row = s.execute(stmt).first()
         if row is None or row.source not in sources:
             return None
-        source = sources[row.source]
-        error = _execute(source, engines, row.name, vault.decrypt(row.secret))
+        took = s.connection().execute(
+            update(T).where(T.c.id == token_id, free).values(lease_owner=owner, lease_expires_at=now + LEASE)
+        )
+        if not took.rowcount:
+            return None
+    source = sources[row.source]
+    error = _execute(source, engines, row.name, vault.decrypt(row.secret))
+    mine = and_(T.c.id == token_id, T.c.lease_owner == owner)
+    with transaction(sessions) as s:
         if error is None:
             cleared = None if (row.refresh_error or "").startswith(PREFIX) else row.refresh_error
+            # Only if the string is still the one written back: a newer one stays pending.
             s.execute(
                 update(T)
-                .where(T.c.id == token_id)
+                .where(mine, T.c.fingerprint == row.fingerprint)
                 .values(writeback_pending=False, writeback_error=None, refresh_error=cleared, updated_at=now)
             )
-            log.info("wrote the refreshed string of token %s back to source %s", row.name, source.name)
-            return True
-        message = f"{PREFIX} {source.name} failed: {error}"[:300]
-        s.execute(update(T).where(T.c.id == token_id).values(writeback_error=message, refresh_error=message))
-        log.warning("token %s: %s (retried on the next tick)", row.name, message)
-        return False
+        else:
+            message = f"{PREFIX} {source.name} failed: {error}"[:300]
+            s.execute(update(T).where(mine).values(writeback_error=message, refresh_error=message))
+        s.execute(update(T).where(mine).values(lease_owner=None, lease_expires_at=None))
+    if error is None:
+        log.info("wrote the refreshed string of token %s back to source %s", row.name, source.name)
+        return True
+    log.warning("token %s: %s failed: %s (retried on the next tick)", row.name, PREFIX, error)
+    return False
 
 
 def _execute(source: SourceConfig, engines: SourceEngines, name: str, token: str) -> str | None:

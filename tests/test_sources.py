@@ -366,11 +366,21 @@ def test_pending_write_back_keeps_the_refreshed_string(world: World) -> None:
     assert report.changed == []
     assert world.ctx.vault.decrypt(world.tokens()["1"].secret) == refreshed
 
+    # A token another job holds (a sweep checking it, a refresh) waits: the write-back leases, never blocks.
+    with transaction(world.ctx.sessions) as s:
+        s.execute(update(Token).values(lease_owner="a-sweep", lease_expires_at=world.now + 60))
+    busy = write_back_pending(
+        world.ctx.sessions, world.ctx.vault, {"app-db": world.source}, SourceEngines(), world.now
+    )
+    assert (busy.written, busy.failed) == (0, 0) and world.tokens()["1"].writeback_pending is True
+    world.now += 61
+
     result = write_back_pending(
         world.ctx.sessions, world.ctx.vault, {"app-db": world.source}, SourceEngines(), world.now
     )
 
     assert (result.written, result.failed) == (1, 0)
+    assert world.tokens()["1"].lease_owner is None
     assert (
         world.app_sql("SELECT access_token FROM threads_accounts WHERE account_id = 1").scalar() == refreshed
     )
