@@ -19,13 +19,13 @@ from typing import TypeVar
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts import lost_scopes
 from monitor.budget import CallBudget
 from monitor.crypto import Vault
 from monitor.db import store
 from monitor.db.session import transaction
 from monitor.graph import CheckResult, GraphClient, Verdict
-from monitor.inspect import ANSWERED, Cadence, Observation, changed, next_check_at, observe
+from monitor.inspect import ANSWERED, Cadence
+from monitor.outcome import result_rows
 from monitor.probe import Gate, InspectorProbes, opener
 
 log = logging.getLogger("monitor.sweep")
@@ -299,7 +299,7 @@ class Sweeper:
         updates, snapshots = [], []
         apps: dict[int, CheckResult] = {}
         for o in outcomes:
-            update, snapshot = self._result_rows(o, now)
+            update, snapshot = result_rows(o.claimed, o.result, self.cadence, now, self.rand())
             updates.append(update)
             if snapshot is not None:
                 snapshots.append(snapshot)
@@ -324,49 +324,6 @@ class Sweeper:
 
         self._tx(write)
 
-    def _result_rows(self, o: Outcome, now: float) -> tuple[dict, dict | None]:
-        c, r = o.claimed, o.result
-        obs: Observation = observe(c.previous, r, c.fingerprint)
-        answered = r.verdict in ANSWERED
-        failures = 0 if answered else c.consecutive_failures + 1
-        failing_since = None if answered else (c.failing_since or now)
-        nxt = next_check_at(
-            result=obs.result,
-            expires_at=obs.expires_at,
-            data_access_expires_at=obs.data_access_expires_at,
-            consecutive_failures=failures,
-            retry_after=r.retry_after,
-            cadence=self.cadence,
-            now=now,
-            rand=self.rand(),
-        )
-        error = None if answered and r.verdict == Verdict.VALID else _error_text(r)
-        # The first valid answer sets the scope baseline; losing any of it is TokenScopesLost (a column, so
-        # the alert evaluation finds such tokens through an index).
-        expected = c.expected_scopes
-        if expected is None and obs.is_valid and obs.scopes is not None:
-            expected = obs.scopes
-        lost = bool(obs.is_valid) and bool(lost_scopes(expected, obs.scopes))
-        update = {
-            "b_id": c.id,
-            "expected_scopes": expected,
-            "scopes_lost": lost,
-            "b_fp": c.fingerprint,
-            "last_check_at": now,
-            "last_success_at": now if answered else c.last_success_at,
-            "last_result": obs.result,
-            "last_error": error,
-            "consecutive_failures": failures,
-            "failing_since": failing_since,
-            "next_check_at": nxt,
-            "observed_at": now,
-            **obs.token_columns(),
-        }
-        snapshot = None
-        if changed(c.previous, obs):
-            snapshot = {"token_id": c.id, "observed_at": now, **obs.snapshot_columns()}
-        return update, snapshot
-
     def _note_throttling(self, o: Outcome, now: float) -> None:
         r = o.result
         if r.verdict == Verdict.INSPECTOR:
@@ -390,12 +347,3 @@ class Sweeper:
             self._store(done, stats)
         finally:
             self._tx(lambda s: store.release(s, self.owner))
-
-
-def _error_text(r: CheckResult) -> str:
-    parts = [r.reason or r.verdict.value]
-    if r.error_code is not None:
-        parts.append(f"code {r.error_code}" + (f"/{r.error_subcode}" if r.error_subcode is not None else ""))
-    if r.message:
-        parts.append(r.message)
-    return ": ".join(parts)[:300]

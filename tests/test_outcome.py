@@ -1,0 +1,94 @@
+"""monitor.outcome.result_rows: what one check writes, as a pure function (no clock, database or network)."""
+
+from __future__ import annotations
+
+from monitor.db.store import Claimed
+from monitor.graph import CheckResult, TokenInfo, Verdict
+from monitor.inspect import Cadence, observe
+
+NOW = 1_800_000_000.0
+SCOPES = ("threads_basic", "threads_content_publish")
+
+
+def answer(verdict: Verdict, scopes: tuple[str, ...] = SCOPES, **kw: object) -> CheckResult:
+    info = TokenInfo(
+        verdict == Verdict.VALID,
+        NOW + 30 * 86400,
+        NOW + 60 * 86400,
+        NOW - 86400,
+        scopes,
+        "USER",
+        "App",
+        "1",
+        "9",
+    )
+    base: dict = dict(
+        verdict=verdict,
+        info=info if verdict in (Verdict.VALID, Verdict.INVALID) else None,
+        reason=None,
+        error_code=None,
+        error_subcode=None,
+        message=None,
+        http_status=200,
+        retry_after=None,
+        usage=None,
+        attempts=1,
+    )
+    base.update(kw)
+    return CheckResult(**base)
+
+
+def claimed(previous: CheckResult | None = None, **kw: object) -> Claimed:
+    obs = observe(None, previous, "fp") if previous is not None else None
+    base: dict = dict(
+        id=1,
+        name="t",
+        app_id=1,
+        secret="x",
+        fingerprint="fp",
+        previous=obs,
+        last_success_at=None,
+        consecutive_failures=0,
+        failing_since=None,
+        expected_scopes=None,
+    )
+    base.update(kw)
+    return Claimed(**base)
+
+
+def test_first_valid_answer_sets_the_scope_baseline_and_a_snapshot() -> None:
+    from monitor.outcome import result_rows
+
+    update, snapshot = result_rows(claimed(), answer(Verdict.VALID), Cadence(), NOW, 0.5)
+    assert update["expected_scopes"] == "threads_basic threads_content_publish"
+    assert (
+        update["scopes_lost"] is False and update["last_error"] is None and update["last_success_at"] == NOW
+    )
+    assert snapshot is not None and snapshot["result"] == "valid"
+
+
+def test_a_lost_scope_and_an_unchanged_observation() -> None:
+    from monitor.outcome import result_rows
+
+    prev = answer(Verdict.VALID)
+    base = "threads_basic threads_content_publish"
+    update, snapshot = result_rows(
+        claimed(prev, expected_scopes=base), answer(Verdict.VALID, ("threads_basic",)), Cadence(), NOW, 0.5
+    )
+    assert update["scopes_lost"] is True and snapshot is not None
+    update, snapshot = result_rows(claimed(prev, expected_scopes=base), prev, Cadence(), NOW, 0.5)
+    assert update["scopes_lost"] is False and snapshot is None  # nothing changed: no history row
+
+
+def test_a_failure_keeps_the_facts_counts_and_backs_off() -> None:
+    from monitor.outcome import result_rows
+
+    failed = answer(Verdict.ERROR, reason="http_5xx", error_code=1, message="An unexpected error")
+    c = claimed(
+        answer(Verdict.VALID), consecutive_failures=2, failing_since=NOW - 600, last_success_at=NOW - 900
+    )
+    update, _ = result_rows(c, failed, Cadence(min_interval=300, jitter=0), NOW, 0.0)
+    assert update["consecutive_failures"] == 3 and update["failing_since"] == NOW - 600
+    assert update["last_success_at"] == NOW - 900 and update["is_valid"] is True  # last known values kept
+    assert update["last_error"] == "http_5xx: code 1: An unexpected error"
+    assert update["next_check_at"] == NOW + 300 * 4
