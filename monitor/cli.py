@@ -15,7 +15,16 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from monitor import __version__
-from monitor.commands import registry_cmds, status_cmds, token_cmds
+from monitor.commands import (
+    check_cmds,
+    daemon_cmds,
+    demo_cmds,
+    notify_cmds,
+    registry_cmds,
+    source_cmds,
+    status_cmds,
+    token_cmds,
+)
 from monitor.config import ConfigError, load_config
 from monitor.context import Context
 from monitor.crypto import VaultError
@@ -32,33 +41,16 @@ log = logging.getLogger("monitor")
 
 # Each module adds its subcommands with `register(subparsers)`; a handler is `fn(ctx, args) -> int`.
 Register = Callable[[argparse._SubParsersAction], None]
-COMMAND_MODULES: tuple[Register, ...] = (registry_cmds.register, token_cmds.register, status_cmds.register)
-
-
-def _optional_modules() -> list[Register]:
-    """Commands of modules that may be absent while the product grows; imported lazily to keep start-up fast.
-
-    Returns a fresh list on every call: `main()` may run many times in one process (tests, embedding), and
-    registering a subcommand twice is an argparse error.
-    """
-    import importlib
-
-    found: list[Register] = []
-    for name in (
-        "monitor.commands.check_cmds",
-        "monitor.commands.daemon_cmds",
-        "monitor.commands.notify_cmds",
-        "monitor.commands.source_cmds",
-        "monitor.commands.demo_cmds",
-    ):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        found.append(module.register)
-    return found
+COMMAND_MODULES: tuple[Register, ...] = (
+    registry_cmds.register,
+    token_cmds.register,
+    status_cmds.register,
+    check_cmds.register,
+    daemon_cmds.register,
+    notify_cmds.register,
+    source_cmds.register,
+    demo_cmds.register,
+)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -77,7 +69,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for register in (*COMMAND_MODULES, *_optional_modules()):
+    for register in COMMAND_MODULES:
         register(sub)
     return parser
 
