@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from test_inspect import info, result
+
 from monitor.db.store import Claimed
-from monitor.graph import CheckResult, TokenInfo, Verdict
+from monitor.graph import CheckResult, Verdict
 from monitor.inspect import Cadence, observe
 
 NOW = 1_800_000_000.0
@@ -11,31 +13,8 @@ SCOPES = ("threads_basic", "threads_content_publish")
 
 
 def answer(verdict: Verdict, scopes: tuple[str, ...] = SCOPES, **kw: object) -> CheckResult:
-    info = TokenInfo(
-        verdict == Verdict.VALID,
-        NOW + 30 * 86400,
-        NOW + 60 * 86400,
-        NOW - 86400,
-        scopes,
-        "USER",
-        "App",
-        "1",
-        "9",
-    )
-    base: dict = dict(
-        verdict=verdict,
-        info=info if verdict in (Verdict.VALID, Verdict.INVALID) else None,
-        reason=None,
-        error_code=None,
-        error_subcode=None,
-        message=None,
-        http_status=200,
-        retry_after=None,
-        usage=None,
-        attempts=1,
-    )
-    base.update(kw)
-    return CheckResult(**base)
+    token = info(NOW + 30 * 86400, scopes) if verdict == Verdict.VALID else None
+    return result(verdict, token=token, **kw)
 
 
 def claimed(previous: CheckResult | None = None, **kw: object) -> Claimed:
