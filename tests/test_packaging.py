@@ -1,0 +1,310 @@
+"""What users install is what we test: the sdist and the wheel, built, checked and installed as the README says.
+
+One module-scoped build: the tracked files (as a fresh clone has them) are copied to a temporary directory,
+`python -m build` makes the sdist and then the wheel from that sdist, `twine check --strict` reads both, and
+the wheel is installed into a new virtualenv. Everything after that runs the installed console script from a
+temporary directory, with the source tree nowhere on `sys.path`: `--version`, `init`, `apps add`,
+`tokens add`, `check` against `python -m monitor.simulator` (also from the installed package), and the
+systemd unit's own `ExecStartPre=`/`ExecStart=` lines with `/opt/threads-token-monitor` swapped for the test
+virtualenv and `/etc/threads-token-monitor` for a directory holding the config from docs/systemd.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from helpers_daemon import free_port, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = ROOT / "systemd" / "threads-token-monitor.service"
+GUIDE = ROOT / "docs" / "systemd.md"
+PREFIX, CONFDIR, STATEDIR = "/opt/threads-token-monitor", "/etc/threads-token-monitor", "/var/lib/threads-token-monitor"
+APP_ID, INSPECTOR, TOKEN = "777", "INSPECTOR-PACKAGING", "TOKEN-PACKAGING-HEALTHY"
+INSTALL_TIMEOUT = 600  # dependencies come from the package index (or pip's cache) as they do for users
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git to list the tracked files")
+
+
+def tracked(*patterns: str) -> list[str]:
+    out = subprocess.run(["git", "ls-files", "--", *patterns], cwd=ROOT, capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    sdist: Path
+    wheel: Path
+
+
+@dataclass(frozen=True)
+class Installed:
+    venv: Path
+    workdir: Path  # a directory with no source tree in it: every command runs from here
+
+    @property
+    def script(self) -> Path:
+        return self.venv / "bin" / "threads-token-monitor"
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "THREADS_TOKEN_MONITOR"))}
+        env.pop("VIRTUAL_ENV", None)
+        env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        return {**env, **extra}
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+    """sdist and wheel built from the tracked files only, the wheel from the sdist (as `python -m build` does)."""
+    tree = tmp_path_factory.mktemp("tree")
+    for name in tracked():
+        if (ROOT / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    dist = tmp_path_factory.mktemp("dist")
+    # --no-isolation: the build backend comes from the test extras instead of a download per run.
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(tree)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    (sdist,) = dist.glob("*.tar.gz")
+    (wheel,) = dist.glob("*.whl")
+    return Artifacts(sdist, wheel)
+
+
+@pytest.fixture(scope="module")
+def installed(artifacts: Artifacts, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel installed into a new virtualenv, the way docs/systemd.md step 1 does it."""
+    venv = tmp_path_factory.mktemp("opt") / "threads-token-monitor"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    done = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", str(artifacts.wheel)],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Installed(venv, tmp_path_factory.mktemp("elsewhere"))
+
+
+def test_twine_accepts_both_artifacts(artifacts: Artifacts) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(artifacts.sdist), str(artifacts.wheel)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("PASSED") == 2, done.stdout
+
+
+def expected_modules() -> set[str]:
+    """Every tracked module of the package, where the wheel must put it (migrations/ ships as monitor/migrations)."""
+    names = set(tracked("monitor/**.py", "monitor/*.py"))
+    names |= {"monitor/" + name for name in tracked("migrations/**.py", "migrations/*.py")}
+    return names
+
+
+def test_wheel_contains_every_module_of_the_tree(artifacts: Artifacts) -> None:
+    with zipfile.ZipFile(artifacts.wheel) as whl:
+        files = set(whl.namelist())
+    expected = expected_modules()
+    assert "monitor/commands/__init__.py" in expected  # the module whose absence once broke every install
+    assert expected - files == set(), "modules of the tree missing from the wheel"
+    assert {f for f in files if f.endswith(".py")} - expected == set(), "modules in the wheel that git does not track"
+    assert {"monitor/py.typed", "monitor/migrations/script.py.mako"} <= files
+
+
+def test_sdist_holds_what_the_guides_use(artifacts: Artifacts) -> None:
+    """The sdist is a source release: the package, the migrations, the unit files, the example config, the docs."""
+    with tarfile.open(artifacts.sdist) as tar:
+        top = tar.getnames()[0].split("/")[0]
+        files = {name.removeprefix(top + "/") for name in tar.getnames()}
+    wanted = set(tracked("monitor", "migrations", "systemd", "docs", "deploy"))
+    wanted |= {"config.example.toml", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "CHANGELOG.md"}
+    assert wanted - files == set()
+
+
+def run(installed: Installed, *argv: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [str(installed.script), *argv],
+        cwd=installed.workdir,
+        env=env or installed.env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"{argv}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_the_installed_package_is_not_the_source_tree(installed: Installed) -> None:
+    where = subprocess.run(
+        [str(installed.python), "-c", "import monitor, sys; print(monitor.__file__); print(sys.path)"],
+        cwd=installed.workdir,
+        env=installed.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    module_file, path = where.splitlines()
+    assert Path(module_file).is_relative_to(installed.venv)
+    assert str(ROOT) not in path
+
+
+def test_version_from_the_script_and_from_python_m(installed: Installed) -> None:
+    from_script = run(installed, "--version").strip()
+    assert re.fullmatch(r"threads-token-monitor \d+\.\d+\.\d+\S*", from_script), from_script
+    from_module = subprocess.run(
+        [str(installed.python), "-m", "monitor", "--version"],
+        cwd=installed.workdir,
+        env=installed.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert from_module == from_script
+
+
+def guide_config() -> str:
+    """The config.toml of docs/systemd.md step 4, verbatim."""
+    text = GUIDE.read_text(encoding="utf-8")
+    step = text.split("### 4. Configure", 1)[1]
+    match = re.search(r"```toml\n(.*?)```", step, re.S)
+    assert match, "docs/systemd.md step 4 has no toml block"
+    return match.group(1)
+
+
+def unit_command(key: str) -> list[str]:
+    """The unit's `key=` command line, split as systemd splits it."""
+    lines = [line.split("=", 1)[1] for line in UNIT.read_text(encoding="utf-8").splitlines() if line.startswith(key + "=")]
+    assert len(lines) == 1, f"expected one {key}= line in {UNIT.name}"
+    return shlex.split(lines[0])
+
+
+@dataclass
+class Server:
+    """A deployment laid out as the guide lays it out, under temporary directories."""
+
+    installed: Installed
+    confdir: Path
+    statedir: Path
+    http_port: int
+
+    def swap(self, argv: list[str]) -> list[str]:
+        return [
+            arg.replace(PREFIX, str(self.installed.venv)).replace(CONFDIR, str(self.confdir)) for arg in argv
+        ]
+
+    def env(self) -> dict[str, str]:
+        # As the unit gives it: LoadCredential= copies secret.key into $CREDENTIALS_DIRECTORY.
+        return self.installed.env(CREDENTIALS_DIRECTORY=str(self.confdir), SLACK_WEBHOOK_URL="http://127.0.0.1:9/")
+
+
+@pytest.fixture
+def simulator(installed: Installed, tmp_path: Path) -> Iterator[str]:
+    """`python -m monitor.simulator` from the installed package, with one app and one healthy token."""
+    now = time.time()
+    fixture = {
+        "apps": [{"app_id": APP_ID, "inspector": INSPECTOR}],
+        "tokens": [{"token": TOKEN, "app_id": APP_ID, "expires_at": now + 50 * 86400, "issued_at": now - 3600}],
+    }
+    (tmp_path / "sim.json").write_text(json.dumps(fixture), encoding="utf-8")
+    port_file = tmp_path / "sim.port"
+    proc = subprocess.Popen(
+        [str(installed.python), "-m", "monitor.simulator", "--port", "0", "--port-file", str(port_file),
+         "--tokens", str(tmp_path / "sim.json")],
+        cwd=installed.workdir,
+        env=installed.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: port_file.exists() or proc.poll() is not None, 30, "the simulator to bind")
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        yield f"http://127.0.0.1:{port_file.read_text(encoding='utf-8')}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(installed: Installed, simulator: str, tmp_path: Path) -> Server:
+    confdir, statedir = tmp_path / "etc", tmp_path / "var-lib"
+    confdir.mkdir()
+    statedir.mkdir(mode=0o700)
+    port = free_port()
+    config = guide_config().replace(STATEDIR, str(statedir)).replace("127.0.0.1:9469", f"127.0.0.1:{port}")
+    # The guide's file talks to graph.threads.net; here the installed simulator plays the API.
+    config += f'\n[threads]\nbase_url = "{simulator}"\n'
+    (confdir / "config.toml").write_text(config, encoding="utf-8")
+    return Server(installed, confdir, statedir, port)
+
+
+def healthz(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return int(response.status)
+    except OSError:
+        return 0
+
+
+def test_installed_script_registers_checks_and_runs_as_the_unit_does(server: Server) -> None:
+    cfg = ["--config", str(server.confdir / "config.toml")]
+    env = server.env()
+    run(server.installed, *cfg, "init", env=env)
+    key = server.confdir / "secret.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert (server.statedir / "monitor.sqlite3").exists()
+
+    pre = server.swap(unit_command("ExecStartPre"))
+    assert pre[0] == str(server.installed.script), "ExecStartPre= must run the installed console script"
+    done = subprocess.run(pre, cwd=server.installed.workdir, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+    run(server.installed, *cfg, "apps", "add", "growth", "--app-id", APP_ID, "--inspector-token-stdin",
+        stdin=INSPECTOR + "\n", env=env)  # fmt: skip
+    run(server.installed, *cfg, "tokens", "add", "acme", "--app", "growth", "--token-stdin",
+        stdin=TOKEN + "\n", env=env)  # fmt: skip
+    checked = json.loads(run(server.installed, *cfg, "check", "acme", "--json", env=env))
+    assert [row["name"] for row in checked["checked"]] == ["acme"]
+    assert checked["checked"][0]["state"] == "ok"
+    assert checked["checked"][0]["last_result"] == "valid"
+    assert TOKEN not in json.dumps(checked) and INSPECTOR not in json.dumps(checked)
+
+    start = server.swap(unit_command("ExecStart"))
+    proc = subprocess.Popen(start, cwd=server.installed.workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_until(lambda: healthz(server.http_port) == 200 or proc.poll() is not None, 60, "/healthz to answer 200")
+        assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()[-3000:]
+    assert TOKEN not in err.decode() and INSPECTOR not in err.decode()
