@@ -1,6 +1,6 @@
 """Alert latency: from the moment a token's state crosses a threshold to the webhook receiving it.
 
-A real daemon (monitor.daemon.Daemon) runs against the in-process simulator and posts to a webhook receiver
+A real daemon (monitor.daemon.lifecycle.Daemon) runs against the in-process simulator and posts to a webhook receiver
 on 127.0.0.1. Two scenarios:
 
 - revoke: the simulator revokes a token whose next check is due now (a revocation is only visible at the
@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, update  # noqa: E402
 
-from monitor.config import parse_config  # noqa: E402
+from monitor.config.load import parse_config  # noqa: E402
 from monitor.crypto import Vault, create_key_file  # noqa: E402
-from monitor.daemon import Daemon  # noqa: E402
+from monitor.daemon.lifecycle import Daemon  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.models import Token  # noqa: E402
 from monitor.db.session import make_engine, make_sessionmaker, transaction  # noqa: E402

@@ -28,12 +28,12 @@ from sqlalchemy import Engine, insert
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.config import Config, DatabaseConfig, MetricsConfig, default_config  # noqa: E402
+from monitor.config.load import Config, DatabaseConfig, MetricsConfig, default_config  # noqa: E402
 from monitor.context import Context  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.models import App, Token  # noqa: E402
 from monitor.db.session import make_engine  # noqa: E402
-from monitor.metrics import TokenCollector  # noqa: E402
+from monitor.metrics.exposition import TokenCollector  # noqa: E402
 
 DAY = 86400.0
 SCOPES = "threads_basic threads_content_publish threads_manage_insights"

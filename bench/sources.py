@@ -29,13 +29,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import token_string  # noqa: E402
-from monitor.config import Config, DatabaseConfig, SecurityConfig, SourceConfig  # noqa: E402
+from monitor.config.load import Config, DatabaseConfig, SecurityConfig, SourceConfig  # noqa: E402
 from monitor.context import Context  # noqa: E402
 from monitor.crypto import create_key_file  # noqa: E402
 from monitor.db import migrate  # noqa: E402
 from monitor.db.session import transaction  # noqa: E402
 from monitor.registry import add_app  # noqa: E402
-from monitor.sources import SourceEngines, sync_source  # noqa: E402
+from monitor.sources.job import SourceEngines, sync_source  # noqa: E402
 
 QUERY = "SELECT account_id AS name, access_token AS token, team, plan FROM threads_accounts WHERE active"
 TARGET_SECONDS = 10.0  # "seconds, not minutes" for 50,000 rows

@@ -26,9 +26,9 @@ from bench.common import (
     token_string,
 )
 from monitor.db.session import make_engine, make_sessionmaker
-from monitor.graph import GraphClient
-from monitor.inspect import Cadence
-from monitor.schedule import Sweeper
+from monitor.graph.client import GraphClient
+from monitor.check.observe import Cadence
+from monitor.check.sweep import Sweeper
 
 
 def cpu_seconds() -> float:

@@ -25,10 +25,10 @@ from monitor.commands import (
     status_cmds,
     token_cmds,
 )
-from monitor.config import ConfigError, load_config
+from monitor.config.load import ConfigError, load_config
 from monitor.context import Context
 from monitor.crypto import VaultError
-from monitor.daemon import DaemonError
+from monitor.daemon.lifecycle import DaemonError
 from monitor.db.migrate import SchemaOutdated
 from monitor.db.session import DatabaseError
 from monitor.importfile import ImportFileError

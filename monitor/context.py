@@ -10,7 +10,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.config import Config
+from monitor.config.load import Config
 from monitor.crypto import Vault
 from monitor.db.migrate import ensure_current
 from monitor.db.session import make_engine, make_sessionmaker

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.config import Config, parse_config, split_host_port
+from monitor.config.load import Config, parse_config, split_host_port
 from monitor.context import Context
 from monitor.crypto import create_key_file
-from monitor.daemon import Daemon
+from monitor.daemon.lifecycle import Daemon
 from monitor.db import migrate
 from monitor.db.session import transaction
 from monitor.registry import NewToken, add_app, add_tokens

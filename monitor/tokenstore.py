@@ -16,7 +16,7 @@ from monitor.context import Context
 
 def current_token(name: str, *, config_path: str | Path | None = None, context: Context | None = None) -> str:
     """The decrypted current token string registered as `name`. Raises RegistryError if there is none."""
-    from monitor.config import load_config
+    from monitor.config.load import load_config
     from monitor.registry import get_token
 
     ctx = context or Context(load_config(Path(config_path or "/etc/threads-token-monitor/config.toml")))

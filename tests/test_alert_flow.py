@@ -17,8 +17,8 @@ from receivers import HttpReceiver, SmtpReceiver, all_text
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts_job import AlertsComponent, evaluate, exclusive
-from monitor.config import AlertsConfig, Config, NotifierConfig, parse_config
+from monitor.alerting.job import AlertsComponent, evaluate, exclusive
+from monitor.config.load import AlertsConfig, Config, NotifierConfig, parse_config
 from monitor.crypto import Vault, create_key_file
 from monitor.db.migrate import upgrade
 from monitor.db.models import Alert, AlertEventRow, Notification, Token
@@ -285,7 +285,7 @@ def test_concurrent_evaluations_emit_each_transition_once(server_url: str) -> No
 
 
 def test_daemon_sends_one_critical_token_expiring_webhook(tmp_path: Path, hook: HttpReceiver) -> None:
-    from monitor.daemon import Daemon
+    from monitor.daemon.lifecycle import Daemon
     from monitor.simulator import Simulator
 
     key = tmp_path / "secret.key"

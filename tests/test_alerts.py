@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from monitor.alerts import (
+from monitor.alerting.rules import (
     AlertState,
     Desired,
     TokenFacts,
@@ -18,7 +18,7 @@ from monitor.alerts import (
     step,
     token_alerts,
 )
-from monitor.config import AlertsConfig
+from monitor.config.load import AlertsConfig
 
 DAY, HOUR = 86400.0, 3600.0
 CFG = AlertsConfig()  # expiry 7d/2d, data access 14d/3d, check failing 1h, repeat 24h

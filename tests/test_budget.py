@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.budget import CallBudget
+from monitor.graph.budget import CallBudget
 
 
 class Clock:

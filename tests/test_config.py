@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from monitor.config import (
+from monitor.config.load import (
     Config,
     ConfigError,
     HttpConfig,

@@ -21,7 +21,7 @@ from helpers_daemon import (  # noqa: F401 - scan_secrets is a fixture
 from sqlalchemy import func, select
 
 from monitor.cli import main
-from monitor.daemon import Daemon
+from monitor.daemon.lifecycle import Daemon
 from monitor.db.models import Snapshot, Token
 from monitor.simulator import DAY, Simulator
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config
+from monitor.config.load import Config
 from monitor.demo import APPS, TOKENS, build_config, resolve_port
 
 ROOT = Path(__file__).resolve().parent.parent

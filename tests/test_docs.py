@@ -19,12 +19,12 @@ import pytest
 from test_config import EXAMPLE, flatten
 
 from monitor.cli import build_parser
-from monitor.config import config_keys, parse_config
+from monitor.config.load import config_keys, parse_config
 from monitor.context import Context
 from monitor.crypto import create_key_file
 from monitor.db import migrate
 from monitor.demo import seed
-from monitor.metrics import build_metrics
+from monitor.metrics.exposition import build_metrics
 from monitor.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent

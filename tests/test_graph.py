@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.graph import (
+from monitor.graph.client import (
     ApiUsage,
     CheckResult,
     GraphClient,
@@ -20,7 +20,7 @@ from monitor.graph import (
     classify_refresh,
     redact,
 )
-from monitor.graph_usage import parse_usage
+from monitor.graph.wire import parse_usage
 from monitor.simulator import DAY, Simulator
 
 APP, INSPECTOR, SECRET = "4242", "INSPECTOR-USER-TOKEN-abc123", "app-secret-xyz789"
@@ -349,7 +349,7 @@ def test_answers_that_would_not_fit_the_registry_are_malformed(data: dict) -> No
 
 
 def test_retry_after_is_finite_and_bounded() -> None:
-    from monitor.graph_usage import retry_after_seconds
+    from monitor.graph.wire import retry_after_seconds
 
     assert retry_after_seconds({"Retry-After": "7"}) == 7
     assert retry_after_seconds({"Retry-After": "1e400"}) is None

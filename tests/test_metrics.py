@@ -19,12 +19,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, insert, update
 
-from monitor.config import DatabaseConfig, MetricsConfig, default_config
+from monitor.config.load import DatabaseConfig, MetricsConfig, default_config
 from monitor.context import Context
 from monitor.db.migrate import upgrade
 from monitor.db.models import App, Notification, Token
-from monitor.graph import ApiUsage
-from monitor.metrics import build_metrics
+from monitor.graph.client import ApiUsage
+from monitor.metrics.exposition import build_metrics
 from monitor.state import token_state
 
 NOW = 1_800_000_000.0

@@ -1,12 +1,12 @@
-"""monitor.outcome.result_rows: what one check writes, as a pure function (no clock, database or network)."""
+"""monitor.check.outcome.result_rows: what one check writes, as a pure function (no clock, database or network)."""
 
 from __future__ import annotations
 
 from test_inspect import info, result
 
-from monitor.db.store import Claimed
-from monitor.graph import CheckResult, Verdict
-from monitor.inspect import Cadence, observe
+from monitor.check.store import Claimed
+from monitor.graph.client import CheckResult, Verdict
+from monitor.check.observe import Cadence, observe
 
 NOW = 1_800_000_000.0
 SCOPES = ("threads_basic", "threads_content_publish")
@@ -36,7 +36,7 @@ def claimed(previous: CheckResult | None = None, **kw: object) -> Claimed:
 
 
 def test_first_valid_answer_sets_the_scope_baseline_and_a_snapshot() -> None:
-    from monitor.outcome import result_rows
+    from monitor.check.outcome import result_rows
 
     update, snapshot = result_rows(claimed(), answer(Verdict.VALID), Cadence(), NOW, 0.5)
     assert update["expected_scopes"] == "threads_basic threads_content_publish"
@@ -47,7 +47,7 @@ def test_first_valid_answer_sets_the_scope_baseline_and_a_snapshot() -> None:
 
 
 def test_a_lost_scope_and_an_unchanged_observation() -> None:
-    from monitor.outcome import result_rows
+    from monitor.check.outcome import result_rows
 
     prev = answer(Verdict.VALID)
     base = "threads_basic threads_content_publish"
@@ -60,7 +60,7 @@ def test_a_lost_scope_and_an_unchanged_observation() -> None:
 
 
 def test_a_failure_keeps_the_facts_counts_and_backs_off() -> None:
-    from monitor.outcome import result_rows
+    from monitor.check.outcome import result_rows
 
     failed = answer(Verdict.ERROR, reason="http_5xx", error_code=1, message="An unexpected error")
     c = claimed(

@@ -20,16 +20,16 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
 from monitor.cli import main as cli_main
-from monitor.config import Config, RefreshConfig, parse_config
+from monitor.config.load import Config, RefreshConfig, parse_config
 from monitor.context import Context
 from monitor.crypto import create_key_file, fingerprint
 from monitor.db import migrate
 from monitor.db.models import Alert, App, Token
 from monitor.db.session import transaction
-from monitor.graph import GraphClient, RefreshResult, Verdict, classify_refresh
-from monitor.inspect import Cadence
-from monitor.refresh import Refresher
-from monitor.refresh_rules import (
+from monitor.graph.client import GraphClient, RefreshResult, Verdict, classify_refresh
+from monitor.check.observe import Cadence
+from monitor.refresh.job import Refresher
+from monitor.refresh.rules import (
     MAX_BACKOFF,
     MIN_BACKOFF,
     PERMANENT_HOLD,
@@ -41,15 +41,15 @@ from monitor.refresh_rules import (
     error_text,
     next_attempt,
 )
-from monitor.refresh_store import Spool
+from monitor.refresh.store import Spool
 from monitor.registry import NewToken, add_app, add_tokens, set_auto_refresh
-from monitor.schedule import Sweeper
+from monitor.check.sweep import Sweeper
 from monitor.simulator import REFRESH, Simulator
 from monitor.tokenstore import current_token
 
 DAY = 86400.0
 T0 = 1_800_000_000.0
-HAS_ALERTS = importlib.util.find_spec("monitor.alerts_job") is not None
+HAS_ALERTS = importlib.util.find_spec("monitor.alerting.job") is not None
 
 # --- pure rules --------------------------------------------------------------------------------------
 
@@ -280,7 +280,7 @@ def senv(tmp_path: Path, sqlite_url: str, sim: Simulator) -> Iterator[Env]:
 
 
 def alert_status(env: Env, alertname: str, token: str) -> str | None:
-    from monitor.alerts_job import evaluate
+    from monitor.alerting.job import evaluate
 
     with transaction(env.ctx.sessions) as s:
         evaluate(s, env.config.alerts, env.clock())
@@ -520,7 +520,7 @@ def test_two_daemons_on_postgres_refresh_500_tokens_each_exactly_once(
 
 
 def test_the_daemon_refreshes_with_its_refresh_component(tmp_path: Path) -> None:
-    from monitor.daemon import Daemon
+    from monitor.daemon.lifecycle import Daemon
 
     with Simulator() as sim:
         sim.add_app("1", "THAA-inspector-secret")
@@ -563,8 +563,8 @@ def test_the_daemon_refreshes_with_its_refresh_component(tmp_path: Path) -> None
 
 def test_the_spool_lives_where_the_service_can_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not next to the key: under systemd the key comes from the read-only $CREDENTIALS_DIRECTORY."""
-    from monitor.config import parse_config
-    from monitor.refresh import spool_directory
+    from monitor.config.load import parse_config
+    from monitor.refresh.job import spool_directory
 
     def cfg(url: str) -> Config:
         key = str(tmp_path / "creds" / "k")

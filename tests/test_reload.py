@@ -6,10 +6,10 @@ from pathlib import Path
 
 from conftest import write_config
 
-from monitor.config import load_config
+from monitor.config.load import load_config
 from monitor.context import Context
 from monitor.crypto import create_key_file
-from monitor.daemon import Daemon
+from monitor.daemon.lifecycle import Daemon
 from monitor.db import migrate
 from monitor.simulator import Simulator
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sdnotify import JournalFormatter, SdNotifier, UtcFormatter, configure_logging, journald_stream
+from monitor.daemon.sdnotify import JournalFormatter, SdNotifier, UtcFormatter, configure_logging, journald_stream
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_no_socket_is_a_noop(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_failure_returns_false_and_warns_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     notifier = SdNotifier(str(tmp_path / "missing.sock"))
 
-    with caplog.at_level(logging.WARNING, logger="monitor.sdnotify"):
+    with caplog.at_level(logging.WARNING, logger="monitor.daemon.sdnotify"):
         assert notifier.watchdog() is False
         assert notifier.watchdog() is False
         assert SdNotifier("relative/socket").ready() is False

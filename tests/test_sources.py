@@ -22,14 +22,14 @@ from conftest import FreshDatabase, server_url, write_config
 from sqlalchemy import Engine, create_engine, func, select, text, update
 
 from monitor.cli import main
-from monitor.config import Config, DatabaseConfig, SecurityConfig, SourceConfig
+from monitor.config.load import Config, DatabaseConfig, SecurityConfig, SourceConfig
 from monitor.context import Context
 from monitor.crypto import create_key_file, fingerprint
 from monitor.db import migrate
 from monitor.db.models import Alert, Snapshot, Source, Token
 from monitor.db.session import transaction
 from monitor.registry import NewToken, add_app, add_tokens
-from monitor.sources import (
+from monitor.sources.job import (
     SourceEngines,
     SourceError,
     SourcesComponent,
@@ -37,12 +37,12 @@ from monitor.sources import (
     sync_source,
     write_back_pending,
 )
-from monitor.sources_read import validate_rows
+from monitor.sources.read import validate_rows
 
 NOW = 1_800_000_000.0
 QUERY = "SELECT account_id AS name, access_token AS token, team FROM threads_accounts WHERE active"
 ON_REFRESH = "UPDATE threads_accounts SET access_token = :token WHERE account_id = CAST(:name AS INTEGER)"
-HAS_ALERTS = importlib.util.find_spec("monitor.alerts_job") is not None
+HAS_ALERTS = importlib.util.find_spec("monitor.alerting.job") is not None
 
 
 class Recorder:
@@ -244,7 +244,7 @@ def test_deleted_row_retires_the_token_and_resolves_its_alerts(world: World) -> 
         )
         s.add(Snapshot(token_id=token_id, observed_at=NOW, result="invalid", fingerprint="x", is_valid=False))
     if HAS_ALERTS:
-        from monitor.alerts_job import evaluate
+        from monitor.alerting.job import evaluate
 
         with transaction(world.ctx.sessions) as s:
             evaluate(s, world.ctx.config.alerts, world.now)
@@ -318,7 +318,7 @@ def test_failing_source_changes_nothing_and_records_the_error(
     assert world.app_url not in row.last_error
     world.assert_no_leak(row.last_error, caplog.text, str(raised.value))
     if HAS_ALERTS:
-        from monitor.alerts_job import evaluate
+        from monitor.alerting.job import evaluate
 
         with transaction(world.ctx.sessions) as s:
             evaluate(s, world.ctx.config.alerts, world.now)
@@ -425,7 +425,7 @@ def test_failing_write_back_is_kept_retried_and_alerted(
     assert world.ctx.vault.decrypt(token.secret) == refreshed  # never lost
     world.assert_no_leak(token.refresh_error, caplog.text)
     if HAS_ALERTS:
-        from monitor.alerts_job import evaluate
+        from monitor.alerting.job import evaluate
 
         with transaction(world.ctx.sessions) as s:
             evaluate(s, world.ctx.config.alerts, world.now)
@@ -602,7 +602,7 @@ def test_fifty_thousand_rows_sync_in_seconds(world: World) -> None:
 
 
 def test_metrics_count_syncs_and_carry_no_token(world: World) -> None:
-    metrics = pytest.importorskip("monitor.metrics")
+    metrics = pytest.importorskip("monitor.metrics.exposition")
     from prometheus_client import generate_latest
 
     world.account(1)

@@ -15,10 +15,10 @@ import pytest
 from helpers_daemon import Fleet, close_sweeper, make_fleet, scan_secrets  # noqa: F401 - scan_secrets is a fixture
 from sqlalchemy import insert, select
 
-from monitor.budget import CallBudget
+from monitor.graph.budget import CallBudget
 from monitor.db.models import Snapshot, Token
-from monitor.inspect import Cadence
-from monitor.retention import prune
+from monitor.check.observe import Cadence
+from monitor.check.retention import prune
 from monitor.simulator import Simulator
 from monitor.state import Horizons, State, token_state
 
@@ -379,7 +379,7 @@ def test_a_deadlock_victim_transaction_is_retried(fleet: Fleet) -> None:
     import pymysql
     from sqlalchemy.exc import OperationalError
 
-    from monitor.db import store
+    from monitor.check import store
 
     deadlock = OperationalError("UPDATE tokens ...", {}, pymysql.err.OperationalError(1213, "Deadlock found"))
     broken = OperationalError("SELECT 1", {}, pymysql.err.OperationalError(2003, "Can't connect"))
@@ -430,7 +430,7 @@ def test_a_result_the_database_refuses_costs_one_token_not_the_batch(
     of the batch are stored and that token records an 'unstorable' check error instead of blocking sweeps."""
     from sqlalchemy.exc import DataError
 
-    from monitor.db import store
+    from monitor.check import store
 
     fleet.add_app("ok")
     names = fleet.add_tokens("ok", 5)

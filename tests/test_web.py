@@ -23,12 +23,12 @@ from helpers_daemon import Fleet, config_text, make_fleet, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
-from monitor.config import HttpConfig
-from monitor.daemon import Daemon
+from monitor.config.load import HttpConfig
+from monitor.daemon.lifecycle import Daemon
 from monitor.db.session import transaction
 from monitor.registry import remove_token
 from monitor.simulator import Simulator
-from monitor.web import WebServer
+from monitor.web.server import WebServer
 
 DAY = 86400.0
 EVIL_SCOPE = "<script>alert(1)</script>"

@@ -13,11 +13,11 @@ import sys
 from sqlalchemy import select
 
 from monitor.context import Context
-from monitor.daemon import cadence_of
+from monitor.daemon.lifecycle import cadence_of
 from monitor.db.models import App, Token
-from monitor.graph import GraphClient
+from monitor.graph.client import GraphClient
 from monitor.registry import RegistryError
-from monitor.schedule import Sweeper
+from monitor.check.sweep import Sweeper
 from monitor.state import State
 from monitor.status import status_rows, status_table
 from monitor.tables import print_json, use_colour

@@ -10,8 +10,8 @@ import threading
 import time
 
 from monitor.context import Context
-from monitor.daemon import Daemon
-from monitor.sdnotify import configure_logging
+from monitor.daemon.lifecycle import Daemon
+from monitor.daemon.sdnotify import configure_logging
 
 log = logging.getLogger("monitor.daemon")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monitor.config_tables import split_host_port
+from monitor.config.keys import split_host_port
 
 
 def _listen(value: str) -> str:

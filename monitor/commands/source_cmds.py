@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from monitor.context import Context
 from monitor.db.models import Source
-from monitor.sources import SourceError, claim_and_sync, select_sources
+from monitor.sources.job import SourceError, claim_and_sync, select_sources
 from monitor.tables import print_json, render_table
 from monitor.timefmt import iso_utc
 

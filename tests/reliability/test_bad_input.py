@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from monitor.config import Config, ConfigError, config_keys, load_config, parse_config
+from monitor.config.load import Config, ConfigError, config_keys, load_config, parse_config
 from monitor.db.models import App
 from monitor.db.session import transaction
-from monitor.graph import CheckResult, Verdict, classify_debug
-from monitor.graph_usage import INFO_KEYS
+from monitor.graph.client import CheckResult, Verdict, classify_debug
+from monitor.graph.wire import INFO_KEYS
 from monitor.importfile import ImportFileError, read_import_file
 from monitor.registry import RegistryError, add_tokens
 from monitor.simulator import Simulator

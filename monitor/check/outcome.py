@@ -1,0 +1,66 @@
+"""What one check's outcome writes: the token row's new values and, when the observation changed, a snapshot.
+
+Pure: the claimed row, the API's answer, the cadence, `now` and a random number in, column values out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.alerting.rules import lost_scopes
+from monitor.check.store import Claimed
+from monitor.graph.client import CheckResult, Verdict
+from monitor.check.observe import ANSWERED, Cadence, changed, next_check_at, observe
+
+
+def result_rows(
+    c: Claimed, r: CheckResult, cadence: Cadence, now: float, rand: float
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(values for the token row, keyed for store.write_results; a snapshot row or None)."""
+    obs = observe(c.previous, r, c.fingerprint)
+    answered = r.verdict in ANSWERED
+    failures = 0 if answered else c.consecutive_failures + 1
+    nxt = next_check_at(
+        result=obs.result,
+        expires_at=obs.expires_at,
+        data_access_expires_at=obs.data_access_expires_at,
+        consecutive_failures=failures,
+        retry_after=r.retry_after,
+        cadence=cadence,
+        now=now,
+        rand=rand,
+    )
+    # The first valid answer sets the scope baseline; losing any of it is TokenScopesLost (a column, so the
+    # alert evaluation finds such tokens through an index).
+    expected = c.expected_scopes
+    if expected is None and obs.is_valid and obs.scopes is not None:
+        expected = obs.scopes
+    update = {
+        "b_id": c.id,
+        "b_fp": c.fingerprint,
+        "expected_scopes": expected,
+        "scopes_lost": bool(obs.is_valid) and bool(lost_scopes(expected, obs.scopes)),
+        "last_check_at": now,
+        "last_success_at": now if answered else c.last_success_at,
+        "last_result": obs.result,
+        "last_error": None if r.verdict == Verdict.VALID else error_text(r),
+        "consecutive_failures": failures,
+        "failing_since": None if answered else (c.failing_since or now),
+        "next_check_at": nxt,
+        "observed_at": now,
+        **obs.token_columns(),
+    }
+    snapshot = (
+        {"token_id": c.id, "observed_at": now, **obs.snapshot_columns()} if changed(c.previous, obs) else None
+    )
+    return update, snapshot
+
+
+def error_text(r: CheckResult) -> str:
+    """The stored `last_error`: reason, code/subcode and the API's (already redacted) message."""
+    parts = [r.reason or r.verdict.value]
+    if r.error_code is not None:
+        parts.append(f"code {r.error_code}" + (f"/{r.error_subcode}" if r.error_subcode is not None else ""))
+    if r.message:
+        parts.append(r.message)
+    return ": ".join(parts)[:300]

@@ -1,0 +1,261 @@
+"""The sweep's SQL: claim due tokens with leases, load what a check needs, write results in batches.
+
+Claims use SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL and MariaDB, so several daemons share one
+database without inspecting a token twice; SQLite has one daemon per file (see SqliteLock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import CursorResult, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.db.models import App, Snapshot, Token
+from monitor.check.observe import Observation
+
+T: Table = Token.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A token leased for one check, with what the check and its bookkeeping need."""
+
+    id: int
+    name: str
+    app_id: int
+    secret: str = field(repr=False)
+    fingerprint: str
+    previous: Observation | None
+    last_success_at: float | None
+    consecutive_failures: int
+    failing_since: float | None
+    expected_scopes: str | None = None
+
+
+@dataclass(frozen=True)
+class AppCredential:
+    id: int
+    name: str
+    secret: str = field(repr=False)
+    inspector_state: str | None
+
+
+_CLAIM_COLUMNS = (
+    Token.id,
+    Token.name,
+    Token.app_id,
+    Token.secret,
+    Token.fingerprint,
+    Token.last_result,
+    Token.last_error,
+    Token.invalid_reason,
+    Token.is_valid,
+    Token.expires_at,
+    Token.data_access_expires_at,
+    Token.issued_at,
+    Token.scopes,
+    Token.token_type,
+    Token.application,
+    Token.user_id,
+    Token.error_code,
+    Token.error_subcode,
+    Token.last_success_at,
+    Token.consecutive_failures,
+    Token.failing_since,
+    Token.observed_at,
+    Token.expected_scopes,
+)
+
+
+def _claimed(row: Any) -> Claimed:
+    previous = None
+    if row.observed_at is not None:
+        reason = row.invalid_reason if row.last_result == "invalid" else None
+        previous = Observation(
+            result=row.last_result or "valid",
+            reason=reason,
+            fingerprint=row.fingerprint,
+            is_valid=row.is_valid,
+            expires_at=row.expires_at,
+            data_access_expires_at=row.data_access_expires_at,
+            issued_at=row.issued_at,
+            scopes=row.scopes,
+            token_type=row.token_type,
+            application=row.application,
+            user_id=row.user_id,
+            error_code=row.error_code,
+            error_subcode=row.error_subcode,
+        )
+    return Claimed(
+        row.id,
+        row.name,
+        row.app_id,
+        row.secret,
+        row.fingerprint,
+        previous,
+        row.last_success_at,
+        row.consecutive_failures or 0,
+        row.failing_since,
+        row.expected_scopes,
+    )
+
+
+def read_committed(session: Session) -> None:
+    """On MySQL/MariaDB, run this (just begun) transaction at READ COMMITTED.
+
+    At InnoDB's default REPEATABLE READ, `FOR UPDATE SKIP LOCKED` over the due-index takes gap locks, and
+    two daemons moving `next_check_at` and leases inside those gaps deadlock each other.
+    """
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+
+
+DEADLOCK_CODES = frozenset({1213, 1205})  # MySQL/MariaDB: deadlock victim, lock wait timeout
+DEADLOCK_STATES = frozenset({"40P01", "40001"})  # PostgreSQL: deadlock detected, serialization failure
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """True for errors that mean "retry the transaction", not "something is broken"."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) in DEADLOCK_STATES or getattr(orig, "pgcode", None) in DEADLOCK_STATES:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    return len(args) > 0 and args[0] in DEADLOCK_CODES
+
+
+def claim_due(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
+    """Lease up to `limit` due tokens (soonest due first) that nobody else holds."""
+    free = or_(Token.lease_expires_at.is_(None), Token.lease_expires_at < now)
+    stmt = (
+        select(Token.id)
+        .where(Token.next_check_at <= now, free)
+        .order_by(Token.next_check_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(stmt).all())
+    return _lease(session, ids, owner, now, lease)
+
+
+def claim_ids(session: Session, ids: Sequence[int], owner: str, now: float, lease: float) -> list[Claimed]:
+    """Lease specific tokens (the `check` command) unless another process holds them."""
+    free = or_(Token.lease_expires_at.is_(None), Token.lease_expires_at < now)
+    stmt = select(Token.id).where(Token.id.in_(list(ids)), free).with_for_update(skip_locked=True)
+    return _lease(session, list(session.scalars(stmt).all()), owner, now, lease)
+
+
+def _lease(session: Session, ids: list[int], owner: str, now: float, lease: float) -> list[Claimed]:
+    if not ids:
+        return []
+    # The lease condition again: where the SELECT took no row lock (SQLite), another claimer may have won
+    # a row between our SELECT and this UPDATE; only the rows this UPDATE took are ours.
+    free = or_(T.c.lease_expires_at.is_(None), T.c.lease_expires_at < now)
+    session.execute(
+        update(T).where(T.c.id.in_(ids), free).values(lease_owner=owner, lease_expires_at=now + lease),
+        execution_options={"synchronize_session": False},
+    )
+    mine = and_(Token.id.in_(ids), Token.lease_owner == owner)
+    rows = session.execute(select(*_CLAIM_COLUMNS).where(mine)).all()
+    return [_claimed(r) for r in rows]
+
+
+def load_apps(session: Session, ids: Sequence[int]) -> dict[int, AppCredential]:
+    stmt = select(App.id, App.name, App.inspector_secret, App.inspector_state).where(App.id.in_(list(ids)))
+    return {
+        r.id: AppCredential(r.id, r.name, r.inspector_secret, r.inspector_state)
+        for r in session.execute(stmt)
+    }
+
+
+_RESULT_UPDATE = (
+    update(T)
+    .where(
+        and_(
+            T.c.id == bindparam("b_id"),
+            T.c.fingerprint == bindparam("b_fp"),
+            T.c.lease_owner == bindparam("b_owner"),
+        )
+    )
+    .values(
+        {
+            c: bindparam(c)
+            for c in (
+                "last_check_at",
+                "last_success_at",
+                "last_result",
+                "last_error",
+                "consecutive_failures",
+                "failing_since",
+                "next_check_at",
+                "observed_at",
+                "is_valid",
+                "expires_at",
+                "data_access_expires_at",
+                "issued_at",
+                "scopes",
+                "expected_scopes",
+                "scopes_lost",
+                "token_type",
+                "application",
+                "user_id",
+                "error_code",
+                "error_subcode",
+                "invalid_reason",
+            )
+        }
+        | {"lease_owner": None, "lease_expires_at": None}
+    )
+)
+
+
+def write_results(session: Session, owner: str, updates: Sequence[dict], snapshots: Sequence[dict]) -> None:
+    """Store a batch of check outcomes and release their leases. `updates` rows hold b_id and b_fp."""
+    if updates:
+        session.connection().execute(_RESULT_UPDATE, [dict(u, b_owner=owner) for u in updates])
+    if snapshots:
+        session.execute(insert(Snapshot), list(snapshots))
+
+
+def release(
+    session: Session, owner: str, ids: Sequence[int] | None = None, next_check_at: float | None = None
+) -> int:
+    """Drop this owner's leases (all of them, or on `ids`), optionally moving the next check."""
+    stmt = update(T).where(T.c.lease_owner == owner)
+    if ids is not None:
+        stmt = stmt.where(T.c.id.in_(list(ids)))
+    values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+    if next_check_at is not None:
+        values["next_check_at"] = next_check_at
+    result: CursorResult[Any] = session.execute(stmt.values(values))  # type: ignore[assignment]
+    return result.rowcount or 0
+
+
+def renew(session: Session, owner: str, ids: Sequence[int], until: float) -> None:
+    """Extend this owner's leases on `ids` (work queued behind a slow API keeps its claim)."""
+    for i in range(0, len(ids), 1000):
+        session.execute(
+            update(T)
+            .where(T.c.lease_owner == owner, T.c.id.in_(list(ids[i : i + 1000])))
+            .values(lease_expires_at=until)
+        )
+
+
+def set_inspector_state(
+    session: Session, app_id: int, state: str, reason: str | None, message: str | None, now: float
+) -> None:
+    session.execute(
+        update(App)
+        .where(App.id == app_id)
+        .values(
+            inspector_state=state,
+            inspector_reason=reason,
+            inspector_message=message,
+            inspector_checked_at=now,
+        ),
+        execution_options={"synchronize_session": False},
+    )

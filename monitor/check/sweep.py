@@ -1,0 +1,349 @@
+"""The sweep: claim due tokens, inspect them with `concurrency` workers within the call budget, store results.
+
+Claiming, inspecting and writing overlap: workers never wait for the database, and results are written in
+batches, so a sweep of N tokens at latency L with C workers takes close to N x L / C.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.graph.budget import CallBudget
+from monitor.crypto import Vault
+from monitor.check import store
+from monitor.db.session import transaction
+from monitor.graph.client import CheckResult, GraphClient, Verdict
+from monitor.check.observe import ANSWERED, Cadence
+from monitor.check.outcome import result_rows
+from monitor.check.probe import Gate, InspectorProbes, opener
+
+log = logging.getLogger("monitor.sweep")
+T = TypeVar("T")
+
+PAUSE_AT_PERCENT = 95.0  # usage headers at or above this pause an app's checks until access is regained
+
+
+@dataclass
+class SweepStats:
+    inspected: int = 0
+    results: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    deferred: int = 0
+    budget_exhausted: bool = False
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    claimed: store.Claimed
+    result: CheckResult
+    duration: float
+
+
+class Sweeper:
+    """Inspects due tokens. One instance per daemon; `sweep()` is called by the scheduler."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        vault: Vault,
+        client: GraphClient,
+        cadence: Cadence,
+        owner: str,
+        concurrency: int = 8,
+        lease: float = 300.0,
+        budget: CallBudget | None = None,
+        retries: int = 2,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        on_check: Callable[[str, float], None] | None = None,
+        on_progress: Callable[[], None] | None = None,
+        write_batch: int = 200,
+    ) -> None:
+        self.sessions, self.vault, self.client, self.cadence = sessions, vault, client, cadence
+        self.owner, self.concurrency, self.lease = owner, concurrency, lease
+        self.budget = budget
+        self.calls_per_check = 1 + retries
+        self.clock, self.rand = clock, rand
+        self.on_check = on_check or (lambda result, duration: None)
+        self.on_progress = on_progress or (lambda: None)
+        self.write_batch = write_batch
+        self.claim_size = max(64, concurrency * 8)
+        self.stopping = threading.Event()
+        self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
+        self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
+        # Apps whose inspector credential was refused: one probe token per app and backoff until it answers
+        # again, instead of one wasted call per token.
+        self.probes = InspectorProbes()
+        self.gate_timeout = 120.0  # how long a check waits for its app's probe
+
+    # --- public ------------------------------------------------------------------------------------
+
+    def sweep(self) -> SweepStats:
+        """Inspect every due token (until none is due, the budget runs out, or stop() is called)."""
+        stats = SweepStats()
+        pending: set[Future[Outcome]] = set()
+        done: list[Outcome] = []
+        exhausted = False
+        held: set[int] = set()  # leased by this sweep and not yet stored
+        renewed = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                if len(pending) < self.concurrency * 4 and not exhausted:  # keep workers fed during writes
+                    batch = self._claim(self.claim_size, stats)
+                    futures = self._submit(batch, stats)
+                    pending |= futures
+                    held.update(c.id for c in batch)
+                    exhausted = not batch or stats.budget_exhausted
+                if not pending:
+                    break
+                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                done.extend(f.result() for f in finished)
+                if len(done) >= self.write_batch or (not pending and done):
+                    self._store(done, stats)
+                    held.difference_update(o.claimed.id for o in done)
+                    done = []
+                if time.monotonic() - renewed > self.lease / 3 and held:
+                    # A slow API can keep claimed work queued longer than the lease: renew it, or another
+                    # daemon (or this one) would claim and inspect the same tokens again.
+                    self._tx(lambda s: store.renew(s, self.owner, list(held), self.clock() + self.lease))
+                    renewed = time.monotonic()
+                if finished:  # progress means answers arriving; a hung call must starve the watchdog
+                    self.on_progress()
+        finally:
+            stats.stopped = self.stopping.is_set()
+            self._finish(pending, done, stats)
+        return stats
+
+    def check_now(self, token_ids: Iterable[int]) -> list[Outcome]:
+        """Inspect the given tokens at once, whatever their schedule (the `check` command)."""
+        now = self.clock()
+        owner = f"{self.owner}:check"  # its own leases: the end of a concurrent sweep must not drop them
+
+        def claim(s: Session) -> list[store.Claimed]:
+            claimed = store.claim_ids(s, list(token_ids), owner, now, self.lease)
+            self._load_inspectors(s, {c.app_id for c in claimed})
+            return claimed
+
+        claimed = self._tx(claim)
+        stats = SweepStats()
+        futures = self._submit(claimed, stats, honour_pauses=False, owner=owner)
+        outcomes = [f.result() for f in futures]
+        self._store(outcomes, stats, owner=owner)
+        return outcomes
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- claiming and submitting -------------------------------------------------------------------
+
+    def _claim(self, size: int, stats: SweepStats) -> list[store.Claimed]:
+        if self.budget is not None:
+            size = min(size, self.budget.available() // self.calls_per_check)
+            if size <= 0:
+                stats.budget_exhausted = True
+                return []
+        now = self.clock()
+
+        def claim(s: Session) -> list[store.Claimed]:
+            claimed = store.claim_due(s, self.owner, now, self.lease, size)
+            self._load_inspectors(s, {c.app_id for c in claimed})
+            return claimed
+
+        return self._tx(claim)
+
+    def _tx(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one transaction; again (up to 3 times) when the database chose it as a deadlock
+        victim, which several daemons sharing one MariaDB/PostgreSQL database can provoke."""
+        for attempt in range(1, 4):
+            try:
+                with transaction(self.sessions) as s:
+                    store.read_committed(s)
+                    return work(s)
+            except DBAPIError as exc:
+                if attempt == 3 or not store.is_deadlock(exc):
+                    raise
+                log.info("database deadlock (attempt %d of 3): retrying the transaction", attempt)
+        raise AssertionError("unreachable")
+
+    def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
+        for app in store.load_apps(session, list(app_ids)).values():
+            cached = self._inspectors.get(app.id)
+            if cached is None or cached[0] != app.secret:
+                self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
+                if cached is not None:  # a new inspector credential: forget what the old one taught us
+                    self.probes.forget(app.id)
+            if app.inspector_state == "invalid":
+                self.probes.mark_invalid(app.id)
+
+    def _submit(
+        self,
+        claimed: list[store.Claimed],
+        stats: SweepStats,
+        honour_pauses: bool = True,
+        owner: str | None = None,
+    ) -> set[Future[Outcome]]:
+        futures: set[Future[Outcome]] = set()
+        deferred: dict[float, list[int]] = defaultdict(list)
+        now = self.clock()
+        probed: set[int] = set()  # apps probed by this batch: the rest of the batch reuses a refusal
+        for c in claimed:
+            until = self.paused_until.get(c.app_id, 0.0)
+            if honour_pauses and until > now:
+                deferred[until].append(c.id)
+                continue
+            if self.budget is not None and not self.budget.try_acquire(self.calls_per_check):
+                stats.budget_exhausted = True
+                deferred[now + self.budget.next_free_in()].append(c.id)
+                continue
+            gate = self.probes.gate(c.app_id, now, honour_pauses, probed)
+            future = self._pool.submit(self._inspect, c, gate)
+            if gate is not None and gate[1]:
+                future.add_done_callback(opener(gate[0]))  # a cancelled probe opens its gate too
+            futures.add(future)
+        if deferred:
+
+            def defer(s: Session) -> None:
+                for at, ids in deferred.items():
+                    store.release(s, owner or self.owner, ids, next_check_at=at)
+
+            self._tx(defer)
+            stats.deferred += sum(len(v) for v in deferred.values())
+        return futures
+
+    def _inspect(self, c: store.Claimed, gate: Gate | None = None) -> Outcome:
+        started = time.monotonic()
+        probe = gate is not None and gate[1]
+        try:
+            if gate is not None and not probe:
+                failed = self.probes.wait(c.app_id, gate, self.gate_timeout)
+                if failed is not None:  # the app's inspector is refused: no call, the token stays unchecked
+                    result = replace(failed, attempts=0, usage=None)
+                    return self._outcome(c, result, started)
+            result = self._call(c)
+            self.probes.learn(c.app_id, result, cadence=self.cadence, now=self.clock())
+            return self._outcome(c, result, started)
+        finally:
+            if probe and gate is not None:
+                gate[0].set()
+
+    def _call(self, c: store.Claimed) -> CheckResult:
+        try:
+            token = self.vault.decrypt(c.secret)
+            return self.client.debug_token(token, self._inspectors[c.app_id][1])
+        except Exception as exc:  # one unreadable token must not abort the sweep of all the others
+            log.error("token %s could not be inspected: %s", c.name, type(exc).__name__)
+            return CheckResult(
+                Verdict.ERROR, None, "internal", None, None, type(exc).__name__, None, None, None, attempts=0
+            )
+
+    def _outcome(self, c: store.Claimed, result: CheckResult, started: float) -> Outcome:
+        if self.budget is not None:
+            self.budget.refund(max(0, self.calls_per_check - result.attempts))
+        return Outcome(c, result, time.monotonic() - started)
+
+    # --- storing -----------------------------------------------------------------------------------
+
+    def _store(self, outcomes: list[Outcome], stats: SweepStats, owner: str | None = None) -> None:
+        if not outcomes:
+            return
+        owner = owner or self.owner
+        now = self.clock()
+        try:
+            self._write(outcomes, owner, now)
+        except DataError:
+            # A value the database refuses must cost one token a recorded error, not the whole batch on
+            # every sweep: store one by one, and an outcome that still fails as an error without its facts.
+            log.error(
+                "a batch of %d results was refused by the database; storing them one by one", len(outcomes)
+            )
+            for o in outcomes:
+                try:
+                    self._write([o], owner, now)
+                except DataError:
+                    failed = CheckResult(
+                        Verdict.ERROR,
+                        None,
+                        "unstorable",
+                        None,
+                        None,
+                        "the answer does not fit the registry",
+                        None,
+                        None,
+                        None,
+                        attempts=0,
+                    )
+                    self._write([replace(o, result=failed)], owner, now)
+        for o in outcomes:
+            self._note_throttling(o, now)
+            stats.inspected += 1
+            stats.results[o.result.verdict.value] += 1
+            self.on_check(o.result.verdict.value, o.duration)
+
+    def _write(self, outcomes: list[Outcome], owner: str, now: float) -> None:
+        updates, snapshots = [], []
+        apps: dict[int, CheckResult] = {}
+        for o in outcomes:
+            update, snapshot = result_rows(o.claimed, o.result, self.cadence, now, self.rand())
+            updates.append(update)
+            if snapshot is not None:
+                snapshots.append(snapshot)
+            apps[o.claimed.app_id] = (
+                o.result if o.result.verdict == Verdict.INSPECTOR else apps.get(o.claimed.app_id, o.result)
+            )
+
+        def write(s: Session) -> None:
+            store.write_results(s, owner, updates, snapshots)
+            for app_id, result in apps.items():
+                state = "invalid" if result.verdict == Verdict.INSPECTOR else "ok"
+                if result.verdict in ANSWERED or state == "invalid":
+                    store.set_inspector_state(
+                        s,
+                        app_id,
+                        state,
+                        result.reason if state == "invalid" else None,
+                        result.message if state == "invalid" else None,
+                        now,
+                    )
+            store.release(s, owner, [o.claimed.id for o in outcomes])
+
+        self._tx(write)
+
+    def _note_throttling(self, o: Outcome, now: float) -> None:
+        r = o.result
+        if r.verdict == Verdict.INSPECTOR:
+            return  # the probe backoff was set by `InspectorProbes.learn`
+        usage_high = r.usage is not None and r.usage.max_percent() >= PAUSE_AT_PERCENT
+        if r.verdict == Verdict.THROTTLED or usage_high:
+            regain = r.retry_after or (r.usage.regain_after if r.usage else None) or self.cadence.min_interval
+            until = now + regain
+            if until > self.paused_until.get(o.claimed.app_id, 0.0):
+                self.paused_until[o.claimed.app_id] = until
+                log.warning("app id %s is throttled: pausing its checks for %.0f s", o.claimed.app_id, regain)
+
+    def _finish(self, pending: set[Future], done: list[Outcome], stats: SweepStats) -> None:
+        """On the way out (normal or stop): store what finished, release what did not."""
+        for f in pending:
+            f.cancel()
+        if pending:
+            finished, _ = wait(pending, timeout=5.0)
+            done.extend(f.result() for f in finished if not f.cancelled() and f.exception() is None)
+        try:
+            self._store(done, stats)
+        finally:
+            self._tx(lambda s: store.release(s, self.owner))

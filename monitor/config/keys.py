@@ -1,0 +1,179 @@
+"""Every key the configuration accepts, once: section -> key -> Field(parser, required, default, secret).
+
+Defaults of the sections live on the dataclasses in config.py (a key left out is simply not passed); only
+notifier settings, which have no dataclass, carry their defaults here. `config_keys()` is derived from these
+tables, and a test compares it with config.example.toml in both directions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from monitor.config.fields import Field, opt
+from monitor.config.values import (
+    Context,
+    boolean,
+    describe,
+    duration,
+    email_address,
+    email_list,
+    existing_file,
+    http_url,
+    integer,
+    number,
+    optional_http_url,
+    path,
+    sqlalchemy_url,
+    string,
+    string_table,
+)
+
+DAY = 86400.0
+NOTIFIER_TYPES = ("slack", "webhook", "email", "alertmanager", "console")
+SEVERITIES = ("warning", "critical")
+EMAIL_SECURITY = ("starttls", "ssl", "none")
+SMTP_DEFAULT_PORTS: Mapping[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def split_host_port(listen: str) -> tuple[str, int]:
+    """ "HOST:PORT" or "[IPV6]:PORT" -> (host, port); ValueError when malformed."""
+    host, sep, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        sep = ""  # an unbracketed IPv6 address: where the port starts is a guess
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f'expected "HOST:PORT" or "[IPV6]:PORT" with a port 0-65535, got {describe(listen)}')
+    return host, int(port)
+
+
+def listen_address(value: Any, ctx: Context) -> str:
+    split_host_port(string()(value, ctx))
+    return str(value)
+
+
+def path_list(value: Any, ctx: Context) -> tuple[Any, ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a non-empty array of paths (newest key first), got {describe(value)}")
+    return tuple(path(item, ctx) for item in value)
+
+
+def on_refresh_statement(value: Any, ctx: Context) -> str:
+    string()(value, ctx)
+    missing = [name for name in (":name", ":token") if name not in value]
+    if missing:
+        raise ValueError(f"the statement must use both :name and :token (missing {' and '.join(missing)})")
+    return str(value)
+
+
+def sub_table(value: Any, ctx: Context) -> Any:
+    """The parsed children of a sub-table, as a dict; the section's builder assembles them."""
+    return value
+
+
+THRESHOLD_FIELDS: Mapping[str, Field] = {
+    "warning": Field(duration(60.0)),
+    "critical": Field(duration(60.0)),
+}
+
+SECTIONS: Mapping[str, Mapping[str, Field]] = {
+    "database": {
+        "url": Field(sqlalchemy_url, secret=True),
+        "pool_size": Field(integer(1, 1000)),
+    },
+    "security": {
+        "key_file": Field(path),
+        "key_files": Field(path_list),
+    },
+    "threads": {
+        "base_url": Field(http_url),
+        "api_version": Field(string()),
+        "timeout": Field(duration(0.1, 300.0)),
+        "concurrency": Field(integer(1, 256)),
+        "max_calls_per_hour": Field(integer(1, 10_000_000)),
+        "retries": Field(integer(0, 10)),
+    },
+    "schedule": {
+        "sweep_interval": Field(duration(1.0, 3600.0)),
+        "max_check_interval": Field(duration(60.0)),
+        "min_check_interval": Field(duration(1.0)),
+        "retention": Field(duration(DAY)),
+        "lease": Field(duration(10.0, DAY)),
+        "jitter": Field(number(0.0, 0.5)),
+    },
+    "http": {
+        "listen": Field(listen_address),
+        "tls_cert_file": Field(existing_file),
+        "tls_key_file": Field(existing_file),
+        "basic_auth_username": Field(string()),
+        "basic_auth_password": Field(string(), secret=True),
+        "external_url": Field(optional_http_url),
+    },
+    "metrics": {
+        "per_token": Field(string(choices=("all", "problems", "none"))),
+        "scopes": Field(boolean),
+    },
+    "refresh": {
+        "enabled": Field(boolean),
+        "before": Field(duration(3600.0, 59 * DAY)),
+        "min_age": Field(duration(0.0, 59 * DAY)),
+    },
+    "alerts": {
+        "expiry": Field(sub_table, children=THRESHOLD_FIELDS),
+        "data_access": Field(sub_table, children=THRESHOLD_FIELDS),
+        "check_failing_after": Field(duration(60.0)),
+        "repeat_interval": Field(duration(60.0)),
+        "group_wait": Field(duration(0.0, 3600.0)),
+        "notification_ttl": Field(duration(60.0)),
+    },
+    "log": {
+        "level": Field(string(choices=("debug", "info", "warning", "error"))),
+    },
+}
+
+NOTIFIER_FIELDS: Mapping[str, Field] = {
+    "name": Field(string(), required=True),
+    "type": Field(string(choices=NOTIFIER_TYPES), required=True),
+    "min_severity": Field(string(choices=SEVERITIES)),
+    "match": Field(string_table),
+    "send_resolved": Field(boolean),
+    "timeout": Field(duration(0.1, 300.0)),
+}
+
+NOTIFIER_TYPE_FIELDS: Mapping[str, Mapping[str, Field]] = {
+    "slack": {
+        "webhook_url": Field(http_url, required=True, secret=True),
+    },
+    "webhook": {
+        "url": Field(http_url, required=True, secret=True),
+        "secret": opt(string(), None, secret=True),
+    },
+    "email": {
+        "smtp_host": Field(string(), required=True),
+        "smtp_port": opt(integer(1, 65535), None),  # None: chosen by `security`, see SMTP_DEFAULT_PORTS
+        "security": opt(string(choices=EMAIL_SECURITY), "starttls"),
+        "username": opt(string(), None),
+        "password": opt(string(), None, secret=True),
+        "from": Field(email_address, required=True),
+        "to": Field(email_list, required=True),
+        "ca_file": opt(existing_file, None),
+    },
+    "alertmanager": {
+        "url": Field(http_url, required=True),
+        "username": opt(string(), None),
+        "password": opt(string(), None, secret=True),
+        # How long Alertmanager keeps a firing alert without news; keep it above repeat_interval.
+        "resolve_timeout": opt(duration(300.0, 30 * DAY), 26 * 3600.0),
+    },
+    "console": {},
+}
+
+SOURCE_FIELDS: Mapping[str, Field] = {
+    "name": Field(string(), required=True),
+    "url": Field(sqlalchemy_url, required=True, secret=True),
+    "app": Field(string()),
+    "query": Field(string(), required=True),
+    "sync_interval": Field(duration(10.0)),
+    "on_refresh": Field(on_refresh_statement),
+}

@@ -1,0 +1,342 @@
+"""TOML configuration -> frozen dataclasses, with every problem reported at once.
+
+`load_config(path)` reads and validates the whole file and raises `ConfigError` listing every problem as
+"FILE: KEY.PATH: message" (arrays of tables are indexed from 0: `notifiers[1]` is the second `[[notifiers]]`).
+Each section's accepted keys live in one table (config_tables.py, key -> `Field(parser, ...)`); defaults
+live on the dataclasses below. `config_keys()` derives the accepted key set from those tables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from monitor.config.fields import field_keys, parse_fields, unknown_key
+from monitor.config.keys import (
+    NOTIFIER_FIELDS,
+    NOTIFIER_TYPE_FIELDS,
+    SECTIONS,
+    SMTP_DEFAULT_PORTS,
+    SOURCE_FIELDS,
+    split_host_port,
+)
+from monitor.config.values import Context, FrozenMap, describe, format_duration, parse_duration
+
+__all__ = [
+    "AlertsConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig", "MetricsConfig",
+    "NotifierConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig", "SourceConfig", "ThreadsConfig",
+    "Thresholds", "config_keys", "default_config", "load_config", "parse_config", "parse_duration",
+    "split_host_port",
+]  # fmt: skip
+
+DAY = 86400.0
+DEFAULT_STATE_DIR = Path("/var/lib/threads-token-monitor")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable. `problems` holds every problem found, "KEY.PATH: message" each."""
+
+    def __init__(self, problems: list[str], path: Path | None = None) -> None:
+        self.problems = list(problems)
+        self.path = path
+        prefix = f"{path}: " if path is not None else ""
+        super().__init__("\n".join(prefix + problem for problem in self.problems))
+
+
+# ---------------------------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = f"sqlite:///{DEFAULT_STATE_DIR}/monitor.sqlite3"
+    pool_size: int = 10
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    key_files: tuple[Path, ...] = (DEFAULT_STATE_DIR / "secret.key",)  # newest first
+
+
+@dataclass(frozen=True)
+class ThreadsConfig:
+    base_url: str = "https://graph.threads.net"
+    api_version: str = "v1.0"
+    timeout: float = 10.0
+    concurrency: int = 8
+    max_calls_per_hour: int = 1000
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    sweep_interval: float = 30.0
+    max_check_interval: float = 6 * 3600.0
+    min_check_interval: float = 300.0
+    retention: float = 400 * DAY
+    lease: float = 300.0
+    jitter: float = 0.1  # fraction of the check interval, 0..0.5
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    listen: str = "127.0.0.1:9469"
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    basic_auth_username: str | None = None
+    basic_auth_password: str | None = field(default=None, repr=False)
+    external_url: str = ""
+
+    @property
+    def host(self) -> str:
+        return split_host_port(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_host_port(self.listen)[1]
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    per_token: str = "all"  # all | problems | none
+    scopes: bool = True
+
+
+@dataclass(frozen=True)
+class RefreshConfig:
+    enabled: bool = True
+    before: float = 10 * DAY
+    min_age: float = DAY
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    warning: float
+    critical: float  # always shorter than warning
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    expiry: Thresholds = Thresholds(7 * DAY, 2 * DAY)
+    data_access: Thresholds = Thresholds(14 * DAY, 3 * DAY)
+    check_failing_after: float = 3600.0
+    repeat_interval: float = DAY
+    group_wait: float = 30.0
+    notification_ttl: float = DAY
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"  # debug | info | warning | error
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    name: str
+    type: str  # slack | webhook | email | alertmanager | console
+    min_severity: str = "warning"
+    match: Mapping[str, str] = FrozenMap()
+    send_resolved: bool = True
+    timeout: float = 10.0
+    settings: Mapping[str, Any] = field(default=FrozenMap(), repr=False)  # type-specific, secrets resolved
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    url: str = field(repr=False)
+    query: str
+    app: str | None = None  # None: the query returns an `app` column
+    sync_interval: float = 300.0
+    on_refresh: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = DatabaseConfig()
+    security: SecurityConfig = SecurityConfig()
+    threads: ThreadsConfig = ThreadsConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    http: HttpConfig = HttpConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    refresh: RefreshConfig = RefreshConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    log: LogConfig = LogConfig()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
+    path: Path | None = None
+
+
+def default_config() -> Config:
+    """The configuration used when every key is left at its default (no notifiers, no sources)."""
+    return Config()
+
+
+def config_keys() -> set[str]:
+    """Every dotted key the loader accepts ("threads.timeout", "notifiers[].webhook_url_env", ...)."""
+    keys: set[str] = set()
+    for name, fields in SECTIONS.items():
+        keys |= field_keys(name, fields)
+    keys |= field_keys("notifiers[]", NOTIFIER_FIELDS)
+    for fields in NOTIFIER_TYPE_FIELDS.values():
+        keys |= field_keys("notifiers[]", fields)
+    return keys | field_keys("sources[]", SOURCE_FIELDS)
+
+
+def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a TOML file; raises ConfigError naming the file and listing every problem.
+
+    `env` (default `os.environ`) supplies `*_env` secrets and `$CREDENTIALS_DIRECTORY`.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"cannot read the configuration file: {exc.strerror or exc}"], path) from None
+    except UnicodeDecodeError:
+        raise ConfigError(["the configuration file is not UTF-8 text"], path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"invalid TOML: {exc}"], path) from None
+    return parse_config(data, path=path, env=env)
+
+
+def parse_config(
+    data: Mapping[str, Any], *, path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Validate already-parsed TOML data (as `tomllib` returns it); relative paths resolve against
+    `path`'s directory (else the working directory) unless $CREDENTIALS_DIRECTORY is set."""
+    config_dir = path.absolute().parent if path is not None else Path.cwd()
+    ctx = Context(env=os.environ if env is None else env, config_dir=config_dir)
+    known = [*SECTIONS, "notifiers", "sources"]
+    for key in data:
+        if key not in known:
+            unknown_key(ctx, key, key, known)
+    sections: dict[str, Any] = {}
+    for name, fields in SECTIONS.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, dict):
+            ctx.problem(name, f"expected a table ([{name}]), got {describe(raw)}")
+            continue
+        values, ok = parse_fields(ctx, name, raw, fields)
+        if ok:
+            sections[name] = _BUILDERS[name](ctx, name, values)
+    notifiers = _parse_array(ctx, "notifiers", data.get("notifiers", []), _parse_notifier)
+    sources = _parse_array(ctx, "sources", data.get("sources", []), _parse_source)
+    _check_resolve_timeouts(ctx, sections.get("alerts", AlertsConfig()), notifiers)
+    if ctx.problems:
+        raise ConfigError(ctx.problems, path)
+    return Config(**sections, notifiers=notifiers, sources=sources, path=path)
+
+
+def _check_resolve_timeouts(ctx: Context, alerts: AlertsConfig, notifiers: Sequence[NotifierConfig]) -> None:
+    """Alertmanager resolves a firing alert not re-sent before its endsAt: the repeat must come first."""
+    for i, n in enumerate(notifiers):
+        timeout = n.settings.get("resolve_timeout") if n.type == "alertmanager" else None
+        if timeout is not None and timeout <= alerts.repeat_interval:
+            ctx.problem(
+                f"notifiers[{i}].resolve_timeout",
+                "must be longer than alerts.repeat_interval, "
+                "or Alertmanager resolves the alert between re-sends",
+            )
+
+
+# ---------------------------------------------------------------------------------------------- builders
+
+
+def _build_security(ctx: Context, prefix: str, values: dict[str, Any]) -> SecurityConfig:
+    if "key_file" in values and "key_files" in values:
+        ctx.problem(prefix, "give key_file or key_files, not both")
+    if "key_files" in values:
+        return SecurityConfig(key_files=values["key_files"])
+    if "key_file" in values:
+        return SecurityConfig(key_files=(values["key_file"],))
+    return SecurityConfig()
+
+
+def _build_schedule(ctx: Context, prefix: str, values: dict[str, Any]) -> ScheduleConfig:
+    schedule = ScheduleConfig(**values)
+    if schedule.min_check_interval > schedule.max_check_interval:
+        low, high = format_duration(schedule.min_check_interval), format_duration(schedule.max_check_interval)
+        ctx.problem(f"{prefix}.min_check_interval", f"{low} must not exceed max_check_interval ({high})")
+    return schedule
+
+
+def _build_http(ctx: Context, prefix: str, values: dict[str, Any]) -> HttpConfig:
+    for first, second in (("tls_cert_file", "tls_key_file"), ("basic_auth_username", "basic_auth_password")):
+        if (first in values) != (second in values):
+            given, missing = (first, second) if first in values else (second, first)
+            ctx.problem(f"{prefix}.{missing}", f"required when {given} is set (give both or neither)")
+    return HttpConfig(**values)
+
+
+def _build_alerts(ctx: Context, prefix: str, values: dict[str, Any]) -> AlertsConfig:
+    defaults = AlertsConfig()
+    for name in ("expiry", "data_access"):
+        if name not in values:
+            continue
+        thresholds = replace(getattr(defaults, name), **values[name])
+        if thresholds.critical >= thresholds.warning:
+            critical, warning = format_duration(thresholds.critical), format_duration(thresholds.warning)
+            ctx.problem(f"{prefix}.{name}", f"critical ({critical}) must be shorter than warning ({warning})")
+        values[name] = thresholds
+    return AlertsConfig(**values)
+
+
+def _plain_builder(cls: type) -> Callable[[Context, str, dict[str, Any]], Any]:
+    return lambda ctx, prefix, values: cls(**values)
+
+
+_BUILDERS: Mapping[str, Callable[[Context, str, dict[str, Any]], Any]] = {
+    "database": _plain_builder(DatabaseConfig),
+    "security": _build_security,
+    "threads": _plain_builder(ThreadsConfig),
+    "schedule": _build_schedule,
+    "http": _build_http,
+    "metrics": _plain_builder(MetricsConfig),
+    "refresh": _plain_builder(RefreshConfig),
+    "alerts": _build_alerts,
+    "log": _plain_builder(LogConfig),
+}
+
+
+def _parse_array(
+    ctx: Context, name: str, value: Any, parse_item: Callable[[Context, str, dict[str, Any]], Any]
+) -> tuple[Any, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        ctx.problem(name, f"expected an array of tables ([[{name}]]), got {describe(value)}")
+        return ()
+    items = [parse_item(ctx, f"{name}[{index}]", raw) for index, raw in enumerate(value)]
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(value):
+        item_name = raw.get("name")
+        if isinstance(item_name, str) and item_name in seen:
+            ctx.problem(
+                f"{name}[{index}].name", f'duplicate name "{item_name}" (also {name}[{seen[item_name]}])'
+            )
+        elif isinstance(item_name, str):
+            seen[item_name] = index
+    return tuple(item for item in items if item is not None)
+
+
+def _parse_notifier(ctx: Context, prefix: str, raw: dict[str, Any]) -> NotifierConfig | None:
+    kind = raw.get("type")
+    type_fields = NOTIFIER_TYPE_FIELDS.get(kind) if isinstance(kind, str) else None
+    if type_fields is None:
+        # The bad or missing `type` is reported below; the other keys cannot be judged without it.
+        raw = {key: value for key, value in raw.items() if key in NOTIFIER_FIELDS}
+    fields = {**NOTIFIER_FIELDS, **(type_fields or {})}
+    values, ok = parse_fields(ctx, prefix, raw, fields, what=f" for a {kind} notifier" if type_fields else "")
+    if not ok:
+        return None
+    common = {key: values.pop(key) for key in NOTIFIER_FIELDS if key in values}
+    if kind == "email" and values["smtp_port"] is None:
+        values["smtp_port"] = SMTP_DEFAULT_PORTS[values["security"]]
+    return NotifierConfig(**common, settings=FrozenMap(values))
+
+
+def _parse_source(ctx: Context, prefix: str, raw: dict[str, Any]) -> SourceConfig | None:
+    values, ok = parse_fields(ctx, prefix, raw, SOURCE_FIELDS)
+    return SourceConfig(**values) if ok else None

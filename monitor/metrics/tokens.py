@@ -1,0 +1,205 @@
+"""The token collector: per-token and fleet series built from the stored state on every scrape (SPEC 6).
+
+It keeps no state between scrapes: each `collect()` reads the tokens table (joined with apps) with Core
+SELECTs and yields fresh families, so a removed token's series vanish and a refreshed token's gauges move.
+Fleet counts are SQL aggregates, so `per_token = "problems"` reads only the tokens in trouble, whatever the
+fleet size. The per-token samples are made while they are rendered (monitor/metrics_series.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, select
+
+from monitor.context import Context
+from monitor.db.models import App, Notification, Token
+from monitor.metrics.series import token_families
+from monitor.state import STATES, Horizons
+
+WINDOWS = (
+    ("1d", 86400.0),
+    ("2d", 2 * 86400.0),
+    ("3d", 3 * 86400.0),
+    ("7d", 7 * 86400.0),
+    ("14d", 14 * 86400.0),
+    ("30d", 30 * 86400.0),
+)
+HORIZONS = (("expires_at", Token.expires_at), ("data_access", Token.data_access_expires_at))
+PER_TOKEN_MODES = ("all", "problems", "none")
+
+_PER_TOKEN_COLUMNS = (
+    Token.name,
+    App.name,
+    Token.is_valid,
+    Token.expires_at,
+    Token.data_access_expires_at,
+    Token.issued_at,
+    Token.token_type,
+    Token.application,
+    Token.user_id,
+    Token.scopes,
+    Token.last_check_at,
+    Token.last_success_at,
+    Token.last_result,
+)
+_ANSWERED = ("valid", "invalid")
+
+
+def _unchecked() -> ColumnElement[bool]:
+    """SQL twin of state.token_state's UNCHECKED, plus an app whose inspector credential was refused."""
+    return or_(Token.last_result == "inspector", Token.is_valid.is_(None), App.inspector_state == "invalid")
+
+
+def state_case(h: Horizons, now: float) -> ColumnElement[str]:
+    """SQL twin of monitor.state.token_state (tests hold the two to the same answers)."""
+    critical = or_(
+        Token.expires_at <= now + h.expiry_critical,
+        Token.data_access_expires_at <= now + h.data_access_critical,
+    )
+    warning = or_(
+        Token.expires_at <= now + h.expiry_warning,
+        Token.data_access_expires_at <= now + h.data_access_warning,
+    )
+    return case(
+        (_unchecked(), "unchecked"),
+        (Token.is_valid.is_(False), "invalid"),
+        (critical, "critical"),
+        (warning, "warning"),
+        else_="ok",
+    )
+
+
+def problems_filter(h: Horizons, now: float) -> ColumnElement[bool]:
+    """Tokens worth a per-token series under `per_token = "problems"`."""
+    return or_(
+        Token.is_valid.is_not(True),
+        App.inspector_state == "invalid",
+        Token.last_result.is_(None),
+        Token.last_result.not_in(_ANSWERED),
+        Token.expires_at <= now + h.expiry_warning,
+        Token.data_access_expires_at <= now + h.data_access_warning,
+    )
+
+
+def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def totals_query() -> Select:
+    """One row: every token, and the notifications waiting in the outbox."""
+    pending = select(func.count()).select_from(Notification).where(Notification.status == "pending")
+    return select(select(func.count()).select_from(Token).scalar_subquery(), pending.scalar_subquery())
+
+
+def trouble_states_query(h: Horizons, now: float) -> Select:
+    """(state, count) over the problem tokens only (used when no per-token rows are read)."""
+    state = state_case(h, now).label("state")
+    stmt: Select = select(state, func.count()).join(App, Token.app_id == App.id)
+    return stmt.where(problems_filter(h, now)).group_by(state)
+
+
+def expiring_query(now: float) -> Select:
+    """One row: valid tokens per (horizon, window), cumulative, in HORIZONS x WINDOWS order."""
+    longest = now + WINDOWS[-1][1]
+    cols = [_count(column <= now + seconds) for _, column in HORIZONS for _, seconds in WINDOWS]
+    near = or_(*(column <= longest for _, column in HORIZONS))
+    stmt: Select = select(*cols)
+    return stmt.where(Token.is_valid.is_(True), near)
+
+
+def per_token_query(mode: str, h: Horizons, now: float) -> Select:
+    """The per-token columns plus the state (computed by the database) as the last column."""
+    stmt: Select = select(*_PER_TOKEN_COLUMNS, state_case(h, now)).join(App, Token.app_id == App.id)
+    if mode == "problems":
+        stmt = stmt.where(problems_filter(h, now))
+    return stmt
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What one scrape read: per-token rows and the fleet counts."""
+
+    rows: Sequence[Any]
+    states: dict[str, int]
+    expiring: list[int]
+    pending: int
+    sources: list[tuple[str, int]]
+
+
+def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
+    """Everything a scrape needs, in at most two full scans of the tokens table whatever the mode.
+
+    Tokens per state: the database computes the state of each row it returns; the rows outside
+    `problems_filter` are all OK, so `ok` also gets what COUNT(*) has beyond the rows counted.
+    """
+    total, pending = conn.execute(totals_query()).one()
+    if mode == "none":
+        rows: Sequence[Any] = []
+        result = conn.execute(trouble_states_query(h, now))
+        counted: Iterable[tuple[str, int]] = [(str(state), int(n)) for state, n in result]
+    else:
+        rows = conn.execute(per_token_query(mode, h, now)).all()
+        counted = Counter(row[-1] for row in rows).items()
+    states = dict.fromkeys((s.value for s in STATES), 0)
+    for state, count in counted:
+        states[state] += count
+    states["ok"] += max(0, total - sum(states.values()))  # a token added between the reads: never < 0
+    expiring = [int(n) for n in conn.execute(expiring_query(now)).one()]
+    sources = conn.execute(
+        select(Token.source, func.count()).where(Token.source.is_not(None)).group_by(Token.source)
+    ).all()
+    return Stored(rows, states, expiring, int(pending), [(str(src), int(n)) for src, n in sources])
+
+
+class TokenCollector(Collector):
+    """Yields SPEC section 6's token and fleet series from the database; reads `ctx.config` each time."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.perf_counter()
+        cfg = self.ctx.config.metrics
+        mode = cfg.per_token if cfg.per_token in PER_TOKEN_MODES else "all"
+        with self.ctx.engine.connect() as conn:
+            stored = read_stored(conn, mode, self.ctx.horizons, self.ctx.now())
+        families = token_families(stored.rows, scopes=cfg.scopes) if stored.rows else []
+        families.extend(fleet_families(stored))
+        duration = GaugeMetricFamily(
+            "threads_monitor_scrape_duration_seconds", "Time spent reading the database for this scrape."
+        )
+        duration.add_metric([], time.perf_counter() - started)
+        families.append(duration)
+        yield from families
+
+
+def fleet_families(stored: Stored) -> list[Metric]:
+    tokens = GaugeMetricFamily("threads_monitor_tokens", "Registered tokens per state.", labels=["state"])
+    for state, count in stored.states.items():
+        tokens.add_metric([state], float(count))
+    window = GaugeMetricFamily(
+        "threads_monitor_tokens_expiring",
+        "Valid tokens whose horizon falls within the window from now.",
+        labels=["horizon", "within"],
+    )
+    counts = iter(stored.expiring)
+    for horizon, _ in HORIZONS:
+        for label, _seconds in WINDOWS:
+            window.add_metric([horizon, label], float(next(counts)))
+    outbox = GaugeMetricFamily(
+        "threads_monitor_notifications_pending", "Notifications in the outbox waiting to be delivered."
+    )
+    outbox.add_metric([], float(stored.pending))
+    by_source = GaugeMetricFamily(
+        "threads_monitor_source_tokens", "Tokens registered by each source.", labels=["source"]
+    )
+    for source, count in stored.sources:
+        by_source.add_metric([source], float(count))
+    return [tokens, window, outbox, by_source]

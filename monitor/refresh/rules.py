@@ -1,0 +1,98 @@
+"""Automatic refresh as pure decisions: which token is due, how long to back off, what a failure means.
+
+Nothing here touches the clock, the database or the network; `now` and random numbers are arguments.
+monitor/refresh.py runs them (its SQL selects the same tokens `eligible` accepts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from monitor.config.load import RefreshConfig
+from monitor.graph.client import RefreshResult, Verdict
+
+MIN_BACKOFF = 300.0  # 5 min after the first retryable failure ...
+MAX_BACKOFF = 6 * 3600.0  # ... doubling up to 6 h
+JITTER = 0.2  # a backoff is shortened by up to this fraction, so many failures do not retry in lockstep
+# A permanent refusal (expired, revoked, too young, missing permission) is not retried for the same string:
+# next_refresh_at moves this far out. A new string (registry or source update) resets the refresh fields.
+PERMANENT_HOLD = 100 * 365 * 86400.0
+
+
+class Outcome(StrEnum):
+    REFRESHED = "refreshed"
+    RETRYABLE = "retryable"  # throttled, 5xx, timeouts, connection problems, garbage answers
+    PERMANENT = "permanent"  # the API refused this string; asking again cannot help
+
+
+@dataclass(frozen=True)
+class RefreshFacts:
+    """The token columns eligibility reads."""
+
+    auto_refresh: bool
+    is_valid: bool | None
+    expires_at: float | None
+    issued_at: float | None
+    secret_changed_at: float
+    next_refresh_at: float | None
+    writeback_pending: bool
+
+
+def issued(t: RefreshFacts) -> float:
+    """When the current string was issued: debug_token's issued_at, else when we stored the string."""
+    return t.issued_at if t.issued_at is not None else t.secret_changed_at
+
+
+def eligible(t: RefreshFacts, cfg: RefreshConfig, now: float) -> bool:
+    """True when the token should be refreshed at `now`.
+
+    Refresh is on globally and for the token; the last inspection said valid; the expiry is known, not
+    passed and less than `cfg.before` away; the string is at least `cfg.min_age` old (the API refuses
+    younger ones); no backoff is running; no earlier refreshed string still waits to be written back.
+    """
+    if not (cfg.enabled and t.auto_refresh and t.is_valid is True and t.expires_at is not None):
+        return False
+    if not (now < t.expires_at and t.expires_at - now < cfg.before):
+        return False
+    if issued(t) > now - cfg.min_age:
+        return False
+    if t.next_refresh_at is not None and t.next_refresh_at > now:
+        return False
+    return not t.writeback_pending
+
+
+def backoff(failures: int, rand: float = 0.0) -> float:
+    """Seconds to wait after `failures` consecutive retryable failures (>= 1); `rand` in [0, 1) is jitter."""
+    steps = max(0, failures - 1)
+    base = min(MAX_BACKOFF, MIN_BACKOFF * 2 ** min(steps, 30))
+    return max(MIN_BACKOFF * (1 - JITTER), base * (1 - JITTER * rand))
+
+
+def classify(result: RefreshResult) -> Outcome:
+    """A refresh answer as an outcome: refreshed, worth retrying later, or refused for good."""
+    if result.ok and result.access_token:
+        return Outcome.REFRESHED
+    if result.verdict in (Verdict.THROTTLED, Verdict.ERROR):
+        return Outcome.RETRYABLE
+    return Outcome.PERMANENT  # INVALID: expired, revoked, password changed, unparseable, too young, ...
+
+
+def next_attempt(
+    outcome: Outcome, failures: int, retry_after: float | None, now: float, rand: float
+) -> float:
+    """When a failed token may be refreshed again: backoff (at least Retry-After), or the permanent hold."""
+    if outcome is Outcome.PERMANENT:
+        return now + PERMANENT_HOLD
+    return now + max(backoff(failures, rand), retry_after or 0.0)
+
+
+def error_text(result: RefreshResult) -> str:
+    """One line for `tokens.refresh_error` (shown by TokenRefreshFailed); the API message is redacted."""
+    parts = [f"refresh {result.verdict.value}", result.reason or ""]
+    if result.error_code is not None:
+        sub = f"/{result.error_subcode}" if result.error_subcode is not None else ""
+        parts.append(f"code {result.error_code}{sub}")
+    if result.message:
+        parts.append(result.message)
+    return ": ".join(p for p in parts if p)[:300]

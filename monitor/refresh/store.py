@@ -1,0 +1,205 @@
+"""Refreshed token strings that are not yet safely in the database, kept in memory and spooled to disk.
+
+A refresh makes the API issue a new string; until that string is stored, it exists nowhere else. The refresh
+job keeps it here, spools it (encrypted with the registry key, mode 0600) next to the key file before it
+tries the database, and removes the file once the write succeeded. A daemon restarted after a crash during a
+database outage loads the spool and writes the strings then.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.config.load import Config
+from monitor.crypto import Vault, VaultError, fingerprint
+from monitor.db.models import Token
+from monitor.check.store import release
+from monitor.graph.client import RefreshResult
+from monitor.refresh.rules import Outcome, RefreshFacts, error_text, next_attempt
+
+log = logging.getLogger("monitor.refresh")
+
+SPOOL_DIR = "refresh-pending"
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """A string the API issued for token `id` (which had `old_fingerprint`), waiting to be stored."""
+
+    id: int
+    name: str
+    old_fingerprint: str
+    token: str = field(repr=False)
+    refreshed_at: float
+    expires_in: float | None
+    writeback: bool  # its source writes refreshed strings back (on_refresh)
+
+
+class Spool:
+    """One encrypted file per refreshed string; every operation is best effort and logs its failures."""
+
+    def __init__(self, directory: Path | None, vault: Vault) -> None:
+        self.directory, self.vault = directory, vault
+
+    def _path(self, r: Refreshed) -> Path | None:
+        return None if self.directory is None else self.directory / f"{r.id}-{r.old_fingerprint}.spool"
+
+    def put(self, r: Refreshed) -> bool:
+        path = self._path(r)
+        if path is None:
+            return False
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(self.vault.encrypt(json.dumps(asdict(r))))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            return True
+        except OSError as exc:
+            log.warning(
+                "cannot spool the refreshed string of %s to %s (%s): it is kept in memory only",
+                r.name,
+                path.parent,
+                exc.strerror or type(exc).__name__,
+            )
+            return False
+
+    def remove(self, r: Refreshed) -> None:
+        path = self._path(r)
+        if path is None:
+            return
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("cannot remove spool file %s: %s", path, exc.strerror or type(exc).__name__)
+
+    def load(self) -> list[Refreshed]:
+        """Every spooled string (a daemon that stopped before storing them); unreadable files are kept."""
+        if self.directory is None or not self.directory.is_dir():
+            return []
+        found = []
+        for path in sorted(self.directory.glob("*.spool")):
+            try:
+                found.append(Refreshed(**json.loads(self.vault.decrypt(path.read_text(encoding="ascii")))))
+            except (OSError, ValueError, TypeError, VaultError) as exc:
+                log.error("cannot read spool file %s (%s): left in place", path, type(exc).__name__)
+        return found
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    name: str
+    secret: str
+    fingerprint: str
+    source: str | None
+    refresh_failures: int
+    facts: RefreshFacts
+
+
+def claim_eligible(
+    session: Session, owner: str, config: Config, now: float, lease: float, limit: int
+) -> list[Candidate]:
+    """Lease up to `limit` refresh-eligible tokens (soonest expiry first) that nobody else holds."""
+    cfg = config.refresh
+    free = or_(Token.lease_expires_at.is_(None), Token.lease_expires_at < now)
+    stmt = (
+        select(Token.id)
+        .where(
+            Token.auto_refresh.is_(True),
+            Token.is_valid.is_(True),
+            Token.expires_at > now,
+            Token.expires_at < now + cfg.before,
+            func.coalesce(Token.issued_at, Token.secret_changed_at) <= now - cfg.min_age,
+            or_(Token.next_refresh_at.is_(None), Token.next_refresh_at <= now),
+            or_(Token.writeback_pending.is_(None), Token.writeback_pending.is_(False)),
+            free,
+        )
+        .order_by(Token.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(stmt).all())
+    if not ids:
+        return []
+    # As in store._lease: on SQLite the SELECT took no row lock, so only rows still free are ours.
+    session.execute(
+        update(Token).where(Token.id.in_(ids), free).values(lease_owner=owner, lease_expires_at=now + lease),
+        execution_options={"synchronize_session": False},
+    )
+    rows = session.execute(select(Token).where(Token.id.in_(ids), Token.lease_owner == owner)).scalars().all()
+    return [_candidate(t) for t in rows]
+
+
+def _candidate(t: Token) -> Candidate:
+    facts = RefreshFacts(
+        bool(t.auto_refresh),
+        t.is_valid,
+        t.expires_at,
+        t.issued_at,
+        t.secret_changed_at,
+        t.next_refresh_at,
+        bool(t.writeback_pending),
+    )
+    return Candidate(t.id, t.name, t.secret, t.fingerprint, t.source, t.refresh_failures or 0, facts)
+
+
+def store_refreshed(session: Session, vault: Vault, owner: str, r: Refreshed, now: float) -> str:
+    """Replace the string of token `r.id` if it still has `r.old_fingerprint`.
+
+    Returns "stored", "already" (the new string is there: a spool replayed twice) or "superseded" (the token
+    was removed or its string changed meanwhile; the refreshed string is not needed).
+    """
+    values: dict[str, Any] = dict(
+        secret=vault.encrypt(r.token),
+        fingerprint=fingerprint(r.token),
+        secret_changed_at=r.refreshed_at,
+        issued_at=r.refreshed_at,
+        last_refresh_at=r.refreshed_at,
+        refresh_failures=0,
+        refresh_error=None,
+        next_refresh_at=None,
+        next_check_at=now,
+        updated_at=now,
+    )
+    if r.expires_in:
+        values["expires_at"] = r.refreshed_at + r.expires_in
+    if r.writeback:
+        values["writeback_pending"] = True  # monitor.sources.job writes it to the application's database
+    stmt = update(Token).where(Token.id == r.id, Token.fingerprint == r.old_fingerprint).values(values)
+    if session.connection().execute(stmt).rowcount == 1:
+        release(session, owner, [r.id])
+        return "stored"
+    current = session.scalar(select(Token.fingerprint).where(Token.id == r.id))
+    return "already" if current == fingerprint(r.token) else "superseded"
+
+
+def store_failure(
+    session: Session,
+    owner: str,
+    c: Candidate,
+    result: RefreshResult,
+    outcome: Outcome,
+    now: float,
+    rand: float,
+) -> None:
+    failures = c.refresh_failures + 1
+    at = next_attempt(outcome, failures, result.retry_after, now, rand)
+    session.execute(
+        update(Token)
+        .where(Token.id == c.id, Token.fingerprint == c.fingerprint)
+        .values(refresh_failures=failures, next_refresh_at=at, refresh_error=error_text(result)),
+        execution_options={"synchronize_session": False},
+    )
+    release(session, owner, [c.id])

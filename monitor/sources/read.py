@@ -1,0 +1,262 @@
+"""Reading a `[[sources]]` query from the application's own database: engines, the query, validation.
+
+The source database is only read here: the query runs in a transaction that is always rolled back (and is
+declared READ ONLY on PostgreSQL), under a statement timeout where the backend has one. Every row is
+validated before the monitor's database is touched, and every message is safe to log: it never carries the
+source URL (which may hold a password) nor a token string.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, StatementError
+from sqlalchemy.pool import NullPool
+
+from monitor.config.load import SourceConfig
+from monitor.registry import (
+    LABEL_RE,
+    MAX_TOKEN_LENGTH,
+    RESERVED_LABELS,
+    RegistryError,
+    check_name,
+    check_token_string,
+)
+
+STATEMENT_TIMEOUT = 60.0  # seconds; a source query or write-back that takes longer is cancelled
+MAX_LABEL_VALUE = 200
+REQUIRED = ("name", "token")
+_BAD_CHARACTER = re.compile(r"[\s\x00-\x1f\x7f]")  # what check_token_string refuses inside a token
+
+
+class SourceError(Exception):
+    """A source cannot be read or written back to. `message` is safe to log and store (no URL, no token)."""
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        self.message = message[:480]
+        super().__init__(f"source {source!r}: {self.message}")
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One validated row of a source query."""
+
+    name: str
+    app: str
+    token: str = field(repr=False)
+    labels: Mapping[str, str]
+
+
+# --- engines ---------------------------------------------------------------------------------------------
+
+
+def open_engine(source: SourceConfig) -> Engine:
+    """An engine for the source URL: no pool for SQLite, a small pre-pinged pool for servers."""
+    try:
+        url = make_url(source.url)
+    except ArgumentError:
+        raise SourceError(source.name, "url is not a valid SQLAlchemy URL") from None
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        kwargs["poolclass"] = NullPool
+    else:
+        kwargs.update(pool_size=1, max_overflow=2, pool_pre_ping=True, pool_recycle=1800)
+    if (
+        backend == "postgresql"
+        and url.get_driver_name() in ("psycopg", "psycopg2")
+        and "options" not in url.query
+    ):
+        kwargs["connect_args"] = {"options": f"-c statement_timeout={int(STATEMENT_TIMEOUT * 1000)}"}
+    elif backend == "mysql":
+        kwargs["connect_args"] = {
+            "read_timeout": int(STATEMENT_TIMEOUT),
+            "write_timeout": int(STATEMENT_TIMEOUT),
+        }
+    try:
+        return create_engine(url, **kwargs)
+    except Exception as exc:  # a missing driver, a bad option: reported, never the URL itself
+        raise SourceError(source.name, f"cannot open the database: {safe_reason(exc, source)}") from None
+
+
+class SourceEngines:
+    """One engine per source, created on first use and reused; a changed URL replaces it. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._engines: dict[str, tuple[str, Engine]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, source: SourceConfig) -> Engine:
+        with self._lock:
+            known = self._engines.get(source.name)
+            if known is not None and known[0] == source.url:
+                return known[1]
+            if known is not None:
+                known[1].dispose()
+            engine = open_engine(source)
+            self._engines[source.name] = (source.url, engine)
+            return engine
+
+    def retain(self, names: Iterable[str]) -> None:
+        """Dispose of the engines of sources that are no longer configured."""
+        keep = set(names)
+        with self._lock:
+            for name in [n for n in self._engines if n not in keep]:
+                self._engines.pop(name)[1].dispose()
+
+    def close(self) -> None:
+        self.retain(())
+
+
+# --- messages --------------------------------------------------------------------------------------------
+
+
+def redact(message: str, secrets: Iterable[str | None]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, "[redacted]")
+    return message
+
+
+def safe_reason(exc: BaseException, source: SourceConfig, *extra_secrets: str) -> str:
+    """One line describing a failure: the driver's first line, never the statement, parameters or URL."""
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        lines = str(exc.orig).strip().splitlines()
+        reason = f"{type(exc.orig).__name__}: {lines[0] if lines else ''}"
+    else:
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    try:
+        password = make_url(source.url).password
+    except ArgumentError:
+        password = None
+    return redact(reason, (source.url, str(password) if password else None, *extra_secrets))[:300]
+
+
+# --- the query -------------------------------------------------------------------------------------------
+
+
+def read_rows(engine: Engine, source: SourceConfig) -> list[SourceRow]:
+    """Run the source query (read only) and return its validated rows; SourceError if anything is wrong."""
+    try:
+        with engine.connect() as conn, conn.begin() as tx:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SET TRANSACTION READ ONLY"))
+            result = conn.execute(text(source.query))
+            if not result.returns_rows:
+                raise SourceError(source.name, "the query returns no rows (it must be a SELECT)")
+            columns = [str(c).lower() for c in result.keys()]  # noqa: SIM118 - a Result is not a dict
+            _column_index(source, columns)  # a missing column fails before any row is fetched
+            raw = result.fetchall()
+            tx.rollback()  # the sync only reads
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(source.name, f"the query failed: {safe_reason(exc, source)}") from None
+    return validate_rows(source, columns, raw)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    name: int
+    token: int
+    app: int | None
+    labels: tuple[tuple[str, int], ...]
+
+
+def _column_index(source: SourceConfig, columns: Sequence[str]) -> _Columns:
+    fail = source.name
+    columns = [c.lower() for c in columns]  # Oracle and some MySQL setups answer in upper case
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise SourceError(fail, f"the query returns column {dupes[0]!r} more than once")
+    for required in REQUIRED:
+        if required not in columns:
+            raise SourceError(
+                fail, f"the query returns no {required!r} column (columns: {', '.join(columns)})"
+            )
+    if source.app is None and "app" not in columns:
+        raise SourceError(fail, "the query returns no 'app' column and the source sets no app")
+    if source.app is not None and "app" in columns:
+        raise SourceError(fail, "the source sets app and the query returns an 'app' column: keep one")
+    labels = []
+    for index, column in enumerate(columns):
+        if column in (*REQUIRED, "app"):
+            continue
+        if not LABEL_RE.match(column) or column in RESERVED_LABELS:
+            raise SourceError(
+                fail, f"column {column!r} cannot be a label (reserved, or not letters, digits, _)"
+            )
+        labels.append((column, index))
+    app = columns.index("app") if "app" in columns else None
+    return _Columns(columns.index("name"), columns.index("token"), app, tuple(labels))
+
+
+def validate_rows(
+    source: SourceConfig, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> list[SourceRow]:
+    """Validate every row (names unique and valid, token strings valid, labels); the first problem raises."""
+    cols = _column_index(source, columns)
+    out: list[SourceRow] = []
+    seen: set[str] = set()
+    for number, row in enumerate(rows, 1):
+        name = _name(source, row[cols.name], number)
+        if name in seen:
+            raise SourceError(source.name, f"name {name!r} appears more than once: names must be unique")
+        seen.add(name)
+        token = _token(source, row[cols.token], name)
+        app = source.app if cols.app is None else _app(source, row[cols.app], name)
+        labels: dict[str, str] = {}
+        for column, index in cols.labels:
+            value = row[index]
+            if value is None:
+                continue
+            labels[column] = value if isinstance(value, str) else str(value)
+            if len(labels[column]) > MAX_LABEL_VALUE:
+                raise SourceError(
+                    source.name, f"row {name!r}: {column!r} is longer than {MAX_LABEL_VALUE} characters"
+                )
+        out.append(SourceRow(name, app or "", token, labels))
+    return out
+
+
+def _name(source: SourceConfig, value: Any, number: int) -> str:
+    if value is None:
+        raise SourceError(source.name, f"row {number} has no name (NULL)")
+    name = value.strip() if isinstance(value, str) else str(value)
+    try:
+        return check_name(name, "token name")
+    except RegistryError as exc:
+        raise SourceError(source.name, f"row {number}: {exc}") from None
+
+
+def _token(source: SourceConfig, value: Any, name: str) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(source.name, f"row {name!r}: the token is not UTF-8 text") from None
+    if not isinstance(value, str):
+        raise SourceError(
+            source.name, f"row {name!r}: the token is {'NULL' if value is None else 'not text'}"
+        )
+    token = value.strip()
+    if token and len(token) <= MAX_TOKEN_LENGTH and not _BAD_CHARACTER.search(token):
+        return token  # the fast path for the common case: the same rules as check_token_string, in C
+    try:
+        return check_token_string(value)
+    except RegistryError as exc:  # its message describes the problem, never the string
+        raise SourceError(source.name, f"row {name!r}: {exc}") from None
+
+
+def _app(source: SourceConfig, value: Any, name: str) -> str:
+    if value is None or not str(value).strip():
+        raise SourceError(source.name, f"row {name!r} has no app")
+    return str(value).strip()
