@@ -1,9 +1,10 @@
 """The daemon's alerting: evaluate the rules over the stored state, group transitions, deliver them.
 
 Evaluation reads only tokens in or near trouble plus every firing alert (never the whole fleet row by row),
-steps each alert's ladder (monitor.alerting.rules) and, in the same transaction, stores the new ladder state and one
-`alert_events` row per notification-worthy transition. Several daemons may share a PostgreSQL database:
-evaluation and grouping each run under a transaction-level advisory lock, so no transition is emitted twice.
+steps each alert's ladder (monitor.alerting.rules) and, in the same transaction, stores the new ladder
+state and one `alert_events` row per notification-worthy transition. Several daemons may share a
+PostgreSQL database: evaluation and grouping each run under a transaction-level advisory lock, so no
+transition is emitted twice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.alerting.outbox import CHUNK, Outbox, build_notifiers, enqueue_pending
 from monitor.alerting.rules import (
     AlertState,
     Desired,
@@ -33,7 +35,6 @@ from monitor.alerting.rules import (
 from monitor.config.load import AlertsConfig, Config
 from monitor.db.models import Alert, AlertEventRow, App, Notification, Source, Token
 from monitor.jobs import Job
-from monitor.alerting.outbox import CHUNK, Outbox, build_notifiers, enqueue_pending
 
 log = logging.getLogger("monitor.alerts")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.config.values import Context, Parser, describe, kind_of
+from monitor.redact import redact
 
 SECRET_SUFFIXES = ("", "_file", "_env")
 
@@ -117,9 +118,8 @@ def _secret(ctx: Context, prefix: str, name: str, raw: Mapping[str, Any], spec: 
             raise ValueError("the secret is empty")
         return True, spec.parse(secret, ctx)
     except ValueError as exc:
-        message = str(exc)
-        if secret:  # belt and braces: a parser message must never carry the secret itself
-            message = message.replace(secret, "<redacted>")
+        # Belt and braces: a parser message must never carry the secret itself.
+        message = redact(str(exc), [secret])
         ctx.problem(f"{prefix}.{key}", message)
         return False, None
 

@@ -21,20 +21,21 @@ from sqlalchemy import select, text
 
 from monitor import __version__
 from monitor.alerting import job as alerts_job
-from monitor.refresh import job as refresh
-from monitor.sources import job as sources
-from monitor.graph.budget import CallBudget
+from monitor.check.observe import Cadence
+from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, ConfigError, load_config
 from monitor.context import Context
+from monitor.daemon.sdnotify import SdNotifier
+from monitor.daemon.watchdog import Liveness
 from monitor.db.models import Token
 from monitor.db.session import SqliteLock, sqlite_path, transaction
+from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
-from monitor.check.observe import Cadence
 from monitor.jobs import Job
-from monitor.daemon.watchdog import Liveness
 from monitor.metrics.exposition import build_metrics
-from monitor.check.sweep import Sweeper
-from monitor.daemon.sdnotify import SdNotifier
+from monitor.redact import error_line
+from monitor.refresh import job as refresh
+from monitor.sources import job as sources
 from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
@@ -205,7 +206,7 @@ class Daemon:
             try:
                 job.func()
             except Exception as exc:  # the boundary: log, keep the scheduler alive, retry next tick
-                log.error("job %s failed: %s", job.name, _describe(exc))
+                log.error("job %s failed: %s", job.name, error_line(exc))
 
         run.__name__ = job.name
         return run
@@ -312,7 +313,7 @@ class Daemon:
                 release(s, self.owner)
         except Exception as exc:
             log.warning(
-                "could not release leases on shutdown (they expire by themselves): %s", _describe(exc)
+                "could not release leases on shutdown (they expire by themselves): %s", error_line(exc)
             )
         if self.web is not None:
             self.web.stop()
@@ -359,13 +360,3 @@ def _utc_in(seconds: float) -> Any:
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-def _describe(exc: BaseException) -> str:
-    """An exception as one log-safe line: SQLAlchemy errors without their statement and parameters."""
-    from sqlalchemy.exc import StatementError
-
-    if isinstance(exc, StatementError) and exc.orig is not None:
-        first = str(exc.orig).strip().splitlines()
-        return f"{type(exc.orig).__name__}: {first[0] if first else ''}"[:300]
-    return f"{type(exc).__name__}: {exc}"[:300]

@@ -32,9 +32,9 @@ from monitor.graph.wire import (
     parse_token_info,
     parse_usage,
     protect_urllib3_logs,
-    redact,
     retry_after_seconds,
 )
+from monitor.redact import redact
 
 __all__ = ["ApiUsage", "CheckResult", "GraphClient", "GraphError", "RefreshResult", "TokenInfo", "Verdict"]
 __all__ += ["app_token", "classify_debug", "classify_refresh", "redact"]

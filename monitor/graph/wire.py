@@ -1,4 +1,4 @@
-"""Reading the Threads API wire format: usage headers, Graph error objects, token fields, redaction.
+"""Reading the Threads API wire format: usage headers, Graph error objects, token fields.
 
 Kept apart from graph.py (classification and transport) so these pure parts are tested without a network.
 Every parser here raises only `Malformed`, which graph.py turns into an ERROR result.
@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote, quote_plus
+
+from monitor.redact import REDACTED, redact
 
 USAGE_METRICS = ("call_count", "total_cputime", "total_time")
-REDACTED = "[redacted]"
 
 
 def _frozen(d: dict[str, float]) -> Mapping[str, float]:
@@ -93,29 +93,6 @@ def parse_usage(headers: Mapping[str, str]) -> ApiUsage | None:
     if not app and not business and regain_after is None:
         return None
     return ApiUsage(app=_frozen(app), business=_frozen(business), regain_after=regain_after)
-
-
-def secret_variants(secrets: Iterable[str | None]) -> list[str]:
-    """Every spelling of a secret that could end up in text: raw, URL-encoded, an app token's secret part."""
-    out: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        parts = [secret]
-        if secret.count("|") == 2:  # "TH|<app_id>|<app_secret>": the app id is public, the secret is not
-            parts.append(secret.rsplit("|", 1)[1])
-        for part in parts:
-            if len(part) >= 4:
-                out.update({part, quote(part, safe=""), quote_plus(part)})
-    # longest first, so a token is replaced whole before any shorter piece of it
-    return sorted(out, key=len, reverse=True)
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return `text` with every secret (and its URL-encoded forms) replaced by "[redacted]"."""
-    for variant in secret_variants(secrets):
-        text = text.replace(variant, REDACTED)
-    return text
 
 
 _QUERY = re.compile(r"\?[^\s\"']*")

@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urlsplit
 
 import requests
 
 from monitor import __version__
+from monitor.redact import redact, redact_url
 
 USER_AGENT = f"threads-token-monitor/{__version__}"
 SEVERITY_RANK: Mapping[str, int] = {"warning": 1, "critical": 2}
@@ -157,30 +157,8 @@ class Notifier(ABC):
         return []
 
     def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets(), key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, "<redacted>")
-        return text
-
-
-def redact_url(url: str) -> str:
-    """Keep only scheme, host and port of a URL: paths and query strings of webhooks are credentials."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    return f"{parts.scheme}://{host}{port}/<redacted>"
-
-
-def url_secrets(url: object) -> list[str]:
-    """The parts of a URL to scrub from error text: the URL itself and a non-trivial path/query."""
-    if not url:
-        return []
-    text = str(url)
-    tail = text.split("://", 1)[-1].partition("/")[2]
-    return [text, tail] if len(tail) >= 8 else [text]
+        """`text` without any of this notifier's secrets (monitor.redact: whole, encoded or cut short)."""
+        return redact(text, self.secrets())
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

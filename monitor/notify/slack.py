@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from monitor.notify.base import HttpNotifier, Message, url_secrets
+from monitor.notify.base import HttpNotifier, Message
 from monitor.notify.text import description, summary, title
+from monitor.redact import url_secrets
 from monitor.timefmt import iso_utc
 
 MAX_ALERT_SECTIONS = 20  # Slack allows 50 blocks per message; keep messages readable long before that

@@ -7,8 +7,9 @@ import hmac
 import json
 from typing import Any
 
-from monitor.notify.base import AlertEvent, HttpNotifier, Message, url_secrets
+from monitor.notify.base import AlertEvent, HttpNotifier, Message
 from monitor.notify.text import common_labels, common_pairs, description, summary
+from monitor.redact import url_secrets
 from monitor.timefmt import rfc3339
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # what Alertmanager sends as endsAt for an alert still firing

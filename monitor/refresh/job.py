@@ -21,13 +21,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.graph.budget import CallBudget
+from monitor.check.store import release
 from monitor.config.load import Config
 from monitor.crypto import Vault, fingerprint
 from monitor.db.session import transaction
-from monitor.check.store import release
+from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient, RefreshResult
 from monitor.jobs import Job
+from monitor.redact import error_line
 from monitor.refresh.rules import Outcome, classify, eligible, error_text
 from monitor.refresh.store import (
     SPOOL_DIR,
@@ -158,7 +159,7 @@ class Refresher:
             try:
                 self._failed(c, result, outcome)
             except Exception as exc:  # noqa: BLE001 - not recorded: retried once the lease expires
-                log.error("recording the failed refresh of token %s failed: %s", c.name, _describe(exc))
+                log.error("recording the failed refresh of token %s failed: %s", c.name, error_line(exc))
                 halt.set()
                 return "error"
             return "failed"
@@ -213,7 +214,7 @@ class Refresher:
             log.error(
                 "storing the refreshed string of token %s failed (%s): kept, retried every tick",
                 r.name,
-                _describe(exc),
+                error_line(exc),
             )
             return False
         with self._lock:
@@ -237,7 +238,7 @@ class Refresher:
             self.check_now(ids)
         except Exception as exc:  # noqa: BLE001 - next_check_at is now: the next sweep inspects them
             log.warning(
-                "inspecting %d refreshed token(s) failed (%s): the next sweep does", len(ids), _describe(exc)
+                "inspecting %d refreshed token(s) failed (%s): the next sweep does", len(ids), error_line(exc)
             )
 
     def _writes_back(self, source: str | None) -> bool:
@@ -246,12 +247,6 @@ class Refresher:
     def _count(self, outcome: str) -> None:
         if self.events is not None:
             self.events.refresh(outcome)
-
-
-def _describe(exc: BaseException) -> str:
-    from monitor.daemon.lifecycle import _describe as describe
-
-    return describe(exc)
 
 
 def spool_directory(config: Config) -> Path:

@@ -178,7 +178,7 @@ class SimHandler(BaseHTTPRequestHandler):
 
 
 class Simulator(ThreadsApi):
-    """A `ThreadsApi` served over HTTP on a background thread (`Simulator().start()`, or as a context manager)."""
+    """A `ThreadsApi` served over HTTP on a background thread (`Simulator().start()`, or `with`)."""
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time

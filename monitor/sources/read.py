@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, StatementError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
 from monitor.config.load import SourceConfig
+from monitor.redact import error_line, url_secrets
 from monitor.registry import (
     LABEL_RE,
     MAX_TOKEN_LENGTH,
@@ -118,26 +119,13 @@ class SourceEngines:
 # --- messages --------------------------------------------------------------------------------------------
 
 
-def redact(message: str, secrets: Iterable[str | None]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, "[redacted]")
-    return message
-
-
 def safe_reason(exc: BaseException, source: SourceConfig, *extra_secrets: str) -> str:
     """One line describing a failure: the driver's first line, never the statement, parameters or URL."""
-    if isinstance(exc, StatementError) and exc.orig is not None:
-        lines = str(exc.orig).strip().splitlines()
-        reason = f"{type(exc.orig).__name__}: {lines[0] if lines else ''}"
-    else:
-        lines = str(exc).strip().splitlines()
-        reason = f"{type(exc).__name__}: {lines[0] if lines else ''}"
     try:
-        password = make_url(source.url).password
+        password = make_url(source.url).password  # decoded, as a driver may echo it
     except ArgumentError:
         password = None
-    return redact(reason, (source.url, str(password) if password else None, *extra_secrets))[:300]
+    return error_line(exc, (*url_secrets(source.url), str(password) if password else None, *extra_secrets))
 
 
 # --- the query -------------------------------------------------------------------------------------------

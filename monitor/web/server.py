@@ -26,6 +26,7 @@ from prometheus_client.exposition import choose_encoder
 from monitor import __version__
 from monitor.config.load import HttpConfig
 from monitor.context import Context
+from monitor.redact import error_line
 from monitor.status import status_rows
 from monitor.web.page import render_status_page
 
@@ -187,7 +188,7 @@ class WebServer:
         try:
             body = encoder(self.registry)
         except Exception as exc:  # a database outage must cost one scrape, not the server
-            log.warning("scrape failed: %s", _describe(exc))
+            log.warning("scrape failed: %s", error_line(exc))
             return 503, TEXT, b"metrics unavailable: the database did not answer\n", {}
         return 200, content_type, body, {}
 
@@ -195,7 +196,7 @@ class WebServer:
         try:
             ok, details = self.health()
         except Exception as exc:
-            ok, details = False, {"status": "unhealthy", "error": _describe(exc)}
+            ok, details = False, {"status": "unhealthy", "error": error_line(exc)}
         return (200 if ok else 503), "application/json", json.dumps(details).encode() + b"\n", {}
 
     def status_page(self) -> Response:
@@ -204,15 +205,7 @@ class WebServer:
             with self.ctx.sessions() as session:
                 rows = status_rows(session, self.ctx.horizons, now)
         except Exception as exc:
-            log.warning("status page failed: %s", _describe(exc))
+            log.warning("status page failed: %s", error_line(exc))
             return 503, TEXT, b"status unavailable: the database did not answer\n", {}
         page = render_status_page(rows, now, version=__version__)
         return 200, "text/html; charset=utf-8", page.encode("utf-8"), {}
-
-
-def _describe(exc: BaseException) -> str:
-    """One log-safe line: SQLAlchemy errors without their statement and parameters."""
-    orig = getattr(exc, "orig", None)
-    shown = orig if orig is not None else exc
-    first = (str(shown).strip().splitlines() or [""])[0]
-    return f"{type(shown).__name__}: {first}"[:300]
