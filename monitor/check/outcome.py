@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.alerting.rules import lost_scopes
+from monitor.check.observe import ANSWERED, Cadence, changed, next_check_at, observe
 from monitor.check.store import Claimed
 from monitor.graph.client import CheckResult, Verdict
-from monitor.check.observe import ANSWERED, Cadence, changed, next_check_at, observe
 
 
 def result_rows(

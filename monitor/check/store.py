@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import CursorResult, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.db.models import App, Snapshot, Token
 from monitor.check.observe import Observation
+from monitor.db.models import App, Snapshot, Token
 
 T: Table = Token.__table__  # type: ignore[assignment]
 

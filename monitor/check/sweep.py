@@ -19,14 +19,14 @@ from typing import TypeVar
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.graph.budget import CallBudget
-from monitor.crypto import Vault
 from monitor.check import store
-from monitor.db.session import transaction
-from monitor.graph.client import CheckResult, GraphClient, Verdict
 from monitor.check.observe import ANSWERED, Cadence
 from monitor.check.outcome import result_rows
 from monitor.check.probe import Gate, InspectorProbes, opener
+from monitor.crypto import Vault
+from monitor.db.session import transaction
+from monitor.graph.budget import CallBudget
+from monitor.graph.client import CheckResult, GraphClient, Verdict
 
 log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")

@@ -12,12 +12,12 @@ import sys
 
 from sqlalchemy import select
 
+from monitor.check.sweep import Sweeper
 from monitor.context import Context
 from monitor.daemon.lifecycle import cadence_of
 from monitor.db.models import App, Token
 from monitor.graph.client import GraphClient
 from monitor.registry import RegistryError
-from monitor.check.sweep import Sweeper
 from monitor.state import State
 from monitor.status import status_rows, status_table
 from monitor.tables import print_json, use_colour

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from monitor.check.store import release
 from monitor.config.load import Config
 from monitor.crypto import Vault, VaultError, fingerprint
 from monitor.db.models import Token
-from monitor.check.store import release
 from monitor.graph.client import RefreshResult
 from monitor.refresh.rules import Outcome, RefreshFacts, error_text, next_attempt
 
