@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.check.observe import Observation
-from monitor.db.models import App, Snapshot, Token
+from monitor.db import leases
+from monitor.db.models import TOKENS, App, Snapshot, Token
 
-T: Table = Token.__table__  # type: ignore[assignment]
+T = TOKENS
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,9 @@ def is_deadlock(exc: BaseException) -> bool:
 
 def claim_due(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
     """Lease up to `limit` due tokens (soonest due first) that nobody else holds."""
-    free = or_(Token.lease_expires_at.is_(None), Token.lease_expires_at < now)
     stmt = (
         select(Token.id)
-        .where(Token.next_check_at <= now, free)
+        .where(Token.next_check_at <= now, leases.free(T, now))
         .order_by(Token.next_check_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -144,23 +144,16 @@ def claim_due(session: Session, owner: str, now: float, lease: float, limit: int
 
 def claim_ids(session: Session, ids: Sequence[int], owner: str, now: float, lease: float) -> list[Claimed]:
     """Lease specific tokens (the `check` command) unless another process holds them."""
-    free = or_(Token.lease_expires_at.is_(None), Token.lease_expires_at < now)
-    stmt = select(Token.id).where(Token.id.in_(list(ids)), free).with_for_update(skip_locked=True)
+    stmt = (
+        select(Token.id).where(Token.id.in_(list(ids)), leases.free(T, now)).with_for_update(skip_locked=True)
+    )
     return _lease(session, list(session.scalars(stmt).all()), owner, now, lease)
 
 
 def _lease(session: Session, ids: list[int], owner: str, now: float, lease: float) -> list[Claimed]:
-    if not ids:
+    if not ids or not leases.take(session, T, ids, owner, now, lease):
         return []
-    # The lease condition again: where the SELECT took no row lock (SQLite), another claimer may have won
-    # a row between our SELECT and this UPDATE; only the rows this UPDATE took are ours.
-    free = or_(T.c.lease_expires_at.is_(None), T.c.lease_expires_at < now)
-    session.execute(
-        update(T).where(T.c.id.in_(ids), free).values(lease_owner=owner, lease_expires_at=now + lease),
-        execution_options={"synchronize_session": False},
-    )
-    mine = and_(Token.id.in_(ids), Token.lease_owner == owner)
-    rows = session.execute(select(*_CLAIM_COLUMNS).where(mine)).all()
+    rows = session.execute(select(*_CLAIM_COLUMNS).where(leases.held(T, owner, ids))).all()
     return [_claimed(r) for r in rows]
 
 
@@ -225,24 +218,13 @@ def release(
     session: Session, owner: str, ids: Sequence[int] | None = None, next_check_at: float | None = None
 ) -> int:
     """Drop this owner's leases (all of them, or on `ids`), optionally moving the next check."""
-    stmt = update(T).where(T.c.lease_owner == owner)
-    if ids is not None:
-        stmt = stmt.where(T.c.id.in_(list(ids)))
-    values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
-    if next_check_at is not None:
-        values["next_check_at"] = next_check_at
-    result: CursorResult[Any] = session.execute(stmt.values(values))  # type: ignore[assignment]
-    return result.rowcount or 0
+    values = {} if next_check_at is None else {"next_check_at": next_check_at}
+    return leases.release(session, T, owner, ids, **values)
 
 
 def renew(session: Session, owner: str, ids: Sequence[int], until: float) -> None:
     """Extend this owner's leases on `ids` (work queued behind a slow API keeps its claim)."""
-    for i in range(0, len(ids), 1000):
-        session.execute(
-            update(T)
-            .where(T.c.lease_owner == owner, T.c.id.in_(list(ids[i : i + 1000])))
-            .values(lease_expires_at=until)
-        )
+    leases.renew(session, T, owner, ids, until)
 
 
 def set_inspector_state(

@@ -7,7 +7,7 @@ ladder read one table; `snapshots` holds the history, one row per change.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -219,3 +220,8 @@ class Source(Base):
     next_sync_at: Mapped[float | None] = mapped_column(Double)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[float | None] = mapped_column(Double)
+
+
+# The Core tables of the leased models, typed as Table (SQLAlchemy types __table__ as a FromClause).
+TOKENS = cast(Table, Token.__table__)
+SOURCES = cast(Table, Source.__table__)

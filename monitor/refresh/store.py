@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from monitor.check.store import release
 from monitor.config.load import Config
 from monitor.crypto import Vault, VaultError, fingerprint
-from monitor.db.models import Token
+from monitor.db import leases
+from monitor.db.models import TOKENS, Token
 from monitor.graph.client import RefreshResult
 from monitor.refresh.rules import Outcome, RefreshFacts, error_text, next_attempt
 
@@ -113,7 +114,7 @@ def claim_eligible(
 ) -> list[Candidate]:
     """Lease up to `limit` refresh-eligible tokens (soonest expiry first) that nobody else holds."""
     cfg = config.refresh
-    free = or_(Token.lease_expires_at.is_(None), Token.lease_expires_at < now)
+    table = TOKENS
     stmt = (
         select(Token.id)
         .where(
@@ -124,21 +125,16 @@ def claim_eligible(
             func.coalesce(Token.issued_at, Token.secret_changed_at) <= now - cfg.min_age,
             or_(Token.next_refresh_at.is_(None), Token.next_refresh_at <= now),
             or_(Token.writeback_pending.is_(None), Token.writeback_pending.is_(False)),
-            free,
+            leases.free(table, now),
         )
         .order_by(Token.expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     ids = list(session.scalars(stmt).all())
-    if not ids:
+    if not ids or not leases.take(session, table, ids, owner, now, lease):
         return []
-    # As in store._lease: on SQLite the SELECT took no row lock, so only rows still free are ours.
-    session.execute(
-        update(Token).where(Token.id.in_(ids), free).values(lease_owner=owner, lease_expires_at=now + lease),
-        execution_options={"synchronize_session": False},
-    )
-    rows = session.execute(select(Token).where(Token.id.in_(ids), Token.lease_owner == owner)).scalars().all()
+    rows = session.execute(select(Token).where(leases.held(table, owner, ids))).scalars().all()
     return [_candidate(t) for t in rows]
 
 

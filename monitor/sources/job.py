@@ -14,13 +14,14 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.load import Config, SourceConfig
 from monitor.context import Context
-from monitor.db.models import Source
+from monitor.db import leases
+from monitor.db.models import SOURCES, Source
 from monitor.db.session import transaction
 from monitor.jobs import Job
 from monitor.sources.apply import SyncReport, apply_sync
@@ -121,9 +122,7 @@ def claim(
                 _source_row(s, source.name)
         except IntegrityError:  # another daemon created the row at the same moment
             pass
-        free = or_(
-            Source.lease_expires_at.is_(None), Source.lease_expires_at < now, Source.lease_owner == owner
-        )
+        free = leases.free(SOURCES, now, owner)
         stmt = select(Source).where(Source.name == source.name, free).with_for_update(skip_locked=True)
         row = s.scalar(stmt)
         if row is None:
@@ -136,11 +135,9 @@ def claim(
 
 def release(sessions: sessionmaker[Session], name: str, owner: str) -> None:
     with transaction(sessions) as s:
-        s.execute(
-            update(Source)
-            .where(Source.name == name, Source.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-        )
+        row_id = s.scalar(select(Source.id).where(Source.name == name))
+        if row_id is not None:
+            leases.release(s, SOURCES, owner, [row_id])
 
 
 def claim_and_sync(

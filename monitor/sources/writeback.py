@@ -11,20 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Table, and_, or_, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.load import SourceConfig
 from monitor.crypto import Vault
-from monitor.db.models import Token
+from monitor.db import leases
+from monitor.db.models import TOKENS
 from monitor.db.session import transaction
 from monitor.sources.read import SourceEngines, SourceError, safe_reason
 
 log = logging.getLogger("monitor.sources")
 
-T = cast(Table, Token.__table__)
+T = TOKENS
 PREFIX = "write-back to source"
 LEASE = 300.0  # longer than the source's 60 s statement timeout
 
@@ -73,24 +73,20 @@ def _write_back_one(
 
     The token is leased, not row-locked, while the source's statement runs (up to its 60 s timeout): a row
     lock held that long would stall the sweep's batch writes."""
-    free = or_(T.c.lease_expires_at.is_(None), T.c.lease_expires_at < now)
     with transaction(sessions) as s:
         stmt = (
             select(T.c.name, T.c.secret, T.c.fingerprint, T.c.source, T.c.refresh_error)
-            .where(T.c.id == token_id, T.c.writeback_pending.is_(True), free)
+            .where(T.c.id == token_id, T.c.writeback_pending.is_(True), leases.free(T, now))
             .with_for_update(skip_locked=True)
         )
         row = s.execute(stmt).first()
         if row is None or row.source not in sources:
             return None
-        took = s.connection().execute(
-            update(T).where(T.c.id == token_id, free).values(lease_owner=owner, lease_expires_at=now + LEASE)
-        )
-        if not took.rowcount:
+        if not leases.take(s, T, [token_id], owner, now, LEASE):
             return None
     source = sources[row.source]
     error = _execute(source, engines, row.name, vault.decrypt(row.secret))
-    mine = and_(T.c.id == token_id, T.c.lease_owner == owner)
+    mine = leases.held(T, owner, [token_id])
     with transaction(sessions) as s:
         if error is None:
             cleared = None if (row.refresh_error or "").startswith(PREFIX) else row.refresh_error
@@ -103,7 +99,7 @@ def _write_back_one(
         else:
             message = f"{PREFIX} {source.name} failed: {error}"[:300]
             s.execute(update(T).where(mine).values(writeback_error=message, refresh_error=message))
-        s.execute(update(T).where(mine).values(lease_owner=None, lease_expires_at=None))
+        leases.release(s, T, owner, [token_id])
     if error is None:
         log.info("wrote the refreshed string of token %s back to source %s", row.name, source.name)
         return True

@@ -1,0 +1,69 @@
+"""Leases: how several daemons share work in one database without doing it twice.
+
+A leased row has `lease_owner` and `lease_expires_at`; it is free when it has no lease or the lease ran out
+(a crashed daemon's work comes back by itself). Claims first SELECT ... FOR UPDATE SKIP LOCKED the candidate
+ids, then `take` UPDATEs only the rows still free: where the SELECT took no row lock (SQLite), another claimer
+may have won a row in between, and only the rows this UPDATE took are ours. One implementation serves every
+leased table (tokens for checks, refreshes and write-backs; sources for syncs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, Table, and_, or_, update
+from sqlalchemy.orm import Session
+
+__all__ = ["free", "held", "release", "renew", "take"]
+
+BATCH = 1000  # ids per IN (...) list: below every database's parameter limit
+
+
+def free(table: Table, now: float, owner: str | None = None) -> ColumnElement[bool]:
+    """Rows nobody holds now (or that `owner` holds already, when given)."""
+    condition = or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at < now)
+    return condition if owner is None else or_(condition, table.c.lease_owner == owner)
+
+
+def held(table: Table, owner: str, ids: Sequence[Any] | None = None) -> ColumnElement[bool]:
+    """Rows `owner` holds (among `ids`, when given)."""
+    condition = table.c.lease_owner == owner
+    return condition if ids is None else and_(condition, table.c.id.in_(list(ids)))
+
+
+def take(session: Session, table: Table, ids: Sequence[Any], owner: str, now: float, duration: float) -> int:
+    """Lease those of `ids` that are still free to `owner` until `now + duration`; the number taken."""
+    taken = 0
+    for i in range(0, len(ids), BATCH):
+        stmt = (
+            update(table)
+            .where(table.c.id.in_(list(ids[i : i + BATCH])), free(table, now))
+            .values(lease_owner=owner, lease_expires_at=now + duration)
+        )
+        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            stmt, execution_options={"synchronize_session": False}
+        )
+        taken += result.rowcount or 0
+    return taken
+
+
+def release(
+    session: Session, table: Table, owner: str, ids: Sequence[Any] | None = None, **values: Any
+) -> int:
+    """Drop `owner`'s leases (all, or on `ids`), writing `values` to the same rows; the number released."""
+    stmt = update(table).where(held(table, owner, ids))
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        stmt.values(lease_owner=None, lease_expires_at=None, **values),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount or 0
+
+
+def renew(session: Session, table: Table, owner: str, ids: Sequence[Any], until: float) -> None:
+    """Extend `owner`'s leases on `ids` to `until` (work queued behind a slow peer keeps its claim)."""
+    for i in range(0, len(ids), BATCH):
+        session.execute(
+            update(table).where(held(table, owner, ids[i : i + BATCH])).values(lease_expires_at=until),
+            execution_options={"synchronize_session": False},
+        )
