@@ -1,6 +1,6 @@
 """Alert latency: from the moment a token's state crosses a threshold to the webhook receiving it.
 
-A real daemon (monitor.daemon.lifecycle.Daemon) runs against the in-process simulator and posts to a webhook receiver
+A real daemon (monitor.daemon.Daemon) runs against the in-process simulator and posts to a webhook receiver
 on 127.0.0.1. Two scenarios:
 
 - revoke: the simulator revokes a token whose next check is due now (a revocation is only visible at the

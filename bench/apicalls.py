@@ -18,15 +18,15 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from bench.common import DAY, bench_main
+from monitor.check.observe import Cadence, next_check_at
+from monitor.check.sweep import Sweeper
 from monitor.config.load import default_config
 from monitor.crypto import Vault, create_key_file
 from monitor.db import migrate
 from monitor.db.models import Snapshot, Token
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.graph.client import GraphClient
-from monitor.check.observe import Cadence, next_check_at
 from monitor.registry import NewToken, add_app, add_tokens
-from monitor.check.sweep import Sweeper
 from monitor.simulator import Simulator
 
 SCRAPE_PROBE_CALLS = 86400 / 60  # debug_token for every token on every 60 s scrape

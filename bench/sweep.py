@@ -25,10 +25,10 @@ from bench.common import (
     simulator,
     token_string,
 )
-from monitor.db.session import make_engine, make_sessionmaker
-from monitor.graph.client import GraphClient
 from monitor.check.observe import Cadence
 from monitor.check.sweep import Sweeper
+from monitor.db.session import make_engine, make_sessionmaker
+from monitor.graph.client import GraphClient
 
 
 def cpu_seconds() -> float:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -25,7 +23,7 @@ from monitor.commands import (
     status_cmds,
     token_cmds,
 )
-from monitor.config.load import ConfigError, load_config
+from monitor.config.load import DEFAULT_CONFIG, ConfigError, config_path, load_config
 from monitor.context import Context
 from monitor.crypto import VaultError
 from monitor.daemon.lifecycle import DaemonError
@@ -34,7 +32,6 @@ from monitor.db.session import DatabaseError
 from monitor.importfile import ImportFileError
 from monitor.registry import RegistryError
 
-DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 log = logging.getLogger("monitor")
@@ -74,10 +71,6 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def config_path(args: argparse.Namespace) -> Path:
-    return Path(args.config or os.environ.get("THREADS_TOKEN_MONITOR_CONFIG") or DEFAULT_CONFIG)
-
-
 def _fail(code: int, message: str) -> int:
     print(f"threads-token-monitor: {message}", file=sys.stderr)
     return code
@@ -91,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "no_config", False):
             return int(handler(None, args))
-        ctx = Context(load_config(config_path(args)))
+        ctx = Context(load_config(config_path(args.config)))
         try:
             return int(handler(ctx, args))
         finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+DAY = 86400.0
+
 
 class State(StrEnum):
     OK = "ok"
@@ -21,10 +23,10 @@ STATES = tuple(State)
 class Horizons:
     """Warning and critical thresholds (seconds before the event) for both expiry horizons."""
 
-    expiry_warning: float = 7 * 86400
-    expiry_critical: float = 2 * 86400
-    data_access_warning: float = 14 * 86400
-    data_access_critical: float = 3 * 86400
+    expiry_warning: float = 7 * DAY
+    expiry_critical: float = 2 * DAY
+    data_access_warning: float = 14 * DAY
+    data_access_critical: float = 3 * DAY
 
     @classmethod
     def from_alerts(cls, alerts: object) -> Horizons:
@@ -70,6 +72,13 @@ def token_state(
     if State.WARNING in levels:
         return State.WARNING
     return State.OK
+
+
+def lost_scopes(expected: str | None, scopes: str | None) -> list[str]:
+    """Scopes in the baseline that the latest observation no longer has, sorted."""
+    if not expected or scopes is None:
+        return []
+    return sorted(set(expected.split()) - set(scopes.split()))
 
 
 _TROUBLE_RANK = {State.INVALID: 0, State.CRITICAL: 1, State.WARNING: 2, State.UNCHECKED: 3, State.OK: 4}

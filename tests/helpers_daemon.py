@@ -26,17 +26,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from monitor.graph.budget import CallBudget
+from monitor.check.observe import Cadence
+from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, load_config
 from monitor.context import Context
 from monitor.crypto import create_key_file
 from monitor.db import migrate
 from monitor.db.models import App, Snapshot, Token
 from monitor.db.session import transaction
+from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
-from monitor.check.observe import Cadence
 from monitor.registry import NewToken, add_app, add_tokens
-from monitor.check.sweep import Sweeper
 from monitor.simulator import Simulator
 
 SECRETS: set[str] = set()

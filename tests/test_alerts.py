@@ -12,7 +12,7 @@ from monitor.alerting.rules import (
     Desired,
     TokenFacts,
     app_alerts,
-    fingerprint,
+    labels_fingerprint,
     lost_scopes,
     source_alerts,
     step,
@@ -129,8 +129,10 @@ def test_app_and_source_alerts() -> None:
 
 
 def test_fingerprint_ignores_severity() -> None:
-    assert fingerprint({"a": "1", "severity": "warning"}) == fingerprint({"a": "1", "severity": "critical"})
-    assert len(fingerprint({"a": "1"})) == 16
+    assert labels_fingerprint({"a": "1", "severity": "warning"}) == labels_fingerprint(
+        {"a": "1", "severity": "critical"}
+    )
+    assert len(labels_fingerprint({"a": "1"})) == 16
 
 
 # --- the ladder ------------------------------------------------------------------------------------------

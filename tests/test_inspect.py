@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from monitor.graph.client import CheckResult, TokenInfo, Verdict
 from monitor.check.observe import Cadence, calls_per_day, changed, next_check_at, observe
+from monitor.graph.client import CheckResult, TokenInfo, Verdict
 
 HOUR, DAY = 3600.0, 86400.0
 FAR = 10_000 * DAY  # a horizon years away

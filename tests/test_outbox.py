@@ -12,12 +12,20 @@ from receivers import HttpReceiver, HttpResponse
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.alerting.outbox import (
+    BACKOFF_CAP,
+    Outbox,
+    backoff,
+    build_notifiers,
+    enqueue_pending,
+    group_key,
+    route,
+)
 from monitor.config.load import NotifierConfig
 from monitor.db.migrate import upgrade
 from monitor.db.models import AlertEventRow, Notification
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.notify import AlertEvent
-from monitor.alerting.outbox import BACKOFF_CAP, Outbox, backoff, build_notifiers, enqueue_pending, group_key, route
 
 T0 = 1_800_000_000.0
 DELIVERY = "X-Threads-Monitor-Delivery"

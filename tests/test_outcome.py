@@ -1,12 +1,12 @@
-"""monitor.check.outcome.result_rows: what one check writes, as a pure function (no clock, database or network)."""
+"""monitor.check.outcome.result_rows: what one check writes, as a pure function (no clock, no I/O)."""
 
 from __future__ import annotations
 
 from test_inspect import info, result
 
+from monitor.check.observe import Cadence, observe
 from monitor.check.store import Claimed
 from monitor.graph.client import CheckResult, Verdict
-from monitor.check.observe import Cadence, observe
 
 NOW = 1_800_000_000.0
 SCOPES = ("threads_basic", "threads_content_publish")

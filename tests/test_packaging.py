@@ -1,4 +1,4 @@
-"""What users install is what we test: the sdist and the wheel, built, checked and installed as the README says.
+"""What users install is what we test: the sdist and the wheel, built, checked, installed as the README says.
 
 One module-scoped build: the tracked files (as a fresh clone has them) are copied to a temporary directory,
 `python -m build` makes the sdist and then the wheel from that sdist, `twine check --strict` reads both, and
@@ -33,7 +33,11 @@ from helpers_daemon import free_port, wait_until
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "threads-token-monitor.service"
 GUIDE = ROOT / "docs" / "systemd.md"
-PREFIX, CONFDIR, STATEDIR = "/opt/threads-token-monitor", "/etc/threads-token-monitor", "/var/lib/threads-token-monitor"
+PREFIX, CONFDIR, STATEDIR = (
+    "/opt/threads-token-monitor",
+    "/etc/threads-token-monitor",
+    "/var/lib/threads-token-monitor",
+)
 APP_ID, INSPECTOR, TOKEN = "777", "INSPECTOR-PACKAGING", "TOKEN-PACKAGING-HEALTHY"
 INSTALL_TIMEOUT = 600  # dependencies come from the package index (or pip's cache) as they do for users
 
@@ -41,7 +45,9 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git t
 
 
 def tracked(*patterns: str) -> list[str]:
-    out = subprocess.run(["git", "ls-files", "--", *patterns], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["git", "ls-files", "--", *patterns], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return out.stdout.split()
 
 
@@ -73,7 +79,7 @@ class Installed:
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
-    """sdist and wheel built from the tracked files only, the wheel from the sdist (as `python -m build` does)."""
+    """sdist and wheel from the tracked files only, the wheel from the sdist (`python -m build`)."""
     tree = tmp_path_factory.mktemp("tree")
     for name in tracked():
         if (ROOT / name).is_file():
@@ -120,7 +126,7 @@ def test_twine_accepts_both_artifacts(artifacts: Artifacts) -> None:
 
 
 def expected_modules() -> set[str]:
-    """Every tracked module of the package, where the wheel must put it (migrations/ ships as monitor/migrations)."""
+    """Every tracked module, where the wheel must put it (migrations/ ships as monitor/migrations)."""
     names = set(tracked("monitor/**.py", "monitor/*.py"))
     names |= {"monitor/" + name for name in tracked("migrations/**.py", "migrations/*.py")}
     return names
@@ -132,17 +138,26 @@ def test_wheel_contains_every_module_of_the_tree(artifacts: Artifacts) -> None:
     expected = expected_modules()
     assert "monitor/commands/__init__.py" in expected  # the module whose absence once broke every install
     assert expected - files == set(), "modules of the tree missing from the wheel"
-    assert {f for f in files if f.endswith(".py")} - expected == set(), "modules in the wheel that git does not track"
+    assert {f for f in files if f.endswith(".py")} - expected == set(), (
+        "modules in the wheel that git does not track"
+    )
     assert {"monitor/py.typed", "monitor/migrations/script.py.mako"} <= files
 
 
 def test_sdist_holds_what_the_guides_use(artifacts: Artifacts) -> None:
-    """The sdist is a source release: the package, the migrations, the unit files, the example config, the docs."""
+    """The sdist is a source release: package, migrations, unit files, example config and docs."""
     with tarfile.open(artifacts.sdist) as tar:
         top = tar.getnames()[0].split("/")[0]
         files = {name.removeprefix(top + "/") for name in tar.getnames()}
     wanted = set(tracked("monitor", "migrations", "systemd", "docs", "deploy"))
-    wanted |= {"config.example.toml", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "CHANGELOG.md"}
+    wanted |= {
+        "config.example.toml",
+        "pyproject.toml",
+        "setup.py",
+        "MANIFEST.in",
+        "README.md",
+        "CHANGELOG.md",
+    }
     assert wanted - files == set()
 
 
@@ -199,7 +214,11 @@ def guide_config() -> str:
 
 def unit_command(key: str) -> list[str]:
     """The unit's `key=` command line, split as systemd splits it."""
-    lines = [line.split("=", 1)[1] for line in UNIT.read_text(encoding="utf-8").splitlines() if line.startswith(key + "=")]
+    lines = [
+        line.split("=", 1)[1]
+        for line in UNIT.read_text(encoding="utf-8").splitlines()
+        if line.startswith(key + "=")
+    ]
     assert len(lines) == 1, f"expected one {key}= line in {UNIT.name}"
     return shlex.split(lines[0])
 
@@ -220,7 +239,9 @@ class Server:
 
     def env(self) -> dict[str, str]:
         # As the unit gives it: LoadCredential= copies secret.key into $CREDENTIALS_DIRECTORY.
-        return self.installed.env(CREDENTIALS_DIRECTORY=str(self.confdir), SLACK_WEBHOOK_URL="http://127.0.0.1:9/")
+        return self.installed.env(
+            CREDENTIALS_DIRECTORY=str(self.confdir), SLACK_WEBHOOK_URL="http://127.0.0.1:9/"
+        )
 
 
 @pytest.fixture
@@ -229,7 +250,9 @@ def simulator(installed: Installed, tmp_path: Path) -> Iterator[str]:
     now = time.time()
     fixture = {
         "apps": [{"app_id": APP_ID, "inspector": INSPECTOR}],
-        "tokens": [{"token": TOKEN, "app_id": APP_ID, "expires_at": now + 50 * 86400, "issued_at": now - 3600}],
+        "tokens": [
+            {"token": TOKEN, "app_id": APP_ID, "expires_at": now + 50 * 86400, "issued_at": now - 3600}
+        ],
     }
     (tmp_path / "sim.json").write_text(json.dumps(fixture), encoding="utf-8")
     port_file = tmp_path / "sim.port"
@@ -281,7 +304,9 @@ def test_installed_script_registers_checks_and_runs_as_the_unit_does(server: Ser
 
     pre = server.swap(unit_command("ExecStartPre"))
     assert pre[0] == str(server.installed.script), "ExecStartPre= must run the installed console script"
-    done = subprocess.run(pre, cwd=server.installed.workdir, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        pre, cwd=server.installed.workdir, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
 
     run(server.installed, *cfg, "apps", "add", "growth", "--app-id", APP_ID, "--inspector-token-stdin",
@@ -298,7 +323,9 @@ def test_installed_script_registers_checks_and_runs_as_the_unit_does(server: Ser
     proc = subprocess.Popen(start, cwd=server.installed.workdir, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)  # fmt: skip
     try:
-        wait_until(lambda: healthz(server.http_port) == 200 or proc.poll() is not None, 60, "/healthz to answer 200")
+        wait_until(
+            lambda: healthz(server.http_port) == 200 or proc.poll() is not None, 60, "/healthz to answer 200"
+        )
         assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import subprocess
@@ -19,6 +18,8 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
+from monitor.check.observe import Cadence
+from monitor.check.sweep import Sweeper
 from monitor.cli import main as cli_main
 from monitor.config.load import Config, RefreshConfig, parse_config
 from monitor.context import Context
@@ -27,7 +28,6 @@ from monitor.db import migrate
 from monitor.db.models import Alert, App, Token
 from monitor.db.session import transaction
 from monitor.graph.client import GraphClient, RefreshResult, Verdict, classify_refresh
-from monitor.check.observe import Cadence
 from monitor.refresh.job import Refresher
 from monitor.refresh.rules import (
     MAX_BACKOFF,
@@ -43,13 +43,11 @@ from monitor.refresh.rules import (
 )
 from monitor.refresh.store import Spool
 from monitor.registry import NewToken, add_app, add_tokens, set_auto_refresh
-from monitor.check.sweep import Sweeper
 from monitor.simulator import REFRESH, Simulator
 from monitor.tokenstore import current_token
 
 DAY = 86400.0
 T0 = 1_800_000_000.0
-HAS_ALERTS = importlib.util.find_spec("monitor.alerting.job") is not None
 
 # --- pure rules --------------------------------------------------------------------------------------
 
@@ -306,8 +304,7 @@ def test_refreshes_a_token_near_expiry_once_and_inspects_the_new_string(
     env.add("far", left=30 * DAY)
     sweeper = env.sweeper()
     assert sweeper.sweep().inspected == 5
-    if HAS_ALERTS:
-        assert alert_status(env, "TokenExpiring", "due") == "firing"
+    assert alert_status(env, "TokenExpiring", "due") == "firing"
 
     refresher = env.refresher()
     assert refresher.tick() == 1
@@ -324,8 +321,7 @@ def test_refreshes_a_token_near_expiry_once_and_inspects_the_new_string(
     assert row.expires_at == pytest.approx(T0 + 60 * DAY, abs=1)  # from the inspection of the new string
     assert env.sim.calls(new, "debug_token") == 1 and row.last_check_at == T0 and row.lease_owner is None
     assert env.events.counts == {"refreshed": 1}
-    if HAS_ALERTS:
-        assert alert_status(env, "TokenExpiring", "due") == "resolved"
+    assert alert_status(env, "TokenExpiring", "due") == "resolved"
 
     env.clock.now += 2 * DAY  # the young token is old enough now; the refreshed one is 58 days from expiry
     assert refresher.tick() == 1
@@ -372,8 +368,7 @@ def test_a_failing_refresh_sets_the_error_once_and_backs_off(senv: Env, fault: d
     assert (
         row.next_refresh_at == T0 + 300 and row.fingerprint == fingerprint(token) and row.lease_owner is None
     )
-    if HAS_ALERTS:
-        assert alert_status(env, "TokenRefreshFailed", "due") == "firing"
+    assert alert_status(env, "TokenRefreshFailed", "due") == "firing"
     env.clock.now = T0 + 299
     refresher.tick()
     assert env.refreshes("due") == 1  # no second call before next_refresh_at
@@ -388,11 +383,10 @@ def test_a_failing_refresh_sets_the_error_once_and_backs_off(senv: Env, fault: d
     assert refresher.tick() == 1
     row = env.row("due")
     assert row.refresh_error is None and row.refresh_failures == 0 and row.next_refresh_at is None
-    if HAS_ALERTS:
-        assert alert_status(env, "TokenRefreshFailed", "due") == "resolved"
-        with env.ctx.sessions() as s:
-            keys = s.scalars(select(Alert.key).where(Alert.alertname == "TokenRefreshFailed")).all()
-        assert keys == ["TokenRefreshFailed/due"]  # one alert for the whole episode
+    assert alert_status(env, "TokenRefreshFailed", "due") == "resolved"
+    with env.ctx.sessions() as s:
+        keys = s.scalars(select(Alert.key).where(Alert.alertname == "TokenRefreshFailed")).all()
+    assert keys == ["TokenRefreshFailed/due"]  # one alert for the whole episode
 
 
 def test_a_refused_refresh_is_not_retried_until_the_flag_is_switched(senv: Env) -> None:

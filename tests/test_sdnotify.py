@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.daemon.sdnotify import JournalFormatter, SdNotifier, UtcFormatter, configure_logging, journald_stream
+from monitor.daemon.sdnotify import (
+    JournalFormatter,
+    SdNotifier,
+    UtcFormatter,
+    configure_logging,
+    journald_stream,
+)
 
 
 @pytest.fixture

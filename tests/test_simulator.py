@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from monitor.simulator import DAY, Simulator, fingerprint
+from monitor.simulator import DAY, Simulator, token_digest
 
 APP, INSPECTOR = "777", "SIM-INSPECTOR-TOKEN"
 
@@ -80,7 +80,7 @@ def test_counters_and_call_log(sim: Simulator) -> None:
     assert (sim.calls(), sim.calls("tok-a"), sim.calls("tok-b")) == (5, 4, 1)
     assert sim.calls("tok-a", "debug_token") == 3 and sim.calls(endpoint="refresh_access_token") == 1
     log = sim.call_log()
-    assert [e for _, e, _ in log][-1] == "refresh_access_token" and log[0][2] == fingerprint("tok-a")
+    assert [e for _, e, _ in log][-1] == "refresh_access_token" and log[0][2] == token_digest("tok-a")
     assert all("tok-" not in fp for _, _, fp in log)
     sim.reset_counters()
     assert sim.calls() == 0 and sim.call_log() == []

@@ -6,7 +6,6 @@ the application's database (a `threads_accounts` table) are separate fresh datab
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import secrets
@@ -14,7 +13,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,6 +26,7 @@ from monitor.crypto import create_key_file, fingerprint
 from monitor.db import migrate
 from monitor.db.models import Alert, Snapshot, Source, Token
 from monitor.db.session import transaction
+from monitor.metrics.exposition import build_metrics
 from monitor.registry import NewToken, add_app, add_tokens
 from monitor.sources.job import (
     SourceEngines,
@@ -42,7 +41,6 @@ from monitor.sources.read import validate_rows
 NOW = 1_800_000_000.0
 QUERY = "SELECT account_id AS name, access_token AS token, team FROM threads_accounts WHERE active"
 ON_REFRESH = "UPDATE threads_accounts SET access_token = :token WHERE account_id = CAST(:name AS INTEGER)"
-HAS_ALERTS = importlib.util.find_spec("monitor.alerting.job") is not None
 
 
 class Recorder:
@@ -243,12 +241,11 @@ def test_deleted_row_retires_the_token_and_resolves_its_alerts(world: World) -> 
             .values(is_valid=False, last_result="invalid", invalid_reason="expired", observed_at=NOW)
         )
         s.add(Snapshot(token_id=token_id, observed_at=NOW, result="invalid", fingerprint="x", is_valid=False))
-    if HAS_ALERTS:
-        from monitor.alerting.job import evaluate
+    from monitor.alerting.job import evaluate
 
-        with transaction(world.ctx.sessions) as s:
-            evaluate(s, world.ctx.config.alerts, world.now)
-        assert _firing(world) == {"TokenInvalid/1"}
+    with transaction(world.ctx.sessions) as s:
+        evaluate(s, world.ctx.config.alerts, world.now)
+    assert _firing(world) == {"TokenInvalid/1"}
     world.app_sql("DELETE FROM threads_accounts WHERE account_id = 1")
     world.now += 300
 
@@ -259,10 +256,9 @@ def test_deleted_row_retires_the_token_and_resolves_its_alerts(world: World) -> 
     with world.ctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Snapshot)) == 0
     assert world.source_row().tokens == 1  # type: ignore[union-attr]
-    if HAS_ALERTS:
-        with transaction(world.ctx.sessions) as s:
-            evaluate(s, world.ctx.config.alerts, world.now)
-        assert _firing(world) == set()
+    with transaction(world.ctx.sessions) as s:
+        evaluate(s, world.ctx.config.alerts, world.now)
+    assert _firing(world) == set()
 
 
 def _firing(world: World) -> set[str]:
@@ -317,12 +313,11 @@ def test_failing_source_changes_nothing_and_records_the_error(
     assert events.calls == [("app-db", "failure")]
     assert world.app_url not in row.last_error
     world.assert_no_leak(row.last_error, caplog.text, str(raised.value))
-    if HAS_ALERTS:
-        from monitor.alerting.job import evaluate
+    from monitor.alerting.job import evaluate
 
-        with transaction(world.ctx.sessions) as s:
-            evaluate(s, world.ctx.config.alerts, world.now)
-        assert "SourceFailing/source:app-db" in _firing(world)
+    with transaction(world.ctx.sessions) as s:
+        evaluate(s, world.ctx.config.alerts, world.now)
+    assert "SourceFailing/source:app-db" in _firing(world)
     world.sync()  # the source is repaired: the error clears, SourceFailing resolves
     assert world.source_row().last_error is None  # type: ignore[union-attr]
 
@@ -424,12 +419,11 @@ def test_failing_write_back_is_kept_retried_and_alerted(
     assert token.writeback_error == token.refresh_error
     assert world.ctx.vault.decrypt(token.secret) == refreshed  # never lost
     world.assert_no_leak(token.refresh_error, caplog.text)
-    if HAS_ALERTS:
-        from monitor.alerting.job import evaluate
+    from monitor.alerting.job import evaluate
 
-        with transaction(world.ctx.sessions) as s:
-            evaluate(s, world.ctx.config.alerts, world.now)
-        assert any(k.startswith("TokenRefreshFailed") for k in _firing(world))
+    with transaction(world.ctx.sessions) as s:
+        evaluate(s, world.ctx.config.alerts, world.now)
+    assert any(k.startswith("TokenRefreshFailed") for k in _firing(world))
 
     gone = replace(world.source)  # the account left the application: no row to update is a failure too
     world.app_sql("UPDATE threads_accounts SET account_id = 99")
@@ -454,8 +448,7 @@ def test_failing_write_back_is_kept_retried_and_alerted(
 def test_component_syncs_on_schedule_and_one_daemon_at_a_time(world: World) -> None:
     world.account(1)
     events = Recorder()
-    daemon = SimpleNamespace(ctx=world.ctx, owner="daemon-a", config=world.ctx.config, events=events)
-    comp = SourcesComponent(daemon)  # type: ignore[arg-type]
+    comp = SourcesComponent(world.ctx, world.ctx.config, owner="daemon-a", events=events)
     assert [j.name for j in comp.jobs()] == ["sources-sync", "sources-writeback"]
 
     comp.sync_due()  # first run at start
@@ -602,11 +595,10 @@ def test_fifty_thousand_rows_sync_in_seconds(world: World) -> None:
 
 
 def test_metrics_count_syncs_and_carry_no_token(world: World) -> None:
-    metrics = pytest.importorskip("monitor.metrics.exposition")
     from prometheus_client import generate_latest
 
     world.account(1)
-    registry, events = metrics.build_metrics(world.ctx, version="test")
+    registry, events = build_metrics(world.ctx, version="test")
     world.sync(events=events)
     with pytest.raises(SourceError):
         world.sync(replace(world.source, query="SELECT 1 AS name"), events=events)

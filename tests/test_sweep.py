@@ -15,10 +15,10 @@ import pytest
 from helpers_daemon import Fleet, close_sweeper, make_fleet, scan_secrets  # noqa: F401 - scan_secrets is a fixture
 from sqlalchemy import insert, select
 
-from monitor.graph.budget import CallBudget
-from monitor.db.models import Snapshot, Token
 from monitor.check.observe import Cadence
 from monitor.check.retention import prune
+from monitor.db.models import Snapshot, Token
+from monitor.graph.budget import CallBudget
 from monitor.simulator import Simulator
 from monitor.state import Horizons, State, token_state
 

@@ -236,7 +236,7 @@ class AlertsComponent:
         # (sweep_interval + group_wait + 5 s); at 100,000 tokens with 1,000 firing one pass takes ~0.35 s.
         return max(1.0, min(self.config.schedule.sweep_interval, 3.0))
 
-    def jobs(self) -> list[Any]:
+    def jobs(self) -> list[Job]:
 
         tick = max(0.5, min(1.0, self.config.alerts.group_wait))
         return [
@@ -288,17 +288,8 @@ class AlertsComponent:
         self.outbox.ttl = config.alerts.notification_ttl
         self.outbox.replace_notifiers(build_notifiers(config.notifiers, self.notify_stream))
 
+    def stop(self) -> None:
+        """Nothing to stop claiming: a tick is one short transaction, delivery ends with `close`."""
+
     def close(self) -> None:
         self.outbox.close()
-
-
-def component(daemon: Any) -> AlertsComponent:
-    """The daemon's factory hook (see monitor.daemon.lifecycle)."""
-    return AlertsComponent(
-        daemon.ctx.sessions,
-        daemon.config,
-        owner=daemon.owner,
-        clock=daemon.ctx.clock,
-        events=daemon.events,
-        notify_stream=getattr(daemon, "notify_stream", None),
-    )

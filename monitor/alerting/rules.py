@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from monitor.notify.base import SEVERITY_RANK, AlertEvent
+from monitor.state import State, horizon_level, lost_scopes
 
 # Alerts whose `at` is a deadline that a refresh or re-authorisation moves later.
 RESET_ON_LATER_AT = frozenset({"TokenExpiring", "TokenDataAccessExpiring"})
@@ -79,19 +80,16 @@ def alert_key(alertname: str, subject: str) -> str:
     return f"{alertname}/{subject}"
 
 
-def fingerprint(labels: Mapping[str, str]) -> str:
+def labels_fingerprint(labels: Mapping[str, str]) -> str:
     """16 hex chars identifying the alert (its labels without severity, which escalation changes)."""
     text = "\x00".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "severity")
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _level(at: float | None, warning: float, critical: float, now: float) -> str | None:
-    if at is None:
-        return None
-    left = at - now
-    if left <= critical:
-        return "critical"
-    return "warning" if left <= warning else None
+    """The alert severity for one horizon: the same rule as the token's state (monitor.state)."""
+    level = horizon_level(at, warning, critical, now)
+    return None if level is State.OK else level.value
 
 
 def token_alerts(t: TokenFacts, cfg: Any, now: float) -> list[Desired]:
@@ -144,13 +142,6 @@ def token_alerts(t: TokenFacts, cfg: Any, now: float) -> list[Desired]:
 
 def _error(text: str | None) -> dict[str, str]:
     return {"error": text} if text else {}
-
-
-def lost_scopes(expected: str | None, scopes: str | None) -> list[str]:
-    """Scopes in the baseline that the latest observation no longer has, sorted."""
-    if not expected or scopes is None:
-        return []
-    return sorted(set(expected.split()) - set(scopes.split()))
 
 
 def app_alerts(app: str, reason: str | None) -> list[Desired]:
@@ -216,7 +207,7 @@ def _fire(previous: AlertState | None, d: Desired, now: float) -> Step:
         severity=d.severity,
         labels=dict(d.labels),
         annotations=dict(d.annotations),
-        fingerprint=fingerprint(d.labels),
+        fingerprint=labels_fingerprint(d.labels),
         at=d.at,
         started_at=now,
         last_notified_at=now,
@@ -251,7 +242,7 @@ def _progress(stored: AlertState, d: Desired, repeat_interval: float, now: float
         annotations=dict(d.annotations),
         at=at,
         token_id=d.token_id,
-        fingerprint=fingerprint(d.labels),
+        fingerprint=labels_fingerprint(d.labels),
     )
     rank = SEVERITY_RANK.get(d.severity, 0)
     if rank > SEVERITY_RANK.get(stored.notified_severity or "", 0):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from monitor.graph.client import CheckResult, Verdict
+from monitor.graph.results import CheckResult, Verdict
 
 ANSWERED = (Verdict.VALID, Verdict.INVALID)  # the API said something about the token itself
 TRANSIENT = (Verdict.ERROR.value, Verdict.THROTTLED.value)  # no answer this time, nothing learnt

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.alerting.rules import lost_scopes
 from monitor.check.observe import ANSWERED, Cadence, changed, next_check_at, observe
 from monitor.check.store import Claimed
-from monitor.graph.client import CheckResult, Verdict
+from monitor.graph.results import CheckResult, Verdict
+from monitor.state import lost_scopes
 
 
 def result_rows(

@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from monitor.check.observe import ANSWERED, Cadence
-from monitor.graph.client import CheckResult, Verdict
+from monitor.graph.results import CheckResult, Verdict
 
 # None: call freely. (gate, True): this check is the app's probe and opens the gate when done.
 # (gate, False): wait for the probe; if it found an inspector problem, reuse its answer.

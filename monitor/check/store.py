@@ -241,3 +241,12 @@ def set_inspector_state(
         ),
         execution_options={"synchronize_session": False},
     )
+
+
+def call_times_since(session: Session, since: float) -> list[float]:
+    """When the checks and refreshes stored after `since` happened (one API call each: a lower bound,
+    retries are not stored). With several daemons this counts theirs too: conservative for a budget."""
+    return [
+        *session.scalars(select(Token.last_check_at).where(Token.last_check_at > since)),
+        *session.scalars(select(Token.last_refresh_at).where(Token.last_refresh_at > since)),
+    ]

@@ -26,7 +26,8 @@ from monitor.check.probe import Gate, InspectorProbes, opener
 from monitor.crypto import Vault
 from monitor.db.session import transaction
 from monitor.graph.budget import CallBudget
-from monitor.graph.client import CheckResult, GraphClient, Verdict
+from monitor.graph.client import GraphClient
+from monitor.graph.results import CheckResult, Verdict
 
 log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")
@@ -44,7 +45,7 @@ class SweepStats:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class CheckOutcome:
     claimed: store.Claimed
     result: CheckResult
     duration: float
@@ -94,8 +95,8 @@ class Sweeper:
     def sweep(self) -> SweepStats:
         """Inspect every due token (until none is due, the budget runs out, or stop() is called)."""
         stats = SweepStats()
-        pending: set[Future[Outcome]] = set()
-        done: list[Outcome] = []
+        pending: set[Future[CheckOutcome]] = set()
+        done: list[CheckOutcome] = []
         exhausted = False
         held: set[int] = set()  # leased by this sweep and not yet stored
         renewed = time.monotonic()
@@ -127,7 +128,7 @@ class Sweeper:
             self._finish(pending, done, stats)
         return stats
 
-    def check_now(self, token_ids: Iterable[int]) -> list[Outcome]:
+    def check_now(self, token_ids: Iterable[int]) -> list[CheckOutcome]:
         """Inspect the given tokens at once, whatever their schedule (the `check` command)."""
         now = self.clock()
         owner = f"{self.owner}:check"  # its own leases: the end of a concurrent sweep must not drop them
@@ -197,8 +198,8 @@ class Sweeper:
         stats: SweepStats,
         honour_pauses: bool = True,
         owner: str | None = None,
-    ) -> set[Future[Outcome]]:
-        futures: set[Future[Outcome]] = set()
+    ) -> set[Future[CheckOutcome]]:
+        futures: set[Future[CheckOutcome]] = set()
         deferred: dict[float, list[int]] = defaultdict(list)
         now = self.clock()
         probed: set[int] = set()  # apps probed by this batch: the rest of the batch reuses a refusal
@@ -226,7 +227,7 @@ class Sweeper:
             stats.deferred += sum(len(v) for v in deferred.values())
         return futures
 
-    def _inspect(self, c: store.Claimed, gate: Gate | None = None) -> Outcome:
+    def _inspect(self, c: store.Claimed, gate: Gate | None = None) -> CheckOutcome:
         started = time.monotonic()
         probe = gate is not None and gate[1]
         try:
@@ -252,14 +253,14 @@ class Sweeper:
                 Verdict.ERROR, None, "internal", None, None, type(exc).__name__, None, None, None, attempts=0
             )
 
-    def _outcome(self, c: store.Claimed, result: CheckResult, started: float) -> Outcome:
+    def _outcome(self, c: store.Claimed, result: CheckResult, started: float) -> CheckOutcome:
         if self.budget is not None:
             self.budget.refund(max(0, self.calls_per_check - result.attempts))
-        return Outcome(c, result, time.monotonic() - started)
+        return CheckOutcome(c, result, time.monotonic() - started)
 
     # --- storing -----------------------------------------------------------------------------------
 
-    def _store(self, outcomes: list[Outcome], stats: SweepStats, owner: str | None = None) -> None:
+    def _store(self, outcomes: list[CheckOutcome], stats: SweepStats, owner: str | None = None) -> None:
         if not outcomes:
             return
         owner = owner or self.owner
@@ -295,7 +296,7 @@ class Sweeper:
             stats.results[o.result.verdict.value] += 1
             self.on_check(o.result.verdict.value, o.duration)
 
-    def _write(self, outcomes: list[Outcome], owner: str, now: float) -> None:
+    def _write(self, outcomes: list[CheckOutcome], owner: str, now: float) -> None:
         updates, snapshots = [], []
         apps: dict[int, CheckResult] = {}
         for o in outcomes:
@@ -324,7 +325,7 @@ class Sweeper:
 
         self._tx(write)
 
-    def _note_throttling(self, o: Outcome, now: float) -> None:
+    def _note_throttling(self, o: CheckOutcome, now: float) -> None:
         r = o.result
         if r.verdict == Verdict.INSPECTOR:
             return  # the probe backoff was set by `InspectorProbes.learn`
@@ -336,7 +337,7 @@ class Sweeper:
                 self.paused_until[o.claimed.app_id] = until
                 log.warning("app id %s is throttled: pausing its checks for %.0f s", o.claimed.app_id, regain)
 
-    def _finish(self, pending: set[Future], done: list[Outcome], stats: SweepStats) -> None:
+    def _finish(self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats) -> None:
         """On the way out (normal or stop): store what finished, release what did not."""
         for f in pending:
             f.cancel()

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+from monitor.config.load import config_path
 from monitor.context import Context
 from monitor.daemon.lifecycle import Daemon
 from monitor.daemon.sdnotify import configure_logging
@@ -26,11 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    from monitor.cli import config_path
-
     configure_logging(ctx.config.log.level)
     daemon = Daemon(ctx.config)
-    code = daemon.run(config_path(args))
+    code = daemon.run(config_path(args.config))
     exit_without_stuck_threads(code, STUCK_THREAD_GRACE)
     return code
 

@@ -13,7 +13,7 @@ from monitor.crypto import create_key_file
 from monitor.db import migrate
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
-from monitor.graph.client import GraphError, app_token
+from monitor.graph.results import GraphError, app_token
 from monitor.registry import (
     RegistryError,
     add_app,

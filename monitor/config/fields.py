@@ -1,7 +1,7 @@
 """Table validation for config.py: accepted keys, secret indirection, unknown keys, problem collection.
 
-Nothing here stops at the first problem: every problem is appended to `Context.problems`, so the user sees all
-of them at once.
+Nothing here stops at the first problem: every problem is appended to `ParseContext.problems`, so the
+user sees all of them at once.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.config.values import Context, Parser, describe, kind_of
+from monitor.config.values import ParseContext, Parser, describe, kind_of
 from monitor.redact import redact
 
 SECRET_SUFFIXES = ("", "_file", "_env")
@@ -40,7 +40,7 @@ def opt(parse: Parser, default: Any, *, secret: bool = False) -> Field:
 # ---------------------------------------------------------------------------------------------- tables
 
 
-def unknown_key(ctx: Context, key_path: str, name: str, known: list[str], what: str = "") -> None:
+def unknown_key(ctx: ParseContext, key_path: str, name: str, known: list[str], what: str = "") -> None:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f' (did you mean "{close[0]}"?)' if close else ""
     ctx.problem(key_path, f"unknown key{what}{hint}")
@@ -51,7 +51,7 @@ def all_keys(fields: Mapping[str, Field]) -> list[str]:
 
 
 def parse_fields(
-    ctx: Context, prefix: str, raw: Mapping[str, Any], fields: Mapping[str, Field], what: str = ""
+    ctx: ParseContext, prefix: str, raw: Mapping[str, Any], fields: Mapping[str, Field], what: str = ""
 ) -> tuple[dict[str, Any], bool]:
     """Parse `raw` against `fields`. Returns (values of the keys given or defaulted, True if no problem)."""
     before = len(ctx.problems)
@@ -85,7 +85,9 @@ def field_keys(prefix: str, fields: Mapping[str, Field]) -> set[str]:
     return keys
 
 
-def _plain(ctx: Context, prefix: str, name: str, raw: Mapping[str, Any], spec: Field) -> tuple[bool, Any]:
+def _plain(
+    ctx: ParseContext, prefix: str, name: str, raw: Mapping[str, Any], spec: Field
+) -> tuple[bool, Any]:
     if name not in raw:
         return False, None
     value = raw[name]
@@ -103,7 +105,9 @@ def _plain(ctx: Context, prefix: str, name: str, raw: Mapping[str, Any], spec: F
         return False, None
 
 
-def _secret(ctx: Context, prefix: str, name: str, raw: Mapping[str, Any], spec: Field) -> tuple[bool, Any]:
+def _secret(
+    ctx: ParseContext, prefix: str, name: str, raw: Mapping[str, Any], spec: Field
+) -> tuple[bool, Any]:
     given = [key for key in spec.keys(name) if key in raw]
     if not given:
         return False, None
@@ -124,7 +128,7 @@ def _secret(ctx: Context, prefix: str, name: str, raw: Mapping[str, Any], spec: 
         return False, None
 
 
-def _read_secret(ctx: Context, form: str, value: Any) -> str:
+def _read_secret(ctx: ParseContext, form: str, value: Any) -> str:
     if not isinstance(value, str):
         kind = "a path" if form == "_file" else "a variable name" if form == "_env" else "a string"
         # A plain secret of the wrong type is described by its kind only: even a number may be a secret.

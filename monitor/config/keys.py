@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.config.fields import Field, opt
 from monitor.config.values import (
-    Context,
+    ParseContext,
     boolean,
     describe,
     duration,
@@ -48,18 +48,18 @@ def split_host_port(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def listen_address(value: Any, ctx: Context) -> str:
+def listen_address(value: Any, ctx: ParseContext) -> str:
     split_host_port(string()(value, ctx))
     return str(value)
 
 
-def path_list(value: Any, ctx: Context) -> tuple[Any, ...]:
+def path_list(value: Any, ctx: ParseContext) -> tuple[Any, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError(f"expected a non-empty array of paths (newest key first), got {describe(value)}")
     return tuple(path(item, ctx) for item in value)
 
 
-def on_refresh_statement(value: Any, ctx: Context) -> str:
+def on_refresh_statement(value: Any, ctx: ParseContext) -> str:
     string()(value, ctx)
     missing = [name for name in (":name", ":token") if name not in value]
     if missing:
@@ -67,7 +67,7 @@ def on_refresh_statement(value: Any, ctx: Context) -> str:
     return str(value)
 
 
-def sub_table(value: Any, ctx: Context) -> Any:
+def sub_table(value: Any, ctx: ParseContext) -> Any:
     """The parsed children of a sub-table, as a dict; the section's builder assembles them."""
     return value
 

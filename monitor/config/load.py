@@ -2,8 +2,8 @@
 
 `load_config(path)` reads and validates the whole file and raises `ConfigError` listing every problem as
 "FILE: KEY.PATH: message" (arrays of tables are indexed from 0: `notifiers[1]` is the second `[[notifiers]]`).
-Each section's accepted keys live in one table (config_tables.py, key -> `Field(parser, ...)`); defaults
-live on the dataclasses below. `config_keys()` derives the accepted key set from those tables.
+Each section's accepted keys live in one table (keys.py, key -> `Field(parser, ...)`); defaults
+live on the dataclasses of model.py. `config_keys()` derives the accepted key set from those tables.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,150 +24,33 @@ from monitor.config.keys import (
     SOURCE_FIELDS,
     split_host_port,
 )
-from monitor.config.values import Context, FrozenMap, describe, format_duration, parse_duration
+from monitor.config.model import (
+    AlertsConfig,
+    Config,
+    ConfigError,
+    DatabaseConfig,
+    HttpConfig,
+    LogConfig,
+    MetricsConfig,
+    NotifierConfig,
+    RefreshConfig,
+    ScheduleConfig,
+    SecurityConfig,
+    SourceConfig,
+    ThreadsConfig,
+    Thresholds,
+)
+from monitor.config.values import FrozenMap, ParseContext, describe, format_duration, parse_duration
 
 __all__ = [
     "AlertsConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig", "MetricsConfig",
     "NotifierConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig", "SourceConfig", "ThreadsConfig",
-    "Thresholds", "config_keys", "default_config", "load_config", "parse_config", "parse_duration",
-    "split_host_port",
+    "Thresholds", "config_keys", "config_path", "default_config", "load_config", "parse_config",
+    "parse_duration", "split_host_port",
 ]  # fmt: skip
 
-DAY = 86400.0
-DEFAULT_STATE_DIR = Path("/var/lib/threads-token-monitor")
-
-
-class ConfigError(Exception):
-    """The configuration is unusable. `problems` holds every problem found, "KEY.PATH: message" each."""
-
-    def __init__(self, problems: list[str], path: Path | None = None) -> None:
-        self.problems = list(problems)
-        self.path = path
-        prefix = f"{path}: " if path is not None else ""
-        super().__init__("\n".join(prefix + problem for problem in self.problems))
-
-
-# ---------------------------------------------------------------------------------------------- dataclasses
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    url: str = f"sqlite:///{DEFAULT_STATE_DIR}/monitor.sqlite3"
-    pool_size: int = 10
-
-
-@dataclass(frozen=True)
-class SecurityConfig:
-    key_files: tuple[Path, ...] = (DEFAULT_STATE_DIR / "secret.key",)  # newest first
-
-
-@dataclass(frozen=True)
-class ThreadsConfig:
-    base_url: str = "https://graph.threads.net"
-    api_version: str = "v1.0"
-    timeout: float = 10.0
-    concurrency: int = 8
-    max_calls_per_hour: int = 1000
-    retries: int = 2
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    sweep_interval: float = 30.0
-    max_check_interval: float = 6 * 3600.0
-    min_check_interval: float = 300.0
-    retention: float = 400 * DAY
-    lease: float = 300.0
-    jitter: float = 0.1  # fraction of the check interval, 0..0.5
-
-
-@dataclass(frozen=True)
-class HttpConfig:
-    listen: str = "127.0.0.1:9469"
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
-    basic_auth_username: str | None = None
-    basic_auth_password: str | None = field(default=None, repr=False)
-    external_url: str = ""
-
-    @property
-    def host(self) -> str:
-        return split_host_port(self.listen)[0]
-
-    @property
-    def port(self) -> int:
-        return split_host_port(self.listen)[1]
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    per_token: str = "all"  # all | problems | none
-    scopes: bool = True
-
-
-@dataclass(frozen=True)
-class RefreshConfig:
-    enabled: bool = True
-    before: float = 10 * DAY
-    min_age: float = DAY
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    warning: float
-    critical: float  # always shorter than warning
-
-
-@dataclass(frozen=True)
-class AlertsConfig:
-    expiry: Thresholds = Thresholds(7 * DAY, 2 * DAY)
-    data_access: Thresholds = Thresholds(14 * DAY, 3 * DAY)
-    check_failing_after: float = 3600.0
-    repeat_interval: float = DAY
-    group_wait: float = 30.0
-    notification_ttl: float = DAY
-
-
-@dataclass(frozen=True)
-class LogConfig:
-    level: str = "info"  # debug | info | warning | error
-
-
-@dataclass(frozen=True)
-class NotifierConfig:
-    name: str
-    type: str  # slack | webhook | email | alertmanager | console
-    min_severity: str = "warning"
-    match: Mapping[str, str] = FrozenMap()
-    send_resolved: bool = True
-    timeout: float = 10.0
-    settings: Mapping[str, Any] = field(default=FrozenMap(), repr=False)  # type-specific, secrets resolved
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    name: str
-    url: str = field(repr=False)
-    query: str
-    app: str | None = None  # None: the query returns an `app` column
-    sync_interval: float = 300.0
-    on_refresh: str | None = None
-
-
-@dataclass(frozen=True)
-class Config:
-    database: DatabaseConfig = DatabaseConfig()
-    security: SecurityConfig = SecurityConfig()
-    threads: ThreadsConfig = ThreadsConfig()
-    schedule: ScheduleConfig = ScheduleConfig()
-    http: HttpConfig = HttpConfig()
-    metrics: MetricsConfig = MetricsConfig()
-    refresh: RefreshConfig = RefreshConfig()
-    alerts: AlertsConfig = AlertsConfig()
-    log: LogConfig = LogConfig()
-    notifiers: tuple[NotifierConfig, ...] = ()
-    sources: tuple[SourceConfig, ...] = ()
-    path: Path | None = None
+DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
+CONFIG_ENV = "THREADS_TOKEN_MONITOR_CONFIG"
 
 
 def default_config() -> Config:
@@ -184,6 +67,12 @@ def config_keys() -> set[str]:
     for fields in NOTIFIER_TYPE_FIELDS.values():
         keys |= field_keys("notifiers[]", fields)
     return keys | field_keys("sources[]", SOURCE_FIELDS)
+
+
+def config_path(given: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Path:
+    """The config file to read: `--config`, else $THREADS_TOKEN_MONITOR_CONFIG, else the system path."""
+    env = os.environ if env is None else env
+    return Path(given or env.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
 def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Config:
@@ -209,7 +98,7 @@ def parse_config(
     """Validate already-parsed TOML data (as `tomllib` returns it); relative paths resolve against
     `path`'s directory (else the working directory) unless $CREDENTIALS_DIRECTORY is set."""
     config_dir = path.absolute().parent if path is not None else Path.cwd()
-    ctx = Context(env=os.environ if env is None else env, config_dir=config_dir)
+    ctx = ParseContext(env=os.environ if env is None else env, config_dir=config_dir)
     known = [*SECTIONS, "notifiers", "sources"]
     for key in data:
         if key not in known:
@@ -231,7 +120,9 @@ def parse_config(
     return Config(**sections, notifiers=notifiers, sources=sources, path=path)
 
 
-def _check_resolve_timeouts(ctx: Context, alerts: AlertsConfig, notifiers: Sequence[NotifierConfig]) -> None:
+def _check_resolve_timeouts(
+    ctx: ParseContext, alerts: AlertsConfig, notifiers: Sequence[NotifierConfig]
+) -> None:
     """Alertmanager resolves a firing alert not re-sent before its endsAt: the repeat must come first."""
     for i, n in enumerate(notifiers):
         timeout = n.settings.get("resolve_timeout") if n.type == "alertmanager" else None
@@ -246,7 +137,7 @@ def _check_resolve_timeouts(ctx: Context, alerts: AlertsConfig, notifiers: Seque
 # ---------------------------------------------------------------------------------------------- builders
 
 
-def _build_security(ctx: Context, prefix: str, values: dict[str, Any]) -> SecurityConfig:
+def _build_security(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> SecurityConfig:
     if "key_file" in values and "key_files" in values:
         ctx.problem(prefix, "give key_file or key_files, not both")
     if "key_files" in values:
@@ -256,7 +147,7 @@ def _build_security(ctx: Context, prefix: str, values: dict[str, Any]) -> Securi
     return SecurityConfig()
 
 
-def _build_schedule(ctx: Context, prefix: str, values: dict[str, Any]) -> ScheduleConfig:
+def _build_schedule(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> ScheduleConfig:
     schedule = ScheduleConfig(**values)
     if schedule.min_check_interval > schedule.max_check_interval:
         low, high = format_duration(schedule.min_check_interval), format_duration(schedule.max_check_interval)
@@ -264,7 +155,7 @@ def _build_schedule(ctx: Context, prefix: str, values: dict[str, Any]) -> Schedu
     return schedule
 
 
-def _build_http(ctx: Context, prefix: str, values: dict[str, Any]) -> HttpConfig:
+def _build_http(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> HttpConfig:
     for first, second in (("tls_cert_file", "tls_key_file"), ("basic_auth_username", "basic_auth_password")):
         if (first in values) != (second in values):
             given, missing = (first, second) if first in values else (second, first)
@@ -272,7 +163,7 @@ def _build_http(ctx: Context, prefix: str, values: dict[str, Any]) -> HttpConfig
     return HttpConfig(**values)
 
 
-def _build_alerts(ctx: Context, prefix: str, values: dict[str, Any]) -> AlertsConfig:
+def _build_alerts(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> AlertsConfig:
     defaults = AlertsConfig()
     for name in ("expiry", "data_access"):
         if name not in values:
@@ -285,11 +176,11 @@ def _build_alerts(ctx: Context, prefix: str, values: dict[str, Any]) -> AlertsCo
     return AlertsConfig(**values)
 
 
-def _plain_builder(cls: type) -> Callable[[Context, str, dict[str, Any]], Any]:
+def _plain_builder(cls: type) -> Callable[[ParseContext, str, dict[str, Any]], Any]:
     return lambda ctx, prefix, values: cls(**values)
 
 
-_BUILDERS: Mapping[str, Callable[[Context, str, dict[str, Any]], Any]] = {
+_BUILDERS: Mapping[str, Callable[[ParseContext, str, dict[str, Any]], Any]] = {
     "database": _plain_builder(DatabaseConfig),
     "security": _build_security,
     "threads": _plain_builder(ThreadsConfig),
@@ -303,7 +194,7 @@ _BUILDERS: Mapping[str, Callable[[Context, str, dict[str, Any]], Any]] = {
 
 
 def _parse_array(
-    ctx: Context, name: str, value: Any, parse_item: Callable[[Context, str, dict[str, Any]], Any]
+    ctx: ParseContext, name: str, value: Any, parse_item: Callable[[ParseContext, str, dict[str, Any]], Any]
 ) -> tuple[Any, ...]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         ctx.problem(name, f"expected an array of tables ([[{name}]]), got {describe(value)}")
@@ -321,7 +212,7 @@ def _parse_array(
     return tuple(item for item in items if item is not None)
 
 
-def _parse_notifier(ctx: Context, prefix: str, raw: dict[str, Any]) -> NotifierConfig | None:
+def _parse_notifier(ctx: ParseContext, prefix: str, raw: dict[str, Any]) -> NotifierConfig | None:
     kind = raw.get("type")
     type_fields = NOTIFIER_TYPE_FIELDS.get(kind) if isinstance(kind, str) else None
     if type_fields is None:
@@ -337,6 +228,6 @@ def _parse_notifier(ctx: Context, prefix: str, raw: dict[str, Any]) -> NotifierC
     return NotifierConfig(**common, settings=FrozenMap(values))
 
 
-def _parse_source(ctx: Context, prefix: str, raw: dict[str, Any]) -> SourceConfig | None:
+def _parse_source(ctx: ParseContext, prefix: str, raw: dict[str, Any]) -> SourceConfig | None:
     values, ok = parse_fields(ctx, prefix, raw, SOURCE_FIELDS)
     return SourceConfig(**values) if ok else None

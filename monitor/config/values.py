@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-Parser = Callable[[Any, "Context"], Any]
+Parser = Callable[[Any, "ParseContext"], Any]
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])")
 
@@ -45,7 +45,7 @@ class FrozenMap(Mapping[str, Any]):
 
 
 @dataclass
-class Context:
+class ParseContext:
     """What parsers need besides the value: the environment, where relative paths point, the problem list."""
 
     env: Mapping[str, str]
@@ -132,7 +132,7 @@ def kind_of(value: Any) -> str:
 
 
 def integer(low: int, high: int) -> Parser:
-    def parse(value: Any, ctx: Context) -> int:
+    def parse(value: Any, ctx: ParseContext) -> int:
         # bool is a subclass of int: `concurrency = true` must not pass as 1.
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected an integer, got {describe(value)}")
@@ -144,7 +144,7 @@ def integer(low: int, high: int) -> Parser:
 
 
 def number(low: float, high: float) -> Parser:
-    def parse(value: Any, ctx: Context) -> float:
+    def parse(value: Any, ctx: ParseContext) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"expected a number, got {describe(value)}")
         if not low <= value <= high:
@@ -155,7 +155,7 @@ def number(low: float, high: float) -> Parser:
 
 
 def duration(low: float = 0.0, high: float | None = None) -> Parser:
-    def parse(value: Any, ctx: Context) -> float:
+    def parse(value: Any, ctx: ParseContext) -> float:
         seconds = parse_duration(value)
         if seconds < low:
             raise ValueError(f"must be at least {format_duration(low)}, got {format_duration(seconds)}")
@@ -166,14 +166,14 @@ def duration(low: float = 0.0, high: float | None = None) -> Parser:
     return parse
 
 
-def boolean(value: Any, ctx: Context) -> bool:
+def boolean(value: Any, ctx: ParseContext) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {describe(value)}")
     return value
 
 
 def string(*, choices: tuple[str, ...] = (), nonempty: bool = True) -> Parser:
-    def parse(value: Any, ctx: Context) -> str:
+    def parse(value: Any, ctx: ParseContext) -> str:
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {describe(value)}")
         if choices and value not in choices:
@@ -185,7 +185,7 @@ def string(*, choices: tuple[str, ...] = (), nonempty: bool = True) -> Parser:
     return parse
 
 
-def http_url(value: Any, ctx: Context) -> str:
+def http_url(value: Any, ctx: ParseContext) -> str:
     """An http(s) URL. Used for secret URLs too, so the message never echoes the value."""
     string()(value, ctx)
     if not value.startswith(("http://", "https://")):
@@ -193,11 +193,11 @@ def http_url(value: Any, ctx: Context) -> str:
     return str(value).rstrip("/")
 
 
-def optional_http_url(value: Any, ctx: Context) -> str:
+def optional_http_url(value: Any, ctx: ParseContext) -> str:
     return "" if value == "" else http_url(value, ctx)
 
 
-def sqlalchemy_url(value: Any, ctx: Context) -> str:
+def sqlalchemy_url(value: Any, ctx: ParseContext) -> str:
     string()(value, ctx)
     if "://" not in value:
         raise ValueError(
@@ -206,31 +206,31 @@ def sqlalchemy_url(value: Any, ctx: Context) -> str:
     return str(value)
 
 
-def path(value: Any, ctx: Context) -> Path:
+def path(value: Any, ctx: ParseContext) -> Path:
     return ctx.resolve_path(string()(value, ctx))
 
 
-def existing_file(value: Any, ctx: Context) -> Path:
+def existing_file(value: Any, ctx: ParseContext) -> Path:
     resolved = path(value, ctx)
     if not resolved.is_file():
         raise ValueError(f"no such file: {resolved}")
     return resolved
 
 
-def email_address(value: Any, ctx: Context) -> str:
+def email_address(value: Any, ctx: ParseContext) -> str:
     string()(value, ctx)
     if "@" not in value:
         raise ValueError(f"expected an email address, got {describe(value)}")
     return str(value)
 
 
-def email_list(value: Any, ctx: Context) -> tuple[str, ...]:
+def email_list(value: Any, ctx: ParseContext) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError(f"expected a non-empty array of email addresses, got {describe(value)}")
     return tuple(email_address(item, ctx) for item in value)
 
 
-def string_table(value: Any, ctx: Context) -> FrozenMap:
+def string_table(value: Any, ctx: ParseContext) -> FrozenMap:
     if not isinstance(value, dict):
         raise ValueError(f'expected a table of strings like {{ team = "growth" }}, got {describe(value)}')
     bad = [key for key, item in value.items() if not isinstance(item, str)]

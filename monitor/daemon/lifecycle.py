@@ -17,25 +17,23 @@ from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from monitor import __version__
-from monitor.alerting import job as alerts_job
 from monitor.check.observe import Cadence
+from monitor.check.store import call_times_since
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, ConfigError, load_config
 from monitor.context import Context
+from monitor.daemon.components import build_components
 from monitor.daemon.sdnotify import SdNotifier
-from monitor.daemon.watchdog import Liveness
-from monitor.db.models import Token
+from monitor.daemon.watchdog import Liveness, ping_while_alive
 from monitor.db.session import SqliteLock, sqlite_path, transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
-from monitor.jobs import Job
+from monitor.jobs import Component, Job
 from monitor.metrics.exposition import build_metrics
 from monitor.redact import error_line
-from monitor.refresh import job as refresh
-from monitor.sources import job as sources
 from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
@@ -66,7 +64,7 @@ class Daemon:
         self.stopped = threading.Event()
         self._lock: SqliteLock | None = None
         self._scheduler: BackgroundScheduler | None = None
-        self._components: list[Any] = []
+        self._components: list[Component] = []
         self.web: Any = None
         self.registry: Any = None
         self.events: Any = None
@@ -118,7 +116,16 @@ class Daemon:
             on_check=self._on_check,
             on_progress=self.liveness.beat,
         )
-        self._components = [alerts_job.component(self), refresh.component(self), sources.component(self)]
+        self._components = build_components(
+            self.ctx,
+            self.config,
+            owner=self.owner,
+            client=self.client,
+            sweeper=self.sweeper,
+            budget=self.budget,
+            events=self.events,
+            notify_stream=self.notify_stream,
+        )
         # The endpoint binds first: a port in use is a clear start-up error before any job runs.
         self.web = WebServer(self.config.http, registry=self.registry, health=self.health, ctx=self.ctx)
         try:
@@ -147,11 +154,7 @@ class Daemon:
         not stored). With several daemons this counts theirs too: conservative, never over the ceiling."""
         now = self.ctx.now()
         with self.ctx.sessions() as s:
-            times = [
-                *s.scalars(select(Token.last_check_at).where(Token.last_check_at > now - 3600)),
-                *s.scalars(select(Token.last_refresh_at).where(Token.last_refresh_at > now - 3600)),
-            ]
-        return [now - t for t in times]
+            return [now - t for t in call_times_since(s, now - 3600)]
 
     def _abort_start(self) -> None:
         """Undo a partial start so a failed start leaves no thread, port or lock behind."""
@@ -180,24 +183,11 @@ class Daemon:
         interval = self.sd.watchdog_interval()
         if not interval:
             return
-        every = interval / 2
-        threading.Thread(target=self._watchdog_loop, args=(every,), name="watchdog", daemon=True).start()
+        args = (self.sd, self.liveness, self._scheduler_running, self.stopped, interval / 2)
+        threading.Thread(target=ping_while_alive, args=args, name="watchdog", daemon=True).start()
 
-    def _watchdog_loop(self, every: float) -> None:
-        withheld = False
-        while not self.stopped.wait(every):
-            if self.liveness.alive() and self._scheduler is not None and self._scheduler.running:
-                if withheld:
-                    log.info("sweep progressing again: resuming the watchdog pings")
-                withheld = False
-                self.sd.watchdog()
-            elif not withheld:  # once per stall, not every tick: systemd restarts us after WatchdogSec anyway
-                withheld = True
-                log.error(
-                    "sweep made no progress for %.0f s: withholding the watchdog ping",
-                    self.liveness.stall_after,
-                )
-                self.sd.status("sweep stalled: withholding the watchdog ping")
+    def _scheduler_running(self) -> bool:
+        return self._scheduler is not None and self._scheduler.running
 
     # --- jobs --------------------------------------------------------------------------------------
 
@@ -287,8 +277,7 @@ class Daemon:
                 self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
         logging.getLogger().setLevel(new.log.level.upper())
         for comp in self._components:
-            if hasattr(comp, "reload"):
-                comp.reload(new)
+            comp.reload(new)
         log.info("configuration reloaded from %s", path)
         self.sd.ready("configuration reloaded")
         return True
@@ -300,8 +289,7 @@ class Daemon:
         self.sd.stopping("stopping")
         self.sweeper.stop()
         for comp in self._components:  # stop claiming new work before waiting for running jobs
-            if hasattr(comp, "stop"):
-                comp.stop()
+            comp.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
         for comp in self._components:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
+
+from monitor.daemon.sdnotify import SdNotifier
+
+log = logging.getLogger("monitor.daemon")
 
 
 class Liveness:
@@ -38,3 +43,24 @@ class Liveness:
     def sweeping(self) -> bool:
         with self._lock:
             return self._sweeping
+
+
+def ping_while_alive(
+    sd: SdNotifier, liveness: Liveness, running: Callable[[], bool], stopped: threading.Event, every: float
+) -> None:
+    """Send WATCHDOG=1 every `every` seconds while sweeps progress and `running()`; until `stopped` is set.
+
+    A stall is logged once, not every tick: systemd restarts the daemon after WatchdogSec anyway."""
+    withheld = False
+    while not stopped.wait(every):
+        if liveness.alive() and running():
+            if withheld:
+                log.info("sweep progressing again: resuming the watchdog pings")
+            withheld = False
+            sd.watchdog()
+        elif not withheld:
+            withheld = True
+            log.error(
+                "sweep made no progress for %.0f s: withholding the watchdog ping", liveness.stall_after
+            )
+            sd.status("sweep stalled: withholding the watchdog ping")

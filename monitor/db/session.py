@@ -19,11 +19,6 @@ class DatabaseError(Exception):
     """The database URL is unusable or the database cannot be locked/opened."""
 
 
-def is_sqlite(engine_or_url: Engine | str) -> bool:
-    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
-    return url.get_backend_name() == "sqlite"
-
-
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for an in-memory database or another backend."""
     parsed = make_url(url)

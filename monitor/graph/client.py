@@ -1,4 +1,4 @@
-"""Threads API client: `debug_token` and `refresh_access_token`, classified into typed results.
+"""Threads API client: `debug_token` and `refresh_access_token` over HTTP, classified by results.py.
 
 API problems (dead tokens, throttling, 5xx, garbage bodies, timeouts) are results, never exceptions.
 Tokens travel in the query string as the real API expects, so no exception text or URL is ever kept:
@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from monitor.graph.results import (
+    RETRYABLE,
+    CheckResult,
+    GraphError,
+    RefreshResult,
+    Verdict,
+    app_token,
+    check_result,
+    classify_debug,
+    classify_refresh,
+    refresh_result,
+)
 from monitor.graph.wire import (
-    INFO_KEYS,
     ApiUsage,
-    GraphErr,
-    Malformed,
     TokenInfo,
-    json_object,
-    parse_graph_error,
-    parse_time,
-    parse_token_info,
     parse_usage,
     protect_urllib3_logs,
     retry_after_seconds,
@@ -42,189 +45,7 @@ __all__ += ["app_token", "classify_debug", "classify_refresh", "redact"]
 log = logging.getLogger(__name__)
 protect_urllib3_logs()
 
-THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
-TRANSIENT_CODES = frozenset({1, 2})
-INVALID_SUBCODES = {463: "expired", 460: "password_changed", 466: "revoked"}
-RETRYABLE = frozenset({"timeout", "connection", "http_5xx", "transient"})
-DEFAULT_THROTTLE_WAIT = 60.0
-MALFORMED = "unexpected response shape"
 MAX_INLINE_WAIT = 5.0  # a longer Retry-After on a 5xx is handed to the scheduler instead of slept on
-
-
-class Verdict(StrEnum):
-    VALID = "valid"
-    INVALID = "invalid"
-    INSPECTOR = "inspector"
-    THROTTLED = "throttled"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    verdict: Verdict
-    info: TokenInfo | None
-    reason: str | None
-    error_code: int | None
-    error_subcode: int | None
-    message: str | None
-    http_status: int | None
-    retry_after: float | None
-    usage: ApiUsage | None
-    attempts: int
-
-
-@dataclass(frozen=True)
-class RefreshResult:
-    ok: bool
-    access_token: str | None = field(repr=False)
-    expires_in: float | None
-    verdict: Verdict
-    reason: str | None
-    error_code: int | None
-    error_subcode: int | None
-    message: str | None
-    retry_after: float | None
-    http_status: int | None = None
-    usage: ApiUsage | None = None
-    attempts: int = 1
-
-
-class GraphError(Exception):
-    """A programming or configuration error (bad arguments). API problems are never raised."""
-
-
-def app_token(app_id: str, app_secret: str) -> str:
-    """The app access token `TH|<app_id>|<app_secret>` accepted as a `debug_token` inspector."""
-    if not app_id or not app_secret or "|" in app_id + app_secret:
-        raise GraphError("app_id and app_secret must be non-empty and must not contain '|'")
-    return f"TH|{app_id}|{app_secret}"
-
-
-def _invalid_reason(err: GraphErr | None) -> str:
-    if err is None:
-        return "other"
-    if err.subcode in INVALID_SUBCODES:
-        return INVALID_SUBCODES[err.subcode]
-    return "unparseable" if err.code == 190 and err.subcode is None else "other"
-
-
-def _inspector_reason(err: GraphErr) -> str:
-    text = (err.message or "").lower()
-    if "dev mode" in text or "development mode" in text:
-        return "dev_mode"
-    # Meta: "(#100) The App_id in the input_token did not match the Viewing App" (the simulator says the same)
-    if "did not match" in text or "app mismatch" in text:
-        return "app_mismatch"
-    return "inspector_invalid"
-
-
-def _check(verdict: Verdict, status: int | None, **kw: Any) -> CheckResult:
-    base: dict[str, Any] = dict(info=None, reason=None, error_code=None, error_subcode=None, message=None)
-    base.update(retry_after=None, usage=None, attempts=1)
-    base.update(kw)
-    return CheckResult(verdict=verdict, http_status=status, **base)
-
-
-def _envelope_common(
-    status: int, err: GraphErr, usage: ApiUsage | None, retry_after: float | None
-) -> tuple[Verdict, str | None, float | None] | None:
-    """Throttling and transient errors read the same on every endpoint; None for everything else."""
-    if err.code in THROTTLE_CODES or status == 429:
-        wait = (usage.regain_after if usage else None) or retry_after or DEFAULT_THROTTLE_WAIT
-        return Verdict.THROTTLED, None, wait
-    if err.code in TRANSIENT_CODES:
-        return Verdict.ERROR, "transient", retry_after
-    return None
-
-
-def _debug_data(status: int, data: Any, usage: ApiUsage | None, secrets: tuple[str, ...]) -> CheckResult:
-    if not isinstance(data, dict) or not isinstance(data.get("is_valid"), bool):
-        raise Malformed("data")
-    info = parse_token_info(data, data["is_valid"])
-    if info.is_valid:
-        return _check(Verdict.VALID, status, info=info, usage=usage)
-    err: GraphErr | None = None
-    if data.get("error") is not None:
-        err = parse_graph_error(data["error"], secrets, "subcode")
-    ids = dict(error_code=err.code, error_subcode=err.subcode, message=err.message) if err else {}
-    info_kept = info if any(data.get(k) is not None for k in INFO_KEYS) else None
-    return _check(Verdict.INVALID, status, info=info_kept, reason=_invalid_reason(err), usage=usage, **ids)
-
-
-def classify_debug(
-    status: int, body: bytes, usage: ApiUsage | None, retry_after: float | None, secrets: tuple[str, ...] = ()
-) -> CheckResult:
-    """Turn one `debug_token` answer into a CheckResult (attempts=1). Pure; never raises."""
-    doc = json_object(body)
-    try:
-        if status >= 500:
-            return _check(Verdict.ERROR, status, reason="http_5xx", retry_after=retry_after, usage=usage)
-        if doc is not None and "error" in doc and (status != 200 or "data" not in doc):
-            err = parse_graph_error(doc["error"], secrets, "error_subcode")
-            ids = dict(error_code=err.code, error_subcode=err.subcode, message=err.message, usage=usage)
-            shared = _envelope_common(status, err, usage, retry_after)
-            if shared is not None:
-                return _check(shared[0], status, reason=shared[1], retry_after=shared[2], **ids)
-            return _check(Verdict.INSPECTOR, status, reason=_inspector_reason(err), **ids)
-        if status == 429:
-            wait = (usage.regain_after if usage else None) or retry_after or DEFAULT_THROTTLE_WAIT
-            return _check(Verdict.THROTTLED, status, retry_after=wait, usage=usage)
-        if status != 200:
-            return _check(Verdict.ERROR, status, reason="unexpected", message=f"HTTP {status}", usage=usage)
-        return _debug_data(status, doc.get("data") if doc is not None else None, usage, secrets)
-    except Malformed:
-        return _check(Verdict.ERROR, status, reason="malformed", message=MALFORMED, usage=usage)
-
-
-def _refresh(verdict: Verdict, status: int | None, **kw: Any) -> RefreshResult:
-    base: dict[str, Any] = dict(access_token=None, expires_in=None, reason=None, error_code=None)
-    base.update(error_subcode=None, message=None, retry_after=None, usage=None)
-    base.update(kw)
-    return RefreshResult(ok=verdict is Verdict.VALID, verdict=verdict, http_status=status, **base)
-
-
-def _refresh_reason(err: GraphErr) -> str:
-    if err.subcode in INVALID_SUBCODES:
-        return INVALID_SUBCODES[err.subcode]
-    if err.code == 190 and "cannot parse" in (err.message or "").lower():
-        return "unparseable"
-    return "other"  # refused for another reason (too young, missing threads_basic, ...)
-
-
-_TOKEN_SHAPE = re.compile(r"[\x21-\x7e]{1,4096}")  # what the registry accepts as a token string
-
-
-def classify_refresh(
-    status: int, body: bytes, usage: ApiUsage | None, retry_after: float | None, secrets: tuple[str, ...] = ()
-) -> RefreshResult:
-    """Turn one `refresh_access_token` answer into a RefreshResult. Pure; never raises.
-
-    A refusal (HTTP 4xx with the Graph envelope) is INVALID with a reason; it says the token could not be
-    refreshed, not necessarily that it is dead (e.g. "other" for a token younger than 24 h).
-    """
-    doc = json_object(body)
-    try:
-        if status >= 500:
-            return _refresh(Verdict.ERROR, status, reason="http_5xx", retry_after=retry_after, usage=usage)
-        if doc is not None and "error" in doc:
-            err = parse_graph_error(doc["error"], secrets, "error_subcode")
-            ids = dict(error_code=err.code, error_subcode=err.subcode, message=err.message, usage=usage)
-            shared = _envelope_common(status, err, usage, retry_after)
-            if shared is not None:
-                return _refresh(shared[0], status, reason=shared[1], retry_after=shared[2], **ids)
-            return _refresh(Verdict.INVALID, status, reason=_refresh_reason(err), **ids)
-        if status != 200:
-            return _refresh(Verdict.ERROR, status, reason="unexpected", message=f"HTTP {status}", usage=usage)
-        token = doc.get("access_token") if doc is not None else None
-        if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token) or doc is None:
-            raise Malformed("access_token")
-        try:
-            expires_in = parse_time(doc.get("expires_in"))
-        except Malformed:  # the string is issued and the old one may be gone: keep it, re-inspection tells
-            expires_in = None
-        return _refresh(Verdict.VALID, status, access_token=token, expires_in=expires_in, usage=usage)
-    except Malformed:
-        return _refresh(Verdict.ERROR, status, reason="malformed", message=MALFORMED)
 
 
 @dataclass(frozen=True)
@@ -274,7 +95,7 @@ class GraphClient:
             return classify_debug(answer.status, answer.body, answer.usage, answer.retry_after, secrets)
 
         def failed(reason: str, message: str) -> CheckResult:
-            return _check(Verdict.ERROR, None, reason=reason, message=message)
+            return check_result(Verdict.ERROR, None, reason=reason, message=message)
 
         return self._call("debug_token", url, params, classify, failed)
 
@@ -289,7 +110,7 @@ class GraphClient:
             return classify_refresh(answer.status, answer.body, answer.usage, answer.retry_after, (token,))
 
         def failed(reason: str, message: str) -> RefreshResult:
-            return _refresh(Verdict.ERROR, None, reason=reason, message=message)
+            return refresh_result(Verdict.ERROR, None, reason=reason, message=message)
 
         return self._call("refresh_access_token", url, params, classify, failed)
 

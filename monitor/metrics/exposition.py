@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor.context import Context
-from monitor.graph.client import ApiUsage
+from monitor.graph.results import ApiUsage
 from monitor.metrics.tokens import TokenCollector
 
 __all__ = ["CHECK_BUCKETS", "Events", "TokenCollector", "build_metrics"]

@@ -6,7 +6,8 @@ import json
 import re
 from typing import Any
 
-from monitor.notify.base import AlertEvent, HttpNotifier, Message
+from monitor.notify.base import AlertEvent, Message
+from monitor.notify.http import HttpNotifier
 from monitor.notify.text import description, summary
 from monitor.timefmt import rfc3339
 

@@ -10,12 +10,8 @@ from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Protocol
 
-import requests
+from monitor.redact import redact
 
-from monitor import __version__
-from monitor.redact import redact, redact_url
-
-USER_AGENT = f"threads-token-monitor/{__version__}"
 SEVERITY_RANK: Mapping[str, int] = {"warning": 1, "critical": 2}
 
 
@@ -205,43 +201,3 @@ def classify_http(
     if status == 408 or status >= 500:
         raise NotifyError(text, retry_after=parse_retry_after(headers.get("Retry-After"), now))
     raise NotifyError(text, permanent=True)
-
-
-class HttpNotifier(Notifier):
-    """Base of the notifiers that POST to a URL: one Session, one timeout, no URL in any error."""
-
-    def __init__(self, config: NotifierSettings, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(config, clock=clock)
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
-
-    def close(self) -> None:
-        self.session.close()
-
-    def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], auth: tuple[str, str] | None = None
-    ) -> str:
-        """POST once and return the response text; raise NotifyError (never naming the URL) otherwise."""
-        failure: str | None = None
-        try:
-            response = self.session.post(
-                url,
-                data=body,
-                headers=dict(headers),
-                auth=auth,
-                timeout=self.config.timeout,
-                allow_redirects=False,
-            )
-            text = response.content[:2048].decode("utf-8", "replace")
-        except requests.RequestException as exc:
-            failure = f"{type(exc).__name__} while posting to {redact_url(url)}"
-        if failure is not None:
-            # Raised outside the handler: no chained exception (its text has the full URL) rides along.
-            raise NotifyError(failure)
-        try:
-            classify_http(response.status_code, response.headers, text)
-        except NotifyError as exc:
-            raise NotifyError(
-                self.redact(exc.message), permanent=exc.permanent, retry_after=exc.retry_after
-            ) from None
-        return text

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from monitor.notify.base import HttpNotifier, Message
+from monitor.notify.base import Message
+from monitor.notify.http import HttpNotifier
 from monitor.notify.text import description, summary, title
 from monitor.redact import url_secrets
 from monitor.timefmt import iso_utc

@@ -7,7 +7,8 @@ import hmac
 import json
 from typing import Any
 
-from monitor.notify.base import AlertEvent, HttpNotifier, Message
+from monitor.notify.base import AlertEvent, Message
+from monitor.notify.http import HttpNotifier
 from monitor.notify.text import common_labels, common_pairs, description, summary
 from monitor.redact import url_secrets
 from monitor.timefmt import rfc3339

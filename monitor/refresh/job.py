@@ -26,12 +26,12 @@ from monitor.config.load import Config
 from monitor.crypto import Vault, fingerprint
 from monitor.db.session import transaction
 from monitor.graph.budget import CallBudget
-from monitor.graph.client import GraphClient, RefreshResult
+from monitor.graph.client import GraphClient
+from monitor.graph.results import RefreshResult
 from monitor.jobs import Job
 from monitor.redact import error_line
 from monitor.refresh.rules import Outcome, classify, eligible, error_text
 from monitor.refresh.store import (
-    SPOOL_DIR,
     Candidate,
     Refreshed,
     Spool,
@@ -80,8 +80,7 @@ class Refresher:
                 "%d refreshed token string(s) from an earlier run are waiting to be stored", len(self.pending)
             )
 
-    def jobs(self) -> list[Any]:
-
+    def jobs(self) -> list[Job]:
         return [Job("refresh", self.tick, min(self.config.schedule.sweep_interval, MAX_INTERVAL))]
 
     def reload(self, config: Config) -> None:
@@ -261,21 +260,3 @@ def spool_directory(config: Config) -> Path:
         return Path(state)
     db = sqlite_path(config.database.url)
     return db.parent if db is not None else config.security.key_files[0].parent
-
-
-def component(daemon: Any) -> Refresher:
-    """The daemon's refresh component (see monitor.daemon.lifecycle._component_factories)."""
-    config = daemon.config
-    state_dir = spool_directory(config) / SPOOL_DIR
-    return Refresher(
-        sessions=daemon.ctx.sessions,
-        vault=daemon.ctx.vault,
-        client=daemon.client,
-        config=config,
-        owner=daemon.owner,
-        check_now=daemon.sweeper.check_now,
-        events=daemon.events,
-        budget=getattr(daemon, "budget", None),
-        clock=daemon.ctx.clock,
-        spool=Spool(state_dir, daemon.ctx.vault),
-    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from monitor.config.load import RefreshConfig
-from monitor.graph.client import RefreshResult, Verdict
+from monitor.graph.results import RefreshResult, Verdict
 
 MIN_BACKOFF = 300.0  # 5 min after the first retryable failure ...
 MAX_BACKOFF = 6 * 3600.0  # ... doubling up to 6 h

@@ -23,7 +23,7 @@ from monitor.config.load import Config
 from monitor.crypto import Vault, VaultError, fingerprint
 from monitor.db import leases
 from monitor.db.models import TOKENS, Token
-from monitor.graph.client import RefreshResult
+from monitor.graph.results import RefreshResult
 from monitor.refresh.rules import Outcome, RefreshFacts, error_text, next_attempt
 
 log = logging.getLogger("monitor.refresh")

@@ -66,7 +66,7 @@ FAULT_KINDS = frozenset(
 _MODIFIERS = ("latency", "usage")  # combine with one other fault instead of replacing it
 
 
-def fingerprint(token: str) -> str:
+def token_digest(token: str) -> str:
     """12 hex chars of SHA-256: identifies a token in output without revealing it."""
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
@@ -213,7 +213,7 @@ class ThreadsApi:
             )
 
     def call_log(self) -> list[tuple[float, str, str]]:
-        """(time, endpoint, token fingerprint) per request, oldest first."""
+        """(time, endpoint, token digest) per request, oldest first."""
         with self._lock:
             return list(self._log)
 
@@ -226,7 +226,7 @@ class ThreadsApi:
         """Count the call and pick its faults: per-token ones first (newest first), then global ones."""
         with self._lock:
             self._counts[(endpoint, token)] += 1
-            self._log.append((self.clock(), endpoint, fingerprint(token)))
+            self._log.append((self.clock(), endpoint, token_digest(token)))
             ordered = [f for f in reversed(self._faults) if f.token == token and f.matches(endpoint)]
             ordered += [f for f in reversed(self._faults) if f.token is None and f.matches(endpoint)]
             chosen: list[Fault] = []

@@ -1,0 +1,5 @@
+"""Reading the token registry from the application's own database, and writing refreshes back."""
+
+from monitor.sources.job import SourceError, SourcesComponent, select_sources, sync_source
+
+__all__ = ["SourceError", "SourcesComponent", "select_sources", "sync_source"]

@@ -3,8 +3,8 @@
 `sync_source` reads one `[[sources]]` query, validates every row, then applies the difference to the
 registry in one transaction: new tokens, changed strings and labels, retirements. A failing or malformed
 source changes nothing and records `sources.last_error` (the SourceFailing alert reads it).
-`component(daemon)` runs the syncs (one daemon at a time per source, through the Source row's lease) and
-the write-back of refreshed strings (sources_writeback.py).
+`SourcesComponent` runs the syncs (one daemon at a time per source, through the Source row's lease) and
+the write-back of refreshed strings (writeback.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,11 +28,8 @@ from monitor.sources.apply import SyncReport, apply_sync
 from monitor.sources.read import SourceEngines, SourceError, open_engine, read_rows
 from monitor.sources.writeback import WritebackReport, write_back_pending
 
-if TYPE_CHECKING:
-    from monitor.daemon.lifecycle import Daemon
-
 __all__ = ["SourceEngines", "SourceError", "SourcesComponent", "SyncReport", "WritebackReport", "claim",
-           "component", "release", "sync_source", "write_back_pending"]  # fmt: skip
+           "release", "sync_source", "write_back_pending"]  # fmt: skip
 
 log = logging.getLogger("monitor.sources")
 
@@ -164,18 +161,16 @@ def claim_and_sync(
 class SourcesComponent:
     """The daemon's sync and write-back jobs. Sources are looked up on every tick, so `reload` applies."""
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.ctx: Context = daemon.ctx
-        self.owner: str = daemon.owner
+    def __init__(self, ctx: Context, config: Config, *, owner: str, events: Any = None) -> None:
+        self.ctx, self.owner, self.events = ctx, owner, events
+        self.config = config
         self.engines = SourceEngines()
         self.sources: dict[str, SourceConfig] = {}
         self._synced_once: set[str] = set()
-        self.reload(daemon.config)
+        self.reload(config)
 
     def jobs(self) -> list[Job]:
-
-        interval = self.daemon.config.schedule.sweep_interval
+        interval = self.config.schedule.sweep_interval
         return [Job("sources-sync", self.sync_due, TICK), Job("sources-writeback", self.write_back, interval)]
 
     def sync_due(self) -> None:
@@ -185,7 +180,7 @@ class SourcesComponent:
             self._synced_once.add(source.name)
             try:
                 claim_and_sync(
-                    self.ctx, source, self.owner, force=first, engines=self.engines, events=self.daemon.events
+                    self.ctx, source, self.owner, force=first, engines=self.engines, events=self.events
                 )
             except SourceError:
                 continue  # logged and recorded in sources.last_error by sync_source: SourceFailing fires
@@ -212,15 +207,15 @@ class SourcesComponent:
             )
 
     def reload(self, config: Config) -> None:
+        self.config = config
         self.sources = {s.name: s for s in config.sources}
         self.engines.retain(self.sources)  # a changed URL gets a new engine on its next use
 
+    def stop(self) -> None:
+        """Nothing to stop claiming: each tick claims one source at a time under its own lease."""
+
     def close(self) -> None:
         self.engines.close()
-
-
-def component(daemon: Daemon) -> SourcesComponent:
-    return SourcesComponent(daemon)
 
 
 def select_sources(config: Config, names: Iterable[str] | None) -> Sequence[SourceConfig]:

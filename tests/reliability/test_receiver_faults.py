@@ -20,12 +20,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerting.job import AlertsComponent
+from monitor.alerting.outbox import BACKOFF_FIRST
 from monitor.config.load import AlertsConfig, Config, NotifierConfig
 from monitor.crypto import Vault, create_key_file
 from monitor.db.migrate import upgrade
 from monitor.db.models import Notification, Token
 from monitor.db.session import make_engine, make_sessionmaker, transaction
-from monitor.alerting.outbox import BACKOFF_FIRST
 from monitor.registry import NewToken, add_app, add_tokens
 from monitor.simulator import DAY, Simulator
 

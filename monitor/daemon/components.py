@@ -1,0 +1,47 @@
+"""The daemon's components, each built with exactly what it uses: no component ever sees the Daemon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.alerting.job import AlertsComponent
+from monitor.check.sweep import Sweeper
+from monitor.config.load import Config
+from monitor.context import Context
+from monitor.graph.budget import CallBudget
+from monitor.graph.client import GraphClient
+from monitor.jobs import Component
+from monitor.refresh.job import Refresher, spool_directory
+from monitor.refresh.store import SPOOL_DIR, Spool
+from monitor.sources.job import SourcesComponent
+
+
+def build_components(
+    ctx: Context,
+    config: Config,
+    *,
+    owner: str,
+    client: GraphClient,
+    sweeper: Sweeper,
+    budget: CallBudget,
+    events: Any,
+    notify_stream: Any = None,
+) -> list[Component]:
+    """Alerting, refresh and sources: the daemon schedules their jobs, reloads, stops and closes them."""
+    alerts = AlertsComponent(
+        ctx.sessions, config, owner=owner, clock=ctx.clock, events=events, notify_stream=notify_stream
+    )
+    refresher = Refresher(
+        sessions=ctx.sessions,
+        vault=ctx.vault,
+        client=client,
+        config=config,
+        owner=owner,
+        check_now=sweeper.check_now,
+        events=events,
+        budget=budget,
+        clock=ctx.clock,
+        spool=Spool(spool_directory(config) / SPOOL_DIR, ctx.vault),
+    )
+    sources = SourcesComponent(ctx, config, owner=owner, events=events)
+    return [alerts, refresher, sources]
