@@ -2,7 +2,7 @@
 
 - every key of config.example.toml (with its "#~ " lines uncommented) appears in a configuration table of the
   README, and every key in those tables is one the loader accepts (that the example and the loader agree in
-  both directions is tests/test_config.py's test_example_documents_exactly_the_accepted_keys);
+  both directions is tests/config/test_config.py's test_example_documents_exactly_the_accepted_keys);
 - every subcommand of `threads-token-monitor --help` (and every action below it) is in the command reference;
 - every metric of SPEC section 6, and every metric family the code exports, is in the metrics table;
 - every alert the daemon raises and every Prometheus rule in deploy/ is in the alerts tables.
@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from test_config import EXAMPLE, flatten
+from helpers_config import EXAMPLE, flatten
 
 from monitor.cli import build_parser
 from monitor.config.load import config_keys, parse_config

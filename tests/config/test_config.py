@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_config import EXAMPLE, flatten
 
 from monitor.config.load import (
     Config,
@@ -19,8 +20,7 @@ from monitor.config.load import (
     parse_duration,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "config.example.toml"
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-value-never-shown"
 
 
@@ -407,21 +407,6 @@ def test_example_file_loads_with_defaults(tmp_path: Path) -> None:
     assert [n.type for n in config.notifiers] == ["slack", "webhook", "email", "alertmanager", "console"]
     assert config.notifiers[2].settings["password"] == "pw"
     assert config.sources[0].url == "sqlite://"
-
-
-def flatten(table: dict[str, Any], prefix: str, leaves: set[str]) -> set[str]:
-    """Dotted keys of parsed TOML; a key in `leaves` (a free-form table such as `match`) is not descended."""
-    keys: set[str] = set()
-    for name, value in table.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, dict) and key not in leaves:
-            keys |= flatten(value, f"{key}.", leaves)
-        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-            for item in value:
-                keys |= flatten(item, f"{key}[].", leaves)
-        else:
-            keys.add(key)
-    return keys
 
 
 def test_example_documents_exactly_the_accepted_keys() -> None:
