@@ -116,6 +116,46 @@ class HttpReceiver:
         self.server.server_close()
 
 
+class TricklingReceiver(HttpReceiver):
+    """Records each request, then answers one byte per `every` seconds until stopped: a receiver that
+    accepts a notification and never quite finishes answering (a per-read timeout never fires on it)."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        super().__init__()
+        stop = self.stop = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                receiver.requests.add(HttpRequest(self.command, self.path, dict(self.headers.items()), body))
+                answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000
+                for byte in answer:
+                    if stop.wait(every):
+                        return
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up: what a bounded client does
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+                return
+
+        self.server.server_close()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        super().__exit__(*exc)
+
+
 def make_self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """A self-signed certificate for `host` (also usable as its own CA): returns (cert, key) paths."""
     import ipaddress

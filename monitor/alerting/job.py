@@ -38,6 +38,8 @@ from monitor.jobs import Job
 
 log = logging.getLogger("monitor.alerts")
 
+TICK_WAIT = 5.0
+
 KEEP_HISTORY = 30 * 86400.0  # resolved alerts and finished notifications are kept this long
 
 
@@ -237,11 +239,10 @@ class AlertsComponent:
         return max(1.0, min(self.config.schedule.sweep_interval, 3.0))
 
     def jobs(self) -> list[Job]:
-
         tick = max(0.5, min(1.0, self.config.alerts.group_wait))
         return [
             Job("alerts", self.tick, tick),
-            Job("deliver", self.deliver, 2.0, first_delay=1.0),
+            Job("deliver", self.deliver_round, 2.0, first_delay=1.0),
             Job("alerts-prune", self.prune, 86400.0, first_delay=300.0),
         ]
 
@@ -259,7 +260,9 @@ class AlertsComponent:
             if result.events:
                 log.info("alerts: %d transition(s) to notify (%d firing)", result.events, result.desired)
         if self.group(now):
-            self.deliver(wait=False)
+            # New messages go out at once; a slow channel holds this tick at most TICK_WAIT seconds (the
+            # round goes on in the background), so the next evaluation is never stuck behind it.
+            self.deliver(wait=TICK_WAIT)
 
     def group(self, now: float) -> int:
         a = self.config.alerts
@@ -270,7 +273,11 @@ class AlertsComponent:
         except LockBusy:
             return 0  # another daemon is grouping these very events
 
-    def deliver(self, wait: bool = True) -> None:
+    def deliver_round(self) -> None:
+        """The scheduled delivery: like a tick's, it never waits long for a slow channel."""
+        self.deliver(wait=TICK_WAIT)
+
+    def deliver(self, wait: bool | float = True) -> None:
         stats = self.outbox.deliver_due(wait=wait)
         if stats.outcomes:
             log.info("notifications: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))

@@ -14,7 +14,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,9 +67,11 @@ def build_notifiers(configs: Iterable[NotifierSettings], stream: Any = None) -> 
 @dataclass
 class DeliveryStats:
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # sent|retry|failed|dropped
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, outcome: str) -> None:
-        self.outcomes[outcome] += 1
+        with self._lock:  # channels deliver on threads of their own
+            self.outcomes[outcome] += 1
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,13 @@ class _Claimed:
     attempts: int
 
 
+MAX_CHANNELS = 32  # delivery threads: one per notifier that has due messages, at most this many at once
+
+
 class Outbox:
-    """Delivers due notifications. Thread-safe: concurrent `deliver_due` calls in one process take turns."""
+    """Delivers due notifications, each notifier on a thread of its own: a slow or dead channel delays only
+    its own messages, never another channel's or the caller (a channel still busy with its last round is
+    skipped, not waited for). Thread-safe: claiming takes turns; sending runs in parallel."""
 
     def __init__(
         self,
@@ -102,46 +110,48 @@ class Outbox:
         self.on_outcome = on_outcome or (lambda notifier, outcome: None)
         self.batch, self.lease = batch, lease
         self._turn = threading.Lock()
+        self._busy: dict[str, Future[None]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=MAX_CHANNELS, thread_name_prefix="notify")
 
     def replace_notifiers(self, notifiers: Mapping[str, Notifier]) -> None:
         """Swap in notifiers built from a reloaded config; the old ones are closed."""
         with self._turn:
             old, self.notifiers = self.notifiers, dict(notifiers)
-        for n in old.values():
-            n.close()
+            for name, notifier in old.items():
+                running = self._busy.get(name)
+                if running is not None and not running.done():  # close it once its round ends
+                    running.add_done_callback(_closer(notifier))
+                else:
+                    notifier.close()
 
     def close(self) -> None:
+        """Wait for rounds in flight (each attempt is bounded by its notifier's deadline), then close."""
+        self._pool.shutdown(wait=True)
         with self._turn:
             for n in self.notifiers.values():
                 n.close()
 
-    def deliver_due(self, *, wait: bool = True) -> DeliveryStats:
-        """Claim due notifications and make one attempt each (a notifier that just failed transiently is
-        not tried again in this round: its other messages wait with it). `wait=False` returns at once
-        when another thread is delivering."""
+    def deliver_due(self, *, wait: bool | float = True) -> DeliveryStats:
+        """Start one round for every idle notifier with due messages (one attempt each; a notifier that just
+        failed transiently is not tried again in this round: its other messages wait with it). `wait`:
+        True waits for the rounds started here, a number waits at most that many seconds, False not at
+        all; never for a channel still busy from an earlier call."""
         stats = DeliveryStats()
-        if not self._turn.acquire(blocking=wait):
-            return stats
-        try:
-            claimed_at = self.clock()
-            self._drop_expired(claimed_at, stats)
-            claimed = self._claim(claimed_at)
-            if not claimed:
-                return stats
-            by_notifier: dict[str, list[_Claimed]] = defaultdict(list)
-            for c in claimed:
-                by_notifier[c.notifier].append(c)
-            # One worker per notifier: a slow or dead channel does not hold up the others.
-            with ThreadPoolExecutor(
-                max_workers=min(8, len(by_notifier)), thread_name_prefix="notify"
-            ) as pool:
-                for future in [
-                    pool.submit(self._deliver, name, rows, stats, claimed_at)
-                    for name, rows in by_notifier.items()
-                ]:
-                    future.result()
-        finally:
-            self._turn.release()
+        started: list[Future[None]] = []
+        with self._turn:  # claiming only: sends happen outside, on the channels' own threads
+            now = self.clock()
+            self._drop_expired(now, stats)
+            for name, notifier in self.notifiers.items():
+                running = self._busy.get(name)
+                if running is not None and not running.done():
+                    continue  # this channel is still on its last round: it alone waits
+                rows = self._claim(now, name)
+                if rows:
+                    future = self._pool.submit(self._deliver, name, notifier, rows, stats, now)
+                    self._busy[name] = future
+                    started.append(future)
+        if wait is not False and started:
+            futures.wait(started, timeout=None if wait is True else float(wait))
         return stats
 
     def _drop_expired(self, now: float, stats: DeliveryStats) -> None:
@@ -167,7 +177,7 @@ class Outbox:
             stats.add("dropped")
             self.on_outcome(r.notifier, "dropped")
 
-    def _claim(self, now: float) -> list[_Claimed]:
+    def _claim(self, now: float, notifier: str) -> list[_Claimed]:
         free = or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now)
         with transaction(self.sessions) as s:
             rows = s.execute(
@@ -182,8 +192,8 @@ class Outbox:
                     Notification.status == "pending",
                     Notification.next_attempt_at <= now,
                     free,
-                    Notification.notifier.in_(list(self.notifiers)),
-                )  # others: for a daemon that knows them
+                    Notification.notifier == notifier,
+                )
                 .order_by(Notification.next_attempt_at, Notification.id)
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
@@ -196,8 +206,9 @@ class Outbox:
                 )
         return [_Claimed(r.id, r.notifier, r.payload, r.created_at, r.attempts or 0) for r in rows]
 
-    def _deliver(self, name: str, rows: list[_Claimed], stats: DeliveryStats, claimed_at: float) -> None:
-        notifier = self.notifiers[name]
+    def _deliver(
+        self, name: str, notifier: Notifier, rows: list[_Claimed], stats: DeliveryStats, claimed_at: float
+    ) -> None:
         for i, row in enumerate(rows):
             now = self.clock()
             if now - claimed_at > self.lease / 2:
@@ -293,3 +304,10 @@ class Outbox:
                 )
         if row is not None:
             stats.add("retry")
+
+
+def _closer(notifier: Notifier) -> Callable[[Future[None]], None]:
+    def close(_done: Future[None]) -> None:
+        notifier.close()
+
+    return close

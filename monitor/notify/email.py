@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from monitor.net import shutdown_at
 from monitor.notify.base import Message, Notifier, NotifyError
 from monitor.notify.text import render_html, render_text, title
 
@@ -73,12 +74,15 @@ class EmailNotifier(Notifier):
     def send(self, message: Message) -> None:
         recipients = [str(r) for r in self.setting("to")]
         email = build_email(message, self.clock(), str(self.setting("from")), recipients)
+        holder: list[smtplib.SMTP] = []
         try:
-            client = self._connect()
-            try:
-                refused = client.send_message(email, to_addrs=recipients)
-            finally:
-                client.close()
+            # One TOTAL deadline for connect, TLS, login and the message: smtplib's timeout is per read.
+            with shutdown_at(self.config.timeout, lambda: holder[0].sock if holder else None) as fired:
+                holder.append(self._connect())
+                try:
+                    refused = holder[0].send_message(email, to_addrs=recipients)
+                finally:
+                    holder[0].close()
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise NotifyError(
@@ -95,6 +99,8 @@ class EmailNotifier(Notifier):
         except smtplib.SMTPNotSupportedError as exc:
             raise NotifyError(f"SMTP: server does not support {exc}", permanent=True) from None
         except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, TLS failure
+            if fired.is_set():
+                raise NotifyError(f"SMTP: no complete exchange within {self.config.timeout:g} s") from None
             raise self._redacted(NotifyError(f"SMTP {type(exc).__name__}: {exc}")) from None
         if refused:
             # Delivered to the others: a retry would duplicate it for them, so this is not an error.

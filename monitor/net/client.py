@@ -1,0 +1,149 @@
+"""Outbound HTTP with a TOTAL deadline and a size cap: a slow or huge peer costs a bounded time and memory.
+
+`requests` timeouts are per socket operation: a peer that trickles its headers or body one byte a second
+never trips them. `BoundedSession.request` arms a timer for the whole call (connect, headers, body); when it
+fires, the socket in use is shut down, which wakes the blocked read at once, and the call raises
+`DeadlineExceeded`. Bodies are read in chunks up to `max_bytes` (`TooLarge` past it). `shutdown_at` gives
+any other socket client (SMTP) the same total deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+__all__ = ["BoundedSession", "DeadlineExceeded", "Reply", "TooLarge", "shutdown_at"]
+
+CHUNK = 65536
+_current = threading.local()  # per calling thread: the slot where its request's connection goes
+
+
+class DeadlineExceeded(Exception):
+    """The whole call took longer than its deadline; the connection was cut."""
+
+
+class TooLarge(Exception):
+    """The peer's answer is larger than the cap; the rest was not read."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class _Tracking:
+    """Remembers, per thread, the pooled connection handed out for the current request."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        slot = getattr(_current, "slot", None)
+        if slot is not None:
+            slot[:] = [conn]
+        return conn
+
+
+class _HTTPPool(_Tracking, HTTPConnectionPool):
+    pass
+
+
+class _HTTPSPool(_Tracking, HTTPSConnectionPool):
+    pass
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+@contextmanager
+def shutdown_at(seconds: float, sock: Callable[[], socket.socket | None]) -> Iterator[threading.Event]:
+    """Within the block, shut down `sock()` once `seconds` have passed; the event tells whether it fired."""
+    fired = threading.Event()
+
+    def cut() -> None:
+        fired.set()
+        target = sock()
+        if target is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to wake
+                target.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(seconds, 0.0), cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+
+
+class BoundedSession:
+    """A pooled `requests.Session` whose every call has a total deadline and a body cap."""
+
+    def __init__(self, *, pool_size: int = 10, headers: Mapping[str, str] | None = None) -> None:
+        self.session = requests.Session()
+        adapter = _Adapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(headers or {})
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(self, method: str, url: str, *, deadline: float, max_bytes: int, **kwargs: Any) -> Reply:
+        """One call, all of it within `deadline` seconds; raises DeadlineExceeded, TooLarge, or requests'
+        own exceptions (connection refused, TLS...). Redirects are never followed."""
+        end = time.monotonic() + deadline
+        slot: list[Any] = []  # filled by the pool in this thread, read by the timer thread
+        _current.slot = slot
+
+        def in_use() -> socket.socket | None:
+            return getattr(slot[0], "sock", None) if slot else None
+
+        with shutdown_at(deadline, in_use) as fired:
+            try:
+                response = self.session.request(
+                    method, url, timeout=deadline, stream=True, allow_redirects=False, **kwargs
+                )
+                try:
+                    body = _read(response, max_bytes, end)
+                finally:
+                    response.close()
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if fired.is_set():
+                    raise DeadlineExceeded(f"no complete answer within {deadline:g} s") from None
+                raise exc from None
+        if fired.is_set():
+            raise DeadlineExceeded(f"no complete answer within {deadline:g} s")
+        return Reply(response.status_code, response.headers, body)
+
+
+def _read(response: requests.Response, max_bytes: int, end: float) -> bytes:
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise TooLarge(f"answer of {length} bytes (cap {max_bytes})")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > end:
+            raise DeadlineExceeded("body not complete within the deadline")
+        chunk = response.raw.read1(CHUNK, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"answer larger than {max_bytes} bytes")
+        chunks.append(chunk)
