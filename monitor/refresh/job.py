@@ -36,6 +36,7 @@ from monitor.refresh.store import (
     Refreshed,
     Spool,
     claim_eligible,
+    record_unmoved,
     store_failure,
     store_refreshed,
 )
@@ -120,6 +121,7 @@ class Refresher:
             stored, attempted, go_on = self._refresh_batch(batch, claimed_at + self.config.schedule.lease / 2)
             done += len(stored)
             self._inspect(stored)
+            self._verify({c.id: c.facts.expires_at for c in batch if c.id in stored})
             if not (attempted and go_on):
                 break
         return done
@@ -229,6 +231,23 @@ class Refresher:
             log.info("refreshed token %s (new fingerprint %s)", r.name, fingerprint(r.token))
             self._count("refreshed")
         return True
+
+    def _verify(self, before: dict[int, float | None]) -> None:
+        """A refresh the API does not reflect (same expiry after the inspection) is a failure, not a reason
+        to refresh again at once: TokenRefreshFailed fires, and min_age passes before the next try."""
+        if not before:
+            return
+        try:
+            with transaction(self.sessions) as s:
+                unmoved = record_unmoved(s, before)
+        except Exception as exc:  # noqa: BLE001 - min_age still holds the next refresh back
+            log.warning("checking %d refreshed token(s) failed: %s", len(before), error_line(exc))
+            return
+        for name in unmoved:
+            log.warning(
+                "refresh of token %s did not move its expiry: not refreshed again before min_age", name
+            )
+            self._count("failed")
 
     def _inspect(self, ids: list[int]) -> None:
         if not ids or self.check_now is None:

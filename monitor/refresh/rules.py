@@ -37,6 +37,7 @@ class RefreshFacts:
     secret_changed_at: float
     next_refresh_at: float | None
     writeback_pending: bool
+    last_refresh_at: float | None = None
 
 
 def issued(t: RefreshFacts) -> float:
@@ -49,13 +50,16 @@ def eligible(t: RefreshFacts, cfg: RefreshConfig, now: float) -> bool:
 
     Refresh is on globally and for the token; the last inspection said valid; the expiry is known, not
     passed and less than `cfg.before` away; the string is at least `cfg.min_age` old (the API refuses
-    younger ones); no backoff is running; no earlier refreshed string still waits to be written back.
+    younger ones) and the last refresh too (an API that keeps answering with the old expiry must not be
+    asked again at once); no backoff is running; no earlier refreshed string still waits to be written back.
     """
     if not (cfg.enabled and t.auto_refresh and t.is_valid is True and t.expires_at is not None):
         return False
     if not (now < t.expires_at and t.expires_at - now < cfg.before):
         return False
     if issued(t) > now - cfg.min_age:
+        return False
+    if t.last_refresh_at is not None and t.last_refresh_at > now - cfg.min_age:
         return False
     if t.next_refresh_at is not None and t.next_refresh_at > now:
         return False
@@ -85,6 +89,18 @@ def next_attempt(
     if outcome is Outcome.PERMANENT:
         return now + PERMANENT_HOLD
     return now + max(backoff(failures, rand), retry_after or 0.0)
+
+
+MOVED_ENOUGH = 3600.0  # a refresh must push the expiry at least this far, or it did not work
+
+
+def moved(before: float | None, after: float | None) -> bool:
+    """Whether a refresh moved the expiry forward: the inspection after it shows a later `expires_at`
+    (an unknown or "never" expiry after the refresh counts as moved; nothing to compare)."""
+    return before is None or after is None or after >= before + MOVED_ENOUGH
+
+
+UNMOVED = "refresh did not move the expiry: the API still reports the old one (tried again after min_age)"
 
 
 def error_text(result: RefreshResult) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from monitor.crypto import Vault, VaultError, fingerprint
 from monitor.db import leases
 from monitor.db.models import TOKENS, Token
 from monitor.graph.results import RefreshResult
-from monitor.refresh.rules import Outcome, RefreshFacts, error_text, next_attempt
+from monitor.refresh.rules import UNMOVED, Outcome, RefreshFacts, error_text, moved, next_attempt
 
 log = logging.getLogger("monitor.refresh")
 
@@ -123,6 +124,7 @@ def claim_eligible(
             Token.expires_at > now,
             Token.expires_at < now + cfg.before,
             func.coalesce(Token.issued_at, Token.secret_changed_at) <= now - cfg.min_age,
+            or_(Token.last_refresh_at.is_(None), Token.last_refresh_at <= now - cfg.min_age),
             or_(Token.next_refresh_at.is_(None), Token.next_refresh_at <= now),
             or_(Token.writeback_pending.is_(None), Token.writeback_pending.is_(False)),
             leases.free(table, now),
@@ -147,6 +149,7 @@ def _candidate(t: Token) -> Candidate:
         t.secret_changed_at,
         t.next_refresh_at,
         bool(t.writeback_pending),
+        t.last_refresh_at,
     )
     return Candidate(t.id, t.name, t.secret, t.fingerprint, t.source, t.refresh_failures or 0, facts)
 
@@ -179,6 +182,21 @@ def store_refreshed(session: Session, vault: Vault, owner: str, r: Refreshed, no
         return "stored"
     current = session.scalar(select(Token.fingerprint).where(Token.id == r.id))
     return "already" if current == fingerprint(r.token) else "superseded"
+
+
+def record_unmoved(session: Session, before: Mapping[int, float | None]) -> list[str]:
+    """After refreshed tokens were inspected: mark those whose expiry did not move (TokenRefreshFailed
+    fires on `refresh_error`); their names. `before` maps token id -> expires_at before the refresh."""
+    rows = session.execute(select(Token.id, Token.name, Token.expires_at).where(Token.id.in_(list(before))))
+    unmoved = [(r.id, r.name) for r in rows if not moved(before[r.id], r.expires_at)]
+    for token_id, _ in unmoved:
+        session.execute(
+            update(Token)
+            .where(Token.id == token_id)
+            .values(refresh_error=UNMOVED, refresh_failures=Token.refresh_failures + 1),
+            execution_options={"synchronize_session": False},
+        )
+    return [name for _, name in unmoved]
 
 
 def store_failure(

@@ -315,12 +315,18 @@ class ThreadsApi:
                 record["app_id"],
             )
         new = "THAA" + rnd.token_urlsafe(36)
-        fresh = {
-            **record,
-            "issued_at": now,
-            "expires_at": now + 60 * DAY,
-            "data_access_expires_at": now + 90 * DAY,
-        }
+        # `refresh_lags` (update_token(t, refresh_lags=True)): an API whose debug_token keeps showing the old
+        # expiry for the new string, as a lagging or misbehaving API would.
+        fresh = (
+            dict(record)
+            if record.get("refresh_lags")
+            else {
+                **record,
+                "issued_at": now,
+                "expires_at": now + 60 * DAY,
+                "data_access_expires_at": now + 90 * DAY,
+            }
+        )
         with self._lock:
             self._tokens[new] = fresh
         return (

@@ -39,6 +39,7 @@ from monitor.refresh.rules import (
     classify,
     eligible,
     error_text,
+    moved,
     next_attempt,
 )
 from monitor.refresh.store import Spool
@@ -78,6 +79,20 @@ DUE = RefreshFacts(True, True, T0 + 5 * DAY, T0 - 55 * DAY, T0 - 55 * DAY, None,
 def test_eligible(change: dict[str, Any], cfg: RefreshConfig, expected: bool) -> None:
     facts = RefreshFacts(**{**DUE.__dict__, **change})
     assert eligible(facts, cfg, T0) is expected
+
+
+def test_a_recent_refresh_holds_the_next_one_for_min_age() -> None:
+    """Even when the API still reports the old issued_at and expiry, one refresh per min_age at most."""
+    cfg = RefreshConfig()
+    just = RefreshFacts(**{**DUE.__dict__, "last_refresh_at": T0 - 60})
+    assert eligible(DUE, cfg, T0) and not eligible(just, cfg, T0)
+    assert eligible(just, cfg, T0 - 60 + cfg.min_age + 1)
+
+
+def test_a_refresh_moves_the_expiry_or_it_did_not_work() -> None:
+    assert moved(T0 + 5 * DAY, T0 + 60 * DAY)
+    assert not moved(T0 + 5 * DAY, T0 + 5 * DAY) and not moved(T0 + 5 * DAY, T0 + 5 * DAY + 60)
+    assert moved(None, T0) and moved(T0, None)  # nothing to compare: no verdict
 
 
 def test_backoff_doubles_from_5_minutes_to_6_hours_and_jitter_only_shortens() -> None:

@@ -21,7 +21,7 @@ from monitor.db.models import Token
 from monitor.db.session import transaction
 from monitor.simulator import Simulator
 
-from .conftest import Evidence, Monitor, with_notifiers
+from .conftest import Evidence, Monitor, http_get, with_notifiers
 
 DAY = 86400.0
 
@@ -59,4 +59,36 @@ def test_a_trickling_receiver_delays_only_itself(
             s.execute(update(Token).where(Token.name == revoked).values(next_check_at=0))
         wait_until(lambda: "TokenInvalid" in alertnames(hook), 30, "TokenInvalid at the healthy receiver")
         assert monitor.alive()
+    evidence.add("daemon output", monitor.output())
+
+
+def test_a_refresh_the_api_does_not_reflect_is_a_failure_not_a_storm(
+    sqlite_url: str,
+    sim: Simulator,
+    fleets: Callable[..., Fleet],
+    start_monitor: Callable[..., Monitor],
+    hook: HttpReceiver,
+    evidence: Evidence,
+) -> None:
+    """The API answers the refresh, but debug_token keeps showing the old expiry for the new string."""
+    fleet = fleets(sqlite_url, sim)
+    fleet.add_app("1")
+    now = time.time()
+    (name,) = fleet.add_tokens("1", 1, prefix="lagging", issued_at=now - 30 * DAY, expires_at=now + 5 * DAY)
+    sim.update_token(fleet.tokens[name], refresh_lags=True)
+    with transaction(fleet.ctx.sessions) as s:
+        s.execute(update(Token).where(Token.name == name).values(auto_refresh=True))
+    with_notifiers(fleet, f'[[notifiers]]\nname = "hooks"\ntype = "webhook"\nurl = "{hook.url("/h")}"\n')
+    monitor = start_monitor(fleet)
+
+    wait_until(lambda: "TokenRefreshFailed" in alertnames(hook), 60, "TokenRefreshFailed at the receiver")
+    sweeps = json.loads(http_get(monitor.base + "/healthz")[1])["sweeps"]
+    # Several more sweeps and refresh ticks (1 s apart) run; none may refresh the token again.
+    wait_until(
+        lambda: json.loads(http_get(monitor.base + "/healthz")[1])["sweeps"] >= sweeps + 5,
+        60,
+        "five more sweeps",
+    )
+    assert sim.calls(endpoint="refresh_access_token") == 1
+    assert monitor.alive()
     evidence.add("daemon output", monitor.output())
