@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from monitor.notify.alertmanager import AlertmanagerNotifier
+from monitor.notify.apprise import AppriseNotifier
 from monitor.notify.base import (
     SEVERITY_RANK,
     AlertEvent,
@@ -23,6 +24,7 @@ NOTIFIER_TYPES: dict[str, type[Notifier]] = {
     "email": EmailNotifier,
     "alertmanager": AlertmanagerNotifier,
     "console": ConsoleNotifier,
+    "apprise": AppriseNotifier,
 }
 
 
@@ -52,6 +54,7 @@ __all__ = [
     "NOTIFIER_TYPES",
     "AlertEvent",
     "AlertmanagerNotifier",
+    "AppriseNotifier",
     "ConsoleNotifier",
     "EmailNotifier",
     "Message",
