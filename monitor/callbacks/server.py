@@ -1,0 +1,245 @@
+"""The [callbacks] listener: Meta's deauthorize callback and the recheck API, served by monitor.httpd.
+
+It verifies and answers; what a callback means is the caller's, passed in as plain callables:
+`secret_for(app)` gives an app's secret (None: unknown app), `on_deauthorize(...)` stores a verified
+callback before the 200 goes out (if it raises, the answer is 503 so Meta tries again), `on_recheck(request)`
+queues checks and says how many, `count(kind, outcome)` feeds threads_monitor_callbacks_total, `now()` is
+the clock.
+
+A refused callback gets one fixed word, whatever the reason (a prober learns nothing, not even whether an
+app exists); the count says why. No secret, bearer token or signed_request is ever logged or answered.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from monitor.callbacks.signed import MAX_BODY, Deauthorization, SignedRequestError, verify_callback
+from monitor.httpd import HttpServer, Limits, Request, Response, Route
+from monitor.redact import error_line
+
+__all__ = [
+    "DEAUTHORIZE_PATH",
+    "KINDS",
+    "MAX_RECHECK_BODY",
+    "MAX_RECHECK_TOKENS",
+    "OUTCOMES",
+    "RECHECK_PATH",
+    "CallbackServer",
+    "Kind",
+    "Outcome",
+    "RecheckError",
+    "RecheckRequest",
+    "parse_recheck",
+]
+
+log = logging.getLogger("monitor.callbacks")
+
+Kind = Literal["deauthorize", "recheck"]
+Outcome = Literal["accepted", "bad_signature", "unknown_app", "stale", "bad_request", "unauthorized"]
+KINDS: tuple[Kind, ...] = ("deauthorize", "recheck")
+OUTCOMES: tuple[Outcome, ...] = (
+    "accepted",
+    "bad_signature",
+    "unknown_app",
+    "stale",
+    "bad_request",
+    "unauthorized",
+)
+
+DEAUTHORIZE_PATH = "/callbacks/threads/{app}/deauthorize"
+RECHECK_PATH = "/api/v1/recheck"
+MAX_RECHECK_TOKENS = 1000
+MAX_RECHECK_BODY = 256 * 1024  # room for MAX_RECHECK_TOKENS names of the registry's longest (200 characters)
+REFUSED = "refused"
+
+_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+_USER_ID = re.compile(r"[0-9]{1,64}")
+
+OnDeauthorize = Callable[[str, str, int, bytes, str], None]
+
+
+@dataclass(frozen=True)
+class RecheckRequest:
+    """Tokens to check at once: by registered name, or every token of `app` last seen with `user_id`."""
+
+    tokens: tuple[str, ...] = ()
+    app: str | None = None
+    user_id: str | None = None
+
+
+class RecheckError(ValueError):
+    """A recheck body to refuse (400); the message is fixed text, never a piece of the body."""
+
+
+def parse_recheck(body: bytes) -> RecheckRequest:
+    """`{"token": NAME}`, `{"tokens": [NAME, ...]}` (1 to MAX_RECHECK_TOKENS) or `{"app": NAME, "user_id":
+    DIGITS}`, nothing more; names 1-200 characters without control characters. RecheckError otherwise."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise RecheckError("the body is not JSON") from None
+    keys = set(data) if isinstance(data, dict) else set()
+    if keys == {"token"}:
+        return RecheckRequest(tokens=(_name(data["token"]),))
+    if keys == {"tokens"}:
+        names = data["tokens"]
+        if not isinstance(names, list) or not 1 <= len(names) <= MAX_RECHECK_TOKENS:
+            raise RecheckError(f"tokens must be a list of 1 to {MAX_RECHECK_TOKENS} names")
+        return RecheckRequest(tokens=tuple(dict.fromkeys(_name(name) for name in names)))
+    if keys == {"app", "user_id"}:
+        return RecheckRequest(app=_name(data["app"]), user_id=_user_id(data["user_id"]))
+    raise RecheckError('expected {"token": NAME}, {"tokens": [NAME, ...]} or {"app": NAME, "user_id": ID}')
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise RecheckError("a name must be a string of 1 to 200 characters")
+    return value
+
+
+def _user_id(value: object) -> str:
+    text = str(value) if type(value) is int and value >= 0 else value
+    if not isinstance(text, str) or not _USER_ID.fullmatch(text):
+        raise RecheckError("user_id must be a string of digits")
+    return text
+
+
+class CallbackServer:
+    """Serves POST /callbacks/threads/{app}/deauthorize and, with an `api_token`, POST /api/v1/recheck."""
+
+    def __init__(
+        self,
+        *,
+        secret_for: Callable[[str], str | None],
+        on_deauthorize: OnDeauthorize,
+        on_recheck: Callable[[RecheckRequest], int],
+        count: Callable[[Kind, Outcome], None],
+        now: Callable[[], float] = time.time,
+        api_token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_cert_file: Path | str | None = None,
+        tls_key_file: Path | str | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.secret_for, self.on_deauthorize, self.on_recheck = secret_for, on_deauthorize, on_recheck
+        self.count, self.now = count, now
+        self._api_token = api_token.encode("utf-8") if api_token else None
+        self.http = HttpServer(
+            self.routes(),
+            host=host,
+            port=port,
+            limits=limits,
+            tls_cert_file=tls_cert_file,
+            tls_key_file=tls_key_file,
+            name="callbacks",
+        )
+
+    def routes(self) -> list[Route]:
+        """The deauthorize route, and the recheck route when an API token is set (else it answers 404)."""
+        routes = [
+            Route("POST", DEAUTHORIZE_PATH, self.deauthorize, MAX_BODY, self.deauthorize_oversized),
+        ]
+        if self._api_token is not None:
+            routes.append(Route("POST", RECHECK_PATH, self.recheck, MAX_RECHECK_BODY, self.recheck_oversized))
+        return routes
+
+    def start(self) -> None:
+        self.http.start()
+
+    def stop(self) -> None:
+        self.http.stop()
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.http.address
+
+    # --- deauthorize ------------------------------------------------------------------------------
+
+    def deauthorize(self, request: Request) -> Response:
+        """200 once a verified callback is stored; 400 (counted by reason) for anything refused."""
+        app = request.params["app"]
+        secret = self.secret_for(app)
+        if secret is None:
+            return self._refuse("deauthorize", "unknown_app")
+        try:
+            verified = verify_callback(request.body, request.header("content-type"), secret, self.now())
+        except SignedRequestError as exc:
+            return self._refuse("deauthorize", exc.reason)
+        return self._store(app, verified, request, secret)
+
+    def deauthorize_oversized(self, request: Request) -> Response:
+        """A body over 8 KiB, never read: refused like any bad request (an unknown app stays one)."""
+        known = self.secret_for(request.params["app"]) is not None
+        return self._refuse("deauthorize", "bad_request" if known else "unknown_app")
+
+    def _store(self, app: str, verified: Deauthorization, request: Request, secret: str) -> Response:
+        content_type = request.header("content-type") or ""
+        try:
+            self.on_deauthorize(app, verified.user_id, verified.issued_at, request.body, content_type)
+        except Exception as exc:  # not stored, so not acknowledged: Meta sends it again
+            log.error("deauthorize callback for app %s not stored: %s", app, error_line(exc, [secret]))
+            return Response.text(503, "unavailable", {"Retry-After": "10"})
+        self.count("deauthorize", "accepted")
+        log.info("deauthorize callback accepted: app %s, user %s", app, verified.user_id)
+        return Response.text(200, "ok")
+
+    # --- recheck ----------------------------------------------------------------------------------
+
+    def recheck(self, request: Request) -> Response:
+        """202 {"queued": N} for an authorised, valid request; 401 without the bearer token; 400 else."""
+        if not self.authorised(request):
+            return self._unauthorised()
+        try:
+            wanted = parse_recheck(request.body)
+        except RecheckError as exc:
+            self.count("recheck", "bad_request")
+            return Response.json(400, {"error": str(exc)})
+        try:
+            queued = self.on_recheck(wanted)
+        except Exception as exc:
+            log.error("recheck could not be queued: %s", error_line(exc, [self._token_text()]))
+            return Response.json(503, {"error": "the recheck could not be queued; try again"})
+        self.count("recheck", "accepted")
+        return Response.json(202, {"queued": queued})
+
+    def recheck_oversized(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return self._unauthorised()
+        self.count("recheck", "bad_request")
+        return Response.json(413, {"error": f"the body is over {MAX_RECHECK_BODY} bytes"})
+
+    def authorised(self, request: Request) -> bool:
+        """True only for `Authorization: Bearer <api_token>`, compared in constant time."""
+        scheme, _, given = (request.header("authorization") or "").partition(" ")
+        if self._api_token is None or scheme.lower() != "bearer":
+            return False
+        # Header text is the raw bytes read as latin-1: encoding it back gives the bytes the client sent.
+        return hmac.compare_digest(given.strip().encode("latin-1"), self._api_token)
+
+    def _unauthorised(self) -> Response:
+        self.count("recheck", "unauthorized")
+        return Response.text(
+            401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="threads-token-monitor"'}
+        )
+
+    def _token_text(self) -> str | None:
+        return self._api_token.decode("utf-8") if self._api_token else None
+
+    def _refuse(self, kind: Kind, outcome: Outcome) -> Response:
+        self.count(kind, outcome)
+        log.debug("%s callback refused: %s", kind, outcome)
+        return Response.text(400, REFUSED)
