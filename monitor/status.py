@@ -29,13 +29,23 @@ class StatusRow:
     scopes: tuple[str, ...]
     source: str | None
     reason: str | None
+    labels: tuple[tuple[str, str], ...] = ()
+    last_success_at: float | None = None
 
     def to_json(self) -> dict:
         out = asdict(self)
-        for key in ("expires_at", "data_access_expires_at", "last_check_at"):
+        for key in ("expires_at", "data_access_expires_at", "last_check_at", "last_success_at"):
             out[key] = iso_utc(out[key]) if out[key] else None
         out["scopes"] = list(self.scopes)
+        out["labels"] = dict(self.labels)
         return out
+
+
+def label_pairs(labels: object) -> tuple[tuple[str, str], ...]:
+    """A token's JSON labels as sorted (key, value) text pairs (anything but a dict gives none)."""
+    if not isinstance(labels, dict):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
 
 
 def status_rows(session: Session, horizons: Horizons, now: float) -> list[StatusRow]:
@@ -52,6 +62,8 @@ def status_rows(session: Session, horizons: Horizons, now: float) -> list[Status
         Token.source,
         Token.invalid_reason,
         App.inspector_state,
+        Token.labels,
+        Token.last_success_at,
     ).join(App, Token.app_id == App.id)
     rows = []
     for (
@@ -67,6 +79,8 @@ def status_rows(session: Session, horizons: Horizons, now: float) -> list[Status
         source,
         reason,
         inspector,
+        labels,
+        success,
     ) in session.execute(stmt):
         if inspector == "invalid":  # no verdict on the token: its app's inspector credential is refused
             result = "inspector"
@@ -91,6 +105,8 @@ def status_rows(session: Session, horizons: Horizons, now: float) -> list[Status
                 tuple((scopes or "").split()),
                 source,
                 reason,
+                label_pairs(labels),
+                success,
             )
         )
     rows.sort(key=lambda r: (*trouble_key(State(r.state), r.expires_at, r.data_access_expires_at), r.name))

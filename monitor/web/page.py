@@ -1,105 +1,147 @@
-"""The status page at GET /: the `status` table as plain HTML (inline CSS, no JavaScript), for phones too.
+"""The fleet page at GET /: counts per state, search and filters, one page of tokens (trouble first) and the
+expiries-per-day chart, as plain HTML with inline CSS and SVG (no JavaScript), one card per token on a phone.
 
-Everything shown passes through html.escape; status rows never carry a token string.
+Everything shown passes through html.escape; rows never carry a token string.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 from html import escape
-from string import Template
+from urllib.parse import quote
 
+from monitor.state import Horizons
 from monitor.status import StatusRow, describe_state, until
 from monitor.timefmt import iso_utc
+from monitor.web.charts import BLUE, PURPLE, day_bars
+from monitor.web.fleet import BUCKETS, PAGE_SIZE, Filters, Listing
+from monitor.web.layout import html_page, meta_line
+from monitor.web.overview import Overview
+from monitor.web.params import href
 
-MAX_ROWS = 500  # worst first; a 100,000-token fleet must not make a 50 MB page
-
-PAGE = Template("""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="30">
-<title>$title</title>
-<style>
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1rem;color:#1d1d1f;
-  background:#fafafa}
-h1{font-size:1.3rem;margin:0 0 .3rem}
-p.meta{color:#666;margin:.2rem 0 1rem;font-size:.9rem}
-.counts span{display:inline-block;margin:0 .4rem .4rem 0;padding:.15rem .5rem;border-radius:.8rem;
-  font-size:.85rem}
-.wrap{overflow-x:auto}
-table{border-collapse:collapse;width:100%;background:#fff;font-size:.9rem}
-th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e5e5e5;white-space:nowrap}
-th{background:#f0f0f0;position:sticky;top:0}
-td.scopes{white-space:normal;color:#555;font-size:.8rem}
-.s-ok{background:#e6f4ea;color:#137333}
-.s-warning{background:#fef7e0;color:#8a5a00}
-.s-critical{background:#fce8e6;color:#a50e0e;font-weight:600}
-.s-invalid{background:#a50e0e;color:#fff;font-weight:600}
-.s-unchecked{background:#eee;color:#555}
-td.state{border-radius:.3rem}
-@media (max-width:600px){
-  thead{display:none}
-  table,tbody,tr,td{display:block;width:auto}
-  tr{margin:0 0 .6rem;border:1px solid #e5e5e5;border-radius:.4rem;background:#fff}
-  td{border:0;padding:.2rem .6rem;white-space:normal}
-  td[data-label]::before{content:attr(data-label) ": ";color:#777;font-size:.8rem}
-  td:first-child{font-weight:600}
-}
-</style>
-</head>
-<body>
-<h1>$title</h1>
-<p class="meta">$meta</p>
-<div class="counts">$counts</div>
-<div class="wrap">
-<table>
-<thead><tr><th>Token</th><th>App</th><th>State</th><th>Expires</th><th>Data access expires</th>
-<th>Last check</th><th>Scopes</th></tr></thead>
-<tbody>
-$rows
-</tbody>
-</table>
-</div>
-$more
-</body>
-</html>
-""")
-
-STATE_ORDER = ("invalid", "critical", "warning", "unchecked", "ok")
+TITLE = "Threads token monitor"
+HEADERS = ("Token", "App", "State", "Expires", "Data access expires", "Last check", "Labels", "Scopes", "")
 
 
-def _row(row: StatusRow, now: float) -> str:
+def token_href(name: str) -> str:
+    """The token page's path for `name` (URL-encoded, so any name is one path segment)."""
+    return "/tokens/" + quote(name, safe="")
+
+
+def _when(at: float | None, now: float) -> str:
+    iso = iso_utc(at) if at else ""
+    return f'title="{escape(iso)}">{escape(until(at, now))}'
+
+
+def _row(bucket: str, row: StatusRow, now: float) -> str:
     checked = until(row.last_check_at, now) if row.last_check_at else "never"
+    labels = ", ".join(f"{k}={v}" for k, v in row.labels)
     cells = (
         f'<td>{escape(row.name)}</td><td data-label="App">{escape(row.app)}</td>'
-        f'<td class="state s-{escape(row.state)}">{escape(describe_state(row))}</td>'
-        f'<td data-label="Expires" title="{escape(iso_utc(row.expires_at) if row.expires_at else "")}">'
-        f"{escape(until(row.expires_at, now))}</td>"
-        f'<td data-label="Data access" '
-        f'title="{escape(iso_utc(row.data_access_expires_at) if row.data_access_expires_at else "")}">'
-        f"{escape(until(row.data_access_expires_at, now))}</td>"
+        f'<td class="state s-{bucket}">{escape(describe_state(row))}</td>'
+        f'<td data-label="Expires" {_when(row.expires_at, now)}</td>'
+        f'<td data-label="Data access" {_when(row.data_access_expires_at, now)}</td>'
         f'<td data-label="Last check">{escape(checked)}</td>'
+        f'<td class="labels" data-label="Labels">{escape(labels)}</td>'
         f'<td class="scopes" data-label="Scopes">{escape(", ".join(row.scopes))}</td>'
+        f'<td class="go"><a href="{escape(token_href(row.name))}" '
+        f'aria-label="details of {escape(row.name)}">&rsaquo;</a></td>'
     )
-    return f"<tr>{cells}</tr>"
+    return f'<tr class="row">{cells}</tr>'
 
 
-def render_status_page(
-    rows: list[StatusRow], now: float, *, title: str = "Threads token monitor", version: str = ""
+def _counts(listing: Listing, filters: Filters) -> str:
+    total = sum(listing.counts.values())
+    links = [_badge("all", total, filters.state is None, href(filters, state=None))]
+    for bucket in BUCKETS:
+        n = listing.counts[bucket]
+        if n or filters.state == bucket:
+            links.append(_badge(bucket, n, filters.state == bucket, href(filters, state=bucket)))
+    return f'<nav class="counts" aria-label="tokens per state">{"".join(links)}</nav>'
+
+
+def _badge(bucket: str, n: int, on: bool, link: str) -> str:
+    cls = f"s-{bucket}{' on' if on else ''}"
+    current = ' aria-current="page"' if on else ""
+    return f'<a class="{cls}" href="{escape(link)}"{current}>{n:,} {bucket}</a>'
+
+
+def _search(filters: Filters, apps: Sequence[str]) -> str:
+    states = "".join(
+        f'<option value="{b}"{" selected" if filters.state == b else ""}>{b}</option>' for b in BUCKETS
+    )
+    app_options = "".join(
+        f'<option value="{escape(a)}"{" selected" if filters.app == a else ""}>{escape(a)}</option>'
+        for a in apps
+    )
+    return (
+        '<form class="search" method="get" action="/" role="search">'
+        f'<input type="search" name="q" value="{escape(filters.q)}" '
+        'placeholder="name, app, label or key=value" aria-label="search">'
+        f'<select name="state" aria-label="state"><option value="">any state</option>{states}</select>'
+        f'<select name="app" aria-label="app"><option value="">any app</option>{app_options}</select>'
+        '<button type="submit">Search</button></form>'
+    )
+
+
+def _pager(listing: Listing, filters: Filters) -> str:
+    if listing.pages <= 1:
+        return ""
+    first = (listing.page - 1) * PAGE_SIZE + 1
+    shown = f"{first:,}&ndash;{first + len(listing.rows) - 1:,} of {listing.matching:,}"
+    here, last = listing.page, listing.pages
+    links = []
+    if here > 1:
+        links += [_link(filters, 1, "&laquo; first"), _link(filters, here - 1, "&lsaquo; previous", "prev")]
+    links.append(f"<span>page {here:,} of {last:,} ({shown})</span>")
+    if here < last:
+        links += [_link(filters, here + 1, "next &rsaquo;", "next"), _link(filters, last, "last &raquo;")]
+    return f'<nav class="pager" aria-label="pages">{"".join(links)}</nav>'
+
+
+def _link(filters: Filters, page: int, text: str, rel: str = "") -> str:
+    rel_attr = f' rel="{rel}"' if rel else ""
+    return f'<a href="{escape(href(filters, page=page))}"{rel_attr}>{text}</a>'
+
+
+def _overview(overview: Overview, h: Horizons) -> str:
+    days = len(overview.expiring)
+    legend = (
+        f'<p class="meta legend">Whole fleet, valid tokens, per UTC day:<span style="background:{BLUE}">'
+        f'</span>token expires<span style="background:{PURPLE}"></span>data access expires</p>'
+    )
+    chart = day_bars(overview.start, overview.expiring, overview.data_access, h)
+    return f"<section><h2>Reaching a horizon in the next {days} days</h2>{legend}{chart}</section>"
+
+
+def _table(listing: Listing, filters: Filters, now: float) -> str:
+    if not listing.rows:
+        empty = (
+            "No tokens registered." if listing.matching == 0 and filters == Filters() else "No tokens here."
+        )
+        return f'<p class="meta">{empty} <a href="/">All tokens</a></p>'
+    head = "".join(f"<th>{h}</th>" for h in HEADERS)
+    body = "\n".join(_row(bucket, row, now) for bucket, row in listing.rows)
+    table = f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+    return f'<div class="wrap">{table}</div>'
+
+
+def render_fleet_page(
+    listing: Listing,
+    filters: Filters,
+    overview: Overview,
+    apps: Sequence[str],
+    now: float,
+    h: Horizons,
+    *,
+    version: str = "",
 ) -> str:
-    """The whole page for `rows` (worst first, as status_rows returns them)."""
-    counts = Counter(r.state for r in rows)
-    badges = "".join(f'<span class="s-{s}">{counts[s]} {s}</span>' for s in STATE_ORDER if counts[s])
-    shown = rows[:MAX_ROWS]
-    body = "\n".join(_row(r, now) for r in shown) or '<tr><td colspan="7">No tokens registered.</td></tr>'
-    more = (
-        f'<p class="meta">Showing the {len(shown)} most urgent of {len(rows)} tokens.</p>'
-        if len(rows) > len(shown)
-        else ""
-    )
-    meta = f"{len(rows)} token(s) as of {iso_utc(now)}"
-    if version:
-        meta += f" &middot; version {escape(version)}"
-    return PAGE.substitute(title=escape(title), meta=meta, counts=badges, rows=body, more=more)
+    """The whole fleet page: trouble first, healthy tokens by name, PAGE_SIZE rows a page."""
+    scope = " matching" if filters.q or filters.app else ""
+    body = "\n".join((
+        f'<h1><a href="/" style="color:inherit;text-decoration:none">{TITLE}</a></h1>',
+        meta_line(f"{sum(listing.counts.values()):,} token(s){scope}", now, version),
+        _search(filters, apps), _counts(listing, filters), _overview(overview, h),
+        _table(listing, filters, now), _pager(listing, filters),
+    ))  # fmt: skip
+    return html_page(TITLE, body)

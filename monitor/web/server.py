@@ -1,8 +1,9 @@
 """The HTTP endpoint: GET /metrics, /healthz and the status page at /, with optional TLS and basic auth.
 
 Each response goes out in one write (status line, headers and body in one bytes object), so a client's
-delayed ACK never stalls the second half of a response. Request lines are never logged: nothing here
-takes a query string, but a misconfigured client could send one.
+delayed ACK never stalls the second half of a response. Request lines are never logged: a misconfigured
+client could send a secret in a query string. The status pages (/ and /tokens/NAME) are functions of
+monitor.web.routes; this module only dispatches to them.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from monitor import __version__
 from monitor.config.load import HttpConfig
 from monitor.context import Context
 from monitor.redact import error_line
-from monitor.status import status_rows
-from monitor.web.page import render_status_page
+from monitor.web.routes import TOKEN_PREFIX, PageFunction, fleet_response, token_response
 
 log = logging.getLogger("monitor.web")
 
@@ -172,13 +172,15 @@ class WebServer:
         return hmac.compare_digest(given, self._credentials)
 
     def route(self, raw_path: str, accept: str | None) -> Response:
-        path = raw_path.split("?", 1)[0]
+        path, _, query = raw_path.partition("?")
         if path == "/metrics":
             return self.metrics(accept)
         if path == "/healthz":
             return self.healthz()
         if path in ("/", "/index.html"):
-            return self.status_page()
+            return self.status_page(fleet_response, query)
+        if path.startswith(TOKEN_PREFIX):
+            return self.status_page(token_response, path)
         return 404, TEXT, b"not found: try /metrics, /healthz or /\n", {}
 
     def metrics(self, accept: str | None) -> Response:
@@ -199,13 +201,14 @@ class WebServer:
             ok, details = False, {"status": "unhealthy", "error": error_line(exc)}
         return (200 if ok else 503), "application/json", json.dumps(details).encode() + b"\n", {}
 
-    def status_page(self) -> Response:
+    def status_page(self, page: PageFunction, request: str) -> Response:
+        """A status page for `request` (the query string of /, or the path of /tokens/NAME)."""
+        ctx = self.ctx
         try:
-            now = self.ctx.now()
-            with self.ctx.sessions() as session:
-                rows = status_rows(session, self.ctx.horizons, now)
+            status, ctype, body = page(ctx.sessions, request, ctx.now(), ctx.horizons, version=__version__)
+        except UnicodeDecodeError:
+            return 404, TEXT, b"not found: the name is not UTF-8\n", {}
         except Exception as exc:
             log.warning("status page failed: %s", error_line(exc))
             return 503, TEXT, b"status unavailable: the database did not answer\n", {}
-        page = render_status_page(rows, now, version=__version__)
-        return 200, "text/html; charset=utf-8", page.encode("utf-8"), {}
+        return status, ctype, body, {}

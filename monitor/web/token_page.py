@@ -1,0 +1,139 @@
+"""The page of one token at GET /tokens/NAME: state, both horizons, labels, source, checks, refreshes,
+firing alerts, the timeline of time left (inline SVG) and the snapshot history, newest first.
+
+Everything shown passes through html.escape; the token string itself is never read for the page.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from monitor.db.models import Snapshot
+from monitor.state import Horizons
+from monitor.status import describe_state, until
+from monitor.timefmt import humanize_duration, iso_utc
+from monitor.web.charts import BLUE, PURPLE, timeline
+from monitor.web.layout import html_page, meta_line
+from monitor.web.token_view import HISTORY_ROWS, TokenView
+
+HISTORY_HEADERS = (
+    "Observed",
+    "Result",
+    "Expires",
+    "Data access expires",
+    "Issued",
+    "Scopes",
+    "Error",
+    "String",
+)
+
+
+def _at(at: float | None, now: float, never: str = "never") -> str:
+    """'in 3 days (2026-12-09T10:00:00Z)', escaped."""
+    if not at:
+        return never
+    return f"{escape(until(at, now))} <small>({escape(iso_utc(at))})</small>"
+
+
+def _facts(pairs: list[tuple[str, str]]) -> str:
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in pairs)
+    return f'<dl class="facts">{items}</dl>'
+
+
+def _identity(view: TokenView, now: float) -> str:
+    row, t = view.row, view.token
+    labels = ", ".join(f"{k}={v}" for k, v in row.labels) or "none"
+    refused = " (inspector credential refused)" if view.inspector_state == "invalid" else ""
+    who = " / ".join(x or "-" for x in (t.token_type, t.application, t.user_id))
+    return _facts([
+        ("State", f'<span class="s-{escape(row.state)}">&nbsp;{escape(describe_state(row))}&nbsp;</span>'),
+        ("Expires", _at(row.expires_at, now)),
+        ("Data access expires", _at(row.data_access_expires_at, now)),
+        ("Issued", _at(t.issued_at, now, "unknown")),
+        ("App", escape(row.app + refused)),
+        ("Labels", escape(labels)),
+        ("Source", escape(row.source or "added by hand")),
+        ("Type / application / user", escape(who)),
+        ("Scopes", escape(" ".join(row.scopes) or "-")),
+        ("String", f"fingerprint {escape(t.fingerprint)}, last replaced {_at(t.secret_changed_at, now)}"),
+    ])  # fmt: skip
+
+
+def _checks(view: TokenView, now: float) -> str:
+    t = view.token
+    failing = (
+        f"since {_at(t.failing_since, now)}, {t.consecutive_failures} in a row" if t.failing_since else "no"
+    )
+    refresh = "on" if t.auto_refresh else "off"
+    if t.auto_refresh:
+        refresh += f"; last {_at(t.last_refresh_at, now)}; next {_at(t.next_refresh_at, now, 'not planned')}"
+    return _facts([
+        ("Last check", f"{_at(t.last_check_at, now)}: {escape(t.last_result or 'none yet')}"),
+        ("Last answer", _at(t.last_success_at, now)),
+        ("Failing", failing),
+        ("Last error", escape(t.last_error or "-")),
+        ("Next check", _at(t.next_check_at, now, "not planned")),
+        ("Automatic refresh", refresh),
+        ("Refresh error", escape(t.refresh_error or "-")),
+    ])  # fmt: skip
+
+
+def _alerts(view: TokenView, now: float) -> str:
+    if not view.alerts:
+        return '<p class="meta">No alert firing.</p>'
+    items = "".join(
+        f"<li><strong>{escape(a.alertname)}</strong> ({escape(a.severity)}) "
+        f"since {_at(a.started_at, now)}</li>"
+        for a in view.alerts
+    )
+    return f"<ul>{items}</ul>"
+
+
+def _iso(at: float | None, missing: str) -> str:
+    return escape(iso_utc(at)) if at else missing
+
+
+def _snapshot(s: Snapshot, now: float) -> str:
+    error = " / ".join(str(x) for x in (s.error_code, s.error_subcode) if x is not None)
+    result = s.result + (f" ({s.reason})" if s.reason else "")
+    cells = (
+        f'<td title="{escape(iso_utc(s.observed_at))}">{escape(until(s.observed_at, now))}</td>'
+        f'<td data-label="Result">{escape(result)}</td>'
+        f'<td data-label="Expires">{_iso(s.expires_at, "never")}</td>'
+        f'<td data-label="Data access">{_iso(s.data_access_expires_at, "never")}</td>'
+        f'<td data-label="Issued">{_iso(s.issued_at, "-")}</td>'
+        f'<td class="scopes" data-label="Scopes">{escape(s.scopes or "-")}</td>'
+        f'<td data-label="Error">{escape(error or "-")}</td>'
+        f'<td data-label="String">{escape(s.fingerprint)}</td>'
+    )  # fmt: skip
+    return f"<tr>{cells}</tr>"
+
+
+def _history(view: TokenView, now: float) -> str:
+    if not view.history:
+        return '<p class="meta">Never checked.</p>'
+    head = "".join(f"<th>{h}</th>" for h in HISTORY_HEADERS)
+    body = "\n".join(_snapshot(s, now) for s in view.history)
+    bound = f"the newest {HISTORY_ROWS}" if len(view.history) >= HISTORY_ROWS else "every change"
+    note = f'<p class="meta">One row per change of what a check observed, newest first ({bound}).</p>'
+    return f'{note}<div class="wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def render_token_page(view: TokenView, now: float, h: Horizons, *, version: str = "") -> str:
+    """The whole page of one token."""
+    name = view.row.name
+    expiry = f"{humanize_duration(h.expiry_critical)} / {humanize_duration(h.expiry_warning)}"
+    data_access = f"{humanize_duration(h.data_access_critical)} / {humanize_duration(h.data_access_warning)}"
+    legend = (
+        f'<p class="meta legend">Days left<span style="background:{BLUE}"></span>token expiry'
+        f'<span style="background:{PURPLE}"></span>data access; shaded: the critical (red) and warning '
+        f"(amber) thresholds, expiry {expiry}, data access {data_access}</p>"
+    )
+    body = "\n".join((
+        '<p><a href="/">&larr; all tokens</a></p>', f"<h1>{escape(name)}</h1>",
+        meta_line(f"token {name}", now, version), _identity(view, now),
+        "<h2>Timeline</h2>", legend, timeline(view.observations(), now, h),
+        "<h2>Checks and refreshes</h2>", _checks(view, now), "<h2>Alerts</h2>", _alerts(view, now),
+        "<h2>History</h2>", _history(view, now),
+    ))  # fmt: skip
+    return html_page(f"{name} - Threads token monitor", body)

@@ -1,0 +1,74 @@
+"""What the page of one token reads: its row, its app, its firing alerts and its newest snapshots.
+
+Three indexed reads (the name's unique index, alerts by token, snapshots by token and time); the history is
+bounded, so a token that changed every hour for a year still makes a small page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.db.models import Alert, App, Snapshot, Token
+from monitor.state import Horizons, token_state
+from monitor.status import StatusRow, label_pairs
+from monitor.web.charts import Observation
+
+HISTORY_ROWS = 100
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """One token as its page shows it; `history` newest first."""
+
+    row: StatusRow
+    token: Token
+    inspector_state: str | None
+    alerts: Sequence[Alert]
+    history: Sequence[Snapshot]
+
+    def observations(self) -> list[Observation]:
+        """The history oldest first, as the timeline reads it."""
+        return [
+            Observation(s.observed_at, s.is_valid, s.expires_at, s.data_access_expires_at)
+            for s in reversed(self.history)
+        ]
+
+
+def _row(token: Token, app: App, h: Horizons, now: float) -> StatusRow:
+    result = "inspector" if app.inspector_state == "invalid" else token.last_result
+    state = token_state(
+        is_valid=token.is_valid,
+        expires_at=token.expires_at,
+        data_access_expires_at=token.data_access_expires_at,
+        last_result=result,
+        horizons=h,
+        now=now,
+    )
+    scopes = tuple((token.scopes or "").split())
+    t = token
+    return StatusRow(t.name, app.name, state.value, t.expires_at, t.data_access_expires_at, t.last_check_at,
+                     result, t.last_error, scopes, t.source, t.invalid_reason, label_pairs(t.labels),
+                     t.last_success_at)  # fmt: skip
+
+
+def read_token_view(session: Session, name: str, h: Horizons, now: float) -> TokenView | None:
+    """The token called `name` with its alerts and newest HISTORY_ROWS snapshots, or None."""
+    found = session.execute(select(Token, App).join(App, Token.app_id == App.id).where(Token.name == name))
+    pair = found.first()
+    if pair is None:
+        return None
+    token, app = pair
+    alerts = session.scalars(
+        select(Alert).where(Alert.token_id == token.id, Alert.status == "firing").order_by(Alert.alertname)
+    ).all()
+    history = session.scalars(
+        select(Snapshot)
+        .where(Snapshot.token_id == token.id)
+        .order_by(Snapshot.observed_at.desc(), Snapshot.id.desc())
+        .limit(HISTORY_ROWS)
+    ).all()
+    return TokenView(_row(token, app, h, now), token, app.inspector_state, alerts, history)
