@@ -19,6 +19,11 @@ MAX_TOKEN_LENGTH = 4096
 # Whitespace (str.isspace, Unicode-wide) or a control character: one regex scan, not a Python loop per
 # character, so a 10,000-row import validates in milliseconds.
 _BAD_TOKEN_CHAR = re.compile(r"[\s\x00-\x1f\x7f]")
+# What an access token looks like, so that one is never taken as a name (a name becomes a metric label and
+# shows in every listing and alert): Meta's prefixes (TH.. Threads, EAA.. Facebook, IG.. Instagram) followed
+# by token characters with a digit among them, or any long run of token characters mixing case and digits.
+_PREFIXED_TOKEN = re.compile(r"(?:TH|EAA|IG)[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_-]{40,}")
 
 
 class RegistryError(Exception):
@@ -34,7 +39,25 @@ class NewToken:
     auto_refresh: bool = False
 
 
+def looks_like_token(value: str) -> bool:
+    """True for a value shaped like an access token (refused as a name, never echoed in a message)."""
+    if len(value) >= 12 and _PREFIXED_TOKEN.fullmatch(value):
+        return True
+    mixed = (
+        any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and any(c.isdigit() for c in value)
+    )
+    return mixed and _LONG_TOKEN.fullmatch(value) is not None
+
+
 def check_name(name: str, what: str = "name") -> str:
+    """`name` when it is a valid name; RegistryError otherwise (a token-like value is never repeated)."""
+    if looks_like_token(name):
+        raise RegistryError(
+            f"the {what} looks like an access token: refused, so that it never becomes a label or shows in "
+            "output (are the name and token columns swapped?)"
+        )
     if not NAME_RE.fullmatch(name):
         raise RegistryError(
             f"{what} {name!r} is not valid: use 1-200 letters, digits and . _ : @ / + - (starting with a "
@@ -52,6 +75,10 @@ def check_token_string(value: str, what: str = "token") -> str:
         raise RegistryError(f"the {what} is longer than {MAX_TOKEN_LENGTH} characters")
     if _BAD_TOKEN_CHAR.search(token):
         raise RegistryError(f"the {what} contains whitespace or control characters")
+    if token.isdigit():
+        raise RegistryError(
+            f"the {what} is a number, not an access token (are the name and token columns swapped?)"
+        )
     return token
 
 

@@ -24,10 +24,11 @@ from monitor.redact import error_line, url_secrets
 from monitor.registry import (
     LABEL_RE,
     MAX_TOKEN_LENGTH,
+    NAME_RE,
     RESERVED_LABELS,
     RegistryError,
-    check_name,
     check_token_string,
+    looks_like_token,
 )
 
 STATEMENT_TIMEOUT = 60.0  # seconds; a source query or write-back that takes longer is cancelled
@@ -190,61 +191,82 @@ def _column_index(source: SourceConfig, columns: Sequence[str]) -> _Columns:
 def validate_rows(
     source: SourceConfig, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> list[SourceRow]:
-    """Validate every row (names unique and valid, token strings valid, labels); the first problem raises."""
+    """Validate every row (names unique and valid, token strings valid, labels); the first problem raises.
+
+    Rows are named by their number, never by a value: with the query's columns swapped, a "name" is a
+    token string, and the message goes to the log, `sources.last_error` and the SourceFailing alert."""
     cols = _column_index(source, columns)
     out: list[SourceRow] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for number, row in enumerate(rows, 1):
         name = _name(source, row[cols.name], number)
         if name in seen:
-            raise SourceError(source.name, f"name {name!r} appears more than once: names must be unique")
-        seen.add(name)
-        token = _token(source, row[cols.token], name)
-        app = source.app if cols.app is None else _app(source, row[cols.app], name)
-        labels: dict[str, str] = {}
-        for column, index in cols.labels:
-            value = row[index]
-            if value is None:
-                continue
-            labels[column] = value if isinstance(value, str) else str(value)
-            if len(labels[column]) > MAX_LABEL_VALUE:
-                raise SourceError(
-                    source.name, f"row {name!r}: {column!r} is longer than {MAX_LABEL_VALUE} characters"
-                )
-        out.append(SourceRow(name, app or "", token, labels))
+            raise SourceError(
+                source.name, f"rows {seen[name]} and {number} have the same name: names must be unique"
+            )
+        seen[name] = number
+        token = _token(source, row[cols.token], number)
+        app = source.app if cols.app is None else _app(source, row[cols.app], number)
+        out.append(SourceRow(name, app or "", token, _labels(source, cols, row, number)))
     return out
+
+
+def _labels(source: SourceConfig, cols: _Columns, row: Sequence[Any], number: int) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for column, index in cols.labels:
+        value = row[index]
+        if value is None:
+            continue
+        labels[column] = value if isinstance(value, str) else str(value)
+        if len(labels[column]) > MAX_LABEL_VALUE:
+            raise SourceError(
+                source.name, f"row {number}: {column!r} is longer than {MAX_LABEL_VALUE} characters"
+            )
+        if looks_like_token(labels[column]):
+            raise SourceError(
+                source.name, f"row {number}: {column!r} looks like an access token: not a label"
+            )
+    return labels
 
 
 def _name(source: SourceConfig, value: Any, number: int) -> str:
     if value is None:
         raise SourceError(source.name, f"row {number} has no name (NULL)")
     name = value.strip() if isinstance(value, str) else str(value)
-    try:
-        return check_name(name, "token name")
-    except RegistryError as exc:
-        raise SourceError(source.name, f"row {number}: {exc}") from None
+    if looks_like_token(name):
+        raise SourceError(
+            source.name,
+            f"row {number}: the name looks like an access token: refused, so that it never becomes a label "
+            "or shows in output (are the name and token columns swapped?)",
+        )
+    if not NAME_RE.fullmatch(name):
+        raise SourceError(
+            source.name,
+            f"row {number}: the name is not valid: use 1-200 letters, digits and . _ : @ / + - (starting "
+            "with a letter or digit)",
+        )
+    return name
 
 
-def _token(source: SourceConfig, value: Any, name: str) -> str:
+def _token(source: SourceConfig, value: Any, number: int) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         try:
             value = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise SourceError(source.name, f"row {name!r}: the token is not UTF-8 text") from None
+            raise SourceError(source.name, f"row {number}: the token is not UTF-8 text") from None
     if not isinstance(value, str):
-        raise SourceError(
-            source.name, f"row {name!r}: the token is {'NULL' if value is None else 'not text'}"
-        )
+        kind = "NULL" if value is None else "not text (are the name and token columns swapped?)"
+        raise SourceError(source.name, f"row {number}: the token is {kind}")
     token = value.strip()
-    if token and len(token) <= MAX_TOKEN_LENGTH and not _BAD_CHARACTER.search(token):
+    if token and len(token) <= MAX_TOKEN_LENGTH and not _BAD_CHARACTER.search(token) and not token.isdigit():
         return token  # the fast path for the common case: the same rules as check_token_string, in C
     try:
         return check_token_string(value)
     except RegistryError as exc:  # its message describes the problem, never the string
-        raise SourceError(source.name, f"row {name!r}: {exc}") from None
+        raise SourceError(source.name, f"row {number}: {exc}") from None
 
 
-def _app(source: SourceConfig, value: Any, name: str) -> str:
+def _app(source: SourceConfig, value: Any, number: int) -> str:
     if value is None or not str(value).strip():
-        raise SourceError(source.name, f"row {name!r} has no app")
+        raise SourceError(source.name, f"row {number} has no app")
     return str(value).strip()

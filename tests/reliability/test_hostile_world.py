@@ -10,12 +10,16 @@ the autouse `evidence` fixture scans everything produced for registered secrets.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from helpers_daemon import Fleet, wait_until
+import pytest
+from helpers_daemon import SECRETS, Fleet, new_secret, wait_until
 from receivers import HttpReceiver, TricklingReceiver
-from sqlalchemy import update
+from sqlalchemy import create_engine, func, select, text, update
 
 from monitor.db.models import Token
 from monitor.db.session import transaction
@@ -92,3 +96,73 @@ def test_a_refresh_the_api_does_not_reflect_is_a_failure_not_a_storm(
     assert sim.calls(endpoint="refresh_access_token") == 1
     assert monitor.alive()
     evidence.add("daemon output", monitor.output())
+
+
+def test_swapped_source_columns_never_print_store_or_label_a_token(
+    tmp_path: Path,
+    sqlite_url: str,
+    sim: Simulator,
+    fleets: Callable[..., Fleet],
+    start_monitor: Callable[..., Monitor],
+    hook: HttpReceiver,
+    evidence: Evidence,
+) -> None:
+    """`SELECT access_token AS name, account_id AS token`: refused by row number, nothing shown anywhere."""
+    app_db = tmp_path / "app.sqlite3"
+    engine = create_engine(f"sqlite:///{app_db}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE threads_accounts (account_id INTEGER, access_token TEXT, team TEXT)"))
+        for i in range(3):
+            conn.execute(
+                text("INSERT INTO threads_accounts VALUES (:i, :t, 'growth')"),
+                {"i": 1000 + i, "t": new_secret("src")},
+            )
+        # A short token too: shaped like nothing in particular, it must not become a label either.
+        conn.execute(text("INSERT INTO threads_accounts VALUES (7, 'THAAshort', 'growth')"))
+    engine.dispose()
+    SECRETS.add("THAAshort")
+    fleet = fleets(sqlite_url, sim)
+    fleet.add_app("growth")
+    with_notifiers(fleet, f'[[notifiers]]\nname = "hooks"\ntype = "webhook"\nurl = "{hook.url("/h")}"\n')
+    with fleet.config_path.open("a", encoding="utf-8") as fh:
+        fh.write(
+            f'\n[[sources]]\nname = "app-db"\nurl = "sqlite:///{app_db}"\napp = "growth"\n'
+            'query = "SELECT access_token AS name, account_id AS token, team FROM threads_accounts"\n'
+            'sync_interval = "10s"\n'
+        )
+    cli = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(fleet.config_path), "sources", "sync"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    evidence.add("sources sync output", cli.stdout + cli.stderr)
+    assert cli.returncode != 0 and "row 1" in cli.stdout + cli.stderr
+
+    monitor = start_monitor(fleet)
+    wait_until(lambda: "SourceFailing" in alertnames(hook), 60, "SourceFailing at the receiver")
+    metrics = monitor.metrics()
+    evidence.add("metrics", metrics)
+    evidence.add("daemon output", monitor.output())
+    assert "THAAshort" not in metrics
+    with fleet.ctx.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Token)) == 0, "a failing source changes nothing"
+
+
+def test_an_import_file_with_swapped_columns_names_the_line_and_shows_no_token(
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_url: str,
+    sim: Simulator,
+    fleets: Callable[..., Fleet],
+    evidence: Evidence,
+) -> None:
+    fleet = fleets(sqlite_url, sim)
+    fleet.add_app("growth")
+    token = new_secret("imp")
+    path = tmp_path_factory.mktemp("input") / "tokens.csv"  # the input holds the token: not scanned
+    path.write_text(f"name,app,token\n{token},growth,123456789\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(fleet.config_path), "tokens", "import", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    evidence.add("tokens import output", done.stdout + done.stderr)
+    assert done.returncode == 2 and "line 2" in done.stderr
+    assert token[:12] not in done.stdout + done.stderr

@@ -279,7 +279,7 @@ BAD_SOURCES = {
 EXPECTED = {
     "no token column": "no 'token' column",
     "no name column": "no 'name' column",
-    "duplicate names": "'same' appears more than once",
+    "duplicate names": "rows 1 and 2 have the same name",
     "invalid token": "contains whitespace",
     "unknown app": "no app named 'nope'",
     "reserved label": "'job' cannot be a label",
@@ -561,7 +561,7 @@ def test_validate_rows_turns_other_columns_into_string_labels() -> None:
     ]
     with pytest.raises(SourceError, match="row 1 has no name"):
         validate_rows(source, ["name", "token", "app"], [(None, "t", "growth")])
-    with pytest.raises(SourceError, match="row 'a': the token is NULL"):
+    with pytest.raises(SourceError, match="row 1: the token is NULL"):
         validate_rows(source, ["name", "token", "app"], [("a", None, "growth")])
     with pytest.raises(SourceError, match="no 'app' column"):
         validate_rows(source, ["name", "token"], [])
