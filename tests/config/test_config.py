@@ -179,7 +179,7 @@ def test_unknown_key_for_a_notifier_type(tmp_path: Path) -> None:
 def test_bad_notifier_type_is_one_problem(tmp_path: Path) -> None:
     error = problems(tmp_path, '[[notifiers]]\nname = "s"\ntype = "pager"\nroute = "x"\n')
     assert error.problems == [
-        'notifiers[0].type: must be one of slack, webhook, email, alertmanager, console, got "pager"'
+        'notifiers[0].type: must be one of slack, webhook, email, alertmanager, console, apprise, got "pager"'
     ]
 
 

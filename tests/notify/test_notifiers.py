@@ -197,6 +197,34 @@ class EmailHarness(Harness):
         return self.base_settings(free_port())
 
 
+class AppriseHarness(Harness):
+    """A `json://` Apprise URL to the HTTP receiver: Apprise reports only success or failure."""
+
+    kind = "apprise"
+
+    def __init__(self, receiver: HttpReceiver) -> None:
+        self.receiver = receiver
+
+    def notifier(self, **settings: Any) -> Notifier:
+        url = f"json://127.0.0.1:{settings.pop('port', self.receiver.port)}{HOOK_PATH}"
+        cfg = Cfg(name="test-apprise", type="apprise", settings={"urls": (url,), **settings})
+        return NOTIFIER_TYPES["apprise"](cfg, clock=lambda: NOW)
+
+    def delivered(self, count: int) -> list[str]:
+        return [
+            json.loads(r.body)["title"] + "\n" + json.loads(r.body)["message"]
+            for r in self.receiver.wait_for(count)
+        ]
+
+    def fail(self, how: str) -> None:
+        if how != "transient":
+            pytest.skip(f"Apprise reports no {how} failure: every failure is retried")
+        self.receiver.respond(500, {}, "internal error")
+
+    def dead_settings(self) -> dict[str, Any]:
+        return {"port": free_port()}
+
+
 class ConsoleHarness(Harness):
     kind = "console"
 
@@ -232,6 +260,9 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
             yield EmailHarness(smtp)
     elif kind == "console":
         yield ConsoleHarness()
+    elif kind == "apprise":
+        with HttpReceiver() as http:
+            yield AppriseHarness(http)
     else:
         classes: dict[str, Callable[[str, HttpReceiver], HttpHarness]] = {
             "slack": SlackHarness,
@@ -296,7 +327,7 @@ def test_unreachable_receiver_is_transient_and_names_no_url(harness: Harness) ->
 
 
 def test_build_notifier_knows_every_type() -> None:
-    assert set(NOTIFIER_TYPES) == {"slack", "webhook", "email", "alertmanager", "console"}
+    assert set(NOTIFIER_TYPES) == {"slack", "webhook", "email", "alertmanager", "console", "apprise"}
     assert isinstance(build_notifier(Cfg(name="c", type="console")), ConsoleNotifier)
     with pytest.raises(ValueError, match="unknown type"):
         build_notifier(Cfg(name="x", type="pager"))
