@@ -129,6 +129,8 @@ def _secret(
 
 
 def _read_secret(ctx: ParseContext, form: str, value: Any) -> str:
+    if not form and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "\n".join(value)  # a secret list (apprise `urls = [...]`): one value a line, as in _file/_env
     if not isinstance(value, str):
         kind = "a path" if form == "_file" else "a variable name" if form == "_env" else "a string"
         # A plain secret of the wrong type is described by its kind only: even a number may be a secret.

@@ -428,3 +428,13 @@ def test_alertmanager_resolve_timeout_must_outlast_the_repeat(tmp_path: Path) ->
     path = tmp_path / "ok.toml"
     path.write_text('[alerts]\nrepeat_interval = "3d"\n' + am + 'resolve_timeout = "4d"\n')
     assert load_config(path, env={}).notifiers[0].settings["resolve_timeout"] == 4 * 86400
+
+
+def test_apprise_urls_as_a_toml_list(tmp_path: Path) -> None:
+    text = (
+        '[database]\nurl = "sqlite:///x"\n[security]\nkey_file = "k"\n'
+        '[[notifiers]]\nname = "phones"\ntype = "apprise"\n'
+        'urls = ["json://127.0.0.1:9/hook", "ntfy://127.0.0.1:9/alerts"]\n'
+    )
+    config = load_config(write(tmp_path, text), env={})
+    assert config.notifiers[0].settings["urls"] == ("json://127.0.0.1:9/hook", "ntfy://127.0.0.1:9/alerts")
