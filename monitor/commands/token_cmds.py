@@ -187,7 +187,11 @@ def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
             "data_access_expires_at": iso_utc(sn.data_access_expires_at)
             if sn.data_access_expires_at
             else None,
+            "issued_at": iso_utc(sn.issued_at) if sn.issued_at else None,
             "scopes": (sn.scopes or "").split(),
+            "type": sn.token_type,
+            "application": sn.application,
+            "user_id": sn.user_id,
             "error_code": sn.error_code,
             "error_subcode": sn.error_subcode,
         }

@@ -58,7 +58,7 @@ def day_bars(start: float, expiring: Sequence[int], data_access: Sequence[int], 
     The expiry thresholds tint the first days (critical red, warning amber), so a wave shows where it lands.
     """
     days = max(len(expiring), 1)
-    slot, top, y0, plot = WIDTH / days, _nice_max(max([*expiring, *data_access, 1])), 120.0, 110.0
+    slot, top, y0, plot = WIDTH / days, _nice_max(max([*expiring, *data_access, 2])), 120.0, 110.0
     parts = [_band(0, h.expiry_critical / DAY * slot, y0, plot, RED),
              _band(h.expiry_critical / DAY * slot, h.expiry_warning / DAY * slot, y0, plot, AMBER),
              _axis(top, y0, plot, "")]  # fmt: skip
@@ -70,9 +70,9 @@ def day_bars(start: float, expiring: Sequence[int], data_access: Sequence[int], 
             bars += _bar(x + slot * 0.5, slot * 0.4, d, top, y0, plot, PURPLE)
             parts.append(f"<g><title>{escape(tip)}</title>{bars}</g>")
         if i % 7 == 0:
-            parts.append(f'<text x="{x:.1f}" y="{y0 + 13}" class="tick">{_date(start + i * DAY)}</text>')
+            parts.append(f'<text x="{x:.1f}" y="{y0 + 14}" class="tick">{_date(start + i * DAY)}</text>')
     label = f"tokens reaching a horizon per day over the next {days} days"
-    return _svg(y0 + 18, label, "".join(parts))
+    return _svg(y0 + 20, label, "".join(parts))
 
 
 def _band(x_from: float, x_to: float, y0: float, plot: float, colour: str) -> str:
@@ -168,11 +168,11 @@ def _panel(p: _Panel, observations: Sequence[Observation], t0: float, now: float
         _hband(f, 0, p.critical / DAY, RED),
         _hband(f, p.critical / DAY, p.warning / DAY, AMBER),
         _axis(f.top, f.y0, f.plot, "d"),
-        f'<text x="{LEFT + 4}" y="{top_y + 2}" class="ptitle">{p.title}</text>',
+        f'<text x="{LEFT + 4}" y="{top_y + 4}" class="ptitle">{p.title}</text>',
         *_line(f, segments, p.colour),
         *_invalid_marks(f, observations),
-        f'<text x="{LEFT}" y="{f.y0 + 12}" class="tick">{_date(t0, "%Y-%m-%d")}</text>',
-        f'<text x="{LEFT + WIDTH}" y="{f.y0 + 12}" class="tick" text-anchor="end">now</text>',
+        f'<text x="{LEFT}" y="{f.y0 + 13}" class="tick">{_date(t0, "%Y-%m-%d")}</text>',
+        f'<text x="{LEFT + WIDTH}" y="{f.y0 + 13}" class="tick" text-anchor="end">now</text>',
     ]
     if not segments and not any(o.valid is False for o in observations):
         parts.append(

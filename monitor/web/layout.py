@@ -28,7 +28,7 @@ form.search select,form.search button{padding:.35rem;font-size:.95rem}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.9rem}
 th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e5e5e5;white-space:nowrap}
 th{background:#f0f0f0;position:sticky;top:0}
-td.scopes,td.labels,td.detail{white-space:normal;color:#555;font-size:.8rem;overflow-wrap:anywhere}
+td.scopes,td.labels,td.detail{white-space:normal;color:#555;font-size:.8rem;overflow-wrap:break-word}
 tr.row{position:relative}
 tr.row:hover{background:#f5f8ff}
 td.go a{text-decoration:none;font-weight:600}
@@ -44,8 +44,8 @@ td.state{border-radius:.3rem}
 .pager{margin:.8rem 0;display:flex;flex-wrap:wrap;gap:.8rem;align-items:center}
 .chart{width:100%;height:auto;max-width:52rem;background:#fff;border:1px solid #e5e5e5;border-radius:.3rem}
 .chart .grid{stroke:#e0e0e0;stroke-width:1}
-.chart .tick{font-size:9px;fill:#666}
-.chart .ptitle{font-size:10px;fill:#333;font-weight:600}
+.chart .tick{font-size:11px;fill:#555}
+.chart .ptitle{font-size:12px;fill:#333;font-weight:600}
 .legend span{display:inline-block;width:.8rem;height:.8rem;border-radius:.15rem;margin:0 .3rem 0 .8rem;
   vertical-align:-.1rem}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;background:#fff;padding:.6rem;
