@@ -13,7 +13,9 @@ from typing import Any
 
 from monitor.config.fields import Field, opt
 from monitor.config.values import (
+    NONEMPTY,
     ParseContext,
+    accepts,
     boolean,
     describe,
     duration,
@@ -25,6 +27,7 @@ from monitor.config.values import (
     number,
     optional_http_url,
     path,
+    schema_of,
     sqlalchemy_url,
     string,
     string_table,
@@ -49,17 +52,22 @@ def split_host_port(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
+@accepts(
+    {"type": "string", "pattern": r"^(\[.+\]|[^:]+):\d+$", "description": '"HOST:PORT" or "[IPV6]:PORT"'}
+)
 def listen_address(value: Any, ctx: ParseContext) -> str:
     split_host_port(string()(value, ctx))
     return str(value)
 
 
+@accepts({"type": "array", "minItems": 1, "items": schema_of(path)})
 def path_list(value: Any, ctx: ParseContext) -> tuple[Any, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError(f"expected a non-empty array of paths (newest key first), got {describe(value)}")
     return tuple(path(item, ctx) for item in value)
 
 
+@accepts({"type": "string", "allOf": [{"pattern": ":name"}, {"pattern": ":token"}]})
 def on_refresh_statement(value: Any, ctx: ParseContext) -> str:
     string()(value, ctx)
     missing = [name for name in (":name", ":token") if name not in value]
@@ -84,6 +92,7 @@ def _apprise_loads(url: str) -> bool:
     return apprise.Apprise.instantiate(url, asset=apprise.AppriseAsset(secure_logging=True)) is not None
 
 
+@accepts(NONEMPTY | {"description": "Apprise URLs, one a line (https://appriseit.com/services/)"})
 def apprise_urls(value: Any, ctx: ParseContext) -> tuple[str, ...]:
     """Apprise URLs: text with one a line (blank lines and `#` comments ignored) or a list of strings.
     Every URL must load in Apprise; a problem names the URL's position and scheme, never the URL."""
@@ -99,6 +108,18 @@ def apprise_urls(value: Any, ctx: ParseContext) -> tuple[str, ...]:
     return urls
 
 
+@accepts(schema_of(http_url))
+def forward_url(value: Any, ctx: ParseContext) -> str:
+    """An http(s) URL that may hold `{app}` (the app's name, URL-quoted, is put there when relaying)."""
+    url = http_url(value, ctx)
+    try:
+        url.format(app="app")
+    except (IndexError, KeyError, ValueError):
+        raise ValueError("the only placeholder a forward_url may hold is {app}") from None
+    return url
+
+
+@accepts({"type": "object"})
 def sub_table(value: Any, ctx: ParseContext) -> Any:
     """The parsed children of a sub-table, as a dict; the section's builder assembles them."""
     return value
@@ -162,7 +183,17 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
     "log": {
         "level": Field(string(choices=("debug", "info", "warning", "error"))),
     },
+    "callbacks": {
+        "listen": Field(listen_address),
+        "tls_cert_file": Field(existing_file),
+        "tls_key_file": Field(existing_file),
+        "api_token": Field(string(), secret=True),
+        "forward_url": Field(forward_url),
+    },
 }
+
+# Sections that are off unless the file has them (the daemon builds nothing for an absent one).
+OPTIONAL_SECTIONS = frozenset({"callbacks"})
 
 NOTIFIER_FIELDS: Mapping[str, Field] = {
     "name": Field(string(), required=True),
@@ -200,7 +231,7 @@ NOTIFIER_TYPE_FIELDS: Mapping[str, Mapping[str, Field]] = {
     },
     "console": {},
     "apprise": {
-        "urls": Field(apprise_urls, required=True, secret=True),
+        "urls": Field(apprise_urls, required=True, secret=True, many=True),
     },
 }
 
@@ -211,4 +242,5 @@ SOURCE_FIELDS: Mapping[str, Field] = {
     "query": Field(string(), required=True),
     "sync_interval": Field(duration(10.0)),
     "on_refresh": Field(on_refresh_statement),
+    "max_rows": Field(integer(1, 10_000_000)),
 }

@@ -111,6 +111,25 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class CallbacksConfig:
+    """The [callbacks] listener (SPEC 11): Meta's deauthorize callback and, with an api_token, the recheck API."""
+
+    listen: str = "127.0.0.1:9470"
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    api_token: str | None = field(default=None, repr=False)  # None: POST /api/v1/recheck answers 404
+    forward_url: str | None = None  # relay each accepted callback's body here ("{app}" -> the app's name)
+
+    @property
+    def host(self) -> str:
+        return split_host_port(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_host_port(self.listen)[1]
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"  # debug | info | warning | error
 
@@ -134,6 +153,7 @@ class SourceConfig:
     app: str | None = None  # None: the query returns an `app` column
     sync_interval: float = 300.0
     on_refresh: str | None = None
+    max_rows: int = 500_000  # a query returning more is refused: the registry is not a data warehouse
 
 
 @dataclass(frozen=True)
@@ -147,6 +167,7 @@ class Config:
     refresh: RefreshConfig = RefreshConfig()
     alerts: AlertsConfig = AlertsConfig()
     log: LogConfig = LogConfig()
+    callbacks: CallbacksConfig | None = None  # off unless the file has a [callbacks] section
     notifiers: tuple[NotifierConfig, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     path: Path | None = None

@@ -8,6 +8,7 @@ source's) until the write-back succeeds.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -16,9 +17,11 @@ from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.crypto import Vault, fingerprint
-from monitor.db.models import App, Token
+from monitor.db.models import App, Snapshot, Token
 from monitor.registry import NewToken, delete_tokens, token_row
 from monitor.sources.read import SourceError, SourceRow
+
+log = logging.getLogger("monitor.sources")
 
 T = cast(Table, Token.__table__)
 CHUNK = 1000  # rows per executemany (psycopg pipelines them; a multi-row VALUES compiles 10x slower)
@@ -106,6 +109,13 @@ def apply_sync(
     existing = load_existing(session, source)
     _refuse_collisions(session, source, [r.name for r in rows if r.name not in existing])
     plan = plan_sync(rows, existing, app_ids)
+    stale = _superseded(session, plan.strings)
+    plan.strings = [pair for pair in plan.strings if pair not in stale]
+    for have, row in stale:  # the string stays; labels and app still follow the source
+        if have.labels != dict(row.labels) or have.app_id != app_ids[row.app]:
+            plan.details.append((have, row))
+        else:
+            plan.unchanged += 1
     _insert(session, vault, source, plan.new, app_ids, now)
     _update_strings(session, vault, plan.strings, app_ids, now)
     _update_details(session, plan.details, app_ids, now)
@@ -152,6 +162,29 @@ def _insert(
             for r in rows[i : i + CHUNK]
         ]
         session.execute(insert(T), values)
+
+
+def _superseded(
+    session: Session, pairs: list[tuple[Existing, SourceRow]]
+) -> list[tuple[Existing, SourceRow]]:
+    """The pairs whose source string is one the token had before: keep the string the monitor refreshed.
+
+    A source without `on_refresh` goes on offering the string a refresh replaced; the token's snapshot
+    history knows it. Only a string the token never had is news from the application."""
+    seen: set[tuple[int, str]] = set()
+    for i in range(0, len(pairs), CHUNK):
+        chunk = pairs[i : i + CHUNK]
+        stmt = select(Snapshot.token_id, Snapshot.fingerprint).where(
+            Snapshot.token_id.in_([have.id for have, _ in chunk]),
+            Snapshot.fingerprint.in_([fingerprint(row.token) for _, row in chunk]),
+        )
+        seen.update((r.token_id, r.fingerprint) for r in session.execute(stmt))
+    stale = [(have, row) for have, row in pairs if (have.id, fingerprint(row.token)) in seen]
+    for have, _ in stale:
+        log.info(
+            "source offers token %s's string from before its refresh: the refreshed one stays", have.name
+        )
+    return stale
 
 
 def _update_strings(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, Result, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
@@ -31,6 +31,7 @@ from monitor.registry import (
     looks_like_token,
 )
 
+FETCH_BATCH = 1000
 STATEMENT_TIMEOUT = 60.0  # seconds; a source query or write-back that takes longer is cancelled
 MAX_LABEL_VALUE = 200
 REQUIRED = ("name", "token")
@@ -133,23 +134,56 @@ def safe_reason(exc: BaseException, source: SourceConfig, *extra_secrets: str) -
 
 
 def read_rows(engine: Engine, source: SourceConfig) -> list[SourceRow]:
-    """Run the source query (read only) and return its validated rows; SourceError if anything is wrong."""
+    """Run the source query read only and return its validated rows; SourceError if anything is wrong.
+
+    The query runs as a derived table (`SELECT * FROM (query) AS source_rows`), so it can only ever be one
+    SELECT: `COMMIT; DELETE ...; SELECT ...` is a syntax error there instead of three statements. The
+    transaction is read only where the database has that, rows are fetched in batches, and a query that
+    returns more than `max_rows` rows is refused before all of them are held in memory."""
     try:
-        with engine.connect() as conn, conn.begin() as tx:
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("SET TRANSACTION READ ONLY"))
-            result = conn.execute(text(source.query))
-            if not result.returns_rows:
-                raise SourceError(source.name, "the query returns no rows (it must be a SELECT)")
-            columns = [str(c).lower() for c in result.keys()]  # noqa: SIM118 - a Result is not a dict
-            _column_index(source, columns)  # a missing column fails before any row is fetched
-            raw = result.fetchall()
-            tx.rollback()  # the sync only reads
+        with engine.connect() as conn:  # one transaction, begun by the first statement, never committed
+            try:
+                _read_only(conn)
+                rows = _fetch(conn, source)
+            finally:
+                conn.rollback()
     except SourceError:
         raise
     except Exception as exc:
         raise SourceError(source.name, f"the query failed: {safe_reason(exc, source)}") from None
-    return validate_rows(source, columns, raw)
+    return rows
+
+
+def _read_only(conn: Connection) -> None:
+    """Make this transaction read only (its first statement on PostgreSQL; before it starts on MySQL and
+    MariaDB) or the connection (SQLite, whose NullPool connection is never reused)."""
+    statement = {
+        "postgresql": "SET TRANSACTION READ ONLY",
+        "mysql": "SET TRANSACTION READ ONLY",
+        "mariadb": "SET TRANSACTION READ ONLY",
+        "sqlite": "PRAGMA query_only = ON",
+    }.get(conn.dialect.name)
+    if statement is not None:
+        conn.exec_driver_sql(statement)
+
+
+def _fetch(conn: Connection, source: SourceConfig) -> list[SourceRow]:
+    query = source.query.strip().rstrip(";").strip()
+    result = conn.execution_options(stream_results=True, max_row_buffer=FETCH_BATCH).execute(
+        text(f"SELECT * FROM ({query}) AS source_rows")
+    )
+    columns = [str(c).lower() for c in result.keys()]  # noqa: SIM118 - a Result is not a dict
+    _column_index(source, columns)  # a missing column fails before any row is fetched
+    return validate_rows(source, columns, _capped(result, source))
+
+
+def _capped(result: Result[Any], source: SourceConfig) -> Iterator[Sequence[Any]]:
+    count = 0
+    for batch in result.partitions(FETCH_BATCH):
+        count += len(batch)
+        if count > source.max_rows:
+            raise SourceError(source.name, f"the query returns more than max_rows ({source.max_rows}) rows")
+        yield from batch
 
 
 @dataclass(frozen=True)

@@ -616,3 +616,68 @@ def test_metrics_count_syncs_and_carry_no_token(world: World) -> None:
     )
     assert registry.get_sample_value("threads_monitor_source_tokens", {"source": "app-db"}) == 1
     world.assert_no_leak(generate_latest(registry).decode())
+
+
+# --- a hostile or careless query -------------------------------------------------------------------------
+
+WRITES = {
+    "commit then delete": "COMMIT; DELETE FROM threads_accounts; "
+    "SELECT account_id AS name, access_token AS token FROM threads_accounts",
+    "delete after the select": "SELECT account_id AS name, access_token AS token FROM threads_accounts; "
+    "DELETE FROM threads_accounts",
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRITES))
+def test_the_query_can_never_write_to_the_application_database(world: World, case: str) -> None:
+    """The read-only guard once let a parameterless `COMMIT; DELETE ...; SELECT ...` run on PostgreSQL."""
+    world.account(1)
+    world.account(2)
+    bad = replace(world.source, query=WRITES[case])
+    with pytest.raises(SourceError, match="the query failed"):
+        world.sync(bad)
+    assert world.app_sql("SELECT COUNT(*) FROM threads_accounts").scalar() == 2
+    assert world.tokens() == {}
+
+
+def test_a_query_over_max_rows_is_refused_before_it_is_all_read(world: World) -> None:
+    for i in range(5):
+        world.account(i)
+    with pytest.raises(SourceError, match=r"more than max_rows \(3\) rows"):
+        world.sync(replace(world.source, max_rows=3))
+    assert world.tokens() == {}
+    assert len(world.sync(replace(world.source, max_rows=5)).added) == 5
+
+
+def test_a_query_with_a_trailing_semicolon_still_works(world: World) -> None:
+    world.account(1)
+    report = world.sync(replace(world.source, query=QUERY + " ;  "))
+    assert len(report.added) == 1
+
+
+def test_a_refreshed_string_survives_a_source_without_on_refresh(world: World) -> None:
+    """The application keeps the string the refresh replaced; the next sync must not bring it back."""
+    source = replace(world.source, on_refresh=None)
+    old = world.account(1)
+    world.sync(source)
+    with transaction(world.ctx.sessions) as s:  # the check that saw the old string recorded it
+        token_id = s.scalar(select(Token.id).where(Token.name == "1"))
+        s.add(
+            Snapshot(token_id=token_id, observed_at=world.now, result="valid", fingerprint=fingerprint(old))
+        )
+    refreshed = world.token()
+    with transaction(world.ctx.sessions) as s:  # what the refresh job stores without write-back
+        s.execute(
+            update(Token)
+            .where(Token.name == "1")
+            .values(secret=world.ctx.vault.encrypt(refreshed), fingerprint=fingerprint(refreshed))
+        )
+    world.now += 300
+    assert world.sync(source).changed == []
+    assert world.ctx.vault.decrypt(world.tokens()["1"].secret) == refreshed
+
+    reauthorized = world.token()  # the user authorised the app again: a string the token never had
+    world.app_sql("UPDATE threads_accounts SET access_token = :t WHERE account_id = 1", t=reauthorized)
+    world.now += 300
+    assert world.sync(source).changed == ["1"]
+    assert world.ctx.vault.decrypt(world.tokens()["1"].secret) == reauthorized
