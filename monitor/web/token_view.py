@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from monitor.db.models import Alert, App, Snapshot, Token
 from monitor.state import Horizons, token_state
@@ -18,6 +18,21 @@ from monitor.status import StatusRow, label_pairs
 from monitor.web.charts import Observation
 
 HISTORY_ROWS = 100
+
+# Only what the page shows is loaded: never the token's ciphertext, and columns added later cost nothing.
+TOKEN_FIELDS = (
+    Token.id, Token.name, Token.fingerprint, Token.labels, Token.auto_refresh, Token.source,
+    Token.secret_changed_at, Token.next_check_at, Token.last_check_at, Token.last_success_at,
+    Token.last_result, Token.last_error, Token.consecutive_failures, Token.failing_since, Token.is_valid,
+    Token.expires_at, Token.data_access_expires_at, Token.issued_at, Token.scopes, Token.token_type,
+    Token.application, Token.user_id, Token.invalid_reason, Token.last_refresh_at, Token.next_refresh_at,
+    Token.refresh_error,
+)  # fmt: skip
+SNAPSHOT_FIELDS = (
+    Snapshot.observed_at, Snapshot.result, Snapshot.reason, Snapshot.fingerprint, Snapshot.is_valid,
+    Snapshot.expires_at, Snapshot.data_access_expires_at, Snapshot.issued_at, Snapshot.scopes,
+    Snapshot.error_code, Snapshot.error_subcode,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,16 +72,21 @@ def _row(token: Token, app: App, h: Horizons, now: float) -> StatusRow:
 
 def read_token_view(session: Session, name: str, h: Horizons, now: float) -> TokenView | None:
     """The token called `name` with its alerts and newest HISTORY_ROWS snapshots, or None."""
-    found = session.execute(select(Token, App).join(App, Token.app_id == App.id).where(Token.name == name))
+    stmt = select(Token, App).join(App, Token.app_id == App.id).where(Token.name == name)
+    found = session.execute(stmt.options(load_only(*TOKEN_FIELDS), load_only(App.name, App.inspector_state)))
     pair = found.first()
     if pair is None:
         return None
     token, app = pair
     alerts = session.scalars(
-        select(Alert).where(Alert.token_id == token.id, Alert.status == "firing").order_by(Alert.alertname)
+        select(Alert)
+        .where(Alert.token_id == token.id, Alert.status == "firing")
+        .options(load_only(Alert.alertname, Alert.severity, Alert.started_at))
+        .order_by(Alert.alertname)
     ).all()
     history = session.scalars(
         select(Snapshot)
+        .options(load_only(*SNAPSHOT_FIELDS))
         .where(Snapshot.token_id == token.id)
         .order_by(Snapshot.observed_at.desc(), Snapshot.id.desc())
         .limit(HISTORY_ROWS)
