@@ -31,6 +31,7 @@ from monitor.db.migrate import SchemaOutdated
 from monitor.db.session import DatabaseError
 from monitor.importfile import ImportFileError
 from monitor.registry import RegistryError
+from monitor.tables import PrintableStream
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -77,6 +78,16 @@ def _fail(code: int, message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; nothing it prints can steer the terminal (see tables.PrintableStream)."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = PrintableStream(out), PrintableStream(err)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

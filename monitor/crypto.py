@@ -44,11 +44,18 @@ def _read_key(path: Path) -> Fernet:
     except OSError as exc:
         raise VaultError(f"key file {path} cannot be read: {exc.strerror}") from None
     try:
-        return Fernet(raw)
+        key = Fernet(raw)
     except (ValueError, TypeError):
         raise VaultError(
             f"key file {path} does not hold a valid Fernet key (32 url-safe base64 bytes)"
         ) from None
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise VaultError(
+            f"key file {path} can be read by other users (mode {mode:04o}): run `chmod 600 {path}`; "
+            "whoever reads it can decrypt every stored token"
+        )
+    return key
 
 
 class Vault:

@@ -377,6 +377,7 @@ def test_keys_rotate_reencrypts_everything_with_the_newest_key(ready: Cli, tmp_p
     ready.ok("tokens", "add", "t2", "--app", "acme", "--token-stdin", stdin="THQWJ-t2-secret")
     new_key = tmp_path / "keys" / "new.key"
     new_key.write_bytes(Fernet.generate_key())
+    new_key.chmod(0o600)
     both = tmp_path / "both.toml"
     both.write_text(
         f'[database]\nurl = "{ready.url}"\n[security]\nkey_files = ["{new_key}", "{ready.key}"]\n'
@@ -401,6 +402,7 @@ def test_keys_rotate_reencrypts_everything_with_the_newest_key(ready: Cli, tmp_p
 def test_keys_rotate_with_an_unrelated_key_fails_cleanly(ready: Cli, tmp_path: Path) -> None:
     other = tmp_path / "other.key"
     other.write_bytes(Fernet.generate_key())
+    other.chmod(0o600)
     before = ready.dump()
     result = ready("keys", "rotate", config=write_config(tmp_path / "other.toml", ready.url, other))
     assert result.code == 1 and "cannot be decrypted with any configured key" in result.err
@@ -581,6 +583,7 @@ def test_config_from_environment_variable(
 def test_wrong_key_is_a_clear_runtime_error(ready: Cli, tmp_path: Path) -> None:
     other = tmp_path / "other.key"
     other.write_bytes(Fernet.generate_key())
+    other.chmod(0o600)
     result = ready("tokens", "export", "t1", config=write_config(tmp_path / "w.toml", ready.url, other))
     assert (
         result.code == 1 and "key" in result.err and "cannot be decrypted" in result.err and result.out == ""

@@ -84,3 +84,29 @@ def test_from_keys() -> None:
 def test_fingerprint() -> None:
     assert fingerprint("THQWJ-abc") == hashlib.sha256(b"THQWJ-abc").hexdigest()[:12]
     assert len(fingerprint("x")) == 12 and fingerprint("x") != fingerprint("y")
+
+
+def test_a_key_file_others_can_read_is_refused_not_used_silently(tmp_path: Path) -> None:
+    path = tmp_path / "secret.key"
+    assert create_key_file(path)
+    path.chmod(0o644)
+    with pytest.raises(VaultError, match=r"can be read by other users \(mode 0644\): run `chmod 600"):
+        Vault([path])
+    path.chmod(0o600)
+    assert Vault([path]).decrypt(Vault([path]).encrypt("x")) == "x"
+
+
+def test_a_new_sqlite_database_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+
+    from monitor.db.session import make_engine
+
+    old = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'db' / 'monitor.sqlite3'}")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        engine.dispose()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "db" / "monitor.sqlite3").stat().st_mode & 0o777 == 0o600

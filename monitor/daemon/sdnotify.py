@@ -14,6 +14,8 @@ import sys
 import time
 from collections.abc import Mapping
 
+from monitor.tables import printable
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -150,8 +152,9 @@ class JournalFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         prefix = f"<{_priority(record.levelno)}>"
-        # Every line carries the prefix, so a traceback keeps the priority of its record.
-        return "\n".join(prefix + line for line in super().format(record).splitlines() or [""])
+        # Every line carries the prefix, so a traceback keeps the priority of its record; a peer's words
+        # (an API message) cannot steer whoever reads the journal on a terminal.
+        return "\n".join(prefix + line for line in printable(super().format(record)).splitlines() or [""])
 
 
 class UtcFormatter(logging.Formatter):
@@ -159,6 +162,9 @@ class UtcFormatter(logging.Formatter):
 
     def __init__(self, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
         super().__init__(fmt)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))  # no terminal-steering character from a peer's words
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         stamp = time.strftime(datefmt or "%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))

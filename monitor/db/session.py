@@ -46,6 +46,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # The database holds encrypted tokens, labels and history: 0600 from its first byte (SQLite
+            # gives its -wal and -shm files the same mode), whatever the umask.
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

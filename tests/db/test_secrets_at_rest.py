@@ -122,6 +122,7 @@ def test_no_secret_in_database_file_outputs_or_logs(
     # A key rotation, then a wrong key and a missing key: clear errors, exit 1.
     new_key = tmp_path / "new.key"
     new_key.write_bytes(Fernet.generate_key())
+    new_key.chmod(0o600)
     rotate = tmp_path / "rotate.toml"
     rotate.write_text(f'[database]\nurl = "sqlite:///{db}"\n[security]\nkey_files = ["{new_key}", "{key}"]\n')
     assert "re-encrypted 11 secret(s)" in run("keys", "rotate", cfg=rotate)
