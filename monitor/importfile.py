@@ -19,6 +19,9 @@ class ImportFileError(Exception):
         self.line = line
 
 
+MAX_LINE = 65536  # a token line is a few hundred characters; anything near this is not one
+
+
 def read_import_file(path: Path) -> list[NewToken]:
     """Every row of the file, validated; raise ImportFileError naming the first bad line."""
     try:
@@ -110,10 +113,14 @@ def _parse_jsonl(path: Path, text: str) -> list[tuple[int, NewToken]]:
     for line, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
+        if len(raw) > MAX_LINE:
+            raise ImportFileError(path, line, f"the line is longer than {MAX_LINE} characters")
         try:
             rec = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ImportFileError(path, line, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:  # [[[[...]]]]: a parser's stack is no place for a traceback
+            raise ImportFileError(path, line, "the JSON is nested too deeply") from None
         if not isinstance(rec, dict):
             raise ImportFileError(path, line, "each line must be a JSON object")
         unknown = sorted(set(rec) - allowed)

@@ -269,3 +269,17 @@ def test_cli_import_10000_rows_all_or_nothing_and_fast(
     code, _, err = bench_importer("tokens", "import", str(again))
     assert code == 2 and "a token named 'tok-00000' already exists" in err
     assert bench_importer.count() == 10_000
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"name": ' + "[" * 5000 + "]" * 5000 + "}", "the JSON is nested too deeply"),
+        ('{"name": "' + "x" * 70000 + '"}', "the line is longer than 65536 characters"),
+    ],
+)
+def test_a_hostile_jsonl_line_is_named_not_a_traceback(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "tokens.jsonl"
+    path.write_text('{"name": "ok", "app": "growth", "token": "THAAone1"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match=f"line 2: {message}"):
+        read_import_file(path)

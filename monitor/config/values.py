@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 Parser = Callable[[Any, "ParseContext"], Any]
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -203,6 +204,13 @@ def sqlalchemy_url(value: Any, ctx: ParseContext) -> str:
         raise ValueError(
             "must be a SQLAlchemy URL such as sqlite:////path/file.sqlite3 or postgresql+psycopg://..."
         )
+    try:
+        port = urlsplit(value).port  # a port that is not a number fails here, not at the first connect
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        # Not repeated: the URL may carry a password.
+        raise ValueError("is not a valid SQLAlchemy URL (is the port a number from 1 to 65535?)")
     return str(value)
 
 
