@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Most tests wait on daemons, sockets and databases rather than the CPU: three workers fit two cores.
 TEST_WORKERS ?= 3
 
-.PHONY: install demo test bench bench-quick lint clean
+.PHONY: install demo test bench bench-quick lint schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check monitor tests bench
 	$(BIN)/mypy monitor
 	$(BIN)/lint-imports
+
+# config.schema.json is generated from the tables that validate the config; a test fails when it is stale.
+schema: $(STAMP)
+	$(BIN)/threads-token-monitor config schema > config.schema.json
+	cp config.schema.json monitor/config/config.schema.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -9,12 +9,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from monitor import __version__
 from monitor.commands import (
     check_cmds,
+    config_cmds,
     daemon_cmds,
     demo_cmds,
     notify_cmds,
@@ -48,17 +50,41 @@ COMMAND_MODULES: tuple[Register, ...] = (
     notify_cmds.register,
     source_cmds.register,
     demo_cmds.register,
+    config_cmds.register,
 )
+
+DESCRIPTION = (
+    "Watch Meta Threads API access tokens: warn before one expires, turns invalid or loses a permission,\n"
+    "refresh long-lived tokens on time, and export every token's state to Prometheus."
+)
+EPILOG = """\
+getting started:
+  threads-token-monitor demo                       try it against a built-in simulator, no setup
+  threads-token-monitor config check               validate your configuration file
+  threads-token-monitor init                       create the key file and the database
+  threads-token-monitor apps add growth --app-id 123 --app-secret-env APP_SECRET
+  threads-token-monitor tokens add acme --app growth --token-env ACME_TOKEN
+  threads-token-monitor check --all                inspect every token now
+  threads-token-monitor run                        start the daemon
+
+exit codes: 0 success; 1 failure (or `check` found trouble); 2 bad usage or configuration.
+Run `threads-token-monitor COMMAND --help` for a command's options and examples."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
+    """Exits 2 on a usage error; descriptions and example epilogs are printed as written."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="threads-token-monitor", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="threads-token-monitor", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument(
         "--config",
         metavar="PATH",

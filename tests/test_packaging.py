@@ -141,7 +141,11 @@ def test_wheel_contains_every_module_of_the_tree(artifacts: Artifacts) -> None:
     assert {f for f in files if f.endswith(".py")} - expected == set(), (
         "modules in the wheel that git does not track"
     )
-    assert {"monitor/py.typed", "monitor/migrations/script.py.mako"} <= files
+    assert {
+        "monitor/py.typed",
+        "monitor/migrations/script.py.mako",
+        "monitor/config/config.schema.json",
+    } <= files
 
 
 def test_sdist_holds_what_the_guides_use(artifacts: Artifacts) -> None:
@@ -152,6 +156,7 @@ def test_sdist_holds_what_the_guides_use(artifacts: Artifacts) -> None:
     wanted = set(tracked("monitor", "migrations", "systemd", "docs", "deploy"))
     wanted |= {
         "config.example.toml",
+        "config.schema.json",
         "pyproject.toml",
         "setup.py",
         "MANIFEST.in",
@@ -201,6 +206,15 @@ def test_version_from_the_script_and_from_python_m(installed: Installed) -> None
         check=True,
     ).stdout.strip()
     assert from_module == from_script
+
+
+def test_config_schema_ships_and_the_command_prints_it(artifacts: Artifacts, installed: Installed) -> None:
+    """Editors find config.schema.json in the package; `config schema` prints that very text."""
+    with zipfile.ZipFile(artifacts.wheel) as whl:
+        shipped = whl.read("monitor/config/config.schema.json").decode("utf-8")
+    assert run(installed, "config", "schema") == shipped
+    assert shipped == (ROOT / "config.schema.json").read_text(encoding="utf-8")
+    assert json.loads(shipped)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
 def guide_config() -> str:

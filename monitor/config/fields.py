@@ -26,6 +26,7 @@ class Field:
     default: Any = None
     has_default: bool = False
     secret: bool = False  # also accepted as KEY_file / KEY_env; the value never appears in a message
+    many: bool = False  # a secret list: KEY may also be an array of strings, read as one value a line
     children: Mapping[str, Field] | None = None  # a sub-table: `parse` receives the dict of parsed children
 
     def keys(self, name: str) -> tuple[str, ...]:
@@ -117,7 +118,7 @@ def _secret(
         return False, None
     secret: str | None = None
     try:
-        secret = _read_secret(ctx, key[len(name) :], raw[key])
+        secret = _read_secret(ctx, key[len(name) :], raw[key], spec.many)
         if not secret:
             raise ValueError("the secret is empty")
         return True, spec.parse(secret, ctx)
@@ -128,8 +129,8 @@ def _secret(
         return False, None
 
 
-def _read_secret(ctx: ParseContext, form: str, value: Any) -> str:
-    if not form and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+def _read_secret(ctx: ParseContext, form: str, value: Any, many: bool = False) -> str:
+    if many and not form and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return "\n".join(value)  # a secret list (apprise `urls = [...]`): one value a line, as in _file/_env
     if not isinstance(value, str):
         kind = "a path" if form == "_file" else "a variable name" if form == "_env" else "a string"

@@ -7,17 +7,44 @@ handed to parsers whose messages do not (see config_schema's secret handling).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 Parser = Callable[[Any, "ParseContext"], Any]
+P = TypeVar("P", bound=Callable[..., Any])
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])")
+# What parse_duration reads as a string, as a JSON Schema pattern (tests/config/test_schema.py compares).
+DURATION_PATTERN = r"^\s*(\d+|(\s*\d+(\.\d+)?\s*[smhd])+)\s*$"
+NONEMPTY = {"type": "string", "pattern": r"\S"}  # string(): not empty, not only whitespace
+SCHEMA_ATTRIBUTE = "json_schema"
+
+
+def accepts(fragment: Mapping[str, Any]) -> Callable[[P], P]:
+    """Attach to a parser the JSON Schema of the TOML values it accepts (config/schema.py reads it).
+
+    Written next to the parser so the two cannot drift apart: every parser in a key table needs one."""
+
+    def attach(parse: P) -> P:
+        setattr(parse, SCHEMA_ATTRIBUTE, dict(fragment))
+        return parse
+
+    return attach
+
+
+def schema_of(parse: Parser) -> dict[str, Any]:
+    """A copy of the JSON Schema fragment `accepts` attached to `parse`; LookupError when there is none."""
+    fragment = getattr(parse, SCHEMA_ATTRIBUTE, None)
+    if fragment is None:
+        name = getattr(parse, "__qualname__", repr(parse))
+        raise LookupError(f"parser {name} has no JSON Schema: decorate it with @accepts({{...}})")
+    return copy.deepcopy(fragment)
 
 
 class FrozenMap(Mapping[str, Any]):
@@ -133,6 +160,7 @@ def kind_of(value: Any) -> str:
 
 
 def integer(low: int, high: int) -> Parser:
+    @accepts({"type": "integer", "minimum": low, "maximum": high})
     def parse(value: Any, ctx: ParseContext) -> int:
         # bool is a subclass of int: `concurrency = true` must not pass as 1.
         if isinstance(value, bool) or not isinstance(value, int):
@@ -145,6 +173,7 @@ def integer(low: int, high: int) -> Parser:
 
 
 def number(low: float, high: float) -> Parser:
+    @accepts({"type": "number", "minimum": low, "maximum": high})
     def parse(value: Any, ctx: ParseContext) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"expected a number, got {describe(value)}")
@@ -156,6 +185,13 @@ def number(low: float, high: float) -> Parser:
 
 
 def duration(low: float = 0.0, high: float | None = None) -> Parser:
+    seconds_form = {"type": "number", "minimum": low} | ({} if high is None else {"maximum": high})
+    text_form = {"type": "string", "pattern": DURATION_PATTERN}
+    least, most = format_duration(low), format_duration(high) if high is not None else ""
+    limits = f" ({least}..{most})" if most else f" (at least {least})" if low else ""
+    described = f'a duration: "30s", "5m", "6h", "7d", "1h30m" or a number of seconds{limits}'
+
+    @accepts({"anyOf": [text_form, seconds_form], "description": described})
     def parse(value: Any, ctx: ParseContext) -> float:
         seconds = parse_duration(value)
         if seconds < low:
@@ -167,6 +203,7 @@ def duration(low: float = 0.0, high: float | None = None) -> Parser:
     return parse
 
 
+@accepts({"type": "boolean"})
 def boolean(value: Any, ctx: ParseContext) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {describe(value)}")
@@ -174,6 +211,11 @@ def boolean(value: Any, ctx: ParseContext) -> bool:
 
 
 def string(*, choices: tuple[str, ...] = (), nonempty: bool = True) -> Parser:
+    schema = (
+        {"type": "string", "enum": list(choices)} if choices else NONEMPTY if nonempty else {"type": "string"}
+    )
+
+    @accepts(schema)
     def parse(value: Any, ctx: ParseContext) -> str:
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {describe(value)}")
@@ -186,6 +228,7 @@ def string(*, choices: tuple[str, ...] = (), nonempty: bool = True) -> Parser:
     return parse
 
 
+@accepts({"type": "string", "pattern": "^https?://"})
 def http_url(value: Any, ctx: ParseContext) -> str:
     """An http(s) URL. Used for secret URLs too, so the message never echoes the value."""
     string()(value, ctx)
@@ -194,10 +237,12 @@ def http_url(value: Any, ctx: ParseContext) -> str:
     return str(value).rstrip("/")
 
 
+@accepts({"anyOf": [{"const": ""}, schema_of(http_url)]})
 def optional_http_url(value: Any, ctx: ParseContext) -> str:
     return "" if value == "" else http_url(value, ctx)
 
 
+@accepts({"type": "string", "pattern": "://", "description": "a SQLAlchemy database URL"})
 def sqlalchemy_url(value: Any, ctx: ParseContext) -> str:
     string()(value, ctx)
     if "://" not in value:
@@ -214,10 +259,12 @@ def sqlalchemy_url(value: Any, ctx: ParseContext) -> str:
     return str(value)
 
 
+@accepts(NONEMPTY | {"description": "a file path"})
 def path(value: Any, ctx: ParseContext) -> Path:
     return ctx.resolve_path(string()(value, ctx))
 
 
+@accepts(NONEMPTY | {"description": "the path of an existing file"})
 def existing_file(value: Any, ctx: ParseContext) -> Path:
     resolved = path(value, ctx)
     if not resolved.is_file():
@@ -225,6 +272,7 @@ def existing_file(value: Any, ctx: ParseContext) -> Path:
     return resolved
 
 
+@accepts({"type": "string", "pattern": "@"})
 def email_address(value: Any, ctx: ParseContext) -> str:
     string()(value, ctx)
     if "@" not in value:
@@ -232,12 +280,14 @@ def email_address(value: Any, ctx: ParseContext) -> str:
     return str(value)
 
 
+@accepts({"type": "array", "minItems": 1, "items": schema_of(email_address)})
 def email_list(value: Any, ctx: ParseContext) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError(f"expected a non-empty array of email addresses, got {describe(value)}")
     return tuple(email_address(item, ctx) for item in value)
 
 
+@accepts({"type": "object", "additionalProperties": {"type": "string"}})
 def string_table(value: Any, ctx: ParseContext) -> FrozenMap:
     if not isinstance(value, dict):
         raise ValueError(f'expected a table of strings like {{ team = "growth" }}, got {describe(value)}')
