@@ -24,6 +24,7 @@ from monitor.config.keys import (
     SOURCE_FIELDS,
     split_host_port,
 )
+from monitor.config.safety import check_plaintext
 from monitor.config.model import (
     AlertsConfig,
     Config,
@@ -115,6 +116,7 @@ def parse_config(
     notifiers = _parse_array(ctx, "notifiers", data.get("notifiers", []), _parse_notifier)
     sources = _parse_array(ctx, "sources", data.get("sources", []), _parse_source)
     _check_resolve_timeouts(ctx, sections.get("alerts", AlertsConfig()), notifiers)
+    check_plaintext(ctx, sections.get("threads", ThreadsConfig()), notifiers)
     if ctx.problems:
         raise ConfigError(ctx.problems, path)
     return Config(**sections, notifiers=notifiers, sources=sources, path=path)

@@ -49,9 +49,23 @@ def payload(message: Message, now: float, receiver: str) -> dict[str, Any]:
     }
 
 
+# sha256=<hex> over the body alone can be replayed: sent for one more release beside HEADER, then dropped.
+LEGACY_HEADER = "X-Threads-Monitor-Signature"
+HEADER = "X-Threads-Monitor-Signature-V1"  # t=<unix>,v1=<hex> over "<t>.<body>": receivers can refuse replays
+
+
 def sign(secret: str, body: bytes) -> str:
-    """The X-Threads-Monitor-Signature value for `body`: "sha256=<hex HMAC-SHA256>"."""
+    """The legacy X-Threads-Monitor-Signature value for `body`: "sha256=<hex HMAC-SHA256>"."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def sign_timestamped(secret: str, body: bytes, timestamp: int) -> str:
+    """The X-Threads-Monitor-Signature-V1 value: "t=<unix>,v1=<hex HMAC-SHA256 of '<t>.<body>'>".
+
+    A receiver recomputes the HMAC over the timestamp, a dot and the raw body, compares in constant time,
+    and refuses a timestamp older than a few minutes: a captured request cannot be replayed later."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
 
 
 class WebhookNotifier(HttpNotifier):
@@ -66,5 +80,6 @@ class WebhookNotifier(HttpNotifier):
         headers = {"Content-Type": "application/json", "X-Threads-Monitor-Delivery": message.delivery_id}
         secret = self.config.settings.get("secret")
         if secret:
-            headers["X-Threads-Monitor-Signature"] = sign(str(secret), body)
+            headers[HEADER] = sign_timestamped(str(secret), body, int(self.clock()))
+            headers[LEGACY_HEADER] = sign(str(secret), body)
         self.post(self.setting("url"), body, headers)

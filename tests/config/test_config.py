@@ -438,3 +438,27 @@ def test_apprise_urls_as_a_toml_list(tmp_path: Path) -> None:
     )
     config = load_config(write(tmp_path, text), env={})
     assert config.notifiers[0].settings["urls"] == ("json://127.0.0.1:9/hook", "ntfy://127.0.0.1:9/alerts")
+
+
+def test_a_database_url_with_a_port_that_is_not_a_number_is_a_config_problem(tmp_path: Path) -> None:
+    text = '[database]\nurl = "postgresql+psycopg://monitor:pw-secret@db.internal:abc/monitor"\n'
+    error = problems(tmp_path, text + '[security]\nkey_file = "k"\n')
+    assert "database.url" in str(error) and "port" in str(error) and "pw-secret" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ('[threads]\nbase_url = "http://graph.threads.net"\n', "threads.base_url"),
+        (
+            '[[notifiers]]\nname = "m"\ntype = "email"\nsmtp_host = "mail.example.com"\nsecurity = "none"\n'
+            'username = "u"\npassword = "pw"\nfrom = "a@example.com"\nto = ["b@example.com"]\n',
+            "notifiers[0].security",
+        ),
+    ],
+)
+def test_a_secret_never_goes_to_another_machine_in_clear(tmp_path: Path, extra: str, key: str) -> None:
+    base = '[database]\nurl = "sqlite:///x"\n[security]\nkey_file = "k"\n'
+    assert key in str(problems(tmp_path, base + extra))
+    local = extra.replace("graph.threads.net", "127.0.0.1:8080").replace("mail.example.com", "localhost")
+    load_config(write(tmp_path, base + local), env={})  # this machine: nothing crosses a network

@@ -626,3 +626,25 @@ def test_alertmanager_test_alert_ends_soon() -> None:
     message = Message(delivery_id="d", notifier="am", group_key="{}", alerts=(event,), created_at=now)
     sent = postable(event, message, now, resolve_timeout=26 * 3600)
     assert sent["endsAt"] == "2027-01-15T08:05:00Z"
+
+
+def test_webhook_timestamped_signature_lets_receivers_refuse_replays() -> None:
+    """X-Threads-Monitor-Signature-V1: t=<unix>,v1=<hex HMAC of "<t>.<body>">, re-signed on every attempt."""
+    clock = [1_800_000_000.0]
+    with HttpReceiver() as http:
+        notifier = WebhookHarness("webhook", http).notifier()
+        notifier.clock = lambda: clock[0]
+        notifier.send(message())
+        clock[0] += 600
+        notifier.send(message())
+        first, retry = http.wait_for(2)
+    for request, at in ((first, 1_800_000_000), (retry, 1_800_000_600)):
+        stamp, _, mac = request.headers["X-Threads-Monitor-Signature-V1"].partition(",")
+        assert stamp == f"t={at}"
+        expected = hmac.new(
+            HMAC_SECRET.encode(), f"{at}.".encode() + request.body, hashlib.sha256
+        ).hexdigest()
+        assert hmac.compare_digest(mac, f"v1={expected}")
+    # The body alone does not verify against the timestamped form: a replay with a new t fails.
+    forged = hmac.new(HMAC_SECRET.encode(), b"1800009999." + first.body, hashlib.sha256).hexdigest()
+    assert f"v1={forged}" != first.headers["X-Threads-Monitor-Signature-V1"].partition(",")[2]
