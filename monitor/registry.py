@@ -149,6 +149,15 @@ def add_app(
     return app
 
 
+def set_app_secret(session: Session, vault: Vault, name: str, secret: str) -> App:
+    """Store (encrypted) the app secret that signs `name`'s deauthorize callbacks (SPEC 11)."""
+    secret = check_token_string(secret, "app secret")
+    app = get_app(session, name)
+    check_key(session, vault)
+    app.callback_secret = vault.encrypt(secret)
+    return app
+
+
 def get_app(session: Session, name: str) -> App:
     app = session.scalar(select(App).where(App.name == name))
     if app is None:

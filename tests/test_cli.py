@@ -177,6 +177,7 @@ def test_apps_add_from_stdin_env_and_app_secret(cli: Cli, monkeypatch: pytest.Mo
         "inspector_fingerprint": fingerprint("TH|1234|abcdef0123"),
         "inspector_state": None,
         "inspector_reason": None,
+        "callback_secret": True,  # an app token carries the secret that signs the app's callbacks
         "tokens": 0,
     }
     listed = json.loads(cli.ok("apps", "list", "--json").out)
@@ -188,6 +189,40 @@ def test_apps_add_from_stdin_env_and_app_secret(cli: Cli, monkeypatch: pytest.Mo
     table = cli.ok("apps", "list").out.splitlines()
     assert table[0].split()[:3] == ["NAME", "THREADS", "APP"] and len(table) == 4
     assert "not used yet" in table[1]
+
+
+def test_app_secrets_for_callbacks_are_stored_encrypted(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A tester-token app gets the secret that verifies its deauthorize callbacks at `apps add` or later
+    with `apps set-secret`, from a variable, a file or stdin; only its ciphertext is stored."""
+    from monitor.callbacks.store import app_secret
+    from monitor.config.load import load_config
+    from monitor.context import Context
+
+    cli.ok("init")
+    monkeypatch.setenv("INSPECTOR_VAR", "INSPECTOR-two")
+    monkeypatch.setenv("APP_SECRET", "secret-from-env-0123")
+    cli.ok("apps", "add", "a-env", "--inspector-token-env", "INSPECTOR_VAR", "--app-secret-env", "APP_SECRET")
+    cli.ok("apps", "add", "a-later", "--inspector-token-env", "INSPECTOR_VAR")
+    listed = {a["name"]: a["callback_secret"] for a in json.loads(cli.ok("apps", "list", "--json").out)}
+    assert listed == {"a-env": True, "a-later": False}
+    (tmp_path / "app-secret").write_text("secret-from-file-4567\n", encoding="utf-8")
+    out = cli.ok("apps", "set-secret", "a-later", "--app-secret-file", str(tmp_path / "app-secret")).out
+    assert "stored the app secret of a-later" in out and "secret-from" not in out
+    ctx = Context(load_config(cli.config))
+    with ctx.sessions() as s:
+        assert app_secret(s, ctx.vault, "a-env") == "secret-from-env-0123"
+        assert app_secret(s, ctx.vault, "a-later") == "secret-from-file-4567"
+        assert app_secret(s, ctx.vault, "missing") is None
+        stored = s.scalars(select(App.callback_secret)).all()
+    assert all(c and "secret-from" not in c for c in stored)
+    cli.ok("apps", "set-secret", "a-later", "--app-secret-stdin", stdin="secret-from-stdin-89\n")
+    with ctx.sessions() as s:
+        assert app_secret(s, ctx.vault, "a-later") == "secret-from-stdin-89"
+    ctx.close()
+    assert cli("apps", "set-secret", "nope", "--app-secret-env", "APP_SECRET").code == 2
+    assert cli("apps", "add", "bare").code == 2  # neither a tester token nor an app id and secret
 
 
 def test_apps_list_empty(cli: Cli) -> None:
@@ -354,6 +389,12 @@ def test_status_never_checked_and_json(ready: Cli) -> None:
         "reason": None,
     }
     assert {key: rows[0].get(key) for key in expected} == expected
+
+
+def test_status_of_named_tokens(ready: Cli) -> None:
+    assert [r["name"] for r in json.loads(ready.ok("status", "t1", "--json").out)] == ["t1"]
+    missing = ready("status", "t1", "nope")
+    assert missing.code == 1 and "no token named 'nope'" in missing.err and "t1" in missing.out
 
 
 def test_main_can_run_many_times_in_one_process(ready: Cli) -> None:

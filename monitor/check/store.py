@@ -133,7 +133,8 @@ def claim_due(session: Session, owner: str, now: float, lease: float, limit: int
     """Lease up to `limit` due tokens (soonest due first) that nobody else holds."""
     stmt = (
         select(Token.id)
-        .where(Token.next_check_at <= now, leases.free(T, now))
+        # A token queued by a callback is the recheck claim's (claim_rechecks), not the schedule's.
+        .where(Token.next_check_at <= now, leases.free(T, now), Token.recheck_at.is_(None))
         .order_by(Token.next_check_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -148,6 +149,33 @@ def claim_ids(session: Session, ids: Sequence[int], owner: str, now: float, leas
         select(Token.id).where(Token.id.in_(list(ids)), leases.free(T, now)).with_for_update(skip_locked=True)
     )
     return _lease(session, list(session.scalars(stmt).all()), owner, now, lease)
+
+
+def claim_rechecks(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
+    """Lease up to `limit` tokens a callback or the recheck API queued (oldest request first) that nobody
+    else holds, and mark them started: the request is taken (`recheck_at` cleared) and `callback_check_at`
+    set to `now`, in the transaction that leases them, so one daemon checks each request once."""
+    stmt = (
+        select(Token.id)
+        .where(Token.recheck_at.is_not(None), leases.free(T, now))
+        .order_by(Token.recheck_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = _lease(session, list(session.scalars(stmt).all()), owner, now, lease)
+    if claimed:
+        # Ordered: MySQL/MariaDB assign left to right, so the reason is copied before it is cleared.
+        started = update(T).where(leases.held(T, owner, [c.id for c in claimed]))
+        session.execute(
+            started.ordered_values(
+                (T.c.callback_check_at, now),
+                (T.c.callback_check_reason, T.c.recheck_reason),
+                (T.c.recheck_at, None),
+                (T.c.recheck_reason, None),
+            ),
+            execution_options={"synchronize_session": False},
+        )
+    return claimed
 
 
 def _lease(session: Session, ids: list[int], owner: str, now: float, lease: float) -> list[Claimed]:

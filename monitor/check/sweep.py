@@ -33,6 +33,10 @@ log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")
 
 PAUSE_AT_PERCENT = 95.0  # usage headers at or above this pause an app's checks until access is regained
+UNSTORABLE = CheckResult(
+    Verdict.ERROR, None, "unstorable", None, None, "the answer does not fit the registry", None, None, None, 0
+)
+Claim = Callable[[Session, str, float], list[store.Claimed]]  # (session, owner, now) -> the tokens leased
 
 
 @dataclass
@@ -130,15 +134,23 @@ class Sweeper:
 
     def check_now(self, token_ids: Iterable[int]) -> list[CheckOutcome]:
         """Inspect the given tokens at once, whatever their schedule (the `check` command)."""
-        now = self.clock()
-        owner = f"{self.owner}:check"  # its own leases: the end of a concurrent sweep must not drop them
+        ids = list(token_ids)
+        return self.check_claimed(
+            lambda s, owner, now: store.claim_ids(s, ids, owner, now, self.lease), "check"
+        )
 
-        def claim(s: Session) -> list[store.Claimed]:
-            claimed = store.claim_ids(s, list(token_ids), owner, now, self.lease)
+    def check_claimed(self, claim: Claim, purpose: str) -> list[CheckOutcome]:
+        """Inspect at once the tokens `claim(session, owner, now)` leases, under an owner of their own (the
+        end of a concurrent sweep must not drop those leases); within the budget, whatever app pauses."""
+        now = self.clock()
+        owner = f"{self.owner}:{purpose}"
+
+        def claim_and_load(s: Session) -> list[store.Claimed]:
+            claimed = claim(s, owner, now)
             self._load_inspectors(s, {c.app_id for c in claimed})
             return claimed
 
-        claimed = self._tx(claim)
+        claimed = self._tx(claim_and_load)
         stats = SweepStats()
         futures = self._submit(claimed, stats, honour_pauses=False, owner=owner)
         outcomes = [f.result() for f in futures]
@@ -277,19 +289,7 @@ class Sweeper:
                 try:
                     self._write([o], owner, now)
                 except DataError:
-                    failed = CheckResult(
-                        Verdict.ERROR,
-                        None,
-                        "unstorable",
-                        None,
-                        None,
-                        "the answer does not fit the registry",
-                        None,
-                        None,
-                        None,
-                        attempts=0,
-                    )
-                    self._write([replace(o, result=failed)], owner, now)
+                    self._write([replace(o, result=UNSTORABLE)], owner, now)
         for o in outcomes:
             self._note_throttling(o, now)
             stats.inspected += 1

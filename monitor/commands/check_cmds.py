@@ -1,4 +1,4 @@
-"""`check [NAME...] [--all]`: inspect now, print the results, store snapshots.
+"""`check [NAME...] [--all] [--app APP] [--user-id ID]`: inspect now, print the results, store snapshots.
 
 Exit 1 when any checked token is invalid or inside a warning threshold (for cron jobs and CI gates).
 """
@@ -13,6 +13,7 @@ import sys
 from sqlalchemy import select
 
 from monitor.check.sweep import Sweeper
+from monitor.commands.helptext import JSON_HELP, examples
 from monitor.context import Context
 from monitor.daemon.lifecycle import cadence_of
 from monitor.db.models import App, Token
@@ -26,11 +27,25 @@ TROUBLE = {State.INVALID.value, State.CRITICAL.value, State.WARNING.value}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="inspect tokens now, print the results and store snapshots")
-    p.add_argument("names", nargs="*", metavar="NAME")
+    p = sub.add_parser(
+        "check",
+        help="inspect tokens now, print the results and store snapshots",
+        description=(
+            "Inspect tokens now through the Threads API, print what was found and store it as the daemon\n"
+            "does. Exits 1 when a token is invalid or inside a warning threshold (for cron jobs and CI).\n"
+            "On a terminal a progress bar shows the rate and the time left."
+        ),
+        epilog=examples("check acme", "check --app growth", "check --all --json"),
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="the tokens to check")
     p.add_argument("--all", action="store_true", help="check every registered token")
     p.add_argument("--app", help="check every token of one app")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--user-id",
+        metavar="ID",
+        help="check every token last seen with this Threads user id (with --app: of that app)",
+    )
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_check)
 
 
@@ -38,12 +53,15 @@ def _select_ids(ctx: Context, args: argparse.Namespace) -> dict[int, str]:
     stmt = select(Token.id, Token.name).join(App, Token.app_id == App.id)
     if args.names:
         stmt = stmt.where(Token.name.in_(args.names))
-    elif args.app:
-        stmt = stmt.where(App.name == args.app)
+    elif args.app or args.user_id:
+        stmt = stmt.where(App.name == args.app) if args.app else stmt
+        stmt = stmt.where(Token.user_id == args.user_id) if args.user_id else stmt
     elif not args.all:
-        raise RegistryError("name the tokens to check, or use --all or --app")
+        raise RegistryError("name the tokens to check, or use --all, --app or --user-id")
     with ctx.sessions() as s:
         found = {row.id: row.name for row in s.execute(stmt)}
+    if args.user_id and not found:
+        raise RegistryError(f"no token was last seen with user id {args.user_id!r}")
     missing = sorted(set(args.names) - set(found.values()))
     if missing:
         raise RegistryError(f"no token named {missing[0]!r} (see `tokens list`)")
@@ -80,7 +98,7 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
     skipped = sorted(set(ids.values()) - checked)
     now = ctx.now()
     with ctx.sessions() as s:
-        stored = {r.name: r for r in status_rows(s, ctx.horizons, now)}
+        stored = {r.name: r for r in status_rows(s, ctx.horizons, now, names=ids.values())}
     rows = [stored[n] for n in stored if n in checked]
     # A token a daemon was checking right now still counts, by what is stored about it: a cron job must not
     # pass because the daemon happened to hold the invalid token at that moment.

@@ -19,14 +19,15 @@ from monitor.config.fields import field_keys, parse_fields, unknown_key
 from monitor.config.keys import (
     NOTIFIER_FIELDS,
     NOTIFIER_TYPE_FIELDS,
+    OPTIONAL_SECTIONS,
     SECTIONS,
     SMTP_DEFAULT_PORTS,
     SOURCE_FIELDS,
     split_host_port,
 )
-from monitor.config.safety import check_plaintext
 from monitor.config.model import (
     AlertsConfig,
+    CallbacksConfig,
     Config,
     ConfigError,
     DatabaseConfig,
@@ -41,13 +42,14 @@ from monitor.config.model import (
     ThreadsConfig,
     Thresholds,
 )
+from monitor.config.safety import check_plaintext
 from monitor.config.values import FrozenMap, ParseContext, describe, format_duration, parse_duration
 
 __all__ = [
-    "AlertsConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig", "MetricsConfig",
-    "NotifierConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig", "SourceConfig", "ThreadsConfig",
-    "Thresholds", "config_keys", "config_path", "default_config", "load_config", "parse_config",
-    "parse_duration", "split_host_port",
+    "AlertsConfig", "CallbacksConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig",
+    "MetricsConfig", "NotifierConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig", "SourceConfig",
+    "ThreadsConfig", "Thresholds", "config_keys", "config_path", "default_config", "load_config",
+    "parse_config", "parse_duration", "split_host_port",
 ]  # fmt: skip
 
 DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
@@ -106,6 +108,8 @@ def parse_config(
             unknown_key(ctx, key, key, known)
     sections: dict[str, Any] = {}
     for name, fields in SECTIONS.items():
+        if name in OPTIONAL_SECTIONS and name not in data:
+            continue
         raw = data.get(name, {})
         if not isinstance(raw, dict):
             ctx.problem(name, f"expected a table ([{name}]), got {describe(raw)}")
@@ -165,6 +169,13 @@ def _build_http(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> HttpC
     return HttpConfig(**values)
 
 
+def _build_callbacks(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> CallbacksConfig:
+    if ("tls_cert_file" in values) != ("tls_key_file" in values):
+        given, missing = ("tls_cert_file", "tls_key_file")[:: 1 if "tls_cert_file" in values else -1]
+        ctx.problem(f"{prefix}.{missing}", f"required when {given} is set (give both or neither)")
+    return CallbacksConfig(**values)
+
+
 def _build_alerts(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> AlertsConfig:
     defaults = AlertsConfig()
     for name in ("expiry", "data_access"):
@@ -192,6 +203,7 @@ _BUILDERS: Mapping[str, Callable[[ParseContext, str, dict[str, Any]], Any]] = {
     "refresh": _plain_builder(RefreshConfig),
     "alerts": _build_alerts,
     "log": _plain_builder(LogConfig),
+    "callbacks": _build_callbacks,
 }
 
 

@@ -112,7 +112,7 @@ class AlertsConfig:
 
 @dataclass(frozen=True)
 class CallbacksConfig:
-    """The [callbacks] listener (SPEC 11): Meta's deauthorize callback and, with an api_token, the recheck API."""
+    """The [callbacks] listener (SPEC 11): Meta's deauthorize callback and, with api_token, recheck."""
 
     listen: str = "127.0.0.1:9470"
     tls_cert_file: Path | None = None

@@ -8,6 +8,7 @@ from monitor.alerting.job import AlertsComponent
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config
 from monitor.context import Context
+from monitor.daemon.callbacks import CallbacksComponent
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.jobs import Component
@@ -27,7 +28,8 @@ def build_components(
     events: Any,
     notify_stream: Any = None,
 ) -> list[Component]:
-    """Alerting, refresh and sources: the daemon schedules their jobs, reloads, stops and closes them."""
+    """Alerting, refresh, sources and (with [callbacks]) the callback listener: the daemon schedules their
+    jobs, reloads, stops and closes them. The listener binds here: a port in use raises DaemonError."""
     alerts = AlertsComponent(
         ctx.sessions, config, owner=owner, clock=ctx.clock, events=events, notify_stream=notify_stream
     )
@@ -44,4 +46,20 @@ def build_components(
         spool=Spool(spool_directory(config) / SPOOL_DIR, ctx.vault),
     )
     sources = SourcesComponent(ctx, config, owner=owner, events=events)
-    return [alerts, refresher, sources]
+    components: list[Component] = [alerts, refresher, sources]
+    if config.callbacks is not None:
+        try:
+            callbacks = CallbacksComponent(
+                config.callbacks,
+                sessions=ctx.sessions,
+                vault=ctx.vault,
+                sweeper=sweeper,
+                count=events.callback,
+                clock=ctx.clock,
+            )
+        except BaseException:
+            for comp in components:  # built, not yet the daemon's: closing them is ours
+                comp.close()
+            raise
+        components.append(callbacks)
+    return components

@@ -26,6 +26,7 @@ from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, ConfigError, load_config
 from monitor.context import Context
 from monitor.daemon.components import build_components
+from monitor.daemon.errors import DaemonError
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.watchdog import Liveness, ping_while_alive
 from monitor.db.session import SqliteLock, sqlite_path, transaction
@@ -37,10 +38,7 @@ from monitor.redact import error_line
 from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
-
-
-class DaemonError(Exception):
-    """The daemon cannot start (e.g. its port is taken); the message says why."""
+__all__ = ["Daemon", "DaemonError", "cadence_of"]
 
 
 def cadence_of(config: Config) -> Cadence:

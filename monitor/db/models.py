@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
@@ -35,6 +36,12 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere 64-bit ids for the tall tables.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _where_set(column: str) -> dict[str, Any]:
+    """A partial index over the rows where `column` is set (PostgreSQL, SQLite; MariaDB indexes all)."""
+    where = text(f"{column} IS NOT NULL")
+    return {"postgresql_where": where, "sqlite_where": where}
 
 
 class Base(DeclarativeBase):
@@ -57,6 +64,9 @@ class App(Base):
     inspector_message: Mapped[str | None] = mapped_column(String(300))
     inspector_checked_at: Mapped[float | None] = mapped_column(Double)
     created_at: Mapped[float] = mapped_column(Double)
+    # Fernet ciphertext of the app secret that signs Meta's deauthorize callbacks, for an app whose inspector
+    # is a tester token (an app token "TH|id|secret" carries it already); None: callbacks are refused.
+    callback_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class Token(Base):
@@ -79,6 +89,16 @@ class Token(Base):
         Index("ix_tokens_last_result", "last_result"),
         Index("ix_tokens_valid_expires_at", "is_valid", "expires_at"),
         Index("ix_tokens_valid_data_access", "is_valid", "data_access_expires_at"),
+        # Tokens a callback or the recheck API asked to check at once (migration 0004), and the user a
+        # deauthorize callback names.
+        Index("ix_tokens_recheck_at", "recheck_at"),
+        Index("ix_tokens_app_user", "app_id", "user_id"),
+        # Per-tick work independent of the fleet size (migration 0005): releasing this daemon's leases, the
+        # budget's preload of the last hour's calls, and the metrics cache's change marker.
+        Index("ix_tokens_lease_owner", "lease_owner", **_where_set("lease_owner")),
+        Index("ix_tokens_last_check_at", "last_check_at"),
+        Index("ix_tokens_last_refresh_at", "last_refresh_at", **_where_set("last_refresh_at")),
+        Index("ix_tokens_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -132,6 +152,13 @@ class Token(Base):
     # A refreshed string that still has to be written back to its source's database (on_refresh).
     writeback_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     writeback_error: Mapped[str | None] = mapped_column(String(300))
+
+    # Checks asked for by a callback or the recheck API (SPEC 11): due at once while recheck_at is set,
+    # claimed ahead of scheduled work; callback_check_at is when one last started (one per token per 10 s).
+    recheck_at: Mapped[float | None] = mapped_column(Double)
+    recheck_reason: Mapped[str | None] = mapped_column(String(16))  # deauthorize | recheck
+    callback_check_at: Mapped[float | None] = mapped_column(Double)
+    callback_check_reason: Mapped[str | None] = mapped_column(String(16))
 
 
 class Snapshot(Base):
@@ -225,6 +252,20 @@ class Source(Base):
     next_sync_at: Mapped[float | None] = mapped_column(Double)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[float | None] = mapped_column(Double)
+
+
+class Callback(Base):
+    """A verified deauthorize callback or recheck request, stored before it is acknowledged."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # deauthorize | recheck
+    app_id: Mapped[int | None] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    issued_at: Mapped[float | None] = mapped_column(Double)
+    received_at: Mapped[float] = mapped_column(Double, index=True)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)  # tokens it queued for a check
 
 
 # The Core tables of the leased models, typed as Table (SQLAlchemy types __table__ as a FromClause).

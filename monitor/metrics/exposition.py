@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from monitor.callbacks import KINDS, OUTCOMES
 from monitor.context import Context
 from monitor.graph.results import ApiUsage
+from monitor.metrics.cache import ExpositionCache
 from monitor.metrics.tokens import TokenCollector
 
-__all__ = ["CHECK_BUCKETS", "Events", "TokenCollector", "build_metrics"]
+__all__ = ["CHECK_BUCKETS", "Events", "MetricsRegistry", "TokenCollector", "build_metrics"]
 
 CHECK_RESULTS = ("valid", "invalid", "error")
 REFRESH_OUTCOMES = ("refreshed", "failed")
@@ -69,11 +71,20 @@ class Events:
             ["source", "outcome"],
             registry=registry,
         )
+        self.callbacks = Counter(
+            "threads_monitor_callbacks",
+            "Deauthorize callbacks and recheck requests by kind and outcome.",
+            ["kind", "outcome"],
+            registry=registry,
+        )
         # Known label values start at 0 so rate() and increase() work from the first scrape.
         for result in CHECK_RESULTS:
             self.checks.labels(result)
         for outcome in REFRESH_OUTCOMES:
             self.refreshes.labels(outcome)
+        for kind in KINDS:
+            for answer in OUTCOMES:
+                self.callbacks.labels(kind, answer)
 
     def check(self, result: str, duration: float) -> None:
         """One finished check; `result` is a Verdict value (throttled/inspector/error count as error)."""
@@ -103,18 +114,47 @@ class Events:
     def source_sync(self, source: str, outcome: str) -> None:
         self.source_syncs.labels(source, outcome).inc()
 
+    def callback(self, kind: str, outcome: str) -> None:
+        """One deauthorize callback or recheck request, accepted or refused (`outcome` says why)."""
+        self.callbacks.labels(kind, outcome).inc()
+
+
+class MetricsRegistry(CollectorRegistry):
+    """Every series, collected fresh (`generate_latest`, `get_sample_value`), and `render` for /metrics.
+
+    `render` serves the token collector's part from an `ExpositionCache` and renders `live` (event
+    counters, build info) on every call.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.live = CollectorRegistry()
+        self.cache = ExpositionCache(ctx, self.live)
+        self.register(self.cache.collector)
+        self.register(self.live)  # a registry is a collector: its families follow the token ones
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        """The exposition body in the text format, or OpenMetrics."""
+        return self.cache.render(openmetrics)
+
 
 def build_metrics(
     ctx: Context, version: str, registry: CollectorRegistry | None = None
 ) -> tuple[CollectorRegistry, Events]:
-    """A registry holding the token collector, the event metrics and `threads_monitor_build_info`."""
-    registry = registry if registry is not None else CollectorRegistry()
-    registry.register(TokenCollector(ctx))
-    events = Events(registry)
+    """A registry holding the token collector, the event metrics and `threads_monitor_build_info`.
+
+    Without a `registry` argument it is a `MetricsRegistry` (cached scrapes); a given registry gets
+    every collector directly and is rendered fresh on every scrape.
+    """
+    if registry is None:
+        registry = MetricsRegistry(ctx)
+        live = registry.live
+    else:
+        registry.register(TokenCollector(ctx))
+        live = registry
+    events = Events(live)
     for notifier in ctx.config.notifiers:
         events.notifier_known(notifier.name)
-    build = Gauge(
-        "threads_monitor_build_info", "The running version (always 1).", ["version"], registry=registry
-    )
+    build = Gauge("threads_monitor_build_info", "The running version (always 1).", ["version"], registry=live)
     build.labels(version).set(1)
     return registry, events

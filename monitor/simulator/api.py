@@ -170,6 +170,14 @@ class ThreadsApi:
         with self._lock:
             self._tokens[token].update(fields)
 
+    def revoke(self, token: str) -> tuple[str, str, str | None]:
+        """Revoke a token as a user removing the app would: (app_id, user_id, app secret or None), which is
+        what a deauthorize callback for it needs (KeyError when the token is unknown)."""
+        with self._lock:
+            record = self._tokens[token]
+            record["state"] = "revoked"
+            return record["app_id"], record["user_id"], self._apps[record["app_id"]].get("app_secret")
+
     def token_state(self, token: str) -> dict[str, Any]:
         """A copy of the token's record, with `state` as it is now (a passed expiry reads "expired")."""
         with self._lock:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from monitor.simulator import api as _api
 from monitor.simulator.api import DEBUG, PATHS, REFRESH, Fault, ThreadsApi, envelope, usage_headers
+from monitor.simulator.deauth import post_deauthorize
 
 _DESCRIPTION = (_api.__doc__ or "").splitlines()[0]
 
@@ -181,10 +182,15 @@ class Simulator(ThreadsApi):
     """A `ThreadsApi` served over HTTP on a background thread (`Simulator().start()`, or `with`)."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.time
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+        callback_url: str | None = None,
     ) -> None:
         super().__init__(clock)
         self.host, self.port = host, port
+        self.callback_url = callback_url  # deauthorize callbacks go here ("{app}": the app id), if set
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -207,6 +213,15 @@ class Simulator(ThreadsApi):
         self._server.server_close()
         self._server = None
 
+    def revoke(self, token: str) -> tuple[str, str, str | None]:
+        """Revoke `token`; with a `callback_url` and an app secret, POST Meta's signed deauthorize callback
+        for its user, as Meta does when a user removes the app (returns at once; the POST runs aside)."""
+        app_id, user_id, secret = super().revoke(token)
+        if self.callback_url and secret:
+            args = (self.callback_url, app_id, user_id, secret)
+            threading.Thread(target=post_deauthorize, args=args, name="sim-deauth", daemon=True).start()
+        return app_id, user_id, secret
+
     def __enter__(self) -> Simulator:
         return self.start()
 
@@ -224,7 +239,8 @@ class Simulator(ThreadsApi):
 def _control(sim: ThreadsApi, action: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
     """The control surface for a simulator in another process (benchmarks, reliability tests).
 
-    /__sim/stats, /__sim/reset, /__sim/clear, /__sim/fault?kind=K[&token=T][&endpoint=E][&count=N][&param=V]
+    /__sim/stats, /__sim/reset, /__sim/clear, /__sim/fault?kind=K[&token=T][&endpoint=E][&count=N][&param=V],
+    /__sim/revoke?token=T, /__sim/callback_url?url=U ("{app}" in U becomes the app id)
     """
     if action == "stats":
         return 200, {
@@ -232,6 +248,15 @@ def _control(sim: ThreadsApi, action: str, query: dict[str, str]) -> tuple[int, 
             "refresh_access_token": sim.calls(endpoint=REFRESH),
             "total": sim.calls(),
         }
+    if action == "revoke":  # a user removes the app: revoked, and a callback if one is configured
+        try:
+            app_id, user_id, _ = sim.revoke(query.get("token", ""))
+        except KeyError:
+            return 404, {"error": "unknown token"}
+        return 200, {"ok": True, "app": app_id, "user_id": user_id}
+    if action == "callback_url" and isinstance(sim, Simulator):
+        sim.callback_url = query.get("url") or None
+        return 200, {"ok": True}
     if action == "reset":
         sim.reset_counters()
         return 200, {"ok": True}
@@ -286,8 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tokens", metavar="FILE.json", help='{"apps": [...], "tokens": [...], "faults": [...]}'
     )
     parser.add_argument("--port-file", metavar="PATH", help="write the bound port here once serving")
+    parser.add_argument("--callback-url", metavar="URL", help="POST deauthorize callbacks here ({app})")
     args = parser.parse_args(argv)
-    sim = Simulator(args.host, args.port)
+    sim = Simulator(args.host, args.port, callback_url=args.callback_url)
     if args.tokens:
         _load(sim, args.tokens)
     sim.start()

@@ -13,7 +13,7 @@ from monitor.db import migrate
 from monitor.db.models import Base
 from monitor.db.session import make_engine
 
-TABLES = {"apps", "tokens", "snapshots", "alerts", "alert_events", "notifications", "sources"}
+TABLES = {"apps", "tokens", "snapshots", "alerts", "alert_events", "notifications", "sources", "callbacks"}
 
 
 @pytest.fixture

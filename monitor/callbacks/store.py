@@ -1,0 +1,91 @@
+"""What a callback does to the registry: the app secret that verifies it, and the checks it queues.
+
+A verified callback is a `callbacks` row and a `recheck_at` on each token it names, written in one
+transaction before the 200 goes out; whichever daemon is free claims those tokens (monitor.check.store's
+claim_rechecks). A token is queued again only once its last callback check is RECHECK_SPACING old, so a
+replayed or repeated request costs at most one API call per token per 10 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.callbacks.server import Kind, RecheckRequest
+from monitor.crypto import Vault
+from monitor.db.models import App, Callback, Token
+
+__all__ = ["RECHECK_SPACING", "app_secret", "queue_tokens", "store_deauthorization", "store_recheck"]
+
+RECHECK_SPACING = 10.0  # seconds: at most one callback check per token in this long
+
+
+def app_secret(session: Session, vault: Vault, app: str) -> str | None:
+    """The secret that signs `app`'s callbacks: the one set with `apps set-secret`/`--app-secret-*`, else the
+    one inside an app-token inspector (TH|id|secret). None: unknown app, or no secret known."""
+    row = session.execute(
+        select(App.inspector_kind, App.inspector_secret, App.callback_secret).where(App.name == app)
+    ).first()
+    if row is None:
+        return None
+    if row.callback_secret:
+        return vault.decrypt(row.callback_secret)
+    if row.inspector_kind == "app_token":
+        return vault.decrypt(row.inspector_secret).rsplit("|", 1)[-1] or None
+    return None
+
+
+def queue_tokens(session: Session, where: Sequence[ColumnElement[bool]], kind: Kind, now: float) -> int:
+    """Ask for an immediate check of the tokens matching `where`, except those already queued or checked
+    because of a callback less than RECHECK_SPACING ago; the number queued."""
+    stmt = (
+        update(Token)
+        .where(
+            *where,
+            Token.recheck_at.is_(None),
+            or_(Token.callback_check_at.is_(None), Token.callback_check_at <= now - RECHECK_SPACING),
+        )
+        .values(recheck_at=now, recheck_reason=kind)
+    )
+    result: CursorResult = session.execute(  # type: ignore[assignment]
+        stmt, execution_options={"synchronize_session": False}
+    )
+    return result.rowcount or 0
+
+
+def store_deauthorization(session: Session, app: str, user_id: str, issued_at: int, now: float) -> int:
+    """Store a verified deauthorize callback and queue every token of `app` last seen with `user_id`.
+    Raises LookupError if the app is gone (removed since its secret was read): nothing is stored."""
+    app_id = session.scalar(select(App.id).where(App.name == app))
+    if app_id is None:
+        raise LookupError("the app is no longer registered")
+    queued = queue_tokens(session, [Token.app_id == app_id, Token.user_id == user_id], "deauthorize", now)
+    session.add(
+        Callback(
+            kind="deauthorize",
+            app_id=app_id,
+            user_id=user_id,
+            issued_at=float(issued_at),
+            received_at=now,
+            tokens=queued,
+        )
+    )
+    return queued
+
+
+def store_recheck(session: Session, request: RecheckRequest, now: float) -> int:
+    """Store a recheck request and queue what it names (unknown names and apps match nothing)."""
+    app_id = None
+    where: list[ColumnElement[bool]]
+    if request.tokens:
+        where = [Token.name.in_(list(request.tokens))]
+    else:
+        app_id = session.scalar(select(App.id).where(App.name == request.app))
+        where = [Token.app_id == app_id, Token.user_id == request.user_id]
+    queued = queue_tokens(session, where, "recheck", now) if request.tokens or app_id is not None else 0
+    session.add(
+        Callback(kind="recheck", app_id=app_id, user_id=request.user_id, received_at=now, tokens=queued)
+    )
+    return queued

@@ -1,0 +1,88 @@
+"""Checks asked for at once (SPEC 11): tokens a deauthorize callback or the recheck API queued.
+
+`Rechecker.run()` claims queued tokens (claim_rechecks: SKIP LOCKED leases, so with several daemons each
+queued token is checked by one of them) and inspects them with the sweeper's workers and call budget, ahead
+of scheduled work: it runs on a thread of its own, woken when this process queues something and every
+`poll` seconds for what another daemon queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session
+
+from monitor.check import store
+from monitor.check.sweep import CheckOutcome, Claim, Sweeper
+from monitor.redact import error_line
+
+__all__ = ["PURPOSE", "Rechecker"]
+
+log = logging.getLogger("monitor.recheck")
+
+PURPOSE = "cb"  # lease owner suffix (owners are at most 64 characters)
+
+
+class Rechecker:
+    """Runs queued checks on a thread of its own; `wake()` after queuing something runs them now."""
+
+    def __init__(self, sweeper: Sweeper, *, poll: float = 1.0, batch: int = 64) -> None:
+        self.sweeper, self.poll, self.batch = sweeper, poll, batch
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> list[CheckOutcome]:
+        """Check every queued token this process can claim within the budget; what was checked."""
+        outcomes: list[CheckOutcome] = []
+        while not self._stop.is_set() and not self.sweeper.stopping.is_set():
+            size = self._room()
+            if size <= 0:
+                break
+            checked = self.sweeper.check_claimed(self._claimer(size), PURPOSE)
+            outcomes += checked
+            if not checked:
+                break
+        return outcomes
+
+    def _room(self) -> int:
+        """How many queued tokens the call budget lets this round claim."""
+        budget = self.sweeper.budget
+        if budget is None:
+            return self.batch
+        return min(self.batch, budget.available() // self.sweeper.calls_per_check)
+
+    def _claimer(self, size: int) -> Claim:
+        lease = self.sweeper.lease
+
+        def claim(s: Session, owner: str, now: float) -> list[store.Claimed]:
+            return store.claim_rechecks(s, owner, now, lease, size)
+
+        return claim
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="recheck", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll)
+            self._wake.clear()
+            try:
+                checked = self.run()
+            except Exception as exc:  # the boundary: a database outage costs one round, not the thread
+                log.error("queued checks failed: %s", error_line(exc))
+                continue
+            if checked:
+                invalid = sum(1 for o in checked if o.result.verdict.value == "invalid")
+                log.info("checked %d queued token(s) at once (%d invalid)", len(checked), invalid)

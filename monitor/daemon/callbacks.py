@@ -1,0 +1,99 @@
+"""The [callbacks] component: the listener (monitor.callbacks.CallbackServer) and the checks it queues.
+
+Built with what it uses: the session factory and vault (to read app secrets and store callbacks), the
+sweeper (whose workers and call budget run the queued checks, monitor.check.recheck), the metrics hook and
+the clock. Its listener binds when it is built, so a port in use is a start-up error naming the key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.callbacks import CallbackServer, Kind, Outcome, RecheckRequest
+from monitor.callbacks.store import app_secret, store_deauthorization, store_recheck
+from monitor.check.recheck import Rechecker
+from monitor.check.sweep import Sweeper
+from monitor.config.load import CallbacksConfig
+from monitor.crypto import Vault
+from monitor.daemon.errors import DaemonError
+from monitor.db.session import transaction
+from monitor.jobs import Job
+
+__all__ = ["CallbacksComponent"]
+
+log = logging.getLogger("monitor.callbacks")
+
+
+class CallbacksComponent:
+    """Serves [callbacks] and checks what it queues; a `jobs.Component` with no scheduled job."""
+
+    def __init__(
+        self,
+        config: CallbacksConfig,
+        *,
+        sessions: sessionmaker[Session],
+        vault: Vault,
+        sweeper: Sweeper,
+        count: Callable[[Kind, Outcome], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.sessions, self.vault, self.clock = sessions, vault, clock
+        self.rechecker = Rechecker(sweeper)
+        self.server = CallbackServer(
+            secret_for=self.secret_for,
+            on_deauthorize=self.on_deauthorize,
+            on_recheck=self.on_recheck,
+            count=count,
+            now=clock,
+            api_token=config.api_token,
+            host=config.host,
+            port=config.port,
+            tls_cert_file=config.tls_cert_file,
+            tls_key_file=config.tls_key_file,
+        )
+        try:
+            self.server.start()
+        except OSError as exc:
+            raise DaemonError(
+                f"cannot listen on {config.listen} ([callbacks] listen): {exc.strerror or exc}"
+            ) from None
+        self.rechecker.start()
+
+    def secret_for(self, app: str) -> str | None:
+        with self.sessions() as s:
+            return app_secret(s, self.vault, app)
+
+    def on_deauthorize(self, app: str, user_id: str, issued_at: int, body: bytes, content_type: str) -> None:
+        """Store the callback and queue its tokens (committed before the 200), then wake the checks."""
+        with transaction(self.sessions) as s:
+            queued = store_deauthorization(s, app, user_id, issued_at, self.clock())
+        log.info("deauthorize callback for app %s queued %d token(s) for a check", app, queued)
+        self.rechecker.wake()
+
+    def on_recheck(self, request: RecheckRequest) -> int:
+        with transaction(self.sessions) as s:
+            queued = store_recheck(s, request, self.clock())
+        self.rechecker.wake()
+        return queued
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def jobs(self) -> list[Job]:
+        return []
+
+    def reload(self, config: Any) -> None:
+        """The listener keeps its address, TLS files and API token until a restart."""
+
+    def stop(self) -> None:
+        """Stop answering callbacks (Meta retries what it could not deliver), then the queued checks."""
+        self.server.stop()
+        self.rechecker.stop()
+
+    def close(self) -> None:
+        self.stop()
