@@ -5,14 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
+from monitor.commands.helptext import JSON_HELP, examples
 from monitor.context import Context
 from monitor.status import status_rows, status_table
 from monitor.tables import print_json, use_colour
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="registry and latest state, soonest trouble first (no API calls)")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "status",
+        help="registry and latest state, soonest trouble first (no API calls)",
+        description=(
+            "Show every token's state from the last check, soonest trouble first: invalid, critical and\n"
+            "warning tokens, then the rest by expiry. Makes no API call."
+        ),
+        epilog=examples("status", "status --json"),
+    )
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_status)
 
 
