@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+from monitor.commands.helptext import examples
 from monitor.config.load import config_path
 from monitor.context import Context
 from monitor.daemon.lifecycle import Daemon
@@ -22,7 +23,16 @@ STUCK_THREAD_GRACE = 1.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="the daemon: scheduler + HTTP endpoint, until SIGTERM/SIGINT")
+    p = sub.add_parser(
+        "run",
+        help="the daemon: scheduler + HTTP endpoint, until SIGTERM/SIGINT",
+        description=(
+            "Run the monitor: check tokens on schedule, refresh and notify, and serve /metrics, /healthz\n"
+            "and the status page. Stops on SIGTERM or Ctrl-C; SIGHUP reloads the configuration.\n"
+            "Under systemd see docs/systemd.md."
+        ),
+        epilog=examples("run", "--config /etc/threads-token-monitor/config.toml run"),
+    )
     p.set_defaults(handler=cmd_run)
 
 

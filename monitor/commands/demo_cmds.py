@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from monitor.commands.helptext import examples
 from monitor.config.keys import split_host_port
 
 
@@ -17,7 +18,15 @@ def _listen(value: str) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the daemon against the built-in Threads API simulator (no setup)")
+    p = sub.add_parser(
+        "demo",
+        help="run the daemon against the built-in Threads API simulator (no setup)",
+        description=(
+            "See the monitor at work in a minute: the real daemon against a built-in simulator of the\n"
+            "Threads API, with made-up apps and tokens in every state. Needs no configuration file."
+        ),
+        epilog=examples("demo", "demo --listen 127.0.0.1:8080 --keep"),
+    )
     p.add_argument(
         "--listen",
         type=_listen,

@@ -6,6 +6,7 @@ import argparse
 import sys
 import uuid
 
+from monitor.commands.helptext import examples
 from monitor.context import Context
 from monitor.notify import AlertEvent, Message, NotifyError, build_notifier
 
@@ -13,10 +14,23 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("notify", help="notification channels")
+    p = sub.add_parser(
+        "notify",
+        help="notification channels",
+        description="The notifiers of the configuration ([[notifiers]]): Slack, e-mail, Apprise and others.",
+        epilog=examples("notify test"),
+    )
     actions = p.add_subparsers(dest="notify_command", metavar="ACTION", parser_class=type(p))
     actions.required = True
-    t = actions.add_parser("test", help="send a test notification (directly, not through the outbox)")
+    t = actions.add_parser(
+        "test",
+        help="send a test notification (directly, not through the outbox)",
+        description=(
+            "Send a made-up alert through every configured notifier (or one) right now and print whether\n"
+            "each was delivered. Exit 1 when one failed."
+        ),
+        epilog=examples("notify test", "notify test --notifier ops-slack"),
+    )
     t.add_argument("--notifier", metavar="NAME", help="only this notifier (default: every one)")
     t.set_defaults(handler=cmd_test)
 

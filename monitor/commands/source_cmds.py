@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from monitor.commands.helptext import JSON_HELP, examples
 from monitor.context import Context
 from monitor.db.models import Source
 from monitor.sources.job import SourceError, claim_and_sync, select_sources
@@ -21,16 +22,32 @@ SHOWN_NAMES = 20  # the text output lists at most this many names per kind; --js
 
 def register(sub: argparse._SubParsersAction) -> None:
     sources = sub.add_parser(
-        "sources", help="token registries read from applications' databases ([[sources]])"
+        "sources",
+        help="token registries read from applications' databases ([[sources]])",
+        description="Tokens read from your applications' own databases, as [[sources]] tables configure.",
+        epilog=examples("sources sync", "sources list"),
     )
     a = sources.add_subparsers(dest="sources_command", metavar="ACTION")
     a.required = True
-    p = a.add_parser("sync", help="sync now and print what was added, changed and retired")
+    p = a.add_parser(
+        "sync",
+        help="sync now and print what was added, changed and retired",
+        description=(
+            "Read the sources now (all, or the ones named) and bring the registry in line: tokens added,\n"
+            "changed and retired are listed. On a terminal a progress bar follows the sources."
+        ),
+        epilog=examples("sources sync", "sources sync app-db --json"),
+    )
     p.add_argument("names", nargs="*", metavar="NAME", help="sources to sync (default: all)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_sources_sync)
-    p = a.add_parser("list", help="each source's last sync, last error and token count")
-    p.add_argument("--json", action="store_true")
+    p = a.add_parser(
+        "list",
+        help="each source's last sync, last error and token count",
+        description="Each configured source's last sync, last success, last error and token count.",
+        epilog=examples("sources list", "sources list --json"),
+    )
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_sources_list)
 
 

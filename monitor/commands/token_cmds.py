@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from monitor.commands.helptext import JSON_HELP, examples
 from monitor.commands.registry_cmds import read_env
 from monitor.context import Context
 from monitor.db.models import App, Token
@@ -30,41 +31,96 @@ from monitor.timefmt import iso_utc
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    tokens = sub.add_parser("tokens", help="the token registry")
+    tokens = sub.add_parser(
+        "tokens",
+        help="add, list, import and remove the tokens the monitor watches",
+        description="The token registry: the tokens the monitor watches, their labels and their history.",
+        epilog=examples("tokens add acme --app growth --token-env ACME_TOKEN", "tokens import tokens.csv"),
+    )
     t = tokens.add_subparsers(dest="tokens_command", metavar="ACTION")
     t.required = True
-    p = t.add_parser("add", help="register a token")
-    p.add_argument("name")
-    p.add_argument("--app", required=True)
+    p = t.add_parser(
+        "add",
+        help="register a token",
+        description=(
+            "Register one token under an app. The token is read from standard input, an environment\n"
+            "variable or a file, never from the command line, and stored encrypted; it is checked at once."
+        ),
+        epilog=examples(
+            "tokens add acme --app growth --token-env ACME_TOKEN --label team=growth",
+            "tokens add acme --app growth --token-stdin < acme.token",
+        ),
+    )
+    p.add_argument("name", help="a name of your choice, used in alerts, metrics and other commands")
+    p.add_argument("--app", required=True, help="the app the token belongs to (see `apps list`)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--token-stdin", action="store_true", help="read the token from standard input")
     src.add_argument("--token-env", metavar="VAR", help="read the token from environment variable VAR")
     src.add_argument("--token-file", metavar="PATH", help="read the token from a file")
-    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--label", action="append", default=[], metavar="KEY=VALUE", help="a label for alerts (repeatable)"
+    )
     p.add_argument("--auto-refresh", action="store_true", help="refresh this long-lived token automatically")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_tokens_add)
-    p = t.add_parser("list", help="list tokens")
-    p.add_argument("--app")
-    p.add_argument("--json", action="store_true")
+    p = t.add_parser(
+        "list",
+        help="list tokens",
+        description="List the registered tokens: app, fingerprint, labels, last check (never the token).",
+        epilog=examples("tokens list", "tokens list --app growth --json"),
+    )
+    p.add_argument("--app", help="only the tokens of this app")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_tokens_list)
-    p = t.add_parser("remove", help="remove a token and its history")
+    p = t.add_parser(
+        "remove",
+        help="remove a token and its history",
+        description=(
+            "Remove a token added by hand, with its history. A token read from a [[sources]] table is\n"
+            "removed from that source instead: the next sync retires it."
+        ),
+        epilog=examples("tokens remove acme"),
+    )
     p.add_argument("name")
     p.set_defaults(handler=cmd_tokens_remove)
-    p = t.add_parser("import", help="import tokens from CSV (name,app,token[,labels...]) or JSON Lines")
-    p.add_argument("file", type=Path)
-    p.add_argument("--json", action="store_true")
+    p = t.add_parser(
+        "import",
+        help="import tokens from CSV (name,app,token[,labels...]) or JSON Lines",
+        description=(
+            "Register many tokens at once from a CSV file (header name,app,token and any label columns) or\n"
+            'JSON Lines (one {"name": ..., "app": ..., "token": ...} a line). All or nothing: one bad row\n'
+            "and nothing is imported. On a terminal a progress bar shows the rate and the time left."
+        ),
+        epilog=examples("tokens import tokens.csv", "tokens import tokens.jsonl --json"),
+    )
+    p.add_argument("file", type=Path, help="a .csv file, or JSON Lines (.jsonl)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_tokens_import)
-    p = t.add_parser("history", help="what changed, newest first")
+    p = t.add_parser(
+        "history",
+        help="what changed, newest first",
+        description="What each check of a token saw, newest first: result, expiry, data access, scopes.",
+        epilog=examples("tokens history acme", "tokens history acme --limit 10 --json"),
+    )
     p.add_argument("name")
     p.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="show at most N rows (50)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_tokens_history)
-    p = t.add_parser("auto-refresh", help="switch automatic refresh of one token on or off")
+    p = t.add_parser(
+        "auto-refresh",
+        help="switch automatic refresh of one token on or off",
+        description="Switch automatic refresh of one long-lived token on or off (see [refresh] before).",
+        epilog=examples("tokens auto-refresh acme on"),
+    )
     p.add_argument("name")
     p.add_argument("switch", choices=["on", "off"])
     p.set_defaults(handler=cmd_tokens_auto_refresh)
-    p = t.add_parser("export", help="print the current token string (for scripts)")
+    p = t.add_parser(
+        "export",
+        help="print the current token string (for scripts)",
+        description="Print the current token string (a refresh changes it) for a program that needs it.",
+        epilog=examples("tokens export acme | deploy-secret threads-acme"),
+    )
     p.add_argument("name")
     p.set_defaults(handler=cmd_tokens_export)
 
