@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,10 +32,18 @@ class StatusRow:
     reason: str | None
     labels: tuple[tuple[str, str], ...] = ()
     last_success_at: float | None = None
+    callback_check_at: float | None = None  # the last check a callback or the recheck API asked for
+    callback_check_reason: str | None = None  # deauthorize | recheck
 
     def to_json(self) -> dict:
         out = asdict(self)
-        for key in ("expires_at", "data_access_expires_at", "last_check_at", "last_success_at"):
+        for key in (
+            "expires_at",
+            "data_access_expires_at",
+            "last_check_at",
+            "last_success_at",
+            "callback_check_at",
+        ):
             out[key] = iso_utc(out[key]) if out[key] else None
         out["scopes"] = list(self.scopes)
         out["labels"] = dict(self.labels)
@@ -48,25 +57,49 @@ def label_pairs(labels: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
 
 
-def status_rows(session: Session, horizons: Horizons, now: float) -> list[StatusRow]:
-    stmt = select(
-        Token.name,
-        App.name,
-        Token.is_valid,
-        Token.expires_at,
-        Token.data_access_expires_at,
-        Token.last_check_at,
-        Token.last_result,
-        Token.last_error,
-        Token.scopes,
-        Token.source,
-        Token.invalid_reason,
-        App.inspector_state,
-        Token.labels,
-        Token.last_success_at,
-    ).join(App, Token.app_id == App.id)
-    rows = []
-    for (
+NAMES_PER_QUERY = 1000  # names per IN (...) list: below every database's parameter limit
+
+
+def status_rows(
+    session: Session, horizons: Horizons, now: float, names: Collection[str] | None = None
+) -> list[StatusRow]:
+    """Every token's row, worst first; or only the tokens named in `names`, read through the name index
+    (the cost of `check NAME` or `status NAME` does not grow with the fleet)."""
+    if names is None:
+        rows = [_status_row(r, horizons, now) for r in session.execute(_STATUS_QUERY)]
+    else:
+        wanted = sorted(set(names))
+        rows = [
+            _status_row(r, horizons, now)
+            for i in range(0, len(wanted), NAMES_PER_QUERY)
+            for r in session.execute(_STATUS_QUERY.where(Token.name.in_(wanted[i : i + NAMES_PER_QUERY])))
+        ]
+    rows.sort(key=lambda r: (*trouble_key(State(r.state), r.expires_at, r.data_access_expires_at), r.name))
+    return rows
+
+
+_STATUS_QUERY = select(
+    Token.name,
+    App.name,
+    Token.is_valid,
+    Token.expires_at,
+    Token.data_access_expires_at,
+    Token.last_check_at,
+    Token.last_result,
+    Token.last_error,
+    Token.scopes,
+    Token.source,
+    Token.invalid_reason,
+    App.inspector_state,
+    Token.labels,
+    Token.last_success_at,
+    Token.callback_check_at,
+    Token.callback_check_reason,
+).join(App, Token.app_id == App.id)
+
+
+def _status_row(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow:
+    (
         name,
         app,
         valid,
@@ -81,36 +114,24 @@ def status_rows(session: Session, horizons: Horizons, now: float) -> list[Status
         inspector,
         labels,
         success,
-    ) in session.execute(stmt):
-        if inspector == "invalid":  # no verdict on the token: its app's inspector credential is refused
-            result = "inspector"
-        state = token_state(
-            is_valid=valid,
-            expires_at=exp,
-            data_access_expires_at=dae,
-            last_result=result,
-            horizons=horizons,
-            now=now,
-        )
-        rows.append(
-            StatusRow(
-                name,
-                app,
-                state.value,
-                exp,
-                dae,
-                checked,
-                result,
-                error,
-                tuple((scopes or "").split()),
-                source,
-                reason,
-                label_pairs(labels),
-                success,
-            )
-        )
-    rows.sort(key=lambda r: (*trouble_key(State(r.state), r.expires_at, r.data_access_expires_at), r.name))
-    return rows
+        callback_at,
+        callback_reason,
+    ) = row
+    if inspector == "invalid":  # no verdict on the token: its app's inspector credential is refused
+        result = "inspector"
+    state = token_state(
+        is_valid=valid,
+        expires_at=exp,
+        data_access_expires_at=dae,
+        last_result=result,
+        horizons=horizons,
+        now=now,
+    )
+    scope_list = tuple((scopes or "").split())
+    return StatusRow(
+        name, app, state.value, exp, dae, checked, result, error, scope_list, source, reason,
+        label_pairs(labels), success, callback_at, callback_reason,
+    )  # fmt: skip
 
 
 def until(at: float | None, now: float) -> str:
@@ -119,6 +140,23 @@ def until(at: float | None, now: float) -> str:
         return "never"
     left = at - now
     return f"in {humanize_duration(left)}" if left >= 0 else f"{humanize_duration(-left)} ago"
+
+
+ASKED_CHECK_TAKES = 120.0  # seconds from a queued check's claim to its stored result, at most
+
+
+def last_check(row: StatusRow, now: float) -> str:
+    """'3 minutes ago', with ', asked by a deauthorize callback' (or the recheck API) when it was."""
+    if row.last_check_at is None:
+        return "never"
+    text = until(row.last_check_at, now)
+    started = row.callback_check_at
+    # The asked-for check stored its result right after it started; a later check was a scheduled one.
+    if started is not None and 0 <= row.last_check_at - started <= ASKED_CHECK_TAKES:
+        text += (
+            ", by a deauthorize callback" if row.callback_check_reason == "deauthorize" else ", by a recheck"
+        )
+    return text
 
 
 def describe_state(row: StatusRow) -> str:
@@ -142,7 +180,7 @@ COLUMNS: dict[str, tuple[str, Callable[[StatusRow, float], str]]] = {
     "state": ("state", lambda r, now: describe_state(r)),
     "expires": ("expires", lambda r, now: until(r.expires_at, now)),
     "data_access": ("data access expires", lambda r, now: until(r.data_access_expires_at, now)),
-    "last_check": ("last check", lambda r, now: until(r.last_check_at, now) if r.last_check_at else "never"),
+    "last_check": ("last check", last_check),
     "scopes": ("scopes", lambda r, now: " ".join(r.scopes) or "-"),
     "source": ("source", lambda r, now: r.source or "manual"),
     "detail": ("detail", lambda r, now: r.last_error or "-"),

@@ -70,12 +70,21 @@ def _checks(view: TokenView, now: float) -> str:
     return _facts([
         ("Last check", f"{_at(t.last_check_at, now)}: {escape(t.last_result or 'none yet')}"),
         ("Last answer", _at(t.last_success_at, now)),
+        ("Last asked-for check", _asked(t.callback_check_at, t.callback_check_reason, now)),
         ("Failing", failing),
         ("Last error", escape(t.last_error or "-")),
         ("Next check", _at(t.next_check_at, now, "not planned")),
         ("Automatic refresh", refresh),
         ("Refresh error", escape(t.refresh_error or "-")),
     ])  # fmt: skip
+
+
+def _asked(at: float | None, reason: str | None, now: float) -> str:
+    """When a deauthorize callback or the recheck API last had this token checked at once."""
+    if at is None:
+        return "never (no callback or recheck named it)"
+    why = "a deauthorize callback" if reason == "deauthorize" else "the recheck API"
+    return f"{_at(at, now)}, asked by {escape(why)}"
 
 
 def _alerts(view: TokenView, now: float) -> str:

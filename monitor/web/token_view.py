@@ -26,7 +26,7 @@ TOKEN_FIELDS = (
     Token.last_result, Token.last_error, Token.consecutive_failures, Token.failing_since, Token.is_valid,
     Token.expires_at, Token.data_access_expires_at, Token.issued_at, Token.scopes, Token.token_type,
     Token.application, Token.user_id, Token.invalid_reason, Token.last_refresh_at, Token.next_refresh_at,
-    Token.refresh_error,
+    Token.refresh_error, Token.callback_check_at, Token.callback_check_reason,
 )  # fmt: skip
 SNAPSHOT_FIELDS = (
     Snapshot.observed_at, Snapshot.result, Snapshot.reason, Snapshot.fingerprint, Snapshot.is_valid,
@@ -67,7 +67,7 @@ def _row(token: Token, app: App, h: Horizons, now: float) -> StatusRow:
     t = token
     return StatusRow(t.name, app.name, state.value, t.expires_at, t.data_access_expires_at, t.last_check_at,
                      result, t.last_error, scopes, t.source, t.invalid_reason, label_pairs(t.labels),
-                     t.last_success_at)  # fmt: skip
+                     t.last_success_at, t.callback_check_at, t.callback_check_reason)  # fmt: skip
 
 
 def read_token_view(session: Session, name: str, h: Horizons, now: float) -> TokenView | None:

@@ -8,15 +8,18 @@ on one PostgreSQL database check a called-back token exactly once. Every wait is
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from helpers_callbacks import CallbackWorld
 from helpers_daemon import free_port, wait_until
 from receivers import HttpReceiver
 
+from monitor.cli import main
 from monitor.simulator import Simulator
 
 DAY = 86400
@@ -49,7 +52,9 @@ def world(tmp_path: Path, sqlite_url: str, sim: Simulator, hook: HttpReceiver) -
     assert w.scan() == [], "a token, app secret or API token appeared in the output"
 
 
-def test_a_revocation_announced_by_callback_is_invalid_at_the_receiver(world: CallbackWorld) -> None:
+def test_a_revocation_announced_by_callback_is_invalid_at_the_receiver(
+    world: CallbackWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
     revoked, other = world.users["111"], world.users["222"]
     with world.daemon():
         world.wait_checked(revoked + other)
@@ -72,6 +77,18 @@ def test_a_revocation_announced_by_callback_is_invalid_at_the_receiver(world: Ca
         assert all(rows[n].callback_check_at is None for n in other)
         assert world.callbacks_stored() == 1
         assert 'threads_monitor_callbacks_total{kind="deauthorize",outcome="accepted"} 1.0' in world.metrics()
+        page = requests.get(f"http://{world.fleet.config.http.listen}/tokens/{revoked[0]}", timeout=10).text
+        assert "asked by a deauthorize callback" in page
+    # `status` says which check a callback asked for.
+    cfg = ["--config", str(world.fleet.config_path)]
+    capsys.readouterr()
+    main([*cfg, "status", "--json"])
+    shown = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert shown[revoked[0]]["callback_check_reason"] == "deauthorize"
+    assert shown[revoked[0]]["callback_check_at"] and shown[other[0]]["callback_check_at"] is None
+    main([*cfg, "status"])
+    table = capsys.readouterr().out
+    assert all("by a deauthorize callback" in line for line in table.splitlines() if revoked[0] in line)
 
 
 def test_refused_requests_answer_400_and_cost_no_api_call(world: CallbackWorld) -> None:
