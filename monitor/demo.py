@@ -4,7 +4,9 @@ Nothing is fetched: the simulator runs in this process on 127.0.0.1, the databas
 temporary folder (or `./var/demo-<time>/` with `--keep`), and the key is generated on the spot. The tokens
 are chosen to tell a story within seconds: a healthy one, one expiring in two days, one whose data access
 runs out, a revoked one, one behind a dev-mode app whose inspector is refused, one whose API throttles, and
-one that the daemon refreshes by itself. Alerts go to the console notifier; a status table is re-printed
+one that the daemon refreshes by itself, and one whose user removes the app a little after the start: the
+simulator sends Meta's signed deauthorize callback to the daemon's [callbacks] listener, which checks that
+user's tokens at once. Alerts go to the console notifier; a status table is re-printed
 whenever something changes. SIGINT/SIGTERM stop everything and remove the temporary folder (exit 0).
 """
 
@@ -30,7 +32,7 @@ from monitor.crypto import create_key_file
 from monitor.daemon.lifecycle import Daemon
 from monitor.db import migrate
 from monitor.db.session import transaction
-from monitor.registry import NewToken, add_app, add_tokens
+from monitor.registry import NewToken, add_app, add_tokens, set_app_secret
 from monitor.simulator import Simulator
 from monitor.status import StatusRow, describe_state, status_rows, status_table, until
 from monitor.tables import use_colour
@@ -39,6 +41,7 @@ DAY = 86400.0
 DEFAULT_LISTEN = "127.0.0.1:9469"
 TABLE_EVERY = 60.0  # re-print an unchanged table this often, so "last check" stays truthful
 POLL = 1.0  # how often the table's content is compared with the last one printed
+REVOKE_AFTER = 20.0  # seconds after the start when cyberdyne's user removes the app
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class DemoToken:
     sim: dict[str, Any] = field(default_factory=dict)  # Simulator.add_token keyword arguments, times relative
     throttle: bool = False
     auto_refresh: bool = False
+    revoke_after: float | None = None  # the user removes the app then: the simulator calls back
 
 
 APPS = (
@@ -92,10 +96,18 @@ TOKENS = (
         throttle=True,
     ),
     DemoToken("stark", "legacy", "app in dev mode refuses the inspector -> InspectorInvalid", {}),
+    DemoToken(
+        "cyberdyne",
+        "growth",
+        f"its user removes the app at +{REVOKE_AFTER:.0f} s -> Meta's deauthorize callback -> "
+        "checked at once -> TokenInvalid within seconds, not hours",
+        {},
+        revoke_after=REVOKE_AFTER,
+    ),
 )
 
 
-def demo_config_text(folder: Path, base_url: str, listen: str) -> str:
+def demo_config_text(folder: Path, base_url: str, listen: str, callbacks: str = "127.0.0.1:0") -> str:
     """The demo's configuration as TOML; also written next to the database for `--config`."""
     return f"""\
 # Written by `threads-token-monitor demo`: fast schedules so that things happen within seconds.
@@ -116,6 +128,9 @@ min_check_interval = "10s"
 [http]
 listen = "{listen}"
 
+[callbacks]
+listen = "{callbacks}"
+
 [refresh]
 before = "10d"
 
@@ -132,19 +147,23 @@ type = "console"
 """
 
 
-def build_config(folder: Path, base_url: str, listen: str) -> Config:
-    text = demo_config_text(folder, base_url, listen)
+def build_config(folder: Path, base_url: str, listen: str, callbacks: str = "127.0.0.1:0") -> Config:
+    text = demo_config_text(folder, base_url, listen, callbacks)
     return parse_config(tomllib.loads(text), path=folder / "config.toml")
 
 
-def seed(sim: Simulator, ctx: Context, now: float) -> None:
-    """Register the demo's apps and tokens in the simulator and in the registry (as `tokens add` would)."""
+def seed(sim: Simulator, ctx: Context, now: float) -> dict[str, str]:
+    """Register the demo's apps (with the app secret that signs their callbacks) and tokens in the simulator
+    and in the registry (as `apps add` and `tokens add` would); the token strings by name."""
     new_tokens = []
     with transaction(ctx.sessions) as s:
         for app in APPS:
-            inspector = "THAA" + secrets.token_urlsafe(24)
-            sim.add_app(app.app_id, inspector, state=app.sim_state, application=app.application)
+            inspector, secret = "THAA" + secrets.token_urlsafe(24), secrets.token_hex(16)
+            sim.add_app(
+                app.app_id, inspector, state=app.sim_state, application=app.application, app_secret=secret
+            )
             add_app(s, ctx.vault, app.name, inspector, kind="user_token", threads_app_id=app.app_id, now=now)
+            set_app_secret(s, ctx.vault, app.name, secret)
         app_ids = {a.name: a.app_id for a in APPS}
         for i, tok in enumerate(TOKENS):
             value = "THAA" + secrets.token_urlsafe(36)
@@ -155,6 +174,7 @@ def seed(sim: Simulator, ctx: Context, now: float) -> None:
                 sim.set_fault("throttle", token=value, endpoint="debug_token", minutes=1)
             new_tokens.append(NewToken(tok.name, tok.app, value, {"team": tok.app}, tok.auto_refresh))
         add_tokens(s, ctx.vault, new_tokens, now=now)
+    return {t.name: t.token for t in new_tokens}
 
 
 def _sim_fields(spec: dict[str, Any], now: float) -> dict[str, Any]:
@@ -208,6 +228,8 @@ class Demo:
         self.folder: Path | None = None
         self.sim: Simulator | None = None
         self.daemon: Daemon | None = None
+        self.callbacks = ""  # the [callbacks] listener, on a free port
+        self._revocations: list[threading.Timer] = []
 
     def _make_folder(self) -> Path:
         if self.keep:
@@ -218,17 +240,31 @@ class Demo:
 
     def start(self) -> None:
         self.listen = resolve_port(self.listen)
+        self.callbacks = resolve_port(f"{split_host_port(self.listen)[0]}:0")
         self.folder = self._make_folder()
         self.sim = Simulator().start()
-        config = build_config(self.folder, self.sim.url, self.listen)
-        (self.folder / "config.toml").write_text(demo_config_text(self.folder, self.sim.url, self.listen))
+        self.sim.callback_url = f"http://{self.callbacks}/callbacks/threads/growth/deauthorize"
+        text = demo_config_text(self.folder, self.sim.url, self.listen, self.callbacks)
+        config = build_config(self.folder, self.sim.url, self.listen, self.callbacks)
+        (self.folder / "config.toml").write_text(text)
         create_key_file(config.security.key_files[0])
         self.daemon = Daemon(config, clock=self.clock, notify_stream=self.out)
         ctx = self.daemon.ctx
         migrate.upgrade(ctx.engine)
-        seed(self.sim, ctx, self.clock())
+        strings = seed(self.sim, ctx, self.clock())
         self._print(self.banner())
         self.daemon.start()
+        for tok in (t for t in TOKENS if t.revoke_after is not None):
+            timer = threading.Timer(tok.revoke_after or 0.0, self._revoke, (tok.name, strings[tok.name]))
+            timer.daemon = True
+            timer.start()
+            self._revocations.append(timer)
+
+    def _revoke(self, name: str, token: str) -> None:
+        """The user removes the app: the simulator revokes the token and POSTs Meta's signed callback."""
+        if self.sim is not None and not self.stopping.is_set():
+            self.sim.revoke(token)
+            self._print(f"\n* {name}: its user removed the app; Meta's deauthorize callback is on its way")
 
     def banner(self) -> str:
         assert self.folder is not None and self.sim is not None
@@ -241,6 +277,8 @@ class Demo:
             f"  metrics     {base}/metrics\n"
             f"  status page {base}/\n"
             f"  health      {base}/healthz\n"
+            f"  callbacks   http://{self.callbacks}/callbacks/threads/APP/deauthorize (Meta's deauthorize "
+            "callback: a revocation is checked at once, caught within seconds)\n"
             f"  try         threads-token-monitor --config {self.folder / 'config.toml'} status\n"
             "  Ctrl-C to stop.\n\n"
             f"The tokens:\n{stories}\n\nAlerts appear below as they fire (console notifier):\n"
@@ -285,6 +323,8 @@ class Demo:
 
     def stop(self) -> None:
         self.stopping.set()
+        for timer in self._revocations:
+            timer.cancel()
         if self.daemon is not None:
             if getattr(self.daemon, "sweeper", None) is not None:  # start() got far enough to need a stop
                 self.daemon.stop()
