@@ -88,14 +88,15 @@ class Response:
     def json(cls, status: int, value: Any) -> Response:
         return cls(status, json.dumps(value).encode() + b"\n", "application/json")
 
-    def encode(self, *, close: bool) -> bytes:
-        """Status line, headers and body as one bytes object."""
+    def encode(self, *, close: bool, head: bool = False) -> bytes:
+        """Status line, headers and body as one bytes object (no body for a HEAD request)."""
         headers = {"Date": formatdate(usegmt=True), "Content-Type": self.content_type}
         headers.update({"Content-Length": str(len(self.body)), "Cache-Control": "no-store"})
         headers.update({"X-Content-Type-Options": "nosniff", **self.headers})
         headers.update({"Connection": "close"} if close else {})
         lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        return f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}\r\n{lines}\r\n".encode() + self.body
+        start = f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}\r\n{lines}\r\n".encode()
+        return start if head else start + self.body
 
 
 Handler = Callable[[Request], Response]
@@ -116,19 +117,23 @@ class Route:
     on_oversized: Handler | None = None
 
     def match(self, path: str) -> dict[str, str] | None:
-        """The `{name}` segments of `path` (percent-decoded, printable), or None if it does not match."""
+        """The `{name}` segments of `path` (percent-decoded, printable), or None if it does not match.
+
+        `{name*}` at the end of a pattern takes the rest of the path, an encoded "/" included (a token
+        named "team/acme" is /tokens/team%2Facme); a plain `{name}` never holds a "/"."""
         found = _compiled(self.pattern).fullmatch(path)
-        params = {k: unquote(v, errors="replace") for k, v in found.groupdict().items()} if found else None
-        return (
-            params
-            if params is not None and all(v.isprintable() and "/" not in v for v in params.values())
-            else None
-        )
+        if not found:
+            return None
+        params = {k.removesuffix("_rest"): unquote(v, errors="replace") for k, v in found.groupdict().items()}
+        ok = all(v.isprintable() and ("/" not in v or f"{{{k}*}}" in self.pattern) for k, v in params.items())
+        return params if ok else None
 
 
 @lru_cache(maxsize=64)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern)))
+    escaped = re.escape(pattern)
+    escaped = re.sub(r"\\\{(\w+)\\\*\\\}$", r"(?P<\1_rest>.+)", escaped)
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", escaped))
 
 
 class RequestRefused(Exception):

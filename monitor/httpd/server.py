@@ -160,10 +160,10 @@ class HttpServer:
                 if served > 1 and not conn.next_request(limits.idle_timeout):
                     return False
                 deadline = deadline if served == 1 else time.monotonic() + limits.request_deadline
-                response, keep = self._one(conn, deadline)
+                response, keep, head = self._one(conn, deadline)
                 keep = keep and served < limits.max_requests_per_connection
                 conn.sock.settimeout(limits.request_deadline)  # a client that never reads is let go
-                conn.sock.sendall(response.encode(close=not keep))
+                conn.sock.sendall(response.encode(close=not keep, head=head))
                 if not keep:
                     return True
         except RequestRefused as refused:
@@ -172,8 +172,8 @@ class HttpServer:
             send_now(conn.sock, Response.text(refused.status))
         return True
 
-    def _one(self, conn: Conn, deadline: float) -> tuple[Response, bool]:
-        """Read one request and answer it: (response, keep the connection open)."""
+    def _one(self, conn: Conn, deadline: float) -> tuple[Response, bool, bool]:
+        """Read one request and answer it: (response, keep the connection open, it was a HEAD)."""
         head = conn.head(deadline, self.limits.max_header_bytes)
         method, target, version, headers = parse_head(head, self.limits.max_headers)
         length, (path, _, query) = body_length(headers), target.partition("?")
@@ -182,23 +182,24 @@ class HttpServer:
         expects = length > 0 and headers.get("expect", "").lower() == "100-continue"
         if isinstance(found, Response):  # the body is read to be dropped, or the connection closed
             if length > self.limits.max_body or expects:
-                return found, False
+                return found, False, method == "HEAD"
             conn.body(length, deadline)
-            return found, keep
+            return found, keep, method == "HEAD"
         route, params = found
         request = Request(method, path, query, headers, b"", params)
         if length > (self.limits.max_body if route.max_body is None else route.max_body):
-            return self._call(route.on_oversized or _too_large, route, request), False
+            return self._call(route.on_oversized or _too_large, route, request), False, method == "HEAD"
         if expects:  # the client waits for this before it sends the body
             conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         request = Request(method, path, query, headers, conn.body(length, deadline), params)
-        return self._call(route.handler, route, request), keep
+        return self._call(route.handler, route, request), keep, method == "HEAD"
 
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | Response:
         allowed = set()
         for route in self.routes:
             if (params := route.match(path)) is not None:
-                if route.method == method:
+                # HEAD is GET without the body on the wire (Response.encode(head=True)).
+                if route.method == method or (method == "HEAD" and route.method == "GET"):
                     return route, params
                 allowed.add(route.method)
         return (

@@ -1,9 +1,8 @@
 """The HTTP endpoint: GET /metrics, /healthz and the status page at /, with optional TLS and basic auth.
 
-Each response goes out in one write (status line, headers and body in one bytes object), so a client's
-delayed ACK never stalls the second half of a response. Request lines are never logged: a misconfigured
-client could send a secret in a query string. The status pages (/ and /tokens/NAME) are functions of
-monitor.web.routes; this module only dispatches to them.
+It runs on monitor.httpd: bounded connections, a total deadline per request, one write per response, and no
+request line ever logged (a misconfigured client could send a secret in a query string). The status pages
+(/ and /tokens/NAME) are functions of monitor.web.routes; this module only dispatches to them.
 """
 
 from __future__ import annotations
@@ -13,12 +12,7 @@ import binascii
 import hmac
 import json
 import logging
-import socket
-import ssl
-import threading
 from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -27,6 +21,8 @@ from prometheus_client.exposition import choose_encoder
 from monitor import __version__
 from monitor.config.load import HttpConfig
 from monitor.context import Context
+from monitor.httpd import HttpServer, Request, Route
+from monitor.httpd import Response as HttpResponse
 from monitor.redact import error_line
 from monitor.web.routes import TOKEN_PREFIX, PageFunction, fleet_response, token_response
 
@@ -38,70 +34,6 @@ Response = tuple[int, str, bytes, dict[str, str]]  # status, content type, body,
 TEXT = "text/plain; charset=utf-8"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    web: WebServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up or fails the TLS handshake is routine, not a traceback on stderr.
-        log.debug("connection from %s failed", client_address[0] if client_address else "?", exc_info=True)
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    server_version = "threads-token-monitor"
-    sys_version = ""
-    timeout = 30  # seconds of client silence before the connection is dropped
-
-    def setup(self) -> None:
-        self.request.settimeout(self.timeout)
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.do_handshake()  # here, on the request thread, not in the accept loop
-        super().setup()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-        """Silenced: request lines could carry query strings."""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._respond(head=False)
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._respond(head=True)
-
-    def _respond(self, *, head: bool) -> None:
-        web = self.server.web
-        if not web.authorised(self.headers.get("Authorization")):
-            status, ctype, body, extra = (
-                401,
-                TEXT,
-                b"authentication required\n",
-                {"WWW-Authenticate": 'Basic realm="threads-token-monitor", charset="UTF-8"'},
-            )
-        else:
-            status, ctype, body, extra = web.route(self.path, self.headers.get("Accept"))
-        self._send(status, ctype, body, extra, head=head)
-
-    def _send(self, status: int, ctype: str, body: bytes, extra: dict[str, str], *, head: bool) -> None:
-        reason = HTTPStatus(status).phrase
-        headers = {
-            "Content-Type": ctype,
-            "Content-Length": str(len(body)),
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            **extra,
-        }
-        head_lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        start = f"{self.protocol_version} {status} {reason}\r\n{head_lines}\r\n".encode("latin-1")
-        self.wfile.write(start if head else start + body)
-        self.wfile.flush()
-
-
 class WebServer:
     """Serves /metrics, /healthz and / on `http.listen` from a daemon thread."""
 
@@ -109,8 +41,7 @@ class WebServer:
         self, http: HttpConfig, *, registry: CollectorRegistry | None, health: Health, ctx: Context
     ) -> None:
         self.http, self.registry, self.health, self.ctx = http, registry, health, ctx
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: HttpServer | None = None
         self._credentials = self._expected_credentials(http)
 
     @staticmethod
@@ -122,28 +53,28 @@ class WebServer:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        host = self.http.host.strip("[]")
-        server = (_Server6 if ":" in host else _Server)((host, self.http.port), _Handler)
-        server.web = self
-        if self.http.tls_cert_file is not None and self.http.tls_key_file is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(str(self.http.tls_cert_file), str(self.http.tls_key_file))
-            server.socket = context.wrap_socket(
-                server.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+        """Bind and serve on the hardened server of monitor.httpd: bounded connections and threads, a
+        total deadline per request, no accept() spin on EMFILE, every request body read or refused."""
+        http = self.http
+        routes = [Route("GET", path, self._handle) for path in ("/metrics", "/healthz", "/", "/index.html")]
+        routes.append(Route("GET", TOKEN_PREFIX + "{name*}", self._handle))
+        server = HttpServer(
+            routes,
+            host=http.host,
+            port=http.port,
+            tls_cert_file=http.tls_cert_file,
+            tls_key_file=http.tls_key_file,
+            name="http",
         )
-        self._thread.start()
-        log.info("serving /metrics, /healthz and / on %s://%s:%d", self.scheme, host, self.port)
+        server.start()
+        self._server = server
+        log.info("serving /metrics, /healthz and / on %s://%s:%d", self.scheme, server.host, self.port)
 
     @property
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("web server not started")
-        return int(self._server.server_address[1])
+        return self._server.address[1]
 
     @property
     def scheme(self) -> str:
@@ -152,9 +83,17 @@ class WebServer:
     def stop(self) -> None:
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         self._server = None
+
+    def _handle(self, request: Request) -> HttpResponse:
+        if not self.authorised(request.header("authorization")):
+            challenge = {"WWW-Authenticate": 'Basic realm="threads-token-monitor", charset="UTF-8"'}
+            return HttpResponse(401, b"authentication required\n", TEXT, challenge)
+        target = request.path + (f"?{request.query}" if request.query else "")
+        status, ctype, body, extra = self.route(target, request.header("accept"))
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **extra}
+        return HttpResponse(status, body, ctype, headers)
 
     # --- requests ----------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -263,3 +265,44 @@ def test_tokens_table_untouched_by_scrapes(env: Env) -> None:
     before = {n: r.updated_at for n, r in env.fleet.rows().items()}
     env.scrape()
     assert {n: r.updated_at for n, r in env.fleet.rows().items()} == before
+
+
+def test_a_flood_of_idle_clients_costs_bounded_threads_and_metrics_come_back(env: Env) -> None:
+    """100 clients that open a connection and send half a request line: the endpoint takes at most its
+    connection cap of them (the rest get 503 at once), cuts each at the request deadline, and /metrics
+    answers again; the process never holds a thread per client."""
+    host, port = env.url.removeprefix("http://").split(":")
+    before = threading.active_count()
+    idle = []
+    for _ in range(100):
+        sock = socket.create_connection((host, int(port)), timeout=5)
+        sock.sendall(b"GET /metr")
+        idle.append(sock)
+    try:
+        assert threading.active_count() - before <= 64 + 4
+        wait_until(lambda: _scrape_ok(env), 30, "/metrics to answer beside the idle flood")
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def _scrape_ok(env: Env) -> bool:
+    try:
+        return env.scrape().status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_a_get_with_a_body_is_answered_once(env: Env) -> None:
+    """A GET whose body was left unread used to be parsed as a second request on the same connection."""
+    host, port = env.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        sock.sendall(
+            b"GET /nope HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(smuggled) + smuggled
+        )
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.count(b"HTTP/1.1 ") == 2 and data.startswith(b"HTTP/1.1 404")
