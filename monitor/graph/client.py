@@ -16,7 +16,6 @@ from typing import Any
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from monitor.graph.results import (
     RETRYABLE,
@@ -37,6 +36,7 @@ from monitor.graph.wire import (
     protect_urllib3_logs,
     retry_after_seconds,
 )
+from monitor.net import BoundedSession, DeadlineExceeded, TooLarge
 from monitor.redact import redact
 
 __all__ = ["ApiUsage", "CheckResult", "GraphClient", "GraphError", "RefreshResult", "TokenInfo", "Verdict"]
@@ -78,10 +78,7 @@ class GraphClient:
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.max_body_bytes = max_body_bytes
         self._on_response, self._sleep = on_response, sleep
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0, pool_block=False)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._http = BoundedSession(pool_size=pool_size)
 
     def debug_token(self, input_token: str, inspector: str) -> CheckResult:
         """Inspect `input_token` with `inspector` (a tester's user token or an app token); never raises."""
@@ -116,7 +113,7 @@ class GraphClient:
 
     def close(self) -> None:
         """Close pooled connections."""
-        self._session.close()
+        self._http.close()
 
     def _call(self, endpoint: str, url: str, params: dict[str, str], classify: Any, failed: Any) -> Any:
         attempt = 0
@@ -136,50 +133,27 @@ class GraphClient:
             self._sleep(max(wait, retry_after))
 
     def _fetch(self, endpoint: str, url: str, params: dict[str, str]) -> _Answer | tuple[str, str]:
-        deadline = time.monotonic() + self.timeout
+        """One call within `timeout` in total (a peer trickling headers or body is cut off) and a body of at
+        most `max_body_bytes`; an answer, or (reason, message) for the failure result."""
         try:
-            resp = self._session.get(url, params=params, timeout=self.timeout, stream=True)
+            reply = self._http.request(
+                "GET", url, deadline=self.timeout, max_bytes=self.max_body_bytes, params=params
+            )
+        except TooLarge as exc:
+            usage = parse_usage(exc.headers) if exc.headers is not None else None
+            self._notify(endpoint, str(exc.status) if exc.status else "error", usage)
+            return ("too_large", f"body larger than {self.max_body_bytes} bytes")
+        except DeadlineExceeded as exc:
+            return self._failed(endpoint, "timeout", exc)
         except requests.Timeout as exc:
             return self._failed(endpoint, "timeout", exc)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             return self._failed(endpoint, "connection", exc)
         except Exception as exc:  # noqa: BLE001 - a result, never an escaping exception with a URL inside
             return self._failed(endpoint, "unexpected", exc)
-        try:
-            usage = parse_usage(resp.headers)
-            self._notify(endpoint, str(resp.status_code), usage)
-            body = self._read_capped(resp, deadline)
-            if body is None:
-                return ("too_large", f"body larger than {self.max_body_bytes} bytes")
-            return _Answer(resp.status_code, body, usage, retry_after_seconds(resp.headers))
-        except TimeoutError:
-            return ("timeout", "read deadline exceeded")
-        except (urllib3.exceptions.ReadTimeoutError, requests.Timeout) as exc:
-            return ("timeout", type(exc).__name__)
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            return ("connection", type(exc).__name__)
-        except Exception as exc:  # noqa: BLE001
-            return ("unexpected", type(exc).__name__)
-        finally:
-            resp.close()
-
-    def _read_capped(self, resp: requests.Response, deadline: float) -> bytes | None:
-        """The body, None when it exceeds max_body_bytes; TimeoutError past the deadline (slow trickle)."""
-        length = resp.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.max_body_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError
-            chunk = resp.raw.read1(65536, decode_content=True)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
+        usage = parse_usage(reply.headers)
+        self._notify(endpoint, str(reply.status), usage)
+        return _Answer(reply.status, reply.body, usage, retry_after_seconds(reply.headers))
 
     def _failed(self, endpoint: str, reason: str, exc: BaseException) -> tuple[str, str]:
         self._notify(endpoint, "error", None)

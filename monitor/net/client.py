@@ -34,7 +34,11 @@ class DeadlineExceeded(Exception):
 
 
 class TooLarge(Exception):
-    """The peer's answer is larger than the cap; the rest was not read."""
+    """The peer's answer is larger than the cap; the rest was not read. `status` and `headers` are the
+    answer's, when they had arrived."""
+
+    status: int | None = None
+    headers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,13 @@ class BoundedSession:
                 )
                 try:
                     body = _read(response, max_bytes, end)
+                except TooLarge as exc:
+                    exc.status, exc.headers = response.status_code, response.headers
+                    raise
                 finally:
                     response.close()
+            except TooLarge:
+                raise
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if fired.is_set():
                     raise DeadlineExceeded(f"no complete answer within {deadline:g} s") from None
