@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, insert, select, update
@@ -209,9 +209,17 @@ def token_row(vault: Vault, new: NewToken, app_id: int, now: float, source: str 
 
 
 def add_tokens(
-    session: Session, vault: Vault, tokens: Sequence[NewToken], *, now: float, source: str | None = None
+    session: Session,
+    vault: Vault,
+    tokens: Sequence[NewToken],
+    *,
+    now: float,
+    source: str | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> int:
-    """Validate every token, then insert all of them in one statement (all-or-nothing)."""
+    """Validate every token, then insert all of them (all-or-nothing: the caller's transaction).
+
+    `tick(n)` is called as each chunk of n tokens is encrypted and inserted (the import's progress bar)."""
     check_key(session, vault)
     apps = dict(session.execute(select(App.name, App.id)).all())
     seen: set[str] = set()
@@ -227,10 +235,12 @@ def add_tokens(
     existing = _existing_names(session, seen)
     if existing:
         raise RegistryError(f"a token named {sorted(existing)[0]!r} already exists")
-    rows = [token_row(vault, t, apps[t.app], now, source) for t in tokens]
-    for chunk_start in range(0, len(rows), 1000):
-        session.execute(insert(Token), rows[chunk_start : chunk_start + 1000])
-    return len(rows)
+    for start in range(0, len(tokens), 1000):
+        chunk = tokens[start : start + 1000]
+        session.execute(insert(Token), [token_row(vault, t, apps[t.app], now, source) for t in chunk])
+        if tick is not None:
+            tick(len(chunk))
+    return len(tokens)
 
 
 def _existing_names(session: Session, names: set[str]) -> set[str]:

@@ -39,6 +39,11 @@ class PrintableStream:
     def write(self, text: str) -> int:
         return self._stream.write(_OURS_OR_STEERING.sub(lambda m: m.group(1) or _escape(m.group()), text))
 
+    @property
+    def unescaped(self) -> TextIO:
+        """The wrapped stream, for output made entirely by the program (a progress bar's carriage returns)."""
+        return self._stream
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 

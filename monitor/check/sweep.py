@@ -23,6 +23,7 @@ from monitor.check import store
 from monitor.check.observe import ANSWERED, Cadence
 from monitor.check.outcome import result_rows
 from monitor.check.probe import Gate, InspectorProbes, opener
+from monitor.check.progress import Tick, gather
 from monitor.crypto import Vault
 from monitor.db.session import transaction
 from monitor.graph.budget import CallBudget
@@ -132,14 +133,13 @@ class Sweeper:
             self._finish(pending, done, stats)
         return stats
 
-    def check_now(self, token_ids: Iterable[int]) -> list[CheckOutcome]:
+    def check_now(self, token_ids: Iterable[int], tick: Tick | None = None) -> list[CheckOutcome]:
         """Inspect the given tokens at once, whatever their schedule (the `check` command)."""
         ids = list(token_ids)
-        return self.check_claimed(
-            lambda s, owner, now: store.claim_ids(s, ids, owner, now, self.lease), "check"
-        )
+        claim: Claim = lambda s, owner, now: store.claim_ids(s, ids, owner, now, self.lease)  # noqa: E731
+        return self.check_claimed(claim, "check", tick)
 
-    def check_claimed(self, claim: Claim, purpose: str) -> list[CheckOutcome]:
+    def check_claimed(self, claim: Claim, purpose: str, tick: Tick | None = None) -> list[CheckOutcome]:
         """Inspect at once the tokens `claim(session, owner, now)` leases, under an owner of their own (the
         end of a concurrent sweep must not drop those leases); within the budget, whatever app pauses."""
         now = self.clock()
@@ -153,7 +153,7 @@ class Sweeper:
         claimed = self._tx(claim_and_load)
         stats = SweepStats()
         futures = self._submit(claimed, stats, honour_pauses=False, owner=owner)
-        outcomes = [f.result() for f in futures]
+        outcomes = gather(futures, tick)  # `tick(1)` as each check finishes: the `check` progress bar
         self._store(outcomes, stats, owner=owner)
         return outcomes
 

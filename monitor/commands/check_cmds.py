@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from monitor.check.sweep import Sweeper
 from monitor.commands.helptext import JSON_HELP, examples
+from monitor.commands.progress import on_terminal, progress_bar
 from monitor.context import Context
 from monitor.daemon.lifecycle import cadence_of
 from monitor.db.models import App, Token
@@ -90,7 +91,8 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
         clock=ctx.clock,
     )
     try:
-        outcomes = sweeper.check_now(ids)
+        with progress_bar(len(ids), "token", "checking", enabled=on_terminal(args.json)) as tick:
+            outcomes = sweeper.check_now(ids, tick)
     finally:
         sweeper.close()
         client.close()

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.commands.helptext import JSON_HELP, examples
+from monitor.commands.progress import Tick, on_terminal, progress_bar
+from monitor.config import SourceConfig
 from monitor.context import Context
 from monitor.db.models import Source
 from monitor.sources.job import SourceError, claim_and_sync, select_sources
@@ -62,29 +64,28 @@ def cmd_sources_sync(ctx: Context, args: argparse.Namespace) -> int:
         print("no sources configured (add a [[sources]] table to the configuration)")
         return 0
     owner = f"cli:{socket.gethostname()[:40]}:{os.getpid()}"
-    results: list[dict[str, Any]] = []
-    for source in sources:
-        try:
-            report = claim_and_sync(ctx, source, owner, force=True)
-        except SourceError as exc:
-            results.append({"source": source.name, "outcome": "failure", "error": exc.message})
-            continue
-        if report is None:
-            results.append(
-                {
-                    "source": source.name,
-                    "outcome": "busy",
-                    "error": "another instance is syncing this source right now",
-                }
-            )
-        else:
-            results.append({"source": source.name, "outcome": "success", **report.to_json()})
+    with progress_bar(len(sources), "source", "syncing", enabled=on_terminal(args.json)) as tick:
+        results = [_sync_one(ctx, source, owner, tick) for source in sources]
     if args.json:
         print_json(results)
     else:
         for result in results:
             print(_describe(result))
     return 1 if any(r["outcome"] == "failure" for r in results) else 0
+
+
+def _sync_one(ctx: Context, source: SourceConfig, owner: str, tick: Tick) -> dict[str, Any]:
+    """One source synced now, as a result row of `sources sync`."""
+    try:
+        report = claim_and_sync(ctx, source, owner, force=True)
+    except SourceError as exc:
+        return {"source": source.name, "outcome": "failure", "error": exc.message}
+    finally:
+        tick(1)
+    if report is None:
+        busy = "another instance is syncing this source right now"
+        return {"source": source.name, "outcome": "busy", "error": busy}
+    return {"source": source.name, "outcome": "success", **report.to_json()}
 
 
 def _describe(result: dict[str, Any]) -> str:

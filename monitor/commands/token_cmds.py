@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.commands.helptext import JSON_HELP, examples
+from monitor.commands.progress import on_terminal, progress_bar
 from monitor.commands.registry_cmds import read_env
 from monitor.context import Context
 from monitor.db.models import App, Token
@@ -219,8 +220,9 @@ def cmd_tokens_remove(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_tokens_import(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     rows = read_import_file(args.file)
-    with transaction(ctx.sessions) as s:
-        count = add_tokens(s, ctx.vault, rows, now=ctx.now())
+    bar = progress_bar(len(rows), "token", "importing", enabled=on_terminal(args.json))
+    with bar as tick, transaction(ctx.sessions) as s:
+        count = add_tokens(s, ctx.vault, rows, now=ctx.now(), tick=tick)
     if args.json:
         print_json({"imported": count})
     else:
