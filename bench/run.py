@@ -23,7 +23,10 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("memory", [], ["--quick"]),
     ("apicalls", [], ["--quick"]),
     ("alert_latency", [], ["--quick"]),
+    ("callback_latency", [], ["--quick"]),
     ("sources", [], ["--rows", "2000"]),
+    # 100,000 tokens takes about 5 minutes more: `python -m bench.dbwork` (default sizes) runs it.
+    ("dbwork", ["--sizes", "1000,10000"], ["--quick"]),
 ]
 
 

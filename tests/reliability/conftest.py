@@ -31,7 +31,7 @@ from sqlalchemy import MetaData, create_engine, select
 from monitor.simulator import Simulator
 
 # Columns holding Fernet ciphertext: the only ones a dump leaves out.
-ENCRYPTED = {("tokens", "secret"), ("apps", "inspector_secret")}
+ENCRYPTED = {("tokens", "secret"), ("apps", "inspector_secret"), ("apps", "callback_secret")}
 NOT_SCANNED = (".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".key")  # databases are scanned as dumps
 
 
