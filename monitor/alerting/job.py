@@ -35,6 +35,7 @@ from monitor.alerting.rules import (
 from monitor.config.load import AlertsConfig, Config
 from monitor.db.models import Alert, AlertEventRow, App, Notification, Source, Token
 from monitor.jobs import Job
+from monitor.notify.relay import relay_notifiers
 
 log = logging.getLogger("monitor.alerts")
 
@@ -207,6 +208,11 @@ def evaluate(session: Session, cfg: AlertsConfig, now: float) -> Evaluation:
 # --- the component ---------------------------------------------------------------------------------------
 
 
+def forward_url(config: Config) -> str | None:
+    """[callbacks] forward_url: the outbox then also delivers relayed callbacks (monitor.notify.relay)."""
+    return config.callbacks.forward_url if config.callbacks is not None else None
+
+
 class AlertsComponent:
     """Jobs: `alerts` (evaluate, then group), `deliver` (the outbox) and a daily prune of old history."""
 
@@ -225,7 +231,7 @@ class AlertsComponent:
         on_outcome = events.notification if events is not None else None
         self.outbox = Outbox(
             sessions,
-            build_notifiers(config.notifiers, notify_stream),
+            build_notifiers(config.notifiers, notify_stream) | relay_notifiers(forward_url(config)),
             owner=owner,
             ttl=config.alerts.notification_ttl,
             clock=clock,
@@ -293,7 +299,8 @@ class AlertsComponent:
     def reload(self, config: Config) -> None:
         self.config = config
         self.outbox.ttl = config.alerts.notification_ttl
-        self.outbox.replace_notifiers(build_notifiers(config.notifiers, self.notify_stream))
+        relay = relay_notifiers(forward_url(config))
+        self.outbox.replace_notifiers(build_notifiers(config.notifiers, self.notify_stream) | relay)
 
     def stop(self) -> None:
         """Nothing to stop claiming: a tick is one short transaction, delivery ends with `close`."""

@@ -15,9 +15,17 @@ from sqlalchemy.orm import Session
 
 from monitor.callbacks.server import Kind, RecheckRequest
 from monitor.crypto import Vault
-from monitor.db.models import App, Callback, Token
+from monitor.db.models import App, Callback, Notification, Token
+from monitor.notify.relay import relay_message
 
-__all__ = ["RECHECK_SPACING", "app_secret", "queue_tokens", "store_deauthorization", "store_recheck"]
+__all__ = [
+    "RECHECK_SPACING",
+    "app_secret",
+    "queue_relay",
+    "queue_tokens",
+    "store_deauthorization",
+    "store_recheck",
+]
 
 RECHECK_SPACING = 10.0  # seconds: at most one callback check per token in this long
 
@@ -89,3 +97,20 @@ def store_recheck(session: Session, request: RecheckRequest, now: float) -> int:
         Callback(kind="recheck", app_id=app_id, user_id=request.user_id, received_at=now, tokens=queued)
     )
     return queued
+
+
+def queue_relay(session: Session, app: str, body: bytes, content_type: str, now: float) -> None:
+    """Queue the callback's original body for `[callbacks] forward_url` in the durable outbox (committed
+    with the callback, so an acknowledged callback is always relayed, retried like any notification)."""
+    message = relay_message(app, body, content_type, now)
+    session.add(
+        Notification(
+            delivery_id=message.delivery_id,
+            notifier=message.notifier,
+            payload=message.to_json(),
+            status="pending",
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )

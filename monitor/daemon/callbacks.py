@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.callbacks import CallbackServer, Kind, Outcome, RecheckRequest
-from monitor.callbacks.store import app_secret, store_deauthorization, store_recheck
+from monitor.callbacks.store import app_secret, queue_relay, store_deauthorization, store_recheck
 from monitor.check.recheck import Rechecker
 from monitor.check.sweep import Sweeper
 from monitor.config.load import CallbacksConfig
@@ -42,6 +42,7 @@ class CallbacksComponent:
         clock: Callable[[], float],
     ) -> None:
         self.sessions, self.vault, self.clock = sessions, vault, clock
+        self.forward_url = config.forward_url
         self.rechecker = Rechecker(sweeper)
         self.server = CallbackServer(
             secret_for=self.secret_for,
@@ -68,9 +69,13 @@ class CallbacksComponent:
             return app_secret(s, self.vault, app)
 
     def on_deauthorize(self, app: str, user_id: str, issued_at: int, body: bytes, content_type: str) -> None:
-        """Store the callback and queue its tokens (committed before the 200), then wake the checks."""
+        """Store the callback, queue its tokens and (with forward_url) its relay, all committed before the
+        200 goes out; then wake the checks."""
+        now = self.clock()
         with transaction(self.sessions) as s:
-            queued = store_deauthorization(s, app, user_id, issued_at, self.clock())
+            queued = store_deauthorization(s, app, user_id, issued_at, now)
+            if self.forward_url:
+                queue_relay(s, app, body, content_type, now)
         log.info("deauthorize callback for app %s queued %d token(s) for a check", app, queued)
         self.rechecker.wake()
 
@@ -88,7 +93,10 @@ class CallbacksComponent:
         return []
 
     def reload(self, config: Any) -> None:
-        """The listener keeps its address, TLS files and API token until a restart."""
+        """A new forward_url applies at once; the listener keeps its address, TLS files and API token
+        until a restart."""
+        if config.callbacks is not None:
+            self.forward_url = config.callbacks.forward_url
 
     def stop(self) -> None:
         """Stop answering callbacks (Meta retries what it could not deliver), then the queued checks."""

@@ -44,16 +44,15 @@ class CallbackWorld:
     daemons: list[DaemonProcess] = field(default_factory=list)
 
     @classmethod
-    def make(cls, tmp_path: Path, db_url: str, sim: Simulator, hook: HttpReceiver) -> CallbackWorld:
+    def make(
+        cls, tmp_path: Path, db_url: str, sim: Simulator, hook: HttpReceiver, forward_url: str | None = None
+    ) -> CallbackWorld:
         api_token, app_secret = new_secret("api"), new_secret("appsecret")
         (tmp_path / "api-token").write_text(api_token + "\n", encoding="utf-8")
-        fleet = make_fleet(
-            tmp_path,
-            db_url,
-            sim,
-            callbacks={"listen": f"127.0.0.1:{free_port()}", "api_token_file": str(tmp_path / "api-token")},
-            alerts={"group_wait": "1s"},
-        )
+        callbacks = {"listen": f"127.0.0.1:{free_port()}", "api_token_file": str(tmp_path / "api-token")}
+        if forward_url:
+            callbacks["forward_url"] = forward_url
+        fleet = make_fleet(tmp_path, db_url, sim, callbacks=callbacks, alerts={"group_wait": "1s"})
         with fleet.config_path.open("a", encoding="utf-8") as fh:
             fh.write(f'\n[[notifiers]]\nname = "hook"\ntype = "webhook"\nurl = "{hook.url("/hook")}"\n')
         inspector = fleet.add_app(APP)

@@ -200,3 +200,30 @@ def test_two_daemons_on_postgresql_check_a_called_back_token_exactly_once(
     finally:
         world.fleet.close()
     assert world.scan() == []
+
+
+def test_forward_url_relays_the_original_body_through_the_outbox(
+    tmp_path: Path, sqlite_url: str, sim: Simulator, hook: HttpReceiver
+) -> None:
+    """The application's own handler gets each accepted callback byte for byte, with its content type,
+    retried after a failure like any notification (one delivery id); a refused one is never relayed."""
+    with HttpReceiver() as app_handler:
+        app_handler.respond(503)  # the handler is briefly down: the outbox retries
+        forward = app_handler.url("/threads/deauthorize/{app}")
+        world = CallbackWorld.make(tmp_path, sqlite_url, sim, hook, forward_url=forward)
+        world.add_user("111", 1)
+        try:
+            with world.daemon():
+                world.wait_checked(world.users["111"])
+                body = world.signed_body("111") + b"&extra=kept%20as%20sent"
+                assert world.post_callback(world.signed_body("111", secret="forged")).status_code == 400
+                assert world.post_callback(body).status_code == 200
+                first, second = app_handler.wait_for(2, timeout=60)
+        finally:
+            world.fleet.close()
+    assert second.path == "/threads/deauthorize/growth" and second.body == body
+    assert second.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert first.body == body
+    assert first.headers["X-Threads-Monitor-Delivery"] == second.headers["X-Threads-Monitor-Delivery"]
+    assert len(app_handler.requests.items) == 2  # the forged one never went out
+    assert world.scan() == []
