@@ -12,6 +12,7 @@ tests/config/test_schema.py fails when either is stale (regenerate with `make sc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from itertools import combinations
@@ -20,7 +21,8 @@ from typing import Any
 
 from monitor.config.fields import Field
 from monitor.config.keys import NOTIFIER_FIELDS, NOTIFIER_TYPE_FIELDS, SECTIONS, SOURCE_FIELDS
-from monitor.config.values import NONEMPTY, schema_of
+from monitor.config.model import Config, NotifierConfig, SourceConfig
+from monitor.config.values import DURATION_PATTERN, NONEMPTY, format_duration, schema_of
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 PACKAGED_SCHEMA = Path(__file__).with_name("config.schema.json")
@@ -29,9 +31,16 @@ Schema = dict[str, Any]
 
 def config_schema() -> Schema:
     """The whole file: the sections, `[[notifiers]]` by type and `[[sources]]`; unknown keys refused."""
-    properties: Schema = {name: table_schema(fields) for name, fields in SECTIONS.items()}
+    config = Config()
+    properties: Schema = {
+        name: table_schema(fields, defaults=defaults_of(getattr(config, name, None)))
+        for name, fields in SECTIONS.items()
+    }
     properties["notifiers"] = {"type": "array", "items": notifier_schema()}
-    properties["sources"] = {"type": "array", "items": table_schema(SOURCE_FIELDS)}
+    properties["sources"] = {
+        "type": "array",
+        "items": table_schema(SOURCE_FIELDS, defaults=defaults_of(SourceConfig)),
+    }
     return {
         "$schema": DIALECT,
         "title": "threads-token-monitor configuration",
@@ -49,24 +58,30 @@ def schema_text() -> str:
 
 def notifier_schema() -> Schema:
     """A `[[notifiers]]` table: the common keys, then the keys of its `type` (each type a closed object)."""
-    schema = table_schema(NOTIFIER_FIELDS, closed=False)
+    defaults = defaults_of(NotifierConfig)
+    schema = table_schema(NOTIFIER_FIELDS, closed=False, defaults=defaults)
     schema["allOf"] = [
         {
             "if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
-            "then": table_schema({**NOTIFIER_FIELDS, **fields}),
+            "then": table_schema({**NOTIFIER_FIELDS, **fields}, defaults=defaults),
         }
         for kind, fields in NOTIFIER_TYPE_FIELDS.items()
     ]
     return schema
 
 
-def table_schema(fields: Mapping[str, Field], *, closed: bool = True) -> Schema:
-    """One table: a property per accepted key (a secret's three forms each), required keys, secret rules."""
+def table_schema(
+    fields: Mapping[str, Field], *, closed: bool = True, defaults: Mapping[str, Any] | None = None
+) -> Schema:
+    """One table: a property per accepted key (a secret's three forms each), required keys, secret rules.
+
+    `defaults` (the model's dataclass defaults) and a Field's own default become each key's "default"."""
     properties: Schema = {}
     required: list[str] = []
     rules: list[Schema] = []
     for name, spec in fields.items():
-        properties.update(field_properties(name, spec))
+        default = spec.default if spec.has_default else (defaults or {}).get(name)
+        properties.update(field_properties(name, spec, default))
         if spec.secret:
             rules.append(secret_rule(spec.keys(name), spec.required))
         elif spec.required:
@@ -81,11 +96,13 @@ def table_schema(fields: Mapping[str, Field], *, closed: bool = True) -> Schema:
     return schema
 
 
-def field_properties(name: str, spec: Field) -> Schema:
+def field_properties(name: str, spec: Field, default: Any = None) -> Schema:
     """The schema of one key; for a secret also of KEY_file and KEY_env."""
     if spec.children is not None:
-        return {name: table_schema(spec.children)}
+        return {name: table_schema(spec.children, defaults=defaults_of(default))}
     value = schema_of(spec.parse)
+    if (shown := toml_value(default, value)) is not None:
+        value["default"] = shown
     if not spec.secret:
         return {name: value}
     if spec.many:
@@ -105,6 +122,32 @@ def secret_rule(keys: tuple[str, ...], required: bool) -> Schema:
     if required:
         return {"oneOf": [{"required": [key]} for key in keys]}
     return {"not": {"anyOf": [{"required": list(pair)} for pair in combinations(keys, 2)]}}
+
+
+def defaults_of(model: Any) -> dict[str, Any]:
+    """A dataclass instance's values, or a dataclass's field defaults, by name ({} for None)."""
+    if model is None:
+        return {}
+    if not isinstance(model, type):
+        return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}
+    return {f.name: f.default for f in dataclasses.fields(model) if f.default is not dataclasses.MISSING}
+
+
+def toml_value(value: Any, fragment: Schema) -> Any:
+    """A default as the file writes it: durations as "6h", paths as strings, tuples as arrays; None: none."""
+    if value is None or dataclasses.is_dataclass(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [toml_value(item, fragment.get("items", {})) for item in value]
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, float) and any(
+        f.get("pattern") == DURATION_PATTERN for f in fragment.get("anyOf", [])
+    ):
+        return format_duration(value)
+    return value
 
 
 def _describe(value: Schema) -> Schema:

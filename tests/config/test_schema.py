@@ -83,7 +83,8 @@ def test_committed_schema_files_are_current() -> None:
     fresh = schema_text()
     for path in (TOP_SCHEMA, PACKAGED_SCHEMA):
         assert path.read_text(encoding="utf-8") == fresh, (
-            f"{path.relative_to(ROOT)} is stale: regenerate it with `make schema`"
+            f"{path.relative_to(ROOT)} is stale: regenerate it with `make schema` (it runs "
+            "`threads-token-monitor config schema > config.schema.json` and copies it to monitor/config/)"
         )
 
 
@@ -290,3 +291,39 @@ def test_hostile_structure_is_refused_by_both(tmp_path: Path) -> None:
         with pytest.raises(ConfigError):
             parse_config(data, path=tmp_path / "config.toml", env=ENV | {"GOOD": "x"})
         assert list(VALIDATOR.iter_errors(data)), data
+
+
+def schema_defaults(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The "default" of every key of an object schema, sub-tables included."""
+    found: dict[str, Any] = {}
+    for name, sub in table["properties"].items():
+        if "properties" in sub:
+            found[name] = schema_defaults(sub)
+        elif "default" in sub:
+            found[name] = sub["default"]
+    return found
+
+
+def test_the_defaults_shown_are_the_defaults_applied(tmp_path: Path) -> None:
+    """A file spelling out every default the schema shows loads as the empty file does."""
+    properties = SCHEMA["properties"]
+    sections = {name: schema_defaults(sub) for name, sub in properties.items() if sub["type"] == "object"}
+    assert sections["threads"]["timeout"] == "10s" and sections["schedule"]["retention"] == "400d"
+    assert sections["alerts"]["expiry"] == {"warning": "7d", "critical": "2d"}
+    spelled = {name: values for name, values in sections.items() if values}
+    assert parse_config(spelled, path=tmp_path / "c.toml", env={}) == parse_config(
+        {}, path=tmp_path / "c.toml"
+    )
+    branches = {
+        b["if"]["properties"]["type"]["const"]: b["then"] for b in properties["notifiers"]["items"]["allOf"]
+    }
+    for kind, type_fields in NOTIFIER_TYPE_FIELDS.items():
+        bare = minimal({**NOTIFIER_FIELDS, **type_fields}, tmp_path, type=kind, name="n")
+        full = schema_defaults(branches[kind]) | bare
+        assert VALIDATOR.is_valid({"notifiers": [full]}), kind
+        assert parse_config({"notifiers": [full]}, env={}) == parse_config({"notifiers": [bare]}, env={}), (
+            kind
+        )
+    bare = minimal(SOURCE_FIELDS, tmp_path)
+    full = schema_defaults(properties["sources"]["items"]) | bare
+    assert parse_config({"sources": [full]}, env={}) == parse_config({"sources": [bare]}, env={})
