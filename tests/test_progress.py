@@ -28,7 +28,8 @@ from monitor.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKENS = 40
-BAR_WITH_RATE = re.compile(r"\| *\d+/\d+ \[\d\d:\d\d<\d\d:\d\d, +\d+(\.\d+)? token/s\]")
+# "12/40 [00:00<00:01, 21.18 token/s]"; below one a second tqdm writes the inverse, "1.50s/ token".
+BAR_WITH_RATE = re.compile(r"\| *\d+/\d+ \[\d\d:\d\d<\d\d:\d\d, +(\d+(\.\d+)? token/s|\d+(\.\d+)?s/ token)\]")
 
 
 @pytest.fixture
