@@ -1,0 +1,91 @@
+"""The pieces around the listener: the [callbacks] section, the counters, and the simulator's callback."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from receivers import HttpReceiver
+
+from monitor.callbacks import KINDS, OUTCOMES, verify_callback
+from monitor.config.load import ConfigError, default_config, parse_config
+from monitor.config.model import CallbacksConfig
+from monitor.metrics.exposition import Events
+from monitor.simulator import Simulator
+from monitor.simulator.deauth import signed_request
+
+
+def parse(callbacks: dict[str, Any] | None, env: dict[str, str] | None = None) -> Any:
+    data = {} if callbacks is None else {"callbacks": callbacks}
+    return parse_config(data, env=env or {}).callbacks
+
+
+def test_the_section_is_off_unless_present_and_has_defaults() -> None:
+    assert parse(None) is None and default_config().callbacks is None
+    assert parse({}) == CallbacksConfig()
+    assert (CallbacksConfig().host, CallbacksConfig().port) == ("127.0.0.1", 9470)
+    given = parse(
+        {"listen": "[::1]:9999", "api_token_env": "TOKEN", "forward_url": "https://app.example/d/{app}"},
+        env={"TOKEN": "s3cret-api-token"},
+    )
+    assert (given.host, given.port, given.api_token) == ("::1", 9999, "s3cret-api-token")
+    assert "s3cret" not in repr(given)
+
+
+@pytest.mark.parametrize(
+    ("callbacks", "problem"),
+    [
+        ({"listen": "nowhere"}, "callbacks.listen"),
+        ({"forward_url": "ftp://x/{app}"}, "callbacks.forward_url"),
+        ({"forward_url": "https://x/{user}"}, "callbacks.forward_url"),
+        ({"api_token_env": "UNSET"}, "callbacks.api_token_env"),
+        ({"api_token": "a", "api_token_env": "B"}, "callbacks.api_token"),
+        ({"tls_cert_file": "/etc/hostname"}, "callbacks.tls_key_file"),
+        ({"lisen": "127.0.0.1:1"}, "callbacks.lisen"),
+    ],
+)
+def test_every_problem_names_its_key(callbacks: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(callbacks)
+    assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+
+
+def test_the_counter_starts_at_zero_for_every_kind_and_outcome() -> None:
+    registry = CollectorRegistry()  # the event metrics alone: the token collector would read a database
+    events = Events(registry)
+    for kind in KINDS:
+        for outcome in OUTCOMES:
+            labels = {"kind": kind, "outcome": outcome}
+            assert registry.get_sample_value("threads_monitor_callbacks_total", labels) == 0.0
+    events.callback("deauthorize", "stale")
+    assert (
+        registry.get_sample_value(
+            "threads_monitor_callbacks_total", {"kind": "deauthorize", "outcome": "stale"}
+        )
+        == 1
+    )
+
+
+def test_the_simulator_signs_what_the_monitor_verifies() -> None:
+    """Two implementations of Meta's format (the simulator imports nothing of monitor.callbacks): each
+    revocation through the control surface is POSTed, signed with the app secret, and verifies."""
+    with HttpReceiver() as meta_target, Simulator() as sim:
+        sim.add_app("42", "INSPECTOR-x", app_secret="the-app-secret")
+        sim.add_app("43", "INSPECTOR-y")  # no secret: nothing to sign with, no callback
+        sim.add_token("TOKEN-a", app_id="42", user_id="777")
+        sim.add_token("TOKEN-b", app_id="43", user_id="888")
+        sim.callback_url = meta_target.url("/callbacks/threads/{app}/deauthorize")
+        import urllib.request
+
+        with urllib.request.urlopen(f"{sim.url}/__sim/revoke?token=TOKEN-a", timeout=5) as answer:
+            assert answer.status == 200
+        assert sim.revoke("TOKEN-b") == ("43", "888", None)
+        (request,) = meta_target.wait_for(1, timeout=10)
+        assert sim.token_state("TOKEN-a")["state"] == sim.token_state("TOKEN-b")["state"] == "revoked"
+    assert request.path == "/callbacks/threads/42/deauthorize"
+    verified = verify_callback(request.body, request.headers["Content-Type"], "the-app-secret", time.time())
+    assert verified.user_id == "777"
+    assert len(meta_target.requests.items) == 1
+    assert signed_request("777", "k", 1).count(".") == 1
