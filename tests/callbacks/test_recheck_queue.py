@@ -100,3 +100,17 @@ def test_queued_checks_wait_for_the_call_budget(fleet: Fleet) -> None:
             close_sweeper(sweeper)
         assert sum(fleet.calls(user).values()) - before == checked
         assert sum(1 for t in fleet.rows().values() if t.recheck_at is not None) == 3 - checked
+
+
+def test_stored_callbacks_follow_the_retention(fleet: Fleet) -> None:
+    from sqlalchemy import func
+
+    from monitor.check.retention import prune
+    from monitor.db.models import Callback
+
+    queue(fleet, "111", NOW - 500 * 86400)
+    queue(fleet, "222", NOW)
+    prune(fleet.ctx.sessions, cutoff=NOW - 400 * 86400)
+    with fleet.ctx.sessions() as s:
+        assert s.scalars(select(Callback.user_id)).all() == ["222"]
+        assert s.scalar(select(func.count()).select_from(Callback)) == 1
