@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from monitor.registry import NewToken, RegistryError, check_labels, check_name, check_token_string
@@ -22,8 +23,10 @@ class ImportFileError(Exception):
 MAX_LINE = 65536  # a token line is a few hundred characters; anything near this is not one
 
 
-def read_import_file(path: Path) -> list[NewToken]:
-    """Every row of the file, validated; raise ImportFileError naming the first bad line."""
+def read_import_file(path: Path, tick: Callable[[int], None] | None = None) -> list[NewToken]:
+    """Every row of the file, validated; raise ImportFileError naming the first bad line.
+
+    `tick(1)` is called for each line read (the import's progress bar)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -31,7 +34,7 @@ def read_import_file(path: Path) -> list[NewToken]:
     except UnicodeDecodeError:
         raise ImportFileError(path, None, "the file is not UTF-8 text") from None
     first = text.lstrip()[:1]
-    rows = _parse_jsonl(path, text) if first == "{" else _parse_csv(path, text)
+    rows = _parse_jsonl(path, text, tick) if first == "{" else _parse_csv(path, text, tick)
     if not rows:
         raise ImportFileError(path, None, "the file holds no tokens")
     seen: dict[str, int] = {}
@@ -63,7 +66,7 @@ def _new_token(
         raise ImportFileError(path, line, str(exc)) from None
 
 
-def _parse_csv(path: Path, text: str) -> list[tuple[int, NewToken]]:
+def _parse_csv(path: Path, text: str, tick: Callable[[int], None] | None) -> list[tuple[int, NewToken]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
@@ -83,6 +86,8 @@ def _parse_csv(path: Path, text: str) -> list[tuple[int, NewToken]]:
     try:
         for values in reader:
             line = reader.line_num
+            if tick is not None:
+                tick(1)
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
@@ -107,10 +112,12 @@ def _parse_bool(path: Path, line: int, value: object) -> bool:
     raise ImportFileError(path, line, f"auto_refresh must be true or false, not {value!r}")
 
 
-def _parse_jsonl(path: Path, text: str) -> list[tuple[int, NewToken]]:
+def _parse_jsonl(path: Path, text: str, tick: Callable[[int], None] | None) -> list[tuple[int, NewToken]]:
     rows: list[tuple[int, NewToken]] = []
     allowed = {"name", "app", "token", "labels", "auto_refresh"}
     for line, raw in enumerate(text.splitlines(), start=1):
+        if tick is not None:
+            tick(1)
         if not raw.strip():
             continue
         if len(raw) > MAX_LINE:

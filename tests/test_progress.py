@@ -121,6 +121,7 @@ def test_tokens_import_draws_a_bar_on_a_terminal_only(fleet: Fleet, tmp_path: Pa
     first = write_import(tmp_path / "first.csv", 3000)
     code, text = on_terminal("--config", str(fleet.config_path), "tokens", "import", str(first))
     assert code == 0, text
+    assert re.search(r"reading: +\d+%\|.*\| *\d+/3001 \[", text), text  # the header is a line too
     assert re.search(r"importing: +\d+%\|.*\| *\d+/3000 \[", text), text
     assert "token/s" in text and "imported 3000 token(s)" in text
     second = write_import(tmp_path / "second.csv", 3000).read_text(encoding="utf-8").replace("imp-", "two-")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
 
 from monitor.tables import PrintableStream
@@ -37,6 +38,15 @@ def progress_bar(total: int, unit: str, description: str, *, enabled: bool) -> I
         total=total, unit=f" {unit}", desc=description, file=_terminal(), leave=False, dynamic_ncols=True
     ) as bar:
         yield bar.update
+
+
+def count_lines(path: Path) -> int:
+    """The lines of a file, the total of a bar that reads it; 0 (no bar) when it cannot be read."""
+    try:
+        with path.open("rb") as file:
+            return sum(block.count(b"\n") for block in iter(lambda: file.read(1 << 20), b""))
+    except OSError:
+        return 0  # the reader reports it
 
 
 def _terminal() -> TextIO:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.commands.helptext import JSON_HELP, examples
-from monitor.commands.progress import on_terminal, progress_bar
+from monitor.commands.progress import count_lines, on_terminal, progress_bar
 from monitor.commands.registry_cmds import read_env
 from monitor.context import Context
 from monitor.db.models import App, Token
@@ -219,8 +219,10 @@ def cmd_tokens_remove(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_tokens_import(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
-    rows = read_import_file(args.file)
-    bar = progress_bar(len(rows), "token", "importing", enabled=on_terminal(args.json))
+    shown = on_terminal(args.json)
+    with progress_bar(count_lines(args.file) if shown else 0, "line", "reading", enabled=shown) as tick:
+        rows = read_import_file(args.file, tick)
+    bar = progress_bar(len(rows), "token", "importing", enabled=shown)
     with bar as tick, transaction(ctx.sessions) as s:
         count = add_tokens(s, ctx.vault, rows, now=ctx.now(), tick=tick)
     if args.json:
