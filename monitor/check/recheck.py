@@ -3,7 +3,8 @@
 `Rechecker.run()` claims queued tokens (claim_rechecks: SKIP LOCKED leases, so with several daemons each
 queued token is checked by one of them) and inspects them with the sweeper's workers and call budget, ahead
 of scheduled work: it runs on a thread of its own, woken when this process queues something and every
-`poll` seconds for what another daemon queued.
+`poll` seconds for what another daemon queued. Its workers are its own (a sibling of the daemon's sweeper
+sharing the API client and the call budget), so a long or slow sweep never queues them behind its work.
 """
 
 from __future__ import annotations
@@ -24,11 +25,32 @@ log = logging.getLogger("monitor.recheck")
 PURPOSE = "cb"  # lease owner suffix (owners are at most 64 characters)
 
 
-class Rechecker:
-    """Runs queued checks on a thread of its own; `wake()` after queuing something runs them now."""
+def sibling(sweeper: Sweeper, workers: int) -> Sweeper:
+    """A sweeper with `workers` threads of its own that shares `sweeper`'s database, vault, API client, call
+    budget, schedule, owner and metrics hook."""
+    return Sweeper(
+        sessions=sweeper.sessions,
+        vault=sweeper.vault,
+        client=sweeper.client,
+        cadence=sweeper.cadence,
+        owner=sweeper.owner,
+        concurrency=workers,
+        lease=sweeper.lease,
+        budget=sweeper.budget,
+        retries=sweeper.calls_per_check - 1,
+        clock=sweeper.clock,
+        rand=sweeper.rand,
+        on_check=sweeper.on_check,
+    )
 
-    def __init__(self, sweeper: Sweeper, *, poll: float = 1.0, batch: int = 64) -> None:
-        self.sweeper, self.poll, self.batch = sweeper, poll, batch
+
+class Rechecker:
+    """Runs queued checks on a thread and workers of its own; `wake()` after queuing something runs them
+    now. `main` is the daemon's sweeper: its schedule, lease and stop apply here too."""
+
+    def __init__(self, main: Sweeper, *, poll: float = 1.0, batch: int = 64, workers: int = 4) -> None:
+        self.main, self.poll, self.batch = main, poll, batch
+        self.sweeper = sibling(main, min(workers, main.concurrency))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -36,7 +58,9 @@ class Rechecker:
     def run(self) -> list[CheckOutcome]:
         """Check every queued token this process can claim within the budget; what was checked."""
         outcomes: list[CheckOutcome] = []
-        while not self._stop.is_set() and not self.sweeper.stopping.is_set():
+        # A reload changes the main sweeper's schedule and lease: follow it.
+        self.sweeper.cadence, self.sweeper.lease = self.main.cadence, self.main.lease
+        while not self._stop.is_set() and not self.main.stopping.is_set():
             size = self._room()
             if size <= 0:
                 break
@@ -69,10 +93,13 @@ class Rechecker:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming, wait (at most `timeout`) for the round in flight, release the workers."""
         self._stop.set()
         self._wake.set()
+        self.sweeper.stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.sweeper.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -6,11 +6,13 @@ the call budget, and queued again only 10 s after its last asked-for check.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers_daemon import Fleet, close_sweeper, make_fleet
+from helpers_daemon import Fleet, close_sweeper, make_fleet, wait_until
 from sqlalchemy import select
 
 from monitor.callbacks import RecheckRequest
@@ -73,9 +75,11 @@ def test_queued_tokens_are_not_the_schedules_and_go_first(fleet: Fleet) -> None:
         store.release(s, "sweep")
     assert due == {n for n in fleet.tokens if n.startswith("u222")}
     sweeper = fleet.sweeper(clock=lambda: NOW)
+    rechecker = Rechecker(sweeper)
     try:
-        checked = Rechecker(sweeper).run()
+        checked = rechecker.run()
     finally:
+        rechecker.stop()
         close_sweeper(sweeper)
     assert sorted(o.claimed.name for o in checked) == sorted(n for n in fleet.tokens if n.startswith("u111"))
     assert fleet.calls() == {n: 2 if n.startswith("u111") else 1 for n in fleet.tokens}
@@ -94,9 +98,11 @@ def test_queued_checks_wait_for_the_call_budget(fleet: Fleet) -> None:
     before = sum(fleet.calls(user).values())
     for per_hour, checked in ((2, 0), (4, 2)):
         sweeper = fleet.sweeper(clock=lambda: NOW, budget=CallBudget(per_hour=per_hour))
+        rechecker = Rechecker(sweeper)
         try:
-            assert len(Rechecker(sweeper).run()) == checked
+            assert len(rechecker.run()) == checked
         finally:
+            rechecker.stop()
             close_sweeper(sweeper)
         assert sum(fleet.calls(user).values()) - before == checked
         assert sum(1 for t in fleet.rows().values() if t.recheck_at is not None) == 3 - checked
@@ -114,3 +120,46 @@ def test_stored_callbacks_follow_the_retention(fleet: Fleet) -> None:
     with fleet.ctx.sessions() as s:
         assert s.scalars(select(Callback.user_id)).all() == ["222"]
         assert s.scalar(select(func.count()).select_from(Callback)) == 1
+
+
+class HeldClient:
+    """The sweeper's API client, holding every debug_token call for the `held` token strings until `gate`
+    opens (a sweep stuck on a slow API, without a clock)."""
+
+    def __init__(self, client: Any, held: set[str]) -> None:
+        self.client, self.held, self.gate = client, held, threading.Event()
+
+    def debug_token(self, token: str, inspector: str) -> Any:
+        if token in self.held:
+            self.gate.wait(60)
+        return self.client.debug_token(token, inspector)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_queued_checks_do_not_wait_behind_a_stuck_sweep(fleet: Fleet) -> None:
+    """The scheduled sweep is stuck on user 222's tokens; user 111's queued checks still run, on workers of
+    their own, and finish while the sweep is still waiting."""
+    others = [n for n in fleet.tokens if n.startswith("u222")]
+    fleet.make_due(others)
+    sweeper = fleet.sweeper(clock=lambda: NOW, concurrency=2)
+    held = HeldClient(sweeper.client, {fleet.tokens[n] for n in others})
+    sweeper.client = held
+    sweep = threading.Thread(target=sweeper.sweep)
+    sweep.start()
+    rechecker = Rechecker(sweeper)
+    try:
+        wait_until(lambda: fleet.leases() == len(others), 30, "the sweep to hold user 222's tokens")
+        queue(fleet, "111", NOW)
+        checked = rechecker.run()
+        assert sorted(o.claimed.name for o in checked) == sorted(
+            n for n in fleet.tokens if n.startswith("u111")
+        )
+        assert sweep.is_alive() and not held.gate.is_set()  # the sweep is still stuck
+    finally:
+        held.gate.set()
+        sweep.join(60)
+        rechecker.stop()
+        close_sweeper(sweeper)
+    assert fleet.calls(others) == dict.fromkeys(others, 2)  # the first check, then the stuck sweep's
