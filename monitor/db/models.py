@@ -95,7 +95,7 @@ class Token(Base):
         Index("ix_tokens_app_user", "app_id", "user_id"),
         # Per-tick work independent of the fleet size (migration 0005): releasing this daemon's leases, the
         # budget's preload of the last hour's calls, and the metrics cache's change marker.
-        Index("ix_tokens_lease_owner", "lease_owner", **_where_set("lease_owner")),
+        Index("ix_tokens_lease_owner", "lease_owner", "id", **_where_set("lease_owner")),
         Index("ix_tokens_last_check_at", "last_check_at"),
         Index("ix_tokens_last_refresh_at", "last_refresh_at", **_where_set("last_refresh_at")),
         Index("ix_tokens_updated_at", "updated_at"),

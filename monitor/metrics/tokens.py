@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, selec
 
 from monitor.context import Context
 from monitor.db.models import App, Notification, Token
+from monitor.graph.results import Verdict
 from monitor.metrics.series import token_families
 from monitor.state import STATES, Horizons
 
@@ -76,16 +77,30 @@ def state_case(h: Horizons, now: float) -> ColumnElement[str]:
     )
 
 
-def problems_filter(h: Horizons, now: float) -> ColumnElement[bool]:
-    """Tokens worth a per-token series under `per_token = "problems"`."""
-    return or_(
-        Token.is_valid.is_not(True),
-        App.inspector_state == "invalid",
+def problems_filter(h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> ColumnElement[bool]:
+    """Tokens worth a per-token series under `per_token = "problems"`.
+
+    Every term can be read through an index of its own (so the database reads the problem tokens, not
+    the fleet): "not valid" is spelt as false or NULL, "not answered" as the other verdicts, and the apps
+    whose inspector was refused (`refused_apps`, read first from the small apps table) as their ids.
+    """
+    unanswered = [v.value for v in Verdict if v.value not in _ANSWERED]
+    terms = [
+        Token.is_valid.is_(False),
+        Token.is_valid.is_(None),
         Token.last_result.is_(None),
-        Token.last_result.not_in(_ANSWERED),
+        Token.last_result.in_(unanswered),
         Token.expires_at <= now + h.expiry_warning,
         Token.data_access_expires_at <= now + h.data_access_warning,
-    )
+    ]
+    if refused_apps:
+        terms.append(Token.app_id.in_(list(refused_apps)))
+    return or_(*terms)
+
+
+def refused_apps_query() -> Select:
+    """The ids of the apps whose inspector credential was refused (their tokens are all unchecked)."""
+    return select(App.id).where(App.inspector_state == "invalid")
 
 
 def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
@@ -98,11 +113,11 @@ def totals_query() -> Select:
     return select(select(func.count()).select_from(Token).scalar_subquery(), pending.scalar_subquery())
 
 
-def trouble_states_query(h: Horizons, now: float) -> Select:
+def trouble_states_query(h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> Select:
     """(state, count) over the problem tokens only (used when no per-token rows are read)."""
     state = state_case(h, now).label("state")
     stmt: Select = select(state, func.count()).join(App, Token.app_id == App.id)
-    return stmt.where(problems_filter(h, now)).group_by(state)
+    return stmt.where(problems_filter(h, now, refused_apps)).group_by(state)
 
 
 def expiring_query(now: float) -> Select:
@@ -114,11 +129,11 @@ def expiring_query(now: float) -> Select:
     return stmt.where(Token.is_valid.is_(True), near)
 
 
-def per_token_query(mode: str, h: Horizons, now: float) -> Select:
+def per_token_query(mode: str, h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> Select:
     """The per-token columns plus the state (computed by the database) as the last column."""
     stmt: Select = select(*_PER_TOKEN_COLUMNS, state_case(h, now)).join(App, Token.app_id == App.id)
     if mode == "problems":
-        stmt = stmt.where(problems_filter(h, now))
+        stmt = stmt.where(problems_filter(h, now, refused_apps))
     return stmt
 
 
@@ -140,12 +155,13 @@ def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
     `problems_filter` are all OK, so `ok` also gets what COUNT(*) has beyond the rows counted.
     """
     total, pending = conn.execute(totals_query()).one()
+    refused = list(conn.scalars(refused_apps_query()))
     if mode == "none":
         rows: Sequence[Any] = []
-        result = conn.execute(trouble_states_query(h, now))
+        result = conn.execute(trouble_states_query(h, now, refused))
         counted: Iterable[tuple[str, int]] = [(str(state), int(n)) for state, n in result]
     else:
-        rows = conn.execute(per_token_query(mode, h, now)).all()
+        rows = conn.execute(per_token_query(mode, h, now, refused)).all()
         counted = Counter(row[-1] for row in rows).items()
     states = dict.fromkeys((s.value for s in STATES), 0)
     for state, count in counted:
@@ -165,19 +181,28 @@ class TokenCollector(Collector):
         self.ctx = ctx
 
     def collect(self) -> Iterator[Metric]:
+        stored, seconds = self.read()
+        families = token_families(stored.rows, scopes=self.ctx.config.metrics.scopes) if stored.rows else []
+        families.extend(fleet_families(stored))
+        families.append(duration_family(seconds))
+        yield from families
+
+    def read(self) -> tuple[Stored, float]:
+        """What `collect` reads, and how long the read took (the cached render builds its own text)."""
         started = time.perf_counter()
         cfg = self.ctx.config.metrics
         mode = cfg.per_token if cfg.per_token in PER_TOKEN_MODES else "all"
         with self.ctx.engine.connect() as conn:
             stored = read_stored(conn, mode, self.ctx.horizons, self.ctx.now())
-        families = token_families(stored.rows, scopes=cfg.scopes) if stored.rows else []
-        families.extend(fleet_families(stored))
-        duration = GaugeMetricFamily(
-            "threads_monitor_scrape_duration_seconds", "Time spent reading the database for this scrape."
-        )
-        duration.add_metric([], time.perf_counter() - started)
-        families.append(duration)
-        yield from families
+        return stored, time.perf_counter() - started
+
+
+def duration_family(seconds: float) -> Metric:
+    duration = GaugeMetricFamily(
+        "threads_monitor_scrape_duration_seconds", "Time spent reading the database for this scrape."
+    )
+    duration.add_metric([], seconds)
+    return duration
 
 
 def fleet_families(stored: Stored) -> list[Metric]:

@@ -23,6 +23,7 @@ from monitor.config.load import HttpConfig
 from monitor.context import Context
 from monitor.httpd import HttpServer, Request, Route
 from monitor.httpd import Response as HttpResponse
+from monitor.metrics import MetricsRegistry
 from monitor.redact import error_line
 from monitor.web.routes import TOKEN_PREFIX, PageFunction, fleet_response, token_response
 
@@ -32,6 +33,7 @@ Health = Callable[[], tuple[bool, dict[str, Any]]]
 Response = tuple[int, str, bytes, dict[str, str]]  # status, content type, body, extra headers
 
 TEXT = "text/plain; charset=utf-8"
+OPENMETRICS = "application/openmetrics-text"
 
 
 class WebServer:
@@ -127,7 +129,10 @@ class WebServer:
             return 503, TEXT, b"metrics are not available\n", {}
         encoder, content_type = choose_encoder(accept or "")
         try:
-            body = encoder(self.registry)
+            if isinstance(self.registry, MetricsRegistry):  # the daemon's: unchanged state is not re-read
+                body = self.registry.render(content_type.startswith(OPENMETRICS))
+            else:
+                body = encoder(self.registry)
         except Exception as exc:  # a database outage must cost one scrape, not the server
             log.warning("scrape failed: %s", error_line(exc))
             return 503, TEXT, b"metrics unavailable: the database did not answer\n", {}
