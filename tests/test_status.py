@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from monitor.status import StatusRow, describe_state, status_table
+import pytest
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session
+
+from monitor.db.migrate import upgrade
+from monitor.db.models import App, Token
+from monitor.db.session import make_engine
+from monitor.state import Horizons
+from monitor.status import StatusRow, describe_state, status_rows, status_table
 
 NOW = 1_800_000_000.0
 
@@ -52,3 +60,29 @@ def test_table_plain_when_not_coloured_and_tinted_when_asked() -> None:
     assert "in 30 days" in lines[2] and "1 minute ago" in lines[2] and "manual" in lines[2]
     tinted = status_table(rows, NOW, colour=True)
     assert "\033[31m" in tinted and "\033[32m" in tinted
+
+
+def test_status_rows_of_named_tokens_read_only_those_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    upgrade(engine)
+    app = {"id": 1, "name": "acme", "inspector_kind": "user_token", "inspector_secret": "x",
+           "inspector_fingerprint": "0" * 12, "created_at": 0.0}  # fmt: skip
+    tokens = [
+        {"name": f"t{i}", "app_id": 1, "secret": "x", "fingerprint": "f", "labels": {}, "created_at": 0.0,
+         "updated_at": 0.0, "secret_changed_at": 0.0, "next_check_at": 0.0}
+        for i in range(50)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(App), [app])
+        conn.execute(insert(Token), tokens)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with Session(engine) as s:
+        assert [r.name for r in status_rows(s, Horizons(), 0.0, names=["t7", "t3", "nope"])] == ["t3", "t7"]
+        assert len(status_rows(s, Horizons(), 0.0)) == 50
+    assert "tokens.name IN" in statements[0]
+    plan = " ".join(str(r) for r in engine.connect().exec_driver_sql(
+        "EXPLAIN QUERY PLAN " + statements[0], ("nope", "t3", "t7")
+    ))  # fmt: skip
+    assert "ix_tokens_name" in plan or "uq_tokens_name" in plan or "autoindex" in plan
+    engine.dispose()

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, text
+from sqlalchemy import delete, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerting.outbox import CHUNK, Outbox, build_notifiers, enqueue_pending
@@ -99,17 +99,17 @@ _FACT_COLUMNS = (
 
 
 def trouble(cfg: AlertsConfig, now: float) -> Any:
-    """SQL condition selecting every token a rule could fire for (a superset: the rules decide)."""
-    valid = Token.is_valid.is_(True)
+    """SQL condition selecting every token a rule could fire for (a superset: the rules decide).
+
+    Each term is one column's own index: no `is_valid AND expires_at` pair, which a planner may read
+    through the (is_valid, ...) indexes as "every valid token" (the whole healthy fleet on every tick).
+    """
     return or_(
         Token.is_valid.is_(False),
         Token.failing_since.is_not(None),
         Token.refresh_error.is_not(None),
-        and_(valid, Token.expires_at <= now + max(cfg.expiry.warning, cfg.expiry.critical)),
-        and_(
-            valid,
-            Token.data_access_expires_at <= now + max(cfg.data_access.warning, cfg.data_access.critical),
-        ),
+        Token.expires_at <= now + max(cfg.expiry.warning, cfg.expiry.critical),
+        Token.data_access_expires_at <= now + max(cfg.data_access.warning, cfg.data_access.critical),
         Token.scopes_lost.is_(True),
     )
 

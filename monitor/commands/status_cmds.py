@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         epilog=examples("status", "status --json"),
     )
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these tokens (default: every token)")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_status)
 
@@ -29,12 +30,16 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     now = ctx.now()
     with ctx.sessions() as s:
-        rows = status_rows(s, ctx.horizons, now)
+        rows = status_rows(s, ctx.horizons, now, names=args.names or None)
+    missing = sorted(set(args.names) - {r.name for r in rows})
+    for name in missing:
+        print(f"no token named {name!r} (see `tokens list`)", file=sys.stderr)
     if args.json:
         print_json([r.to_json() for r in rows])
-        return 0
+        return 1 if missing else 0
     if not rows:
-        print("no tokens registered (add one with `tokens add` or `tokens import`)")
-        return 0
+        if not missing:
+            print("no tokens registered (add one with `tokens add` or `tokens import`)")
+        return 1 if missing else 0
     print(status_table(rows, now, colour=use_colour(sys.stdout)))
-    return 0
+    return 1 if missing else 0
