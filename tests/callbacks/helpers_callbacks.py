@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from helpers_daemon import DaemonProcess, Fleet, free_port, leaked, make_fleet, new_secret, wait_until
 from receivers import HttpReceiver
-from sqlalchemy import func, select
+from sqlalchemy import MetaData, create_engine, func, select
 
 from monitor.callbacks import sign_request
 from monitor.db.models import Callback, Token
@@ -42,6 +42,7 @@ class CallbackWorld:
     api_token: str
     users: dict[str, list[str]] = field(default_factory=dict)  # Threads user id -> token names
     daemons: list[DaemonProcess] = field(default_factory=list)
+    scraped: list[str] = field(default_factory=list)  # /metrics texts, for the secrets scan
 
     @classmethod
     def make(
@@ -115,7 +116,9 @@ class CallbackWorld:
             process.stop()
 
     def metrics(self) -> str:
-        return requests.get(f"http://{self.fleet.config.http.listen}/metrics", timeout=10).text
+        text = requests.get(f"http://{self.fleet.config.http.listen}/metrics", timeout=10).text
+        self.scraped.append(text)
+        return text
 
     # --- what Meta and an application send ---------------------------------------------------------
 
@@ -146,10 +149,32 @@ class CallbackWorld:
         ]
 
     def scan(self) -> list[str]:
-        """Secrets found in the daemons' output and the webhook payloads."""
-        texts = [d.output() for d in self.daemons]
+        """Secrets (tokens, inspector, app secret, API token) found in the daemons' output, the webhook
+        payloads, the /metrics scrapes or any database column but the encrypted ones."""
+        texts = [d.output() for d in self.daemons] + self.scraped + [dump(self.fleet.config.database.url)]
         texts += [r.body.decode("utf-8", "replace") for r in self.hook.requests.items]
         return leaked("\n".join(texts))
+
+
+ENCRYPTED = {("tokens", "secret"), ("apps", "inspector_secret"), ("apps", "callback_secret")}
+
+
+def dump(url: str) -> str:
+    """Every row of every table, all columns but the encrypted ones, as text."""
+    engine = create_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        with engine.connect() as conn:
+            return "\n".join(
+                f"{table.name}: {tuple(row)!r}"
+                for table in meta.sorted_tables
+                for row in conn.execute(
+                    select(*[c for c in table.columns if (table.name, c.name) not in ENCRYPTED])
+                )
+            )
+    finally:
+        engine.dispose()
 
 
 def _listen(config: Path, section: str) -> str:
