@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, text
+from sqlalchemy import ColumnElement, CompoundSelect, delete, insert, select, text, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerting.outbox import CHUNK, Outbox, build_notifiers, enqueue_pending
@@ -98,20 +98,27 @@ _FACT_COLUMNS = (
 )
 
 
-def trouble(cfg: AlertsConfig, now: float) -> Any:
-    """SQL condition selecting every token a rule could fire for (a superset: the rules decide).
-
-    Each term is one column's own index: no `is_valid AND expires_at` pair, which a planner may read
-    through the (is_valid, ...) indexes as "every valid token" (the whole healthy fleet on every tick).
-    """
-    return or_(
+def trouble(cfg: AlertsConfig, now: float) -> list[ColumnElement[bool]]:
+    """SQL conditions, one per kind of trouble, selecting every token a rule could fire for (a superset:
+    the rules decide). Each is a range or an equality on one indexed column."""
+    return [
         Token.is_valid.is_(False),
         Token.failing_since.is_not(None),
         Token.refresh_error.is_not(None),
         Token.expires_at <= now + max(cfg.expiry.warning, cfg.expiry.critical),
         Token.data_access_expires_at <= now + max(cfg.data_access.warning, cfg.data_access.critical),
         Token.scopes_lost.is_(True),
-    )
+    ]
+
+
+def trouble_ids(cfg: AlertsConfig, now: float) -> CompoundSelect:
+    """The ids of the tokens in `trouble`, as a UNION of one indexed lookup per condition.
+
+    One OR over the conditions is read through every index by PostgreSQL when its statistics are fresh,
+    but as "every valid token" when they are stale, and as a whole-table scan by SQLite; the union reads
+    the tokens in trouble and nothing else on both, whatever the statistics say.
+    """
+    return union(*(select(Token.id).where(condition) for condition in trouble(cfg, now)))
 
 
 def desired_alerts(session: Session, cfg: AlertsConfig, now: float) -> dict[str, Desired]:
@@ -119,7 +126,7 @@ def desired_alerts(session: Session, cfg: AlertsConfig, now: float) -> dict[str,
     out: dict[str, Desired] = {}
     names = {f.name for f in fields(TokenFacts)}
     for row in session.execute(
-        select(*_FACT_COLUMNS).join(App, App.id == Token.app_id).where(trouble(cfg, now))
+        select(*_FACT_COLUMNS).join(App, App.id == Token.app_id).where(Token.id.in_(trouble_ids(cfg, now)))
     ):
         facts = TokenFacts(**{k: v for k, v in row._mapping.items() if k in names})
         out.update((d.key, d) for d in token_alerts(facts, cfg, now))
