@@ -207,6 +207,8 @@ def test_app_secrets_for_callbacks_are_stored_encrypted(
     cli.ok("apps", "add", "a-later", "--inspector-token-env", "INSPECTOR_VAR")
     listed = {a["name"]: a["callback_secret"] for a in json.loads(cli.ok("apps", "list", "--json").out)}
     assert listed == {"a-env": True, "a-later": False}
+    table = cli.ok("apps", "list").out.splitlines()
+    assert table[0].split()[-1] == "CALLBACKS" and table[2].endswith("refused: no app secret")
     (tmp_path / "app-secret").write_text("secret-from-file-4567\n", encoding="utf-8")
     out = cli.ok("apps", "set-secret", "a-later", "--app-secret-file", str(tmp_path / "app-secret")).out
     assert "stored the app secret of a-later" in out and "secret-from" not in out

@@ -20,6 +20,7 @@ from monitor.notify.relay import relay_message
 
 __all__ = [
     "RECHECK_SPACING",
+    "app_exists",
     "app_secret",
     "queue_relay",
     "queue_tokens",
@@ -43,6 +44,10 @@ def app_secret(session: Session, vault: Vault, app: str) -> str | None:
     if row.inspector_kind == "app_token":
         return vault.decrypt(row.inspector_secret).rsplit("|", 1)[-1] or None
     return None
+
+
+def app_exists(session: Session, app: str) -> bool:
+    return session.scalar(select(App.id).where(App.name == app)) is not None
 
 
 def queue_tokens(session: Session, where: Sequence[ColumnElement[bool]], kind: Kind, now: float) -> int:

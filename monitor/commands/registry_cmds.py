@@ -286,7 +286,15 @@ def cmd_apps_list(ctx: Context, args: argparse.Namespace) -> int:
     elif not rows:
         print("no apps registered (add one with `apps add`)")
     else:
-        headers = ["name", "threads app id", "inspector", "fingerprint", "inspector state", "tokens"]
+        headers = [
+            "name",
+            "threads app id",
+            "inspector",
+            "fingerprint",
+            "inspector state",
+            "tokens",
+            "callbacks",
+        ]
         table = [
             [
                 r["name"],
@@ -295,6 +303,7 @@ def cmd_apps_list(ctx: Context, args: argparse.Namespace) -> int:
                 r["inspector_fingerprint"],
                 r["inspector_state"] or "not used yet",
                 str(r["tokens"]),
+                "verifiable" if r["callback_secret"] else "refused: no app secret",
             ]
             for r in rows
         ]

@@ -14,7 +14,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.callbacks import CallbackServer, Kind, Outcome, RecheckRequest
-from monitor.callbacks.store import app_secret, queue_relay, store_deauthorization, store_recheck
+from monitor.callbacks.store import (
+    app_exists,
+    app_secret,
+    queue_relay,
+    store_deauthorization,
+    store_recheck,
+)
 from monitor.check.recheck import Rechecker
 from monitor.check.sweep import Sweeper
 from monitor.config.load import CallbacksConfig
@@ -43,6 +49,7 @@ class CallbacksComponent:
     ) -> None:
         self.sessions, self.vault, self.clock = sessions, vault, clock
         self.forward_url = config.forward_url
+        self._warned: set[str] = set()  # apps already named in a "no app secret" warning
         self.rechecker = Rechecker(sweeper)
         self.server = CallbackServer(
             secret_for=self.secret_for,
@@ -65,8 +72,19 @@ class CallbacksComponent:
         self.rechecker.start()
 
     def secret_for(self, app: str) -> str | None:
+        """The app's secret; None refuses the callback (once per app, a registered app without a stored
+        secret is named in a warning: callbacks were wired before `apps set-secret`)."""
         with self.sessions() as s:
-            return app_secret(s, self.vault, app)
+            secret = app_secret(s, self.vault, app)
+            if secret is None and app not in self._warned and app_exists(s, app):
+                self._warned.add(app)
+                log.warning(
+                    "deauthorize callbacks for app %s are refused: no app secret is stored "
+                    "(threads-token-monitor apps set-secret %s ...)",
+                    app,
+                    app,
+                )
+        return secret
 
     def on_deauthorize(self, app: str, user_id: str, issued_at: int, body: bytes, content_type: str) -> None:
         """Store the callback, queue its tokens and (with forward_url) its relay, all committed before the

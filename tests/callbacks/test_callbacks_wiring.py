@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+import requests
 from prometheus_client import CollectorRegistry
 from receivers import HttpReceiver
 
@@ -15,6 +18,8 @@ from monitor.config.model import CallbacksConfig
 from monitor.metrics.exposition import Events
 from monitor.simulator import Simulator
 from monitor.simulator.deauth import signed_request
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def parse(callbacks: dict[str, Any] | None, env: dict[str, str] | None = None) -> Any:
@@ -89,3 +94,35 @@ def test_the_simulator_signs_what_the_monitor_verifies() -> None:
     assert verified.user_id == "777"
     assert len(meta_target.requests.items) == 1
     assert signed_request("777", "k", 1).count(".") == 1
+
+
+def test_a_registered_app_without_a_secret_is_named_once_in_a_warning(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Callbacks wired before `apps set-secret`: refused (as an unknown app), and the log says why, once."""
+    from helpers_daemon import close_sweeper, make_fleet
+
+    from monitor.callbacks import sign_request
+    from monitor.daemon.callbacks import CallbacksComponent
+
+    with Simulator() as sim:
+        fleet = make_fleet(tmp_path, sqlite_url, sim)
+        fleet.add_app("growth")
+        sweeper = fleet.sweeper()
+        counted: list[tuple[str, str]] = []
+        component = CallbacksComponent(
+            CallbacksConfig(listen="127.0.0.1:0"), sessions=fleet.ctx.sessions, vault=fleet.ctx.vault,
+            sweeper=sweeper, count=lambda kind, outcome: counted.append((kind, outcome)), clock=time.time,
+        )  # fmt: skip
+        try:
+            body = urlencode({"signed_request": sign_request("1", int(time.time()), "any")})
+            url = f"{component.url}/callbacks/threads/growth/deauthorize"
+            answers = [requests.post(url, data=body, headers=FORM, timeout=10).status_code for _ in range(3)]
+        finally:
+            component.close()
+            close_sweeper(sweeper)
+            fleet.close()
+    assert answers == [400] * 3 and counted == [("deauthorize", "unknown_app")] * 3
+    warnings = [r.getMessage() for r in caplog.records if "no app secret" in r.getMessage()]
+    assert warnings == ["deauthorize callbacks for app growth are refused: no app secret is stored "
+                        "(threads-token-monitor apps set-secret growth ...)"]  # fmt: skip
