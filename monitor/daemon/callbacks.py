@@ -1,8 +1,9 @@
 """The [callbacks] component: the listener (monitor.callbacks.CallbackServer) and the checks it queues.
 
 Built with what it uses: the session factory and vault (to read app secrets and store callbacks), the
-sweeper (whose workers and call budget run the queued checks, monitor.check.recheck), the metrics hook and
-the clock. Its listener binds when it is built, so a port in use is a start-up error naming the key.
+sweeper (whose API client and call budget the queued checks share, on workers of their own:
+monitor.check.recheck), the metrics hook and the clock. Its listener binds when it is built, so a port in
+use is a start-up error naming the key.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class CallbacksComponent:
         try:
             self.server.start()
         except OSError as exc:
+            self.rechecker.stop()
             raise DaemonError(
                 f"cannot listen on {config.listen} ([callbacks] listen): {exc.strerror or exc}"
             ) from None
