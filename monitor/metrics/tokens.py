@@ -121,12 +121,17 @@ def trouble_states_query(h: Horizons, now: float, refused_apps: Sequence[int] = 
 
 
 def expiring_query(now: float) -> Select:
-    """One row: valid tokens per (horizon, window), cumulative, in HORIZONS x WINDOWS order."""
-    longest = now + WINDOWS[-1][1]
-    cols = [_count(column <= now + seconds) for _, column in HORIZONS for _, seconds in WINDOWS]
-    near = or_(*(column <= longest for _, column in HORIZONS))
-    stmt: Select = select(*cols)
-    return stmt.where(Token.is_valid.is_(True), near)
+    """One row: valid tokens per (horizon, window), cumulative, in HORIZONS x WINDOWS order.
+
+    Each count is a range of one (is_valid, horizon) index, read without visiting the rows.
+    """
+    valid = Token.is_valid.is_(True)
+    counts = [
+        select(func.count()).select_from(Token).where(valid, column <= now + seconds).scalar_subquery()
+        for _, column in HORIZONS
+        for _, seconds in WINDOWS
+    ]
+    return select(*counts)
 
 
 def per_token_query(mode: str, h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> Select:
