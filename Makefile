@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Most tests wait on daemons, sockets and databases rather than the CPU: three workers fit two cores.
 TEST_WORKERS ?= 3
 
-.PHONY: install demo test bench bench-quick lint schema clean
+.PHONY: install demo test bench bench-quick bench-large lint schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+
+# Not part of `make bench`: a large fleet on PostgreSQL (MONITOR_TEST_POSTGRES_URL), hours at 1,000,000 tokens
+# on 2 cores; BENCH_LARGE_ARGS="--tokens 200000" for a smaller run.
+bench-large: $(STAMP)
+	$(BIN)/python -m bench.large $(BENCH_LARGE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests bench

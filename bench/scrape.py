@@ -23,7 +23,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,12 +33,14 @@ from monitor.context import Context  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.models import App, Token  # noqa: E402
 from monitor.db.session import make_engine  # noqa: E402
-from monitor.metrics.exposition import TokenCollector  # noqa: E402
+from monitor.metrics.exposition import MetricsRegistry, TokenCollector  # noqa: E402
 
 DAY = 86400.0
 SCOPES = "threads_basic threads_content_publish threads_manage_insights"
 TARGET_RATIO = 1.25
 TARGET_PROBLEMS_SECONDS = 0.2
+TARGET_UNCHANGED_SECONDS = 0.02  # a cached scrape (nothing stored changed since the last one)
+TARGET_CHANGED_RATIO = 1.1  # a scrape after a check changed one token, against the render floor
 
 
 def token_rows(n: int, trouble: float, now: float, seed: int = 7) -> Iterator[dict[str, Any]]:
@@ -163,7 +165,10 @@ def measure(url: str | None, tokens: int, mode: str, trouble: float, repeat: int
             lambda: generate_latest(floor),
             lambda: list(collector.collect()),
         ]
-        scrape, render, build = _medians(runs, repeat)
+        cached = MetricsRegistry(ctx)
+        cached.render()
+        runs += [cached.render, lambda: _check_then_render(ctx, cached)]
+        scrape, render, build, unchanged, changed = _medians(runs, repeat)
         ctx.close()
     what = f"{mode} @ {tokens:,} tokens ({samples:,} samples)"
     rows = [
@@ -194,7 +199,36 @@ def measure(url: str | None, tokens: int, mode: str, trouble: float, repeat: int
         scrape_row.update(target=f"< {TARGET_PROBLEMS_SECONDS} s", ok=scrape < TARGET_PROBLEMS_SECONDS)
     scrape_row["pass"] = scrape_row.pop("ok")
     rows.append(scrape_row)
-    return rows
+    return rows + _cached_rows(what, mode, unchanged, changed, render)
+
+
+def _check_then_render(ctx: Context, cached: MetricsRegistry) -> bytes:
+    """What a check does to the stored state (one token's last check moves), then a scrape."""
+    with ctx.engine.begin() as conn:
+        conn.execute(update(Token).where(Token.name == "token-000000").values(last_check_at=time.time()))
+    return cached.render()
+
+
+def _cached_rows(
+    what: str, mode: str, unchanged: float, changed: float, render: float
+) -> list[dict[str, Any]]:
+    """The daemon's /metrics path (MetricsRegistry.render): cached, and after a change."""
+    return [
+        {
+            "what": f"/metrics unchanged (cached), {what}",
+            "seconds": unchanged,
+            "ratio": unchanged / render,
+            "target": f"<= {TARGET_UNCHANGED_SECONDS} s" if mode == "all" else "-",
+            "pass": unchanged <= TARGET_UNCHANGED_SECONDS if mode == "all" else None,
+        },
+        {
+            "what": f"/metrics after a check changed a token, {what}",
+            "seconds": changed,
+            "ratio": changed / render,
+            "target": f"<= {TARGET_CHANGED_RATIO}x floor" if mode == "all" else "-",
+            "pass": changed / render <= TARGET_CHANGED_RATIO if mode == "all" else None,
+        },
+    ]
 
 
 def run(quick: bool = False, url: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,333 @@
+"""Database work per check: a real daemon's full sweep (and then its idle ticks) at several fleet sizes.
+
+For each size a fresh database gets N due tokens, a simulator process answers at zero latency, and a real
+`Daemon` (every job scheduled: sweep, alerts, delivery, refresh, sources) runs until every token was checked
+once (the first sweep: connections, caches and statistics still cold), then every token is made due again
+and the same daemon sweeps them a second time (the steady state the target is about), then it idles for
+`--idle` seconds with nothing due. Reported per check (sweeps) and per second (idle):
+- PostgreSQL: rows read (`pg_stat_database.tup_returned + tup_fetched` delta) and commits (`xact_commit`);
+- every backend: statements and transactions counted by SQLAlchemy events in the daemon's engine;
+- the statements whose plan reads a whole table (EXPLAIN on PostgreSQL, EXPLAIN QUERY PLAN on SQLite).
+
+Target: rows read per check flat across fleet sizes (within 2x from 1,000 to 100,000 tokens) and under 20.
+
+    .venv/bin/python -m bench.dbwork --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m bench.dbwork --db sqlite --sizes 1000,10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from bench.common import database, fill_registry, simulator
+from monitor.config.load import load_config
+from monitor.daemon.lifecycle import Daemon
+
+# PostgreSQL backends send their counters at most once a second, and an idle one within 10 s
+# (PGSTAT_IDLE_INTERVAL): wait that long at every window's edge so no window gets another's rows.
+FLUSH = 11.0
+TARGET_ROWS = 20.0
+TARGET_FLATNESS = 2.0
+SCAN = {
+    "postgresql": re.compile(r"Seq Scan on (tokens|snapshots)\b"),
+    "sqlite": re.compile(r"\bSCAN (tokens|snapshots)\b(?! USING)"),
+}  # the tables that grow with the fleet (the others hold a few rows per app, alert or notification)
+
+
+@dataclass
+class Counter:
+    """Statements and transactions run through one engine, and one example of each distinct statement."""
+
+    statements: int = 0
+    commits: int = 0
+    seen: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, _conn: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        with self.lock:
+            self.statements += 1
+            if statement not in self.seen:
+                self.seen[statement] = params[0] if many and params else params
+
+    def _commit(self, _conn: Any) -> None:
+        with self.lock:
+            self.commits += 1
+
+    def snapshot(self) -> tuple[int, int]:
+        with self.lock:
+            return self.statements, self.commits
+
+
+def pg_stats(url: str) -> dict[str, int]:
+    """The bench database's counters, read from another database of the server so that reading them adds
+    nothing to them (backends flush their counts when idle, at most every second, or on exit)."""
+    target = make_url(url)
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        row = conn.execute(
+            text("SELECT tup_returned, tup_fetched, xact_commit FROM pg_stat_database WHERE datname = :d"),
+            {"d": target.database},
+        ).one()
+    engine.dispose()
+    return {"rows": int(row[0]) + int(row[1]), "commits": int(row[2])}
+
+
+def table_reads(url: str) -> list[str]:
+    """Rows read per table since the database was made (sequential scans, index fetches), largest first."""
+    engine = create_engine(make_url(url))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT relname, seq_tup_read, coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables"
+                " ORDER BY seq_tup_read + coalesce(idx_tup_fetch, 0) DESC"
+            )
+        ).all()
+    engine.dispose()
+    return [f"{name} seq {seq} idx {idx}" for name, seq, idx in rows if seq or idx]
+
+
+def analyze(url: str, vacuum: bool = False) -> None:
+    """Planner statistics (and with `vacuum`, dead rows cleared), as a running database has them."""
+    engine = create_engine(make_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE" if vacuum else "ANALYZE"))
+    engine.dispose()
+
+
+def full_scans(engine: Engine, seen: dict[str, Any]) -> list[str]:
+    """The statements whose plan reads a whole table, as `table: statement` lines."""
+    dialect = engine.dialect.name
+    pattern = SCAN.get(dialect)
+    if pattern is None:
+        return []
+    prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+    found = []
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("ANALYZE")  # plans from fresh statistics, as a long-running database has
+        raw.commit()
+        for statement, params in seen.items():
+            if not statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+                continue
+            cur = raw.cursor()
+            try:
+                cur.execute(prefix + statement, params or ())
+                plan = " ".join(str(r[-1]) for r in cur.fetchall())
+            except Exception as exc:  # a plan we cannot get is reported, not fatal
+                found.append(f"(no plan: {type(exc).__name__}) {statement[:100]}")
+                continue
+            finally:
+                cur.close()
+                raw.rollback()
+            found.extend(f"{t}: {' '.join(statement.split())[:160]}" for t in set(pattern.findall(plan)))
+    finally:
+        raw.close()
+    return found
+
+
+def config_text(url: str, key: Path, sim_url: str, interval: str) -> str:
+    return (
+        f'[database]\nurl = "{url}"\n[security]\nkey_file = "{key}"\n'
+        f'[threads]\nbase_url = "{sim_url}"\nconcurrency = 32\nmax_calls_per_hour = 10000000\n'
+        f'[schedule]\nsweep_interval = "{interval}"\n[http]\nlisten = "127.0.0.1:0"\n'
+        '[log]\nlevel = "warning"\n'
+    )
+
+
+def checks_done(daemon: Daemon) -> int:
+    """Checks counted by the daemon's own counter (not a scrape: that would read the database)."""
+    samples = [s for family in daemon.events.checks.collect() for s in family.samples]
+    return int(sum(s.value for s in samples if s.name.endswith("_total")))
+
+
+@dataclass
+class Window:
+    """What one phase (the sweep, or the idle time after it) cost."""
+
+    seconds: float
+    checks: int
+    statements: int
+    commits: int
+    pg: dict[str, int]
+
+
+@contextmanager
+def running(config_file: Path) -> Iterator[tuple[Daemon, Counter]]:
+    daemon = Daemon(load_config(str(config_file)))
+    counter = Counter()
+    counter.attach(daemon.ctx.engine)
+    daemon.start()
+    try:
+        yield daemon, counter
+    finally:
+        daemon.stop()
+
+
+def measure(kind: str, n: int, idle: float) -> dict[str, Any]:
+    """Fill, sweep, idle: the sweep window and the idle window of one fleet size."""
+    with tempfile.TemporaryDirectory(prefix="ttm-bench-db") as tmp_s, database(kind, Path(tmp_s)) as url:
+        tmp = Path(tmp_s)
+        started = time.perf_counter()
+        fill_registry(url, tmp / "key", n)
+        analyze(url)
+        filled = time.perf_counter() - started
+        pg = url.startswith("postgresql")
+        with simulator(n) as sim:
+            (tmp / "config.toml").write_text(config_text(url, tmp / "key", sim.url, "2s"))
+            with running(tmp / "config.toml") as (daemon, counter):
+                before = pg_stats(url) if pg else {}  # from here on: the sweep, not the start-up
+                sweep, _ = _sweep_window(daemon, counter, n, url if pg else None, before)
+                make_due(url)  # a second full sweep by the same, warm daemon: the steady state
+                before = pg_stats(url) if pg else {}
+                warm, after_warm = _sweep_window(daemon, counter, 2 * n, url if pg else None, before)
+                idle_w = _idle_window(daemon, counter, idle, url if pg else None, after_warm)
+                scans = full_scans(daemon.ctx.engine, dict(counter.seen))
+            tables = table_reads(url) if pg else []
+    return {
+        "kind": kind,
+        "n": n,
+        "fill": filled,
+        "sweep": sweep,
+        "warm": warm,
+        "idle": idle_w,
+        "scans": scans,
+        "tables": tables,
+    }
+
+
+def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items()}
+
+
+def make_due(url: str) -> None:
+    """Every token due once FLUSH seconds have passed (so that this write, and what autovacuum does after
+    that many changed rows, stay outside the measured window: the benchmark server runs without
+    autovacuum, a production server does not)."""
+    engine = create_engine(make_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE tokens SET next_check_at = :at"), {"at": time.time() + FLUSH + 1})
+    engine.dispose()
+    analyze(url, vacuum=True)
+    time.sleep(FLUSH)
+
+
+def _sweep_window(
+    daemon: Daemon, counter: Counter, n: int, pg_url: str | None, before: dict[str, int]
+) -> tuple[Window, dict[str, int]]:
+    """From now until the daemon counted `n` checks in all."""
+    t0, checks0 = time.perf_counter(), checks_done(daemon)
+    statements0, commits0 = counter.snapshot()
+    deadline = t0 + 3600
+    while checks_done(daemon) < n and time.perf_counter() < deadline:
+        time.sleep(0.2)
+    took = time.perf_counter() - t0
+    time.sleep(FLUSH)
+    statements, commits = counter.snapshot()
+    after = pg_stats(pg_url) if pg_url else {}
+    checks = checks_done(daemon) - checks0
+    window = Window(took, checks, statements - statements0, commits - commits0, _delta(after, before))
+    return window, after
+
+
+def _idle_window(
+    daemon: Daemon, counter: Counter, seconds: float, pg_url: str | None, before: dict[str, int]
+) -> Window:
+    statements0, commits0 = counter.snapshot()
+    checks0 = checks_done(daemon)
+    time.sleep(seconds)
+    statements, commits = counter.snapshot()
+    after = pg_stats(pg_url) if pg_url else {}
+    checks = checks_done(daemon) - checks0
+    return Window(seconds, checks, statements - statements0, commits - commits0, _delta(after, before))
+
+
+def _per(value: float, by: float) -> str:
+    return f"{value / by:.2f}" if by else "-"
+
+
+def report(results: Sequence[dict[str, Any]]) -> list[str]:
+    lines = [
+        "backend     tokens  fill s  sweep s  rows/check (1st sweep)  rows/check  commits/check"
+        "  stmts/check  tx/check  idle rows/s  idle stmts/s",
+    ]
+    for r in results:
+        first, s, i = r["sweep"], r["warm"], r["idle"]
+        lines.append(
+            f"{r['kind'][:10]:<10} {r['n']:>7}  {r['fill']:>6.1f}  {s.seconds:>7.1f}"
+            f"  {_per(first.pg.get('rows', 0), first.checks) if s.pg else '-':>22}"
+            f"  {_per(s.pg.get('rows', 0), s.checks) if s.pg else '-':>10}"
+            f"  {_per(s.pg.get('commits', 0), s.checks) if s.pg else '-':>13}"
+            f"  {_per(s.statements, s.checks):>11}  {_per(s.commits, s.checks):>8}"
+            f"  {_per(i.pg.get('rows', 0), i.seconds) if i.pg else '-':>11}"
+            f"  {_per(i.statements, i.seconds):>12}"
+        )
+    return lines
+
+
+def details(r: dict[str, Any]) -> list[str]:
+    """Rows read per table over the whole run, and the statements whose plan reads a whole table."""
+    lines = [f"-- {r['kind'][:10]} {r['n']} tokens"]
+    if r["tables"]:
+        lines.append("   rows read by table (fill, sweep and idle): " + ", ".join(r["tables"]))
+    lines += [f"   whole-table plan: {s}" for s in r["scans"]] or ["   whole-table plans: none"]
+    return lines
+
+
+def verdict(results: Sequence[dict[str, Any]]) -> tuple[str, bool]:
+    pg = [r for r in results if r["warm"].pg]
+    if not pg:
+        return "no PostgreSQL run: rows-read target not measured", True
+    per = [r["warm"].pg["rows"] / max(1, r["warm"].checks) for r in pg]
+    flat = max(per) / min(per)
+    ok = max(per) < TARGET_ROWS and flat <= TARGET_FLATNESS
+    text_ = (
+        f"rows read per check (2nd sweep) {min(per):.2f} .. {max(per):.2f} ({flat:.2f}x across sizes);"
+        f" target < {TARGET_ROWS:.0f} and <= {TARGET_FLATNESS:.0f}x: {'pass' if ok else 'FAIL'}"
+    )
+    return text_, ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--db", default=os.environ.get("MONITOR_TEST_POSTGRES_URL", "sqlite"))
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated fleet sizes")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle ticks after the sweep")
+    parser.add_argument("--quick", action="store_true", help="200 and 1,000 tokens, 3 s idle")
+    args = parser.parse_args(argv)
+    sizes = [200, 1000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    idle = 3.0 if args.quick else args.idle
+    started = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    print(f"# dbwork {started}, nproc {os.cpu_count()}, db {args.db.split(':')[0]}")
+    results = []
+    for n in sizes:
+        results.append(measure(args.db, n, idle))
+        print(report(results)[-1], flush=True)
+    print("\n".join(report(results)))
+    for r in results:
+        print("\n".join(details(r)))
+    line, ok = verdict(results)
+    print(line)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
