@@ -120,18 +120,18 @@ def trouble_states_query(h: Horizons, now: float, refused_apps: Sequence[int] = 
     return stmt.where(problems_filter(h, now, refused_apps)).group_by(state)
 
 
-def expiring_query(now: float) -> Select:
-    """One row: valid tokens per (horizon, window), cumulative, in HORIZONS x WINDOWS order.
+def expiring_queries(now: float) -> list[Select]:
+    """One row per horizon (HORIZONS order): its valid tokens per window, cumulative, in WINDOWS order.
 
-    Each count is a range of one (is_valid, horizon) index, read without visiting the rows.
+    Each reads one range of the (is_valid, horizon) index, the longest window, once.
     """
-    valid = Token.is_valid.is_(True)
-    counts = [
-        select(func.count()).select_from(Token).where(valid, column <= now + seconds).scalar_subquery()
+    longest = WINDOWS[-1][1]
+    return [
+        select(*(_count(column <= now + seconds) for _, seconds in WINDOWS)).where(
+            Token.is_valid.is_(True), column <= now + longest
+        )
         for _, column in HORIZONS
-        for _, seconds in WINDOWS
     ]
-    return select(*counts)
 
 
 def per_token_query(mode: str, h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> Select:
@@ -172,7 +172,7 @@ def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
     for state, count in counted:
         states[state] += count
     states["ok"] += max(0, total - sum(states.values()))  # a token added between the reads: never < 0
-    expiring = [int(n) for n in conn.execute(expiring_query(now)).one()]
+    expiring = [int(n) for query in expiring_queries(now) for n in conn.execute(query).one()]
     sources = conn.execute(
         select(Token.source, func.count()).where(Token.source.is_not(None)).group_by(Token.source)
     ).all()
