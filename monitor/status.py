@@ -78,7 +78,7 @@ def status_rows(
     return rows
 
 
-_STATUS_QUERY = select(
+STATUS_SELECT = (
     Token.name,
     App.name,
     Token.is_valid,
@@ -95,7 +95,8 @@ _STATUS_QUERY = select(
     Token.last_success_at,
     Token.callback_check_at,
     Token.callback_check_reason,
-).join(App, Token.app_id == App.id)
+)  # what a StatusRow is made of; the status pages select the same
+_STATUS_QUERY = select(*STATUS_SELECT).join(App, Token.app_id == App.id)
 
 
 def _status_row(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from monitor.db.models import App, Token
 from monitor.state import Horizons
-from monitor.status import StatusRow, label_pairs
+from monitor.status import STATUS_SELECT, StatusRow, label_pairs
 
 # Trouble first; "failing" is an ok token whose latest check got no answer (the last answer still holds).
 BUCKETS = ("invalid", "critical", "warning", "failing", "unchecked", "ok")
@@ -157,22 +157,7 @@ def count_buckets(
     return counts
 
 
-ROW_COLUMNS = (
-    Token.name,
-    App.name,
-    Token.is_valid,
-    Token.expires_at,
-    Token.data_access_expires_at,
-    Token.last_check_at,
-    Token.last_result,
-    Token.last_error,
-    Token.scopes,
-    Token.source,
-    Token.invalid_reason,
-    App.inspector_state,
-    Token.labels,
-    Token.last_success_at,
-)
+ROW_COLUMNS = STATUS_SELECT
 STATE_OF_BUCKET = {"failing": "ok"}
 
 
@@ -207,7 +192,7 @@ def status_row(bucket: str, r: Any) -> StatusRow:
     state = STATE_OF_BUCKET.get(bucket, bucket)
     scopes = tuple((r[8] or "").split())
     return StatusRow(r[0], r[1], state, r[3], r[4], r[5], result, r[7], scopes, r[9], r[10],
-                     label_pairs(r[12]), r[13])  # fmt: skip
+                     label_pairs(r[12]), r[13], r[14], r[15])  # fmt: skip
 
 
 def read_listing(session: Session, filters: Filters, h: Horizons, now: float) -> Listing:
