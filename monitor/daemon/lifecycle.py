@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -21,7 +22,7 @@ from sqlalchemy import text
 
 from monitor import __version__
 from monitor.check.observe import Cadence
-from monitor.check.store import call_times_since
+from monitor.check.store import call_times_since, release
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, ConfigError, load_config
 from monitor.context import Context
@@ -38,6 +39,10 @@ from monitor.redact import error_line
 from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
+
+# A signal the kernel hands to another thread does not interrupt the main thread's wait (and Python runs
+# handlers in the main thread only): the main thread wakes this often, so a stop is never held up longer.
+SIGNAL_POLL = 0.5
 __all__ = ["Daemon", "DaemonError", "cadence_of"]
 
 
@@ -294,8 +299,6 @@ class Daemon:
             comp.close()
         try:
             with transaction(self.ctx.sessions) as s:
-                from monitor.check.store import release
-
                 release(s, self.owner)
         except Exception as exc:
             log.warning(
@@ -329,7 +332,8 @@ class Daemon:
         self.start()
         try:
             while True:
-                wake.wait()
+                if not wake.wait(SIGNAL_POLL):
+                    continue
                 wake.clear()
                 if reload_requested.is_set():
                     reload_requested.clear()
@@ -343,6 +347,4 @@ class Daemon:
 
 
 def _utc_in(seconds: float) -> Any:
-    from datetime import UTC, datetime, timedelta
-
     return datetime.now(UTC) + timedelta(seconds=seconds)
