@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from monitor.crypto import Vault, fingerprint
 from monitor.db.models import Alert, App, Snapshot, Token
+from monitor.db.stats import after_bulk_write
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,199}$")
 LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -240,6 +241,7 @@ def add_tokens(
         session.execute(insert(Token), [token_row(vault, t, apps[t.app], now, source) for t in chunk])
         if tick is not None:
             tick(len(chunk))
+    after_bulk_write(session, Token.__tablename__, len(tokens))
     return len(tokens)
 
 

@@ -272,3 +272,30 @@ def test_a_wrong_key_cannot_write(lite: sessionmaker[Session], vault: Vault) -> 
         registry.add_app(s, other, "other", "INSPECTOR-2", kind="user_token", threads_app_id=None, now=NOW)
     assert _count(lite, Token) == 0
     assert _count(lite, App) == 1
+
+
+def test_a_bulk_add_refreshes_postgresql_statistics(postgres_url: str) -> None:
+    """A bulk import leaves the planner statistics true to the table (autovacuum may be off, or a minute
+    away): stale ones made the next import's duplicate check read the whole table per 500 names, so a
+    1,000,000-token import was quadratic (bench/RESULTS.md). A small add leaves them to autovacuum."""
+    engine = make_engine(postgres_url)
+    migrate.upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    vault = Vault.from_keys([Fernet.generate_key()])
+
+    def reltuples() -> float:
+        with engine.connect() as conn:
+            return float(
+                conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'tokens'").scalar()
+            )
+
+    with transaction(sessions) as s:
+        registry.add_app(s, vault, "app", "INSPECTOR-TOKEN-1", kind="user_token", threads_app_id="1", now=NOW)
+        registry.add_tokens(s, vault, [NewToken("one", "app", "TOKEN-ONE-0001")], now=NOW)
+    assert reltuples() == -1  # never analysed: one row is autovacuum's business
+    with transaction(sessions) as s:
+        registry.add_tokens(
+            s, vault, [NewToken(f"t-{i}", "app", f"TOKEN-STRING-{i:06d}") for i in range(3000)], now=NOW
+        )
+    assert reltuples() == 3001
+    engine.dispose()

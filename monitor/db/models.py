@@ -40,7 +40,12 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 def _where_set(column: str) -> dict[str, Any]:
     """A partial index over the rows where `column` is set (PostgreSQL, SQLite; MariaDB indexes all)."""
-    where = text(f"{column} IS NOT NULL")
+    return _where(f"{column} IS NOT NULL")
+
+
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index over the rows where `condition` holds (PostgreSQL, SQLite; MariaDB indexes all)."""
+    where = text(condition)
     return {"postgresql_where": where, "sqlite_where": where}
 
 
@@ -99,6 +104,10 @@ class Token(Base):
         Index("ix_tokens_last_check_at", "last_check_at"),
         Index("ix_tokens_last_refresh_at", "last_refresh_at", **_where_set("last_refresh_at")),
         Index("ix_tokens_updated_at", "updated_at"),
+        # The refresh job's claim, every few seconds: the opted-in tokens by expiry (migration 0006). Without
+        # it the claim followed `is_valid` and read every valid token per tick whenever the statistics were
+        # older than the checks (a freshly imported fleet's first sweep).
+        Index("ix_tokens_auto_refresh", "auto_refresh", "expires_at", **_where("auto_refresh IS true")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -165,7 +174,11 @@ class Snapshot(Base):
     """One row per change of what a check observed about a token."""
 
     __tablename__ = "snapshots"
-    __table_args__ = (Index("ix_snapshots_token_observed", "token_id", "observed_at"),)
+    __table_args__ = (
+        Index("ix_snapshots_token_observed", "token_id", "observed_at"),
+        # Retention reads the rows older than its cutoff once a day, in this order (migration 0006).
+        Index("ix_snapshots_observed", "observed_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"))

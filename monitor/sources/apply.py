@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.crypto import Vault, fingerprint
 from monitor.db.models import App, Snapshot, Token
+from monitor.db.stats import after_bulk_write
 from monitor.registry import NewToken, delete_tokens, token_row
 from monitor.sources.read import SourceError, SourceRow
 
@@ -162,6 +163,7 @@ def _insert(
             for r in rows[i : i + CHUNK]
         ]
         session.execute(insert(T), values)
+    after_bulk_write(session, T.name, len(rows))
 
 
 def _superseded(
