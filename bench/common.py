@@ -55,9 +55,13 @@ class SimProcess:
 
 
 @contextmanager
-def simulator(n_tokens: int, latency: float = 0.0, now: float | None = None) -> Iterator[SimProcess]:
-    """A simulator process serving tokens 0..n-1 of app APP_ID (healthy, 30 days left unless told)."""
+def simulator(
+    n_tokens: int, latency: float = 0.0, now: float | None = None, expiring: float = 0.0
+) -> Iterator[SimProcess]:
+    """A simulator process serving tokens 0..n-1 of app APP_ID (healthy, 30 days left unless told); with
+    `expiring`, that fraction of them (every 1/expiring-th) has 5 days left: inside the warning."""
     now = now or time.time()
+    every = round(1 / expiring) if expiring else 0
     with tempfile.TemporaryDirectory(prefix="ttm-bench-sim") as tmp:
         doc = {
             "apps": [{"app_id": APP_ID, "inspector": INSPECTOR}],
@@ -66,7 +70,7 @@ def simulator(n_tokens: int, latency: float = 0.0, now: float | None = None) -> 
                     "token": token_string(i),
                     "app_id": APP_ID,
                     "issued_at": now - 30 * DAY,
-                    "expires_at": now + 30 * DAY,
+                    "expires_at": now + (5 if every and i % every == 0 else 30) * DAY,
                     "data_access_expires_at": now + 60 * DAY,
                 }
                 for i in range(n_tokens)

@@ -1,47 +1,39 @@
 """The daemon's alerting: evaluate the rules over the stored state, group transitions, deliver them.
 
-Evaluation reads only tokens in or near trouble plus every firing alert (never the whole fleet row by row),
-steps each alert's ladder (monitor.alerting.rules) and, in the same transaction, stores the new ladder
-state and one `alert_events` row per notification-worthy transition. Several daemons may share a
-PostgreSQL database: evaluation and grouping each run under a transaction-level advisory lock, so no
-transition is emitted twice.
+Evaluation (monitor.alerting.evaluate) is full when a daemon starts, after a reload and once an hour, and
+incremental (the tokens that changed since the previous one) in between. Each steps the alert ladders
+(monitor.alerting.rules) and, in the same transaction, stores the new ladder state and one `alert_events`
+row per notification-worthy transition. Several daemons may share a PostgreSQL database: evaluation and
+grouping each run under a transaction-level advisory lock, so no transition is emitted twice.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, delete, insert, select, text, union
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerting.outbox import CHUNK, Outbox, build_notifiers, enqueue_pending
-from monitor.alerting.rules import (
-    AlertState,
-    Desired,
-    TokenFacts,
-    alert_key,
-    app_alerts,
-    source_alerts,
-    step,
-    token_alerts,
-)
-from monitor.config.load import AlertsConfig, Config
-from monitor.db.models import Alert, AlertEventRow, App, Notification, Source, Token
+from monitor.alerting.evaluate import Evaluation, evaluate
+from monitor.alerting.outbox import Outbox, build_notifiers, enqueue_pending
+from monitor.config.load import Config
+from monitor.db.models import Alert, Notification
 from monitor.jobs import Job
 from monitor.notify.relay import relay_notifiers
+
+__all__ = ["FULL_EVERY", "AlertsComponent", "Evaluation", "LockBusy", "evaluate", "exclusive"]
 
 log = logging.getLogger("monitor.alerts")
 
 TICK_WAIT = 5.0
 
 KEEP_HISTORY = 30 * 86400.0  # resolved alerts and finished notifications are kept this long
+FULL_EVERY = 3600.0  # a full evaluation at least this often: the safety net under the incremental ones
 
 
 class LockBusy(Exception):
@@ -78,140 +70,6 @@ def exclusive(sessions: sessionmaker[Session], name: str) -> Iterator[Session]:
         yield s
 
 
-# --- evaluation ------------------------------------------------------------------------------------------
-
-_FACT_COLUMNS = (
-    Token.id,
-    Token.name,
-    App.name.label("app"),
-    Token.labels,
-    Token.is_valid,
-    Token.last_result,
-    Token.expires_at,
-    Token.data_access_expires_at,
-    Token.scopes,
-    Token.expected_scopes,
-    Token.invalid_reason,
-    Token.failing_since,
-    Token.last_error,
-    Token.refresh_error,
-)
-
-
-def trouble(cfg: AlertsConfig, now: float) -> list[ColumnElement[bool]]:
-    """SQL conditions, one per kind of trouble, selecting every token a rule could fire for (a superset:
-    the rules decide). Each is a range or an equality on one indexed column."""
-    return [
-        Token.is_valid.is_(False),
-        Token.failing_since.is_not(None),
-        Token.refresh_error.is_not(None),
-        Token.expires_at <= now + max(cfg.expiry.warning, cfg.expiry.critical),
-        Token.data_access_expires_at <= now + max(cfg.data_access.warning, cfg.data_access.critical),
-        Token.scopes_lost.is_(True),
-    ]
-
-
-def trouble_ids(cfg: AlertsConfig, now: float) -> CompoundSelect:
-    """The ids of the tokens in `trouble`, as a UNION of one indexed lookup per condition.
-
-    One OR over the conditions is read through every index by PostgreSQL when its statistics are fresh,
-    but as "every valid token" when they are stale, and as a whole-table scan by SQLite; the union reads
-    the tokens in trouble and nothing else on both, whatever the statistics say.
-    """
-    return union(*(select(Token.id).where(condition) for condition in trouble(cfg, now)))
-
-
-def desired_alerts(session: Session, cfg: AlertsConfig, now: float) -> dict[str, Desired]:
-    """Every alert that should be firing now, by key."""
-    out: dict[str, Desired] = {}
-    names = {f.name for f in fields(TokenFacts)}
-    for row in session.execute(
-        select(*_FACT_COLUMNS).join(App, App.id == Token.app_id).where(Token.id.in_(trouble_ids(cfg, now)))
-    ):
-        facts = TokenFacts(**{k: v for k, v in row._mapping.items() if k in names})
-        out.update((d.key, d) for d in token_alerts(facts, cfg, now))
-    for app, reason in session.execute(
-        select(App.name, App.inspector_reason).where(App.inspector_state == "invalid")
-    ):
-        out.update((d.key, d) for d in app_alerts(app, reason))
-    for name, error in session.execute(
-        select(Source.name, Source.last_error).where(Source.last_error.is_not(None))
-    ):
-        out.update((d.key, d) for d in source_alerts(name, error))
-    return out
-
-
-def to_state(row: Alert) -> AlertState:
-    return AlertState(
-        key=row.key,
-        alertname=row.alertname,
-        subject=row.subject,
-        status=row.status,
-        severity=row.severity,
-        labels=dict(row.labels or {}),
-        annotations=dict(row.annotations or {}),
-        fingerprint=row.fingerprint,
-        at=row.at,
-        started_at=row.started_at,
-        last_notified_at=row.last_notified_at,
-        notified_severity=row.notified_severity,
-        resolved_at=row.resolved_at,
-        token_id=row.token_id,
-    )
-
-
-def _store(session: Session, row: Alert | None, state: AlertState, now: float) -> None:
-    values = {f.name: getattr(state, f.name) for f in fields(AlertState)}
-    values["labels"], values["annotations"] = dict(state.labels), dict(state.annotations)
-    if row is None:
-        session.add(Alert(**values, updated_at=now))
-        return
-    for key, value in values.items():
-        setattr(row, key, value)
-    row.updated_at = now
-
-
-@dataclass
-class Evaluation:
-    desired: int = 0
-    changed: int = 0
-    events: int = 0
-
-
-def evaluate(session: Session, cfg: AlertsConfig, now: float) -> Evaluation:
-    """Step every relevant alert to `now` inside the caller's (exclusive) transaction."""
-    desired = desired_alerts(session, cfg, now)
-    rows = {a.key: a for a in session.scalars(select(Alert).where(Alert.status == "firing"))}
-    missing = [k for k in desired if k not in rows]
-    for i in range(0, len(missing), CHUNK):
-        rows.update(
-            (a.key, a) for a in session.scalars(select(Alert).where(Alert.key.in_(missing[i : i + CHUNK])))
-        )
-    result, events = Evaluation(desired=len(desired)), []
-    # An expiry alert ends without a message when its token turned invalid (it expired, or was revoked): a
-    # "no longer close to expiry" next to TokenInvalid would read as an all-clear.
-    superseded = {
-        alert_key(n, d.subject)
-        for d in desired.values()
-        if d.alertname == "TokenInvalid"
-        for n in ("TokenExpiring", "TokenDataAccessExpiring")
-    }
-    for key in rows.keys() | desired.keys():
-        row = rows.get(key)
-        stored = to_state(row) if row is not None else None
-        new, emitted = step(stored, desired.get(key), cfg.repeat_interval, now)
-        if new is not None and new != stored:
-            _store(session, row, new, now)
-            result.changed += 1
-        if key in superseded:
-            emitted = tuple(e for e in emitted if e.status != "resolved")
-        events += [{"created_at": now, "payload": json.dumps(e.to_dict(), sort_keys=True)} for e in emitted]
-    if events:
-        session.execute(insert(AlertEventRow), events)
-    result.events = len(events)
-    return result
-
-
 # --- the component ---------------------------------------------------------------------------------------
 
 
@@ -245,6 +103,8 @@ class AlertsComponent:
             on_outcome=on_outcome,
         )
         self._last_eval = float("-inf")
+        self._since: float | None = None  # the `now` of the last evaluation; None: the next one is full
+        self._last_full = float("-inf")
 
     def eval_interval(self) -> float:
         # Often enough that evaluation lag + the 1 s grouping tick stay within 5 s of the latency budget
@@ -264,12 +124,20 @@ class AlertsComponent:
         now = self.clock()
         if now - self._last_eval >= self.eval_interval():
             self._last_eval = now
+            full = self._since is None or now - self._last_full >= FULL_EVERY
             try:
                 with exclusive(self.sessions, "alerts") as s:
-                    result = evaluate(s, self.config.alerts, now)
+                    result = evaluate(s, self.config.alerts, now, None if full else self._since)
             except LockBusy:
                 log.info("alerts: another daemon is evaluating; skipping this tick")
                 return
+            # Only once committed: a failed evaluation leaves `since` where it was, so nothing is skipped.
+            self._since = now
+            if full:
+                self._last_full = now
+            log.debug(
+                "alerts: %s evaluation read %d token(s)", "full" if full else "incremental", result.tokens
+            )
             if result.events:
                 log.info("alerts: %d transition(s) to notify (%d firing)", result.events, result.desired)
         if self.group(now):
@@ -305,6 +173,7 @@ class AlertsComponent:
 
     def reload(self, config: Config) -> None:
         self.config = config
+        self._since = None  # thresholds may have changed: the next evaluation looks at every token again
         self.outbox.ttl = config.alerts.notification_ttl
         relay = relay_notifiers(forward_url(config))
         self.outbox.replace_notifiers(build_notifiers(config.notifiers, self.notify_stream) | relay)

@@ -53,6 +53,10 @@ def result_rows(
     snapshot = (
         {"token_id": c.id, "observed_at": now, **obs.snapshot_columns()} if changed(c.previous, obs) else None
     )
+    # A change of what the alert rules read stamps `updated_at`: the alert evaluation looks at such tokens
+    # (and not at the fleet) between its full passes. A check that saw what the last one saw stamps nothing.
+    facts_changed = snapshot is not None or (update["failing_since"] is None) != (c.failing_since is None)
+    update["b_changed"] = now if facts_changed else None
     return update, snapshot
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import Double, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.check.observe import Observation
@@ -230,6 +230,8 @@ _RESULT_UPDATE = (
             )
         }
         | {"lease_owner": None, "lease_expires_at": None}
+        # b_changed: the check's time when it changed what the alert rules read, else None (keep the stamp).
+        | {"updated_at": func.coalesce(bindparam("b_changed", type_=Double()), T.c.updated_at)}
     )
 )
 

@@ -202,6 +202,8 @@ class Alert(Base):
     """The stored state of one alert's ladder (firing, escalated, repeated, resolved)."""
 
     __tablename__ = "alerts"
+    # The incremental evaluation's lookup of firing alerts whose repeat fell due (migration 0007).
+    __table_args__ = (Index("ix_alerts_status_notified", "status", "last_notified_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)  # alertname + subject

@@ -239,7 +239,7 @@ class Refresher:
             return
         try:
             with transaction(self.sessions) as s:
-                unmoved = record_unmoved(s, before)
+                unmoved = record_unmoved(s, before, self.clock())
         except Exception as exc:  # noqa: BLE001 - min_age still holds the next refresh back
             log.warning("checking %d refreshed token(s) failed: %s", len(before), error_line(exc))
             return

@@ -184,7 +184,7 @@ def store_refreshed(session: Session, vault: Vault, owner: str, r: Refreshed, no
     return "already" if current == fingerprint(r.token) else "superseded"
 
 
-def record_unmoved(session: Session, before: Mapping[int, float | None]) -> list[str]:
+def record_unmoved(session: Session, before: Mapping[int, float | None], now: float) -> list[str]:
     """After refreshed tokens were inspected: mark those whose expiry did not move (TokenRefreshFailed
     fires on `refresh_error`); their names. `before` maps token id -> expires_at before the refresh."""
     rows = session.execute(select(Token.id, Token.name, Token.expires_at).where(Token.id.in_(list(before))))
@@ -193,7 +193,7 @@ def record_unmoved(session: Session, before: Mapping[int, float | None]) -> list
         session.execute(
             update(Token)
             .where(Token.id == token_id)
-            .values(refresh_error=UNMOVED, refresh_failures=Token.refresh_failures + 1),
+            .values(refresh_error=UNMOVED, refresh_failures=Token.refresh_failures + 1, updated_at=now),
             execution_options={"synchronize_session": False},
         )
     return [name for _, name in unmoved]
@@ -213,7 +213,9 @@ def store_failure(
     session.execute(
         update(Token)
         .where(Token.id == c.id, Token.fingerprint == c.fingerprint)
-        .values(refresh_failures=failures, next_refresh_at=at, refresh_error=error_text(result)),
+        .values(
+            refresh_failures=failures, next_refresh_at=at, refresh_error=error_text(result), updated_at=now
+        ),
         execution_options={"synchronize_session": False},
     )
     release(session, owner, [c.id])

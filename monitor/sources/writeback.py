@@ -98,7 +98,9 @@ def _write_back_one(
             )
         else:
             message = f"{PREFIX} {source.name} failed: {error}"[:300]
-            s.execute(update(T).where(mine).values(writeback_error=message, refresh_error=message))
+            s.execute(
+                update(T).where(mine).values(writeback_error=message, refresh_error=message, updated_at=now)
+            )
         leases.release(s, T, owner, [token_id])
     if error is None:
         log.info("wrote the refreshed string of token %s back to source %s", row.name, source.name)

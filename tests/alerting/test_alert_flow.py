@@ -69,13 +69,15 @@ def add_fleet(sessions: sessionmaker[Session], n: int, now: float, **observed: A
             "expires_at": now + 50 * DAY,
             "data_access_expires_at": now + 80 * DAY,
         }
-        observe(s, names, **{**values, **observed})
+        observe(s, names, now=now, **{**values, **observed})
     return names
 
 
-def observe(s: Session, names: Sequence[str], **values: Any) -> None:
+def observe(s: Session, names: Sequence[str], *, now: float, **values: Any) -> None:
+    """What a check that saw `values` writes, `updated_at` included (the incremental evaluation reads it)."""
     for i in range(0, len(names), 1000):
-        s.execute(update(Token).where(Token.name.in_(list(names[i : i + 1000]))).values(**values))
+        chunk = list(names[i : i + 1000])
+        s.execute(update(Token).where(Token.name.in_(chunk)).values(updated_at=now, **values))
 
 
 def notifiers(hook: HttpReceiver, smtp: SmtpReceiver | None = None) -> tuple[NotifierConfig, ...]:
@@ -124,7 +126,7 @@ def test_500_tokens_crossing_together_make_one_message_per_notifier(
         comp.tick()  # baseline only: nothing in trouble
         assert rows(sessions, AlertEventRow) == []
         with transaction(sessions) as s:
-            observe(s, names, expires_at=clock.now + 1.5 * DAY)
+            observe(s, names, now=clock.now, expires_at=clock.now + 1.5 * DAY)
         clock.now += 10
         comp.tick()
         assert len(rows(sessions, AlertEventRow)) == 500 and hook.requests.items == []
@@ -197,7 +199,7 @@ def test_resolve_on_refresh_and_on_removal(sqlite_url: str, hook: HttpReceiver) 
     comp.tick()
     assert len(json.loads(hook.wait_for(1)[0].body)["alerts"]) == 2
     with transaction(sessions) as s:
-        observe(s, names[:1], expires_at=T0 + 60 * DAY)  # refreshed
+        observe(s, names[:1], now=clock.now, expires_at=T0 + 60 * DAY)  # refreshed
         delete_tokens(s, [s.scalar(select(Token.id).where(Token.name == names[1]))], now=clock.now)
     clock.now += 10
     comp.tick()
@@ -364,7 +366,7 @@ def test_an_expiring_token_that_turns_invalid_gets_no_all_clear(sqlite_url: str)
     with exclusive(sessions, "alerts") as s:
         evaluate(s, AlertsConfig(), T0)
     with transaction(sessions) as s:
-        observe(s, [name], is_valid=False, invalid_reason="expired", last_result="invalid")
+        observe(s, [name], now=T0 + 30, is_valid=False, invalid_reason="expired", last_result="invalid")
     with exclusive(sessions, "alerts") as s:
         evaluate(s, AlertsConfig(), T0 + 60)
     with sessions() as s:

@@ -71,3 +71,24 @@ def test_a_failure_keeps_the_facts_counts_and_backs_off() -> None:
     assert update["last_success_at"] == NOW - 900 and update["is_valid"] is True  # last known values kept
     assert update["last_error"] == "http_5xx: code 1: An unexpected error"
     assert update["next_check_at"] == NOW + 300 * 4
+
+
+def test_a_change_of_what_the_alert_rules_read_stamps_updated_at() -> None:
+    """The incremental alert evaluation reads the tokens whose `updated_at` moved: a check stamps it when
+    the observation changed or a failure began or ended, and leaves it alone otherwise."""
+    from monitor.check.outcome import result_rows
+
+    prev = answer(Verdict.VALID)
+    failed = answer(Verdict.ERROR, reason="http_5xx", error_code=1, message="An unexpected error")
+    same, _ = result_rows(claimed(prev), prev, Cadence(), NOW, 0.5)
+    revoked, _ = result_rows(claimed(prev), answer(Verdict.INVALID, reason="invalid"), Cadence(), NOW, 0.5)
+    first_failure, _ = result_rows(claimed(prev), failed, Cadence(), NOW, 0.5)
+    still_failing, _ = result_rows(claimed(failed, failing_since=NOW - 60), failed, Cadence(), NOW, 0.5)
+    recovered, _ = result_rows(claimed(prev, failing_since=NOW - 60), prev, Cadence(), NOW, 0.5)
+    assert [u["b_changed"] for u in (same, revoked, first_failure, still_failing, recovered)] == [
+        None,
+        NOW,
+        NOW,
+        None,
+        NOW,
+    ]

@@ -1,0 +1,239 @@
+"""Alert evaluation: which alerts should be firing, stepped against the stored ladder in one transaction.
+
+A full evaluation reads the tokens in or near trouble plus every firing alert (never the whole fleet row by
+row). An incremental one reads only the tokens whose alerts can have changed since the previous evaluation
+(a write that changed their facts, a threshold that time crossed, a repeat that fell due), so its cost
+follows the changes, not the number of tokens in trouble. Both end in the same state: the incremental
+evaluation is a full one restricted to the tokens a full one could have changed anything for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import ColumnElement, CompoundSelect, Select, insert, select, union
+from sqlalchemy.orm import Session
+
+from monitor.alerting.outbox import CHUNK
+from monitor.alerting.rules import (
+    AlertState,
+    Desired,
+    TokenFacts,
+    alert_key,
+    app_alerts,
+    source_alerts,
+    step,
+    token_alerts,
+)
+from monitor.config.load import AlertsConfig
+from monitor.db.models import Alert, AlertEventRow, App, Source, Token
+
+__all__ = ["SLACK", "Evaluation", "changed_ids", "desired_alerts", "evaluate", "trouble_ids"]
+
+# How long before its commit a write may stamp `tokens.updated_at` (a check's results are stamped right
+# before their transaction; the clocks of several daemons differ by milliseconds under NTP): an incremental
+# evaluation reads the changes of this much before the previous one again. A write later than that is
+# seen by the next full evaluation (monitor.alerting.job.FULL_EVERY).
+SLACK = 5.0
+
+_FACT_COLUMNS = (
+    Token.id,
+    Token.name,
+    App.name.label("app"),
+    Token.labels,
+    Token.is_valid,
+    Token.last_result,
+    Token.expires_at,
+    Token.data_access_expires_at,
+    Token.scopes,
+    Token.expected_scopes,
+    Token.invalid_reason,
+    Token.failing_since,
+    Token.last_error,
+    Token.refresh_error,
+)
+
+
+def trouble(cfg: AlertsConfig, now: float) -> list[ColumnElement[bool]]:
+    """SQL conditions, one per kind of trouble, selecting every token a rule could fire for (a superset:
+    the rules decide). Each is a range or an equality on one indexed column."""
+    return [
+        Token.is_valid.is_(False),
+        Token.failing_since.is_not(None),
+        Token.refresh_error.is_not(None),
+        Token.expires_at <= now + max(cfg.expiry.warning, cfg.expiry.critical),
+        Token.data_access_expires_at <= now + max(cfg.data_access.warning, cfg.data_access.critical),
+        Token.scopes_lost.is_(True),
+    ]
+
+
+def trouble_ids(cfg: AlertsConfig, now: float) -> CompoundSelect:
+    """The ids of the tokens in `trouble`, as a UNION of one indexed lookup per condition.
+
+    One OR over the conditions is read through every index by PostgreSQL when its statistics are fresh,
+    but as "every valid token" when they are stale, and as a whole-table scan by SQLite; the union reads
+    the tokens in trouble and nothing else on both, whatever the statistics say.
+    """
+    return union(*(select(Token.id).where(condition) for condition in trouble(cfg, now)))
+
+
+def changed_ids(cfg: AlertsConfig, since: float, now: float) -> CompoundSelect:
+    """The ids of the tokens whose alerts may have changed between `since` (the previous evaluation) and
+    `now`, as a UNION of indexed ranges: a write that changed a token's facts (every such write stamps
+    `updated_at`, see SLACK), a warning or critical threshold of either horizon that time crossed, a check
+    failure that reached `check_failing_after`, and a firing alert whose repeat fell due."""
+    crossings = [
+        (Token.expires_at, {cfg.expiry.warning, cfg.expiry.critical}),
+        (Token.data_access_expires_at, {cfg.data_access.warning, cfg.data_access.critical}),
+    ]
+    after = cfg.check_failing_after
+    return union(
+        select(Token.id).where(Token.updated_at > since - SLACK),
+        *(
+            select(Token.id).where(column > since + w, column <= now + w)
+            for column, offsets in crossings
+            for w in sorted(offsets)
+        ),
+        select(Token.id).where(Token.failing_since > since - after, Token.failing_since <= now - after),
+        select(Alert.token_id).where(
+            Alert.status == "firing",
+            Alert.last_notified_at <= now - cfg.repeat_interval,
+            Alert.token_id.is_not(None),
+        ),
+    )
+
+
+def token_desired(
+    session: Session, cfg: AlertsConfig, now: float, where: ColumnElement[bool]
+) -> dict[str, Desired]:
+    """The alerts that should be firing now for the tokens `where` selects, by key."""
+    out: dict[str, Desired] = {}
+    names = {f.name for f in fields(TokenFacts)}
+    for row in session.execute(select(*_FACT_COLUMNS).join(App, App.id == Token.app_id).where(where)):
+        facts = TokenFacts(**{k: v for k, v in row._mapping.items() if k in names})
+        out.update((d.key, d) for d in token_alerts(facts, cfg, now))
+    return out
+
+
+def subject_desired(session: Session) -> dict[str, Desired]:
+    """The alerts that should be firing now for apps (InspectorInvalid) and sources (SourceFailing)."""
+    out: dict[str, Desired] = {}
+    for app, reason in session.execute(
+        select(App.name, App.inspector_reason).where(App.inspector_state == "invalid")
+    ):
+        out.update((d.key, d) for d in app_alerts(app, reason))
+    for name, error in session.execute(
+        select(Source.name, Source.last_error).where(Source.last_error.is_not(None))
+    ):
+        out.update((d.key, d) for d in source_alerts(name, error))
+    return out
+
+
+def desired_alerts(session: Session, cfg: AlertsConfig, now: float) -> dict[str, Desired]:
+    """Every alert that should be firing now, by key."""
+    return token_desired(session, cfg, now, Token.id.in_(trouble_ids(cfg, now))) | subject_desired(session)
+
+
+def _firing() -> Select[Any]:
+    return select(Alert).where(Alert.status == "firing")
+
+
+def _full(
+    session: Session, cfg: AlertsConfig, now: float
+) -> tuple[dict[str, Desired], dict[str, Alert], int]:
+    desired = desired_alerts(session, cfg, now)
+    tokens = len({d.token_id for d in desired.values() if d.token_id is not None})
+    return desired, {a.key: a for a in session.scalars(_firing())}, tokens
+
+
+def _incremental(
+    session: Session, cfg: AlertsConfig, since: float, now: float
+) -> tuple[dict[str, Desired], dict[str, Alert], int]:
+    """What `_full` reads, for the tokens `changed_ids` names only; apps and sources are few: all of them.
+    Firing alerts without a token (apps, sources, a token since removed) are read every time."""
+    ids = list(session.scalars(changed_ids(cfg, since, now)))
+    desired = subject_desired(session)
+    rows = {a.key: a for a in session.scalars(_firing().where(Alert.token_id.is_(None)))}
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        desired.update(token_desired(session, cfg, now, Token.id.in_(chunk)))
+        rows.update((a.key, a) for a in session.scalars(_firing().where(Alert.token_id.in_(chunk))))
+    return desired, rows, len(ids)
+
+
+def to_state(row: Alert) -> AlertState:
+    return AlertState(
+        key=row.key,
+        alertname=row.alertname,
+        subject=row.subject,
+        status=row.status,
+        severity=row.severity,
+        labels=dict(row.labels or {}),
+        annotations=dict(row.annotations or {}),
+        fingerprint=row.fingerprint,
+        at=row.at,
+        started_at=row.started_at,
+        last_notified_at=row.last_notified_at,
+        notified_severity=row.notified_severity,
+        resolved_at=row.resolved_at,
+        token_id=row.token_id,
+    )
+
+
+def _store(session: Session, row: Alert | None, state: AlertState, now: float) -> None:
+    values = {f.name: getattr(state, f.name) for f in fields(AlertState)}
+    values["labels"], values["annotations"] = dict(state.labels), dict(state.annotations)
+    if row is None:
+        session.add(Alert(**values, updated_at=now))
+        return
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.updated_at = now
+
+
+@dataclass
+class Evaluation:
+    desired: int = 0  # alerts that should be firing, among those this evaluation looked at
+    changed: int = 0
+    events: int = 0
+    tokens: int = 0  # tokens whose facts it read (incremental: the changed ones; full: those in trouble)
+    full: bool = True
+
+
+def evaluate(session: Session, cfg: AlertsConfig, now: float, since: float | None = None) -> Evaluation:
+    """Step the alerts to `now` inside the caller's (exclusive) transaction: every relevant alert, or with
+    `since` (the `now` of the previous evaluation under the same `cfg`) those of the tokens that changed."""
+    if since is None:
+        desired, rows, tokens = _full(session, cfg, now)
+    else:
+        desired, rows, tokens = _incremental(session, cfg, since, now)
+    missing = [k for k in desired if k not in rows]
+    for i in range(0, len(missing), CHUNK):
+        rows.update(
+            (a.key, a) for a in session.scalars(select(Alert).where(Alert.key.in_(missing[i : i + CHUNK])))
+        )
+    result, events = Evaluation(desired=len(desired), tokens=tokens, full=since is None), []
+    # An expiry alert ends without a message when its token turned invalid (it expired, or was revoked): a
+    # "no longer close to expiry" next to TokenInvalid would read as an all-clear.
+    superseded = {
+        alert_key(n, d.subject)
+        for d in desired.values()
+        if d.alertname == "TokenInvalid"
+        for n in ("TokenExpiring", "TokenDataAccessExpiring")
+    }
+    for key in rows.keys() | desired.keys():
+        row = rows.get(key)
+        stored = to_state(row) if row is not None else None
+        new, emitted = step(stored, desired.get(key), cfg.repeat_interval, now)
+        if new is not None and new != stored:
+            _store(session, row, new, now)
+            result.changed += 1
+        if key in superseded:
+            emitted = tuple(e for e in emitted if e.status != "resolved")
+        events += [{"created_at": now, "payload": json.dumps(e.to_dict(), sort_keys=True)} for e in emitted]
+    if events:
+        session.execute(insert(AlertEventRow), events)
+    result.events = len(events)
+    return result
