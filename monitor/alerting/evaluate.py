@@ -10,7 +10,8 @@ evaluation is a full one restricted to the tokens a full one could have changed 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, insert, select, union
@@ -30,13 +31,16 @@ from monitor.alerting.rules import (
 from monitor.config.load import AlertsConfig
 from monitor.db.models import Alert, AlertEventRow, App, Source, Token
 
-__all__ = ["SLACK", "Evaluation", "changed_ids", "desired_alerts", "evaluate", "trouble_ids"]
+__all__ = ["SLACK", "Evaluation", "desired_alerts", "evaluate", "timely_ids", "trouble_ids", "written_since"]
 
 # How long before its commit a write may stamp `tokens.updated_at` (a check's results are stamped right
 # before their transaction; the clocks of several daemons differ by milliseconds under NTP): an incremental
 # evaluation reads the changes of this much before the previous one again. A write later than that is
 # seen by the next full evaluation (monitor.alerting.job.FULL_EVERY).
 SLACK = 5.0
+# Writes an incremental evaluation remembers (token id -> stamp), so that the next one, which reads the same
+# SLACK seconds again, skips what it already looked at. Above this many (a bulk import) it reads them again.
+REMEMBER = 100_000
 
 _FACT_COLUMNS = (
     Token.id,
@@ -79,18 +83,22 @@ def trouble_ids(cfg: AlertsConfig, now: float) -> CompoundSelect:
     return union(*(select(Token.id).where(condition) for condition in trouble(cfg, now)))
 
 
-def changed_ids(cfg: AlertsConfig, since: float, now: float) -> CompoundSelect:
-    """The ids of the tokens whose alerts may have changed between `since` (the previous evaluation) and
-    `now`, as a UNION of indexed ranges: a write that changed a token's facts (every such write stamps
-    `updated_at`, see SLACK), a warning or critical threshold of either horizon that time crossed, a check
-    failure that reached `check_failing_after`, and a firing alert whose repeat fell due."""
+def written_since(since: float) -> Select[int, float]:
+    """(id, updated_at) of the tokens a write changed since `since` (the previous evaluation): every write
+    of what the alert rules read stamps `updated_at` (see SLACK)."""
+    return select(Token.id, Token.updated_at).where(Token.updated_at > since - SLACK)
+
+
+def timely_ids(cfg: AlertsConfig, since: float, now: float) -> CompoundSelect:
+    """The ids of the tokens whose alerts time alone may have changed between `since` and `now`, as a UNION
+    of indexed ranges: a warning or critical threshold of either horizon crossed, a check failure that
+    reached `check_failing_after`, a firing alert whose repeat fell due."""
     crossings = [
         (Token.expires_at, {cfg.expiry.warning, cfg.expiry.critical}),
         (Token.data_access_expires_at, {cfg.data_access.warning, cfg.data_access.critical}),
     ]
     after = cfg.check_failing_after
     return union(
-        select(Token.id).where(Token.updated_at > since - SLACK),
         *(
             select(Token.id).where(column > since + w, column <= now + w)
             for column, offsets in crossings
@@ -140,27 +148,29 @@ def _firing() -> Select[Any]:
     return select(Alert).where(Alert.status == "firing")
 
 
-def _full(
-    session: Session, cfg: AlertsConfig, now: float
-) -> tuple[dict[str, Desired], dict[str, Alert], int]:
-    desired = desired_alerts(session, cfg, now)
-    tokens = len({d.token_id for d in desired.values() if d.token_id is not None})
-    return desired, {a.key: a for a in session.scalars(_firing())}, tokens
+def _full(session: Session, cfg: AlertsConfig, now: float) -> tuple[dict[str, Desired], dict[str, Alert]]:
+    return desired_alerts(session, cfg, now), {a.key: a for a in session.scalars(_firing())}
 
 
 def _incremental(
-    session: Session, cfg: AlertsConfig, since: float, now: float
-) -> tuple[dict[str, Desired], dict[str, Alert], int]:
-    """What `_full` reads, for the tokens `changed_ids` names only; apps and sources are few: all of them.
-    Firing alerts without a token (apps, sources, a token since removed) are read every time."""
-    ids = list(session.scalars(changed_ids(cfg, since, now)))
+    session: Session, cfg: AlertsConfig, since: float, now: float, seen: Mapping[int, float], out: Evaluation
+) -> tuple[dict[str, Desired], dict[str, Alert]]:
+    """What `_full` reads, for the tokens written since `since` (less those `seen` already looked at with the
+    same stamp) or due by time only; apps and sources are few: all of them. Firing alerts without a token
+    (apps, sources, a token since removed) are read every time."""
+    written = session.execute(written_since(since)).all()
+    ids = {i for i, at in written if seen.get(i) != at} | set(session.scalars(timely_ids(cfg, since, now)))
+    if len(written) <= REMEMBER:
+        out.seen = {i: at for i, at in written if at < now}
     desired = subject_desired(session)
     rows = {a.key: a for a in session.scalars(_firing().where(Alert.token_id.is_(None)))}
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
+    order = sorted(ids)
+    for i in range(0, len(order), CHUNK):
+        chunk = order[i : i + CHUNK]
         desired.update(token_desired(session, cfg, now, Token.id.in_(chunk)))
         rows.update((a.key, a) for a in session.scalars(_firing().where(Alert.token_id.in_(chunk))))
-    return desired, rows, len(ids)
+    out.tokens = len(ids)
+    return desired, rows
 
 
 def to_state(row: Alert) -> AlertState:
@@ -200,21 +210,33 @@ class Evaluation:
     events: int = 0
     tokens: int = 0  # tokens whose facts it read (incremental: the changed ones; full: those in trouble)
     full: bool = True
+    seen: dict[int, float] = field(
+        default_factory=dict
+    )  # for the next incremental evaluation, once committed
 
 
-def evaluate(session: Session, cfg: AlertsConfig, now: float, since: float | None = None) -> Evaluation:
+def evaluate(
+    session: Session,
+    cfg: AlertsConfig,
+    now: float,
+    since: float | None = None,
+    seen: Mapping[int, float] | None = None,
+) -> Evaluation:
     """Step the alerts to `now` inside the caller's (exclusive) transaction: every relevant alert, or with
-    `since` (the `now` of the previous evaluation under the same `cfg`) those of the tokens that changed."""
+    `since` (the `now` of the previous evaluation under the same `cfg`, and its `seen`) those of the tokens
+    that changed."""
+    result = Evaluation(full=since is None)
     if since is None:
-        desired, rows, tokens = _full(session, cfg, now)
+        desired, rows = _full(session, cfg, now)
+        result.tokens = len({d.token_id for d in desired.values() if d.token_id is not None})
     else:
-        desired, rows, tokens = _incremental(session, cfg, since, now)
+        desired, rows = _incremental(session, cfg, since, now, seen or {}, result)
     missing = [k for k in desired if k not in rows]
     for i in range(0, len(missing), CHUNK):
         rows.update(
             (a.key, a) for a in session.scalars(select(Alert).where(Alert.key.in_(missing[i : i + CHUNK])))
         )
-    result, events = Evaluation(desired=len(desired), tokens=tokens, full=since is None), []
+    result.desired, events = len(desired), []
     # An expiry alert ends without a message when its token turned invalid (it expired, or was revoked): a
     # "no longer close to expiry" next to TokenInvalid would read as an all-clear.
     superseded = {

@@ -105,6 +105,7 @@ class AlertsComponent:
         self._last_eval = float("-inf")
         self._since: float | None = None  # the `now` of the last evaluation; None: the next one is full
         self._last_full = float("-inf")
+        self._seen: dict[int, float] = {}  # what the last evaluation looked at (see evaluate.REMEMBER)
 
     def eval_interval(self) -> float:
         # Often enough that evaluation lag + the 1 s grouping tick stay within 5 s of the latency budget
@@ -127,12 +128,12 @@ class AlertsComponent:
             full = self._since is None or now - self._last_full >= FULL_EVERY
             try:
                 with exclusive(self.sessions, "alerts") as s:
-                    result = evaluate(s, self.config.alerts, now, None if full else self._since)
+                    result = evaluate(s, self.config.alerts, now, None if full else self._since, self._seen)
             except LockBusy:
                 log.info("alerts: another daemon is evaluating; skipping this tick")
                 return
             # Only once committed: a failed evaluation leaves `since` where it was, so nothing is skipped.
-            self._since = now
+            self._since, self._seen = now, result.seen
             if full:
                 self._last_full = now
             log.debug(

@@ -23,10 +23,14 @@ FULL_SCOPES = "threads_basic,threads_content_publish"
 
 
 def evaluate_in(
-    sessions: sessionmaker[Session], now: float, since: float | None, cfg: AlertsConfig = CFG
+    sessions: sessionmaker[Session],
+    now: float,
+    since: float | None,
+    cfg: AlertsConfig = CFG,
+    seen: dict[int, float] | None = None,
 ) -> Evaluation:
     with exclusive(sessions, "alerts") as s:
-        return evaluate(s, cfg, now, since)
+        return evaluate(s, cfg, now, since, seen)
 
 
 def full_would_change(sessions: sessionmaker[Session], now: float) -> Evaluation:
@@ -42,6 +46,11 @@ def firing(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str]]:
         return {
             a.key: (a.severity, a.status) for a in s.scalars(select(Alert).where(Alert.status == "firing"))
         }
+
+
+def step_id(sessions: sessionmaker[Session], name: str) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(Token.id).where(Token.name == name)))
 
 
 def mutate(s: Session, rng: random.Random, names: list[str], now: float) -> None:
@@ -95,7 +104,7 @@ def test_incremental_evaluations_end_where_a_full_one_would(db_url: str, seed: i
         sessions, 30, now, expected_scopes=FULL_SCOPES, scopes=FULL_SCOPES, expires_at=now + 9 * DAY
     )
     evaluate_in(sessions, now, None)
-    since, seen = now, set()
+    since, seen, seen_stamps = now, set(), {}
     for _ in range(60):
         with transaction(sessions) as s:
             for _ in range(rng.randint(0, 3)):
@@ -104,8 +113,8 @@ def test_incremental_evaluations_end_where_a_full_one_would(db_url: str, seed: i
                 state = rng.choice(["invalid", "ok"])
                 s.execute(update(App).values(inspector_state=state, inspector_reason="expired"))
         now += rng.choice([1, 3, 60, 600, 3600, 6 * 3600, 2 * DAY])
-        result = evaluate_in(sessions, now, since)
-        since = now
+        result = evaluate_in(sessions, now, since, seen=seen_stamps)
+        since, seen_stamps = now, result.seen
         assert not result.full
         would = full_would_change(sessions, now)
         assert (would.changed, would.events) == (0, 0), (
@@ -128,7 +137,10 @@ def test_an_incremental_evaluation_reads_the_changed_tokens_not_the_firing_ones(
     step = evaluate_in(sessions, T0 + 3, T0, cfg)
     assert (step.tokens, step.events) == (1, 1)  # TokenInvalid fires (its TokenExpiring ends silently)
     assert firing(sessions)[f"TokenInvalid/{names[0]}"] == ("critical", "firing")
-    # The next one reads that write again (it lies within SLACK of the previous evaluation), changing nothing.
+    # The next one sees that write again (it lies within SLACK of the previous evaluation): told what the
+    # previous one looked at, it skips it; not told, it reads it again and changes nothing.
+    assert step.seen == {step_id(sessions, names[0]): T0 + 2}
+    assert evaluate_in(sessions, T0 + 600, T0 + 3, cfg, step.seen).tokens == 0
     again = evaluate_in(sessions, T0 + 600, T0 + 3, cfg)
     assert (again.tokens, again.changed, again.events) == (1, 0, 0)
     quiet = evaluate_in(sessions, T0 + 1200, T0 + 600, cfg)
