@@ -69,7 +69,9 @@ class Counter:
         with self.lock:
             self.statements += 1
             if statement not in self.seen:
-                self.seen[statement] = params[0] if many and params else params
+                # executemany passes a sequence of parameter sets (a dict for insertmanyvalues' batches)
+                first = many and isinstance(params, (list, tuple)) and params
+                self.seen[statement] = params[0] if first else params
 
     def _commit(self, _conn: Any) -> None:
         with self.lock:

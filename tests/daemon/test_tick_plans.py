@@ -96,7 +96,8 @@ def test_an_idle_daemon_reads_a_handful_of_rows_per_statement_under_stale_statis
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
         if "tokens" in statement and not statement.lstrip().upper().startswith(("INSERT", "EXPLAIN")):
-            seen.setdefault(statement, parameters[0] if many else parameters)
+            first = many and isinstance(parameters, (list, tuple)) and parameters
+            seen.setdefault(statement, parameters[0] if first else parameters)
 
     event.listen(Engine, "before_cursor_execute", capture)
     daemon = Daemon(fleet.config)
