@@ -148,6 +148,10 @@ def _firing() -> Select[Any]:
     return select(Alert).where(Alert.status == "firing")
 
 
+def _firing_of(session: Session, where: ColumnElement[bool]) -> dict[str, Alert]:
+    return {a.key: a for a in session.scalars(select(Alert).where(where)) if a.status == "firing"}
+
+
 def _full(session: Session, cfg: AlertsConfig, now: float) -> tuple[dict[str, Desired], dict[str, Alert]]:
     return desired_alerts(session, cfg, now), {a.key: a for a in session.scalars(_firing())}
 
@@ -163,12 +167,15 @@ def _incremental(
     if len(written) <= REMEMBER:
         out.seen = {i: at for i, at in written if at < now}
     desired = subject_desired(session)
-    rows = {a.key: a for a in session.scalars(_firing().where(Alert.token_id.is_(None)))}
+    # By token only (its index), firing or not, and the status filtered here: "status = 'firing' AND ..."
+    # was read through the status index, every firing alert per chunk, while the alerts table had no
+    # statistics yet (a fleet whose first sweep fires thousands).
+    rows = _firing_of(session, Alert.token_id.is_(None))
     order = sorted(ids)
     for i in range(0, len(order), CHUNK):
         chunk = order[i : i + CHUNK]
         desired.update(token_desired(session, cfg, now, Token.id.in_(chunk)))
-        rows.update((a.key, a) for a in session.scalars(_firing().where(Alert.token_id.in_(chunk))))
+        rows.update(_firing_of(session, Alert.token_id.in_(chunk)))
     out.tokens = len(ids)
     return desired, rows
 
