@@ -31,8 +31,8 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 
-# Not part of `make bench`: a large fleet on PostgreSQL (MONITOR_TEST_POSTGRES_URL), hours at 1,000,000 tokens
-# on 2 cores; BENCH_LARGE_ARGS="--tokens 200000" for a smaller run.
+# Not part of `make bench`: a large fleet on PostgreSQL (MONITOR_TEST_POSTGRES_URL), about 51 minutes at
+# 1,000,000 tokens on 2 cores (bench/RESULTS.md); BENCH_LARGE_ARGS="--tokens 200000" for a smaller run.
 bench-large: $(STAMP)
 	$(BIN)/python -m bench.large $(BENCH_LARGE_ARGS)
 
