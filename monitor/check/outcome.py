@@ -1,22 +1,61 @@
 """What one check's outcome writes: the token row's new values and, when the observation changed, a snapshot.
 
-Pure: the claimed row, the API's answer, the cadence, `now` and a random number in, column values out.
+Pure: the claimed row, the API's answer, the cadence, `now` and a random number in, column values out. Also
+the sweep's value types (one outcome, a sweep's counts).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.check.observe import ANSWERED, Cadence, changed, next_check_at, observe
+from monitor.check.observe import ANSWERED, Cadence, Observation, changed, next_check_at, observe
 from monitor.check.store import Claimed
 from monitor.graph.results import CheckResult, Verdict
-from monitor.state import lost_scopes
+from monitor.state import Horizons, State, horizon_level, lost_scopes
+
+
+@dataclass
+class SweepStats:
+    inspected: int = 0
+    results: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    deferred: int = 0
+    budget_exhausted: bool = False
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    claimed: Claimed
+    result: CheckResult
+    duration: float
+
+
+def quiet_first(c: Claimed, obs: Observation, horizons: Horizons | None, now: float) -> bool:
+    """A token's first observation that no alert rule has anything to say about: valid, both horizons
+    outside their warning (a later crossing is found by the alert evaluation's time ranges). Unknown
+    thresholds (None) say nothing is quiet."""
+    if c.previous is not None or horizons is None or not obs.is_valid:
+        return False
+    h = horizons
+    levels = (
+        horizon_level(obs.expires_at, h.expiry_warning, h.expiry_critical, now),
+        horizon_level(obs.data_access_expires_at, h.data_access_warning, h.data_access_critical, now),
+    )
+    return all(level == State.OK for level in levels)
 
 
 def result_rows(
-    c: Claimed, r: CheckResult, cadence: Cadence, now: float, rand: float
+    c: Claimed,
+    r: CheckResult,
+    cadence: Cadence,
+    now: float,
+    rand: float,
+    horizons: Horizons | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(values for the token row, keyed for store.write_results; a snapshot row or None)."""
+    """(values for the token row, keyed for store.write_results; a snapshot row or None). `horizons` (the
+    alert thresholds) let a quiet first observation leave `updated_at` alone."""
     obs = observe(c.previous, r, c.fingerprint)
     answered = r.verdict in ANSWERED
     failures = 0 if answered else c.consecutive_failures + 1
@@ -54,8 +93,10 @@ def result_rows(
         {"token_id": c.id, "observed_at": now, **obs.snapshot_columns()} if changed(c.previous, obs) else None
     )
     # A change of what the alert rules read stamps `updated_at`: the alert evaluation looks at such tokens
-    # (and not at the fleet) between its full passes. A check that saw what the last one saw stamps nothing.
-    facts_changed = snapshot is not None or (update["failing_since"] is None) != (c.failing_since is None)
+    # (and not at the fleet) between its full passes. A check that saw what the last one saw stamps nothing,
+    # nor does a healthy token's first answer (most of a freshly imported fleet's first sweep).
+    observed = snapshot is not None and not quiet_first(c, obs, horizons, now)
+    facts_changed = observed or (update["failing_since"] is None) != (c.failing_since is None)
     update["b_changed"] = now if facts_changed else None
     return update, snapshot
 

@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TypeVar
 
 from sqlalchemy.exc import DataError, DBAPIError
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check import store
 from monitor.check.observe import ANSWERED, Cadence
-from monitor.check.outcome import result_rows
+from monitor.check.outcome import CheckOutcome, SweepStats, result_rows
 from monitor.check.probe import Gate, InspectorProbes, opener
 from monitor.check.progress import Tick, gather
 from monitor.crypto import Vault
@@ -29,6 +29,7 @@ from monitor.db.session import transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.graph.results import CheckResult, Verdict
+from monitor.state import Horizons
 
 log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")
@@ -38,22 +39,6 @@ UNSTORABLE = CheckResult(
     Verdict.ERROR, None, "unstorable", None, None, "the answer does not fit the registry", None, None, None, 0
 )
 Claim = Callable[[Session, str, float], list[store.Claimed]]  # (session, owner, now) -> the tokens leased
-
-
-@dataclass
-class SweepStats:
-    inspected: int = 0
-    results: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    deferred: int = 0
-    budget_exhausted: bool = False
-    stopped: bool = False
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    claimed: store.Claimed
-    result: CheckResult
-    duration: float
 
 
 class Sweeper:
@@ -76,6 +61,7 @@ class Sweeper:
         on_check: Callable[[str, float], None] | None = None,
         on_progress: Callable[[], None] | None = None,
         write_batch: int = 200,
+        horizons: Horizons | None = None,
     ) -> None:
         self.sessions, self.vault, self.client, self.cadence = sessions, vault, client, cadence
         self.owner, self.concurrency, self.lease = owner, concurrency, lease
@@ -84,7 +70,8 @@ class Sweeper:
         self.clock, self.rand = clock, rand
         self.on_check = on_check or (lambda result, duration: None)
         self.on_progress = on_progress or (lambda: None)
-        self.write_batch = write_batch
+        # horizons: the alert thresholds (check.outcome.quiet_first); None: every change stamps updated_at
+        self.write_batch, self.horizons = write_batch, horizons
         self.claim_size = max(64, concurrency * 8)
         self.stopping = threading.Event()
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
@@ -300,7 +287,7 @@ class Sweeper:
         updates, snapshots = [], []
         apps: dict[int, CheckResult] = {}
         for o in outcomes:
-            update, snapshot = result_rows(o.claimed, o.result, self.cadence, now, self.rand())
+            update, snapshot = result_rows(o.claimed, o.result, self.cadence, now, self.rand(), self.horizons)
             updates.append(update)
             if snapshot is not None:
                 snapshots.append(snapshot)

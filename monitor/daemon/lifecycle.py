@@ -40,8 +40,7 @@ from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
 
-# A signal the kernel hands to another thread does not interrupt the main thread's wait (and Python runs
-# handlers in the main thread only): the main thread wakes this often, so a stop is never held up longer.
+# A signal handed to another thread leaves the main thread (where handlers run) waiting: it wakes this often.
 SIGNAL_POLL = 0.5
 __all__ = ["Daemon", "DaemonError", "cadence_of"]
 
@@ -118,6 +117,7 @@ class Daemon:
             clock=self.ctx.clock,
             on_check=self._on_check,
             on_progress=self.liveness.beat,
+            horizons=self.ctx.horizons,
         )
         self._components = build_components(
             self.ctx,
@@ -272,7 +272,7 @@ class Daemon:
         self.config = new
         self.ctx.config = new
         self.ctx.__dict__.pop("horizons", None)
-        self.sweeper.cadence = cadence_of(new)
+        self.sweeper.horizons, self.sweeper.cadence = self.ctx.horizons, cadence_of(new)
         self.budget.per_hour = new.threads.max_calls_per_hour
         self.sweeper.lease = new.schedule.lease
         if self._scheduler is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from test_inspect import info, result
 
 from monitor.check.observe import Cadence, observe
@@ -92,3 +94,26 @@ def test_a_change_of_what_the_alert_rules_read_stamps_updated_at() -> None:
         None,
         NOW,
     ]
+
+
+def test_a_healthy_first_answer_stamps_nothing_a_near_or_invalid_one_does() -> None:
+    """Most of a fresh fleet's first sweep: a valid token far from both horizons gives the alert rules
+    nothing to say, so its first answer leaves `updated_at` alone (time crossings are found by range)."""
+    from monitor.check.outcome import result_rows
+    from monitor.state import Horizons
+
+    h = Horizons()
+
+    def valid(days_left: float) -> CheckResult:
+        facts = replace(info(NOW + days_left * 86400, SCOPES), data_access_expires_at=NOW + 80 * 86400)
+        return result(Verdict.VALID, token=facts)
+
+    far, near = valid(30), valid(3)
+    invalid = answer(Verdict.INVALID, reason="invalid")
+    stamps = [
+        result_rows(claimed(), far, Cadence(), NOW, 0.5, h)[0]["b_changed"],
+        result_rows(claimed(), near, Cadence(), NOW, 0.5, h)[0]["b_changed"],
+        result_rows(claimed(), invalid, Cadence(), NOW, 0.5, h)[0]["b_changed"],
+        result_rows(claimed(), far, Cadence(), NOW, 0.5)[0]["b_changed"],  # thresholds unknown
+    ]
+    assert stamps == [None, NOW, NOW, NOW]
