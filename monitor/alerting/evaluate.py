@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, insert, select, union
 from sqlalchemy.orm import Session
@@ -144,16 +143,13 @@ def desired_alerts(session: Session, cfg: AlertsConfig, now: float) -> dict[str,
     return token_desired(session, cfg, now, Token.id.in_(trouble_ids(cfg, now))) | subject_desired(session)
 
 
-def _firing() -> Select[Any]:
-    return select(Alert).where(Alert.status == "firing")
-
-
 def _firing_of(session: Session, where: ColumnElement[bool]) -> dict[str, Alert]:
+    """The firing alerts among those `where` selects, by key."""
     return {a.key: a for a in session.scalars(select(Alert).where(where)) if a.status == "firing"}
 
 
 def _full(session: Session, cfg: AlertsConfig, now: float) -> tuple[dict[str, Desired], dict[str, Alert]]:
-    return desired_alerts(session, cfg, now), {a.key: a for a in session.scalars(_firing())}
+    return desired_alerts(session, cfg, now), _firing_of(session, Alert.status == "firing")
 
 
 def _incremental(
@@ -215,11 +211,10 @@ class Evaluation:
     desired: int = 0  # alerts that should be firing, among those this evaluation looked at
     changed: int = 0
     events: int = 0
-    tokens: int = 0  # tokens whose facts it read (incremental: the changed ones; full: those in trouble)
+    tokens: int = 0  # incremental: the tokens whose facts it read; full: the tokens with an alert to fire
     full: bool = True
-    seen: dict[int, float] = field(
-        default_factory=dict
-    )  # for the next incremental evaluation, once committed
+    # (token id -> stamp) it looked at: the `seen` of the next incremental evaluation, once committed
+    seen: dict[int, float] = field(default_factory=dict)
 
 
 def evaluate(

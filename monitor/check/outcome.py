@@ -13,7 +13,7 @@ from typing import Any
 from monitor.check.observe import ANSWERED, Cadence, Observation, changed, next_check_at, observe
 from monitor.check.store import Claimed
 from monitor.graph.results import CheckResult, Verdict
-from monitor.state import Horizons, State, horizon_level, lost_scopes
+from monitor.state import Horizons, State, lost_scopes, token_state
 
 
 @dataclass
@@ -33,17 +33,20 @@ class CheckOutcome:
 
 
 def quiet_first(c: Claimed, obs: Observation, horizons: Horizons | None, now: float) -> bool:
-    """A token's first observation that no alert rule has anything to say about: valid, both horizons
-    outside their warning (a later crossing is found by the alert evaluation's time ranges). Unknown
-    thresholds (None) say nothing is quiet."""
-    if c.previous is not None or horizons is None or not obs.is_valid:
+    """A token's first observation that no alert rule has anything to say about: its state OK (valid, both
+    horizons outside their warning; a later crossing is found by the alert evaluation's time ranges).
+    Unknown thresholds (None) say nothing is quiet."""
+    if c.previous is not None or horizons is None:
         return False
-    h = horizons
-    levels = (
-        horizon_level(obs.expires_at, h.expiry_warning, h.expiry_critical, now),
-        horizon_level(obs.data_access_expires_at, h.data_access_warning, h.data_access_critical, now),
+    state = token_state(
+        is_valid=obs.is_valid,
+        expires_at=obs.expires_at,
+        data_access_expires_at=obs.data_access_expires_at,
+        last_result=obs.result,
+        horizons=horizons,
+        now=now,
     )
-    return all(level == State.OK for level in levels)
+    return state == State.OK
 
 
 def result_rows(

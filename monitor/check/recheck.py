@@ -27,7 +27,7 @@ PURPOSE = "cb"  # lease owner suffix (owners are at most 64 characters)
 
 def sibling(sweeper: Sweeper, workers: int) -> Sweeper:
     """A sweeper with `workers` threads of its own that shares `sweeper`'s database, vault, API client, call
-    budget, schedule, owner and metrics hook."""
+    budget, schedule, alert thresholds, owner and metrics hook."""
     return Sweeper(
         sessions=sweeper.sessions,
         vault=sweeper.vault,
@@ -41,6 +41,7 @@ def sibling(sweeper: Sweeper, workers: int) -> Sweeper:
         clock=sweeper.clock,
         rand=sweeper.rand,
         on_check=sweeper.on_check,
+        horizons=sweeper.horizons,
     )
 
 
@@ -58,8 +59,9 @@ class Rechecker:
     def run(self) -> list[CheckOutcome]:
         """Check every queued token this process can claim within the budget; what was checked."""
         outcomes: list[CheckOutcome] = []
-        # A reload changes the main sweeper's schedule and lease: follow it.
+        # A reload changes the main sweeper's schedule, lease and alert thresholds: follow it.
         self.sweeper.cadence, self.sweeper.lease = self.main.cadence, self.main.lease
+        self.sweeper.horizons = self.main.horizons
         while not self._stop.is_set() and not self.main.stopping.is_set():
             size = self._room()
             if size <= 0:
