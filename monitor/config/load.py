@@ -43,7 +43,15 @@ from monitor.config.model import (
     Thresholds,
 )
 from monitor.config.safety import check_plaintext
-from monitor.config.values import FrozenMap, ParseContext, describe, format_duration, parse_duration
+from monitor.config.values import (
+    FrozenMap,
+    ParseContext,
+    TooLarge,
+    describe,
+    format_duration,
+    parse_duration,
+    read_bounded,
+)
 
 __all__ = [
     "AlertsConfig", "CallbacksConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig",
@@ -54,6 +62,7 @@ __all__ = [
 
 DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
 CONFIG_ENV = "THREADS_TOKEN_MONITOR_CONFIG"
+MAX_CONFIG_BYTES = 1 << 20  # a real configuration is a few KiB; more is a wrong path (a device, a log)
 
 
 def default_config() -> Config:
@@ -81,18 +90,27 @@ def config_path(given: str | os.PathLike[str] | None, env: Mapping[str, str] | N
 def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a TOML file; raises ConfigError naming the file and listing every problem.
 
-    `env` (default `os.environ`) supplies `*_env` secrets and `$CREDENTIALS_DIRECTORY`.
+    Whatever the file holds (any bytes, any nesting, a directory or a device in its place), the outcome is a
+    Config or a ConfigError, never another exception. `env` (default `os.environ`) supplies `*_env` secrets
+    and `$CREDENTIALS_DIRECTORY`.
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"cannot read the configuration file: {exc.strerror or exc}"], path) from None
+        data = tomllib.loads(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
+        return parse_config(data, path=path, env=env)
+    except ConfigError:
+        raise
+    except TooLarge:
+        raise ConfigError([f"the file is larger than {MAX_CONFIG_BYTES} bytes"], path) from None
     except UnicodeDecodeError:
         raise ConfigError(["the configuration file is not UTF-8 text"], path) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"invalid TOML: {exc}"], path) from None
-    return parse_config(data, path=path, env=env)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([f"cannot read the configuration file: {reason}"], path) from None
+    except RecursionError:
+        raise ConfigError(["values are nested too deeply to be read"], path) from None
 
 
 def parse_config(
