@@ -35,12 +35,15 @@ def secret_variants(secrets: Iterable[str | None]) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every secret (whole, URL-encoded, or a prefix of at least 12 characters) replaced."""
+def redact(text: str, secrets: Iterable[str | None], *, cut_short: bool = True) -> str:
+    """`text` with every secret (whole, URL-encoded, or a prefix of at least 12 characters) replaced.
+
+    `cut_short=False` leaves prefixes alone: for text the program wrote itself, which may name a URL's
+    scheme ("postgresql+psycopg2://") but never holds a piece of a secret a peer cut short."""
     variants = secret_variants(secrets)
     for variant in variants:
         text = text.replace(variant, REDACTED)
-    for variant in variants:
+    for variant in variants if cut_short else ():
         if len(variant) > PREFIX_MATCH:
             text = _redact_prefixes(text, variant)
     return text

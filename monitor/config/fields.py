@@ -125,7 +125,7 @@ def _secret(
         return True, spec.parse(secret, ctx)
     except ValueError as exc:
         # Belt and braces: a parser message must never carry the secret itself.
-        message = redact(str(exc), [secret])
+        message = redact(str(exc), [secret], cut_short=False)
         ctx.problem(f"{prefix}.{key}", message)
         return False, None
 

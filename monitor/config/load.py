@@ -17,6 +17,7 @@ from typing import Any
 
 from monitor.config.fields import field_keys, parse_fields, unknown_key
 from monitor.config.keys import (
+    MIN_API_TOKEN,
     NOTIFIER_FIELDS,
     NOTIFIER_TYPE_FIELDS,
     OPTIONAL_SECTIONS,
@@ -57,7 +58,7 @@ __all__ = [
     "AlertsConfig", "CallbacksConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig",
     "MetricsConfig", "NotifierConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig", "SourceConfig",
     "ThreadsConfig", "Thresholds", "config_keys", "config_path", "default_config", "load_config",
-    "parse_config", "parse_duration", "split_host_port",
+    "parse_config", "parse_duration", "split_host_port", "MIN_API_TOKEN", "MAX_CONFIG_BYTES",
 ]  # fmt: skip
 
 DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
