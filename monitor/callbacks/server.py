@@ -60,6 +60,8 @@ RECHECK_PATH = "/api/v1/recheck"
 MAX_RECHECK_TOKENS = 1000
 MAX_RECHECK_BODY = 256 * 1024  # room for MAX_RECHECK_TOKENS names of the registry's longest (200 characters)
 REFUSED = "refused"
+# The listener faces the internet: these are its bounds unless [callbacks] gives others (monitor.httpd).
+LIMITS = Limits(max_connections_per_client=8, head_deadline=5.0, idle_timeout=5.0, close_after_error=True)
 
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _USER_ID = re.compile(r"[0-9]{1,64}")
@@ -138,7 +140,7 @@ class CallbackServer:
             self.routes(),
             host=host,
             port=port,
-            limits=limits,
+            limits=limits or LIMITS,
             tls_cert_file=tls_cert_file,
             tls_key_file=tls_key_file,
             name="callbacks",

@@ -210,6 +210,11 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
         "tls_key_file": Field(existing_file),
         "api_token": Field(api_token, secret=True),
         "forward_url": Field(forward_url),
+        "max_connections": Field(integer(1, 10_000)),
+        "max_connections_per_client": Field(integer(1, 10_000)),
+        "header_timeout": Field(duration(0.1, 300.0)),
+        "request_timeout": Field(duration(0.1, 300.0)),
+        "idle_timeout": Field(duration(0.1, 300.0)),
     },
 }
 

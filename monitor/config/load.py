@@ -192,7 +192,14 @@ def _build_callbacks(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> 
     if ("tls_cert_file" in values) != ("tls_key_file" in values):
         given, missing = ("tls_cert_file", "tls_key_file")[:: 1 if "tls_cert_file" in values else -1]
         ctx.problem(f"{prefix}.{missing}", f"required when {given} is set (give both or neither)")
-    return CallbacksConfig(**values)
+    config = CallbacksConfig(**values)
+    if config.max_connections_per_client > config.max_connections:
+        ctx.problem(f"{prefix}.max_connections_per_client", "must not exceed max_connections")
+    if config.header_timeout > config.request_timeout:
+        ctx.problem(
+            f"{prefix}.header_timeout", "must not exceed request_timeout (the head is part of the request)"
+        )
+    return config
 
 
 def _build_alerts(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> AlertsConfig:

@@ -119,6 +119,12 @@ class CallbacksConfig:
     tls_key_file: Path | None = None
     api_token: str | None = field(default=None, repr=False)  # None: POST /api/v1/recheck answers 404
     forward_url: str | None = None  # relay each accepted callback's body here ("{app}" -> the app's name)
+    # The listener faces the internet: bounds against slow, idle and greedy clients (monitor.httpd.Limits).
+    max_connections: int = 64
+    max_connections_per_client: int = 8
+    header_timeout: float = 5.0
+    request_timeout: float = 10.0
+    idle_timeout: float = 5.0
 
     @property
     def host(self) -> str:

@@ -28,6 +28,7 @@ from monitor.config.load import CallbacksConfig
 from monitor.crypto import Vault
 from monitor.daemon.errors import DaemonError
 from monitor.db.session import transaction
+from monitor.httpd import Limits
 from monitor.jobs import Job
 
 __all__ = ["CallbacksComponent"]
@@ -63,6 +64,14 @@ class CallbacksComponent:
             port=config.port,
             tls_cert_file=config.tls_cert_file,
             tls_key_file=config.tls_key_file,
+            limits=Limits(
+                max_connections=config.max_connections,
+                max_connections_per_client=config.max_connections_per_client,
+                request_deadline=config.request_timeout,
+                head_deadline=config.header_timeout,
+                idle_timeout=config.idle_timeout,
+                close_after_error=True,
+            ),
         )
         try:
             self.server.start()
