@@ -12,7 +12,6 @@ app exists); the count says why. No secret, bearer token or signed_request is ev
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from monitor.callbacks.bearer import BearerGuard
 from monitor.callbacks.signed import MAX_BODY, Deauthorization, SignedRequestError, verify_callback
 from monitor.httpd import HttpServer, Limits, Request, Response, Route
 from monitor.redact import error_line
@@ -43,16 +43,21 @@ __all__ = [
 
 log = logging.getLogger("monitor.callbacks")
 
-Kind = Literal["deauthorize", "recheck"]
-Outcome = Literal["accepted", "bad_signature", "unknown_app", "stale", "bad_request", "unauthorized"]
-KINDS: tuple[Kind, ...] = ("deauthorize", "recheck")
+Kind = Literal["deauthorize", "recheck", "api"]  # api: the other bearer-protected routes
+Outcome = Literal[
+    "accepted", "replayed", "bad_signature", "unknown_app", "stale", "bad_request", "unauthorized",
+    "throttled",
+]  # fmt: skip
+KINDS: tuple[Kind, ...] = ("deauthorize", "recheck", "api")
 OUTCOMES: tuple[Outcome, ...] = (
     "accepted",
+    "replayed",
     "bad_signature",
     "unknown_app",
     "stale",
     "bad_request",
     "unauthorized",
+    "throttled",
 )
 
 DEAUTHORIZE_PATH = "/callbacks/threads/{app}/deauthorize"
@@ -135,7 +140,8 @@ class CallbackServer:
     ) -> None:
         self.secret_for, self.on_deauthorize, self.on_recheck = secret_for, on_deauthorize, on_recheck
         self.count, self.now = count, now
-        self._api_token = api_token.encode("utf-8") if api_token else None
+        self._api_token = api_token
+        self.bearer = BearerGuard(api_token)
         self.http = HttpServer(
             self.routes(),
             host=host,
@@ -202,9 +208,11 @@ class CallbackServer:
     # --- recheck ----------------------------------------------------------------------------------
 
     def recheck(self, request: Request) -> Response:
-        """202 {"queued": N} for an authorised, valid request; 401 without the bearer token; 400 else."""
-        if not self.authorised(request):
-            return self._unauthorised()
+        """202 {"queued": N} for an authorised, valid request; 401 without the bearer token (429 once the
+        client has guessed too often); 400 else."""
+        refusal = self.bearer_refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             wanted = parse_recheck(request.body)
         except RecheckError as exc:
@@ -213,33 +221,51 @@ class CallbackServer:
         try:
             queued = self.on_recheck(wanted)
         except Exception as exc:
-            log.error("recheck could not be queued: %s", error_line(exc, [self._token_text()]))
+            log.error("recheck could not be queued: %s", error_line(exc, [self._api_token]))
             return Response.json(503, {"error": "the recheck could not be queued; try again"})
         self.count("recheck", "accepted")
         return Response.json(202, {"queued": queued})
 
     def recheck_oversized(self, request: Request) -> Response:
-        if not self.authorised(request):
-            return self._unauthorised()
+        refusal = self.bearer_refusal(request)
+        if refusal is not None:
+            return refusal
         self.count("recheck", "bad_request")
         return Response.json(413, {"error": f"the body is over {MAX_RECHECK_BODY} bytes"})
 
     def authorised(self, request: Request) -> bool:
-        """True only for `Authorization: Bearer <api_token>`, compared in constant time."""
-        scheme, _, given = (request.header("authorization") or "").partition(" ")
-        if self._api_token is None or scheme.lower() != "bearer":
-            return False
-        # Header text is the raw bytes read as latin-1: encoding it back gives the bytes the client sent.
-        return hmac.compare_digest(given.strip().encode("latin-1"), self._api_token)
+        """True only for `Authorization: Bearer <api_token>` (compared in constant time) from a client that
+        has not been guessing: every bearer-protected route asks this, and only this. A refusal is counted
+        (`unauthorized`, or `throttled` once the client has no attempt left) and logged with the client's
+        address, never with what it sent: a client's first refusal and its throttling, not every guess."""
+        return self.bearer_refusal(request) is None
 
-    def _unauthorised(self) -> Response:
-        self.count("recheck", "unauthorized")
+    def bearer_refusal(self, request: Request) -> Response | None:
+        """None when `authorised`; else the answer: 401, or 429 with Retry-After while throttled."""
+        client = request.client
+        fresh = self.bearer.fresh(client)
+        verdict = self.bearer.check(request.header("authorization"), client)
+        if verdict == "ok":
+            return None
+        kind: Kind = "recheck" if request.path == RECHECK_PATH else "api"
+        self.count(kind, verdict)
+        if verdict == "throttled":
+            retry = str(self.bearer.retry_after(client))
+            return Response.text(429, "too many requests", {"Retry-After": retry})
+        if fresh:
+            log.warning("API request from %s refused: wrong or missing bearer token", client or "?")
+        if self.bearer.throttled(client):
+            log.warning(
+                "API client %s throttled after %d wrong or missing bearer tokens: refused for %d s, "
+                "then one attempt per %g s",
+                client or "?",
+                self.bearer.burst,
+                self.bearer.retry_after(client),
+                self.bearer.refill,
+            )
         return Response.text(
             401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="threads-token-monitor"'}
         )
-
-    def _token_text(self) -> str | None:
-        return self._api_token.decode("utf-8") if self._api_token else None
 
     def _refuse(self, kind: Kind, outcome: Outcome) -> Response:
         self.count(kind, outcome)
