@@ -2,7 +2,8 @@
 
 It verifies and answers; what a callback means is the caller's, passed in as plain callables:
 `secret_for(app)` gives an app's secret (None: unknown app), `on_deauthorize(...)` stores a verified
-callback before the 200 goes out (if it raises, the answer is 503 so Meta tries again), `on_recheck(request)`
+callback before the 200 goes out (if it raises, the answer is 503 so Meta tries again; False: a replay of
+one stored already, answered 200 and counted as such), `on_recheck(request)`
 queues checks and says how many, `count(kind, outcome)` feeds threads_monitor_callbacks_total, `now()` is
 the clock.
 
@@ -71,7 +72,8 @@ LIMITS = Limits(max_connections_per_client=8, head_deadline=5.0, idle_timeout=5.
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _USER_ID = re.compile(r"[0-9]{1,64}")
 
-OnDeauthorize = Callable[[str, str, int, bytes, str], None]
+# Stores a verified callback before the 200 goes out; False: a replay of one stored already (no news).
+OnDeauthorize = Callable[[str, str, int, bytes, str], bool | None]
 
 
 @dataclass(frozen=True)
@@ -197,10 +199,17 @@ class CallbackServer:
     def _store(self, app: str, verified: Deauthorization, request: Request, secret: str) -> Response:
         content_type = request.header("content-type") or ""
         try:
-            self.on_deauthorize(app, verified.user_id, verified.issued_at, request.body, content_type)
+            stored = self.on_deauthorize(
+                app, verified.user_id, verified.issued_at, request.body, content_type
+            )
         except Exception as exc:  # not stored, so not acknowledged: Meta sends it again
             log.error("deauthorize callback for app %s not stored: %s", app, error_line(exc, [secret]))
             return Response.text(503, "unavailable", {"Retry-After": "10"})
+        if (
+            stored is False
+        ):  # a replay: stored before, so acknowledged, and nothing more (not even a log line)
+            self.count("deauthorize", "replayed")
+            return Response.text(200, "ok")
         self.count("deauthorize", "accepted")
         log.info("deauthorize callback accepted: app %s, user %s", app, verified.user_id)
         return Response.text(200, "ok")

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.callbacks.server import Kind, RecheckRequest
 from monitor.crypto import Vault
 from monitor.db.models import App, Callback, Notification, Token
-from monitor.notify.relay import relay_message
+from monitor.notify.relay import relay_channel, relay_message
 
 __all__ = [
     "RECHECK_SPACING",
+    "RELAY_BACKLOG",
     "app_exists",
     "app_secret",
     "queue_relay",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 RECHECK_SPACING = 10.0  # seconds: at most one callback check per token in this long
+RELAY_BACKLOG = 1000  # relays pending per app at most: about as many as the outbox delivers in a minute
 
 
 def app_secret(session: Session, vault: Vault, app: str) -> str | None:
@@ -68,12 +70,22 @@ def queue_tokens(session: Session, where: Sequence[ColumnElement[bool]], kind: K
     return result.rowcount or 0
 
 
-def store_deauthorization(session: Session, app: str, user_id: str, issued_at: int, now: float) -> int:
-    """Store a verified deauthorize callback and queue every token of `app` last seen with `user_id`.
+def store_deauthorization(session: Session, app: str, user_id: str, issued_at: int, now: float) -> int | None:
+    """Store a verified deauthorize callback and queue every token of `app` last seen with `user_id`; how
+    many were queued, or None for a replay (this app, user and issued_at are stored already: no news, so
+    nothing is stored, queued or relayed; a replay racing its original fails on ux_callbacks_once at commit).
     Raises LookupError if the app is gone (removed since its secret was read): nothing is stored."""
     app_id = session.scalar(select(App.id).where(App.name == app))
     if app_id is None:
         raise LookupError("the app is no longer registered")
+    seen = select(Callback.id).where(
+        Callback.kind == "deauthorize",
+        Callback.app_id == app_id,
+        Callback.user_id == user_id,
+        Callback.issued_at == float(issued_at),
+    )
+    if session.scalar(seen) is not None:
+        return None
     queued = queue_tokens(session, [Token.app_id == app_id, Token.user_id == user_id], "deauthorize", now)
     session.add(
         Callback(
@@ -104,9 +116,21 @@ def store_recheck(session: Session, request: RecheckRequest, now: float) -> int:
     return queued
 
 
-def queue_relay(session: Session, app: str, body: bytes, content_type: str, now: float) -> None:
+def queue_relay(
+    session: Session, app: str, body: bytes, content_type: str, now: float, *, backlog: int = RELAY_BACKLOG
+) -> bool:
     """Queue the callback's original body for `[callbacks] forward_url` in the durable outbox (committed
-    with the callback, so an acknowledged callback is always relayed, retried like any notification)."""
+    with the callback, so an acknowledged callback is relayed, retried like any notification), on the app's
+    own channel. False, and nothing queued, when `backlog` relays of this app are pending already: a flood
+    (or a handler down for long) costs that app's relays, never another app's nor the callback itself."""
+    channel = relay_channel(app)
+    pending = session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.notifier == channel, Notification.status == "pending")
+    )
+    if (pending or 0) >= backlog:
+        return False
     message = relay_message(app, body, content_type, now)
     session.add(
         Notification(
@@ -119,3 +143,4 @@ def queue_relay(session: Session, app: str, body: bytes, content_type: str, now:
             attempts=0,
         )
     )
+    return True

@@ -30,6 +30,7 @@ from monitor.config.values import (
     optional_http_url,
     path,
     schema_of,
+    split_host_port,
     string,
     string_table,
 )
@@ -39,18 +40,6 @@ NOTIFIER_TYPES = ("slack", "webhook", "email", "alertmanager", "console", "appri
 SEVERITIES = ("warning", "critical")
 EMAIL_SECURITY = ("starttls", "ssl", "none")
 SMTP_DEFAULT_PORTS: Mapping[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
-
-
-def split_host_port(listen: str) -> tuple[str, int]:
-    """ "HOST:PORT" or "[IPV6]:PORT" -> (host, port); ValueError when malformed."""
-    host, sep, port = listen.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        sep = ""  # an unbracketed IPv6 address: where the port starts is a guess
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f'expected "HOST:PORT" or "[IPV6]:PORT" with a port 0-65535, got {describe(listen)}')
-    return host, int(port)
 
 
 @accepts(

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.config.keys import split_host_port
-from monitor.config.values import FrozenMap
+from monitor.config.values import FrozenMap, split_host_port
 from monitor.state import Horizons
 
 DAY = 86400.0

@@ -94,6 +94,18 @@ class ParseContext:
         return Path(base) / path
 
 
+def split_host_port(listen: str) -> tuple[str, int]:
+    """ "HOST:PORT" or "[IPV6]:PORT" -> (host, port); ValueError when malformed."""
+    host, sep, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        sep = ""  # an unbracketed IPv6 address: where the port starts is a guess
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f'expected "HOST:PORT" or "[IPV6]:PORT" with a port 0-65535, got {describe(listen)}')
+    return host, int(port)
+
+
 # ---------------------------------------------------------------------------------------------- files
 
 

@@ -12,10 +12,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.callbacks import CallbackServer, Kind, Outcome, RecheckRequest
 from monitor.callbacks.store import (
+    RELAY_BACKLOG,
     app_exists,
     app_secret,
     queue_relay,
@@ -30,6 +32,7 @@ from monitor.daemon.errors import DaemonError
 from monitor.db.session import transaction
 from monitor.httpd import Limits
 from monitor.jobs import Job
+from monitor.notify.relay import RELAY
 
 __all__ = ["CallbacksComponent"]
 
@@ -48,8 +51,10 @@ class CallbacksComponent:
         sweeper: Sweeper,
         count: Callable[[Kind, Outcome], None],
         clock: Callable[[], float],
+        relay_outcome: Callable[[str, str], None] = lambda notifier, outcome: None,
     ) -> None:
         self.sessions, self.vault, self.clock = sessions, vault, clock
+        self.relay_outcome = relay_outcome
         self.forward_url = config.forward_url
         self._warned: set[str] = set()  # apps already named in a "no app secret" warning
         self.rechecker = Rechecker(sweeper)
@@ -97,16 +102,33 @@ class CallbacksComponent:
                 )
         return secret
 
-    def on_deauthorize(self, app: str, user_id: str, issued_at: int, body: bytes, content_type: str) -> None:
+    def on_deauthorize(self, app: str, user_id: str, issued_at: int, body: bytes, content_type: str) -> bool:
         """Store the callback, queue its tokens and (with forward_url) its relay, all committed before the
-        200 goes out; then wake the checks."""
+        200 goes out; then wake the checks. False for a replay: nothing stored, queued or relayed."""
         now = self.clock()
-        with transaction(self.sessions) as s:
-            queued = store_deauthorization(s, app, user_id, issued_at, now)
-            if self.forward_url:
-                queue_relay(s, app, body, content_type, now)
+        try:
+            with transaction(self.sessions) as s:
+                queued = store_deauthorization(s, app, user_id, issued_at, now)
+                relayed = queued is not None and bool(self.forward_url)
+                if relayed and not queue_relay(s, app, body, content_type, now):
+                    relayed = False
+                    self._relay_dropped(app)
+        except IntegrityError:  # a copy of this callback was stored meanwhile by another request
+            return False
+        if queued is None:
+            return False
         log.info("deauthorize callback for app %s queued %d token(s) for a check", app, queued)
         self.rechecker.wake()
+        return True
+
+    def _relay_dropped(self, app: str) -> None:
+        self.relay_outcome(RELAY, "dropped")
+        log.warning(
+            "deauthorize callback for app %s stored and checked, but not relayed to forward_url: %d relays "
+            "of this app are pending already (is the handler down?)",
+            app,
+            RELAY_BACKLOG,
+        )
 
     def on_recheck(self, request: RecheckRequest) -> int:
         with transaction(self.sessions) as s:

@@ -127,6 +127,9 @@ class Notifier(ABC):
     """One notification channel. `send` makes exactly one attempt; the outbox owns retries and backoff."""
 
     type: ClassVar[str]
+    # True: the outbox also delivers rows of channels "NAME/..." through this notifier (the relay has one
+    # channel per app, so one app's backlog never delays another's); counted under NAME.
+    channels: ClassVar[bool] = False
 
     def __init__(self, config: NotifierSettings, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config

@@ -1,0 +1,189 @@
+"""The callback listener attacked, end to end: the real daemon (a child process), the simulator, receivers.
+
+A flood of replays of one captured callback from one client costs nothing (no row, no relay, no check) and
+leaves the real callbacks another client sends relayed while it goes on; slow and idle connections from one
+client leave the door open for another. Clients differ by source address (127.0.0.2 is as local as
+127.0.0.1). Every wait is on a condition with a deadline; nothing here measures a duration.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers_callbacks import FORM, CallbackWorld
+from helpers_daemon import wait_until
+from receivers import HttpReceiver
+
+from monitor.simulator import Simulator
+
+FLOODERS = 12  # more than a client's share of connections (8): the surplus is turned away at once
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator() as s:
+        yield s
+
+
+@pytest.fixture
+def hook() -> Iterator[HttpReceiver]:
+    with HttpReceiver() as r:
+        yield r
+
+
+def post_from(
+    source: str, world: CallbackWorld, body: bytes, conn: http.client.HTTPConnection | None = None
+) -> int:
+    """POST a callback from `source` over `conn` (kept alive) or a new connection; the status, 0 if the
+    connection failed (a flooder's surplus connections are turned away)."""
+    host, port = world.fleet.config.callbacks.listen.rsplit(":", 1)  # type: ignore[union-attr]
+    conn = conn or http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        conn.request("POST", "/callbacks/threads/growth/deauthorize", body=body, headers=FORM)
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        return 0
+
+
+class Flood:
+    """FLOODERS threads replaying `body` from 127.0.0.1 over keep-alive connections until stopped."""
+
+    def __init__(self, world: CallbackWorld, body: bytes) -> None:
+        self.world, self.body, self.stop = world, body, threading.Event()
+        self.answers: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(FLOODERS)]
+
+    def _run(self) -> None:
+        host, port = self.world.fleet.config.callbacks.listen.rsplit(":", 1)  # type: ignore[union-attr]
+        conn = None
+        while not self.stop.is_set():
+            if conn is None:
+                conn = http.client.HTTPConnection(
+                    host, int(port), timeout=10, source_address=("127.0.0.1", 0)
+                )
+            status = post_from("127.0.0.1", self.world, self.body, conn)
+            if status != 200:
+                conn = None
+            with self._lock:
+                self.answers[status] = self.answers.get(status, 0) + 1
+
+    def __enter__(self) -> Flood:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(15)
+
+    def replays(self) -> int:
+        with self._lock:
+            return self.answers.get(200, 0)
+
+
+def test_a_flood_of_replays_from_one_client_leaves_real_callbacks_from_another_relayed(
+    tmp_path: Path, sqlite_url: str, sim: Simulator, hook: HttpReceiver
+) -> None:
+    with HttpReceiver() as handler:
+        world = CallbackWorld.make(tmp_path, sqlite_url, sim, hook, forward_url=handler.url("/deauth/{app}"))
+        for user in ("111", "222", "333"):
+            world.add_user(user, 1)
+        try:
+            with world.daemon():
+                world.wait_checked([n for names in world.users.values() for n in names])
+                world.sim.reset_counters()
+                captured = world.signed_body("111")
+                assert post_from("127.0.0.1", world, captured) == 200
+                handler.wait_for(1, timeout=30)
+                with Flood(world, captured) as flood:
+                    wait_until(lambda: flood.replays() >= 200, 60, "the flood to get going")
+                    real = [world.signed_body(user) for user in ("222", "333")]
+                    assert [post_from("127.0.0.2", world, body) for body in real] == [200, 200]
+                    relayed = handler.wait_for(3, timeout=30)  # while the flood goes on
+                    assert not flood.stop.is_set()
+                    replays = flood.replays()
+                wait_until(lambda: world.queued() == 0, 30, "the queued checks")
+                metrics = world.metrics()
+        finally:
+            world.fleet.close()
+    assert sorted(r.body for r in relayed) == sorted([captured, *real])
+    assert len(handler.requests.items) == 3  # no replay was ever relayed
+    assert world.callbacks_stored() == 3  # nor stored
+    assert world.debug_calls(world.users["111"]) == 1  # nor checked again
+    assert world.debug_calls(world.users["222"] + world.users["333"]) == 2
+    assert replays >= 200
+    counted = metrics.split('threads_monitor_callbacks_total{kind="deauthorize",outcome="replayed"} ')[1]
+    assert float(counted.split()[0]) >= replays
+    assert world.scan() == []
+
+
+def test_slow_and_idle_connections_from_one_client_leave_the_door_open_for_another(
+    tmp_path: Path, sqlite_url: str, sim: Simulator, hook: HttpReceiver
+) -> None:
+    """64 connections from one client, idle after a request or trickling a head, take at most its share of
+    the slots: another client's callback is answered and stored while they are held."""
+    world = CallbackWorld.make(tmp_path, sqlite_url, sim, hook)
+    world.add_user("111", 1)
+    host, port = world.fleet.config.callbacks.listen.rsplit(":", 1)  # type: ignore[union-attr]
+    held: list[socket.socket] = []
+    try:
+        with world.daemon():
+            world.wait_checked(world.users["111"])
+            turned_away = 0
+            for n in range(64):
+                sock = socket.create_connection(
+                    (host, int(port)), timeout=10, source_address=("127.0.0.1", 0)
+                )
+                opening = b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Slow: " if n % 2 else b""
+                sock.sendall(opening)
+                sock.settimeout(0.2)
+                try:
+                    if sock.recv(1024).startswith(b"HTTP/1.1 503"):
+                        turned_away += 1
+                        sock.close()
+                        continue
+                except TimeoutError:
+                    pass  # held: the server waits for this connection's request
+                held.append(sock)
+            assert turned_away >= 64 - 8
+            assert post_from("127.0.0.2", world, world.signed_body("111")) == 200
+            assert world.callbacks_stored() == 1
+    finally:
+        for sock in held:
+            sock.close()
+        world.fleet.close()
+    assert world.scan() == []
+
+
+def test_a_refused_request_ends_its_connection(world_single: CallbackWorld) -> None:
+    world = world_single
+    host, port = world.fleet.config.callbacks.listen.rsplit(":", 1)  # type: ignore[union-attr]
+    with world.daemon():
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request(
+            "POST", "/callbacks/threads/growth/deauthorize", body=b"signed_request=x.y", headers=FORM
+        )
+        answer = conn.getresponse()
+        assert (answer.status, answer.getheader("Connection")) == (400, "close")
+        assert answer.read() == b"refused\n"
+        conn.close()
+
+
+@pytest.fixture
+def world_single(
+    tmp_path: Path, sqlite_url: str, sim: Simulator, hook: HttpReceiver
+) -> Iterator[CallbackWorld]:
+    world = CallbackWorld.make(tmp_path, sqlite_url, sim, hook)
+    yield world
+    world.fleet.close()
+    assert world.scan() == []
