@@ -3,9 +3,12 @@
 It verifies and answers; what a callback means is the caller's, passed in as plain callables:
 `secret_for(app)` gives an app's secret (None: unknown app), `on_deauthorize(...)` stores a verified
 callback before the 200 goes out (if it raises, the answer is 503 so Meta tries again; False: a replay of
-one stored already, answered 200 and counted as such), `on_recheck(request)`
-queues checks and says how many, `count(kind, outcome)` feeds threads_monitor_callbacks_total, `now()` is
-the clock.
+one stored already, answered 200 and counted as such), `on_recheck(request)` queues checks and says how
+many (an int, or the counts of the 202 answer: queued, deferred, refused), `count(kind, outcome)` feeds
+threads_monitor_callbacks_total, `now()` is the clock.
+
+Every bearer-protected route asks `authorised(request)` (or `bearer_refusal`, for the answer to give):
+the one place the API token is compared, guessing throttled and refusals counted and logged.
 
 A refused callback gets one fixed word, whatever the reason (a prober learns nothing, not even whether an
 app exists); the count says why. No secret, bearer token or signed_request is ever logged or answered.
@@ -17,7 +20,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -130,7 +133,7 @@ class CallbackServer:
         *,
         secret_for: Callable[[str], str | None],
         on_deauthorize: OnDeauthorize,
-        on_recheck: Callable[[RecheckRequest], int],
+        on_recheck: Callable[[RecheckRequest], int | Mapping[str, int]],
         count: Callable[[Kind, Outcome], None],
         now: Callable[[], float] = time.time,
         api_token: str | None = None,
@@ -233,7 +236,7 @@ class CallbackServer:
             log.error("recheck could not be queued: %s", error_line(exc, [self._api_token]))
             return Response.json(503, {"error": "the recheck could not be queued; try again"})
         self.count("recheck", "accepted")
-        return Response.json(202, {"queued": queued})
+        return Response.json(202, {"queued": queued} if isinstance(queued, int) else dict(queued))
 
     def recheck_oversized(self, request: Request) -> Response:
         refusal = self.bearer_refusal(request)

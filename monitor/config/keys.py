@@ -204,6 +204,8 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
         "header_timeout": Field(duration(0.1, 300.0)),
         "request_timeout": Field(duration(0.1, 300.0)),
         "idle_timeout": Field(duration(0.1, 300.0)),
+        "recheck_share": Field(number(0.01, 1.0)),
+        "recheck_max_tokens": Field(integer(1, 10_000)),
     },
 }
 

@@ -124,6 +124,10 @@ class CallbacksConfig:
     header_timeout: float = 5.0
     request_timeout: float = 10.0
     idle_timeout: float = 5.0
+    # Checks asked for at once (callbacks and the recheck API) spend at most this share of
+    # [threads] max_calls_per_hour; one recheck request queues at most recheck_max_tokens tokens.
+    recheck_share: float = 0.25
+    recheck_max_tokens: int = 100
 
     @property
     def host(self) -> str:

@@ -57,7 +57,8 @@ class CallbacksComponent:
         self.relay_outcome = relay_outcome
         self.forward_url = config.forward_url
         self._warned: set[str] = set()  # apps already named in a "no app secret" warning
-        self.rechecker = Rechecker(sweeper)
+        self.max_tokens = config.recheck_max_tokens
+        self.rechecker = Rechecker(sweeper, share=config.recheck_share)
         self.server = CallbackServer(
             secret_for=self.secret_for,
             on_deauthorize=self.on_deauthorize,
@@ -130,11 +131,12 @@ class CallbacksComponent:
             RELAY_BACKLOG,
         )
 
-    def on_recheck(self, request: RecheckRequest) -> int:
+    def on_recheck(self, request: RecheckRequest) -> dict[str, int]:
+        """Queue at most `recheck_max_tokens` of what `request` names; the counts of the 202 answer."""
         with transaction(self.sessions) as s:
-            queued = store_recheck(s, request, self.clock())
+            done = store_recheck(s, request, self.clock(), limit=self.max_tokens)
         self.rechecker.wake()
-        return queued
+        return done.to_json()
 
     @property
     def url(self) -> str:
@@ -144,10 +146,13 @@ class CallbacksComponent:
         return []
 
     def reload(self, config: Any) -> None:
-        """A new forward_url applies at once; the listener keeps its address, TLS files and API token
-        until a restart."""
+        """A new forward_url and the recheck limits apply at once; the listener keeps its address, TLS
+        files, bounds and API token until a restart."""
         if config.callbacks is not None:
             self.forward_url = config.callbacks.forward_url
+            self.max_tokens = config.callbacks.recheck_max_tokens
+            if self.rechecker.budget_share is not None:
+                self.rechecker.budget_share.fraction = config.callbacks.recheck_share
 
     def stop(self) -> None:
         """Stop answering callbacks (Meta retries what it could not deliver), then the queued checks."""

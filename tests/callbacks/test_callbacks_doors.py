@@ -187,3 +187,35 @@ def world_single(
     yield world
     world.fleet.close()
     assert world.scan() == []
+
+
+def test_one_recheck_request_spends_a_bounded_share_and_says_what_it_left(
+    tmp_path: Path, sqlite_url: str, sim: Simulator, hook: HttpReceiver
+) -> None:
+    """A user with 120 tokens: one authorised recheck queues 100 (its cap) and says 20 were refused; the
+    queued checks spend their share of the budget (a tenth of 400 calls an hour: 40) and no more, while
+    scheduled checks go on with the rest."""
+    world = CallbackWorld.make(tmp_path, sqlite_url, sim, hook)
+    path = world.fleet.config_path
+    text = path.read_text(encoding="utf-8").replace(
+        "max_calls_per_hour = 1000000", "max_calls_per_hour = 400"
+    )
+    text = text.replace("retries = 2", "retries = 0").replace(
+        "[callbacks]\n", "[callbacks]\nrecheck_share = 0.1\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    crowd, others = world.add_user("111", 120), world.add_user("222", 5)
+    try:
+        with world.daemon():
+            world.wait_checked(crowd + others)
+            world.sim.reset_counters()
+            answer = world.recheck({"app": "growth", "user_id": "111"}, world.api_token)
+            assert (answer.status_code, answer.json()) == (202, {"queued": 100, "deferred": 0, "refused": 20})
+            wait_until(lambda: world.debug_calls(crowd) >= 40, 60, "the share of queued checks")
+            world.fleet.make_due(others)
+            wait_until(lambda: world.debug_calls(others) >= 5, 60, "the scheduled checks")
+            assert world.queued() == 60  # the rest waits for the share to come back
+        assert world.debug_calls(crowd) == 40
+    finally:
+        world.fleet.close()
+    assert world.scan() == []
