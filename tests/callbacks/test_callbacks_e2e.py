@@ -147,10 +147,10 @@ def test_the_recheck_api_wants_its_bearer_token(world: CallbackWorld) -> None:
         assert world.recheck({"token": name}, "wrong-token").status_code == 401
         assert world.queued() == 0
         answer = world.recheck({"token": name}, world.api_token)
-        assert (answer.status_code, answer.json()) == (202, {"queued": 1})
+        assert (answer.status_code, answer.json()) == (202, {"queued": 1, "deferred": 0, "refused": 0})
         wait_until(lambda: world.debug_calls([name]) == 1 and world.queued() == 0, 30, "the recheck")
         answer = world.recheck({"app": "growth", "user_id": "111"}, world.api_token)
-        assert (answer.status_code, answer.json()) == (202, {"queued": 2})
+        assert (answer.status_code, answer.json()) == (202, {"queued": 2, "deferred": 0, "refused": 0})
         wait_until(lambda: world.debug_calls(world.users["111"]) == 2, 30, "the rechecks of user 111")
         assert world.rows()[name].callback_check_reason == "recheck"
         metrics = world.metrics()
