@@ -26,12 +26,13 @@ from monitor.commands import (
     token_cmds,
 )
 from monitor.config.load import DEFAULT_CONFIG, ConfigError, config_path, load_config
-from monitor.context import Context
+from monitor.context import Context, all_secrets
 from monitor.crypto import VaultError
 from monitor.daemon.lifecycle import DaemonError
 from monitor.db.migrate import SchemaOutdated
 from monitor.db.session import DatabaseError
 from monitor.importfile import ImportFileError
+from monitor.redact import protect_logs
 from monitor.registry import RegistryError
 from monitor.tables import PrintableStream
 
@@ -122,6 +123,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "no_config", False):
             return int(handler(None, args))
         ctx = Context(load_config(config_path(args.config)))
+        protect_logs(all_secrets(ctx.config))
         try:
             return int(handler(ctx, args))
         finally:

@@ -32,6 +32,7 @@ from monitor.notify import (
     NotifyError,
     build_notifier,
 )
+from monitor.redact import Redactor
 
 log = logging.getLogger("monitor.outbox")
 
@@ -103,8 +104,11 @@ class Outbox:
         on_outcome: Callable[[str, str], None] | None = None,
         batch: int = 20,
         lease: float = 300.0,
+        secrets: Iterable[str] = (),
     ) -> None:
         self.sessions, self.owner, self.ttl = sessions, owner, ttl
+        # Every configured secret, not just the failing notifier's: one receiver may echo another's.
+        self.redact = Redactor(secrets)
         self.notifiers: dict[str, Notifier] = dict(notifiers)
         self.clock, self.rand = clock, rand
         self.on_outcome = on_outcome or (lambda notifier, outcome: None)
@@ -113,8 +117,9 @@ class Outbox:
         self._busy: dict[str, Future[None]] = {}
         self._pool = ThreadPoolExecutor(max_workers=MAX_CHANNELS, thread_name_prefix="notify")
 
-    def replace_notifiers(self, notifiers: Mapping[str, Notifier]) -> None:
-        """Swap in notifiers built from a reloaded config; the old ones are closed."""
+    def replace_notifiers(self, notifiers: Mapping[str, Notifier], secrets: Iterable[str] = ()) -> None:
+        """Swap in notifiers built from a reloaded config (and its secrets); the old ones are closed."""
+        self.redact = Redactor(secrets)
         with self._turn:
             old, self.notifiers = self.notifiers, dict(notifiers)
             for name, notifier in old.items():
@@ -249,11 +254,10 @@ class Outbox:
             try:
                 notifier.send(Message.from_json(row.payload))
             except NotifyError as exc:
+                error = self.redact(exc.message)
                 if exc.permanent:
-                    log.error("notification %d to %s failed permanently: %s", row.id, name, exc.message)
-                    self._finish(
-                        row, status="failed", outcome="failed", stats=stats, now=now, error=exc.message
-                    )
+                    log.error("notification %d to %s failed permanently: %s", row.id, name, error)
+                    self._finish(row, status="failed", outcome="failed", stats=stats, now=now, error=error)
                     continue
                 # Never beyond the TTL: a huge Retry-After must not keep a message pending and uncounted.
                 at = min(
@@ -265,9 +269,9 @@ class Outbox:
                     name,
                     row.attempts + 1,
                     at - now,
-                    exc.message,
+                    error,
                 )
-                self._retry(row, rows[i + 1 :], at, exc.message, stats)
+                self._retry(row, rows[i + 1 :], at, error, stats)
                 return
             except Exception as exc:  # a notifier bug must not stall its queue: fail this one, keep going
                 error = f"unexpected {type(exc).__name__} in the {name} notifier"

@@ -11,9 +11,10 @@ import time
 
 from monitor.commands.helptext import examples
 from monitor.config.load import config_path
-from monitor.context import Context
+from monitor.context import Context, all_secrets
 from monitor.daemon.lifecycle import Daemon
 from monitor.daemon.sdnotify import configure_logging
+from monitor.redact import protect_logs
 
 log = logging.getLogger("monitor.daemon")
 
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     configure_logging(ctx.config.log.level)
+    protect_logs(all_secrets(ctx.config))  # the handlers were just replaced
     daemon = Daemon(ctx.config)
     code = daemon.run(config_path(args.config))
     exit_without_stuck_threads(code, STUCK_THREAD_GRACE)

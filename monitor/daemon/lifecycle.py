@@ -24,7 +24,7 @@ from monitor.check.observe import Cadence
 from monitor.check.store import call_times_since, release
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, ConfigError, load_config
-from monitor.context import Context
+from monitor.context import Context, all_secrets
 from monitor.daemon.components import build_components
 from monitor.daemon.errors import DaemonError
 from monitor.daemon.sdnotify import SdNotifier
@@ -35,7 +35,7 @@ from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.jobs import Component, Job
 from monitor.metrics.exposition import build_metrics
-from monitor.redact import error_line
+from monitor.redact import error_line, protect_logs
 from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
@@ -305,6 +305,7 @@ class Daemon:
             for job in self._jobs():  # intervals derive from [schedule]: every job follows the new values
                 self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
         logging.getLogger().setLevel(new.log.level.upper())
+        protect_logs(all_secrets(new))
         for comp in self._components:
             comp.reload(new)
 

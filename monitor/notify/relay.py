@@ -75,8 +75,9 @@ class RelayNotifier(HttpNotifier):
     type = "relay"
     channels = True  # the outbox also delivers its channels' rows, "callbacks-forward/APP"
 
-    def secrets(self) -> list[str]:
-        return url_secrets(self.config.settings.get("url"))
+    @classmethod
+    def secrets_of(cls, settings: Mapping[str, Any]) -> list[str]:
+        return url_secrets(settings.get("url"))
 
     def send(self, message: Message) -> None:
         """POST the original body, unchanged, with its content type; NotifyError like any HTTP channel."""
