@@ -662,7 +662,9 @@ def test_missing_key_file_is_a_clear_runtime_error(ready: Cli, tmp_path: Path) -
 def test_unreachable_database_is_a_runtime_error(cli: Cli, tmp_path: Path) -> None:
     config = write_config(tmp_path / "pg.toml", "postgresql+psycopg://nobody@127.0.0.1:1/none", cli.key)
     result = cli("status", config=config)
-    assert result.code == 1 and result.err.startswith("threads-token-monitor: database error:")
+    assert result.code == 1 and result.err.startswith(
+        "threads-token-monitor: database.url: the database answered:"
+    )
     no_traceback(result)
 
 
