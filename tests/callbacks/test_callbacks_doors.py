@@ -9,6 +9,7 @@ client leave the door open for another. Clients differ by source address (127.0.
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -130,39 +131,52 @@ def test_a_flood_of_replays_from_one_client_leaves_real_callbacks_from_another_r
 def test_slow_and_idle_connections_from_one_client_leave_the_door_open_for_another(
     tmp_path: Path, sqlite_url: str, sim: Simulator, hook: HttpReceiver
 ) -> None:
-    """64 connections from one client, idle after a request or trickling a head, take at most its share of
-    the slots: another client's callback is answered and stored while they are held."""
+    """64 connections from one client, idle or trickling a head, hold at most its share of the slots (8):
+    the rest are turned away at once, and another client's callback is answered and stored while they are
+    held (the head deadline is a minute here, so nothing but the share can free the door)."""
     world = CallbackWorld.make(tmp_path, sqlite_url, sim, hook)
+    path = world.fleet.config_path
+    slow = '[callbacks]\nheader_timeout = "60s"\nrequest_timeout = "60s"\n'
+    path.write_text(path.read_text(encoding="utf-8").replace("[callbacks]\n", slow), encoding="utf-8")
     world.add_user("111", 1)
     host, port = world.fleet.config.callbacks.listen.rsplit(":", 1)  # type: ignore[union-attr]
-    held: list[socket.socket] = []
+    hog: list[socket.socket] = []
     try:
         with world.daemon():
             world.wait_checked(world.users["111"])
-            turned_away = 0
             for n in range(64):
                 sock = socket.create_connection(
                     (host, int(port)), timeout=10, source_address=("127.0.0.1", 0)
                 )
-                opening = b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Slow: " if n % 2 else b""
-                sock.sendall(opening)
-                sock.settimeout(0.2)
-                try:
-                    if sock.recv(1024).startswith(b"HTTP/1.1 503"):
-                        turned_away += 1
-                        sock.close()
-                        continue
-                except TimeoutError:
-                    pass  # held: the server waits for this connection's request
-                held.append(sock)
-            assert turned_away >= 64 - 8
+                sock.sendall(
+                    b"POST /callbacks/threads/growth/deauthorize HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                    if n % 2
+                    else b""
+                )
+                hog.append(sock)
+            wait_until(lambda: len(_answered(hog)) >= 64 - 8, 30, "the surplus to be turned away")
+            assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in _answered(hog).values())
             assert post_from("127.0.0.2", world, world.signed_body("111")) == 200
+            assert len(_answered(hog)) == 64 - 8  # the share is still held
             assert world.callbacks_stored() == 1
     finally:
-        for sock in held:
+        for sock in hog:
             sock.close()
         world.fleet.close()
     assert world.scan() == []
+
+
+def _answered(socks: list[socket.socket]) -> dict[int, bytes]:
+    """What each connection that got an answer (and a close) received, by position; waits for nothing."""
+    ready, _, _ = select.select(socks, [], [], 0)
+    out = {}
+    for sock in ready:
+        sock.setblocking(False)
+        try:
+            out[socks.index(sock)] = sock.recv(4096, socket.MSG_PEEK)
+        except (BlockingIOError, ConnectionResetError):
+            continue
+    return out
 
 
 def test_a_refused_request_ends_its_connection(world_single: CallbackWorld) -> None:
