@@ -13,28 +13,19 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_callback_server import API_TOKEN, GUARD, Recorder
+from test_callback_server import API_TOKEN, GUARD, SECRET, make_env
 
 from monitor.callbacks import CallbackServer, RecheckError, parse_recheck
 from monitor.callbacks.signed import SignedRequestError, verify_callback
 from monitor.httpd.messages import RequestRefused, body_length, parse_head
 
-SECRET = "growth-app-secret-THAA0123456789"
 CLEAN = {200, 202, 400, 401, 404, 405, 408, 411, 413, 429, 431, 505}
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[CallbackServer]:
-    rec = Recorder()
-    server = CallbackServer(
-        secret_for={"growth": SECRET}.get,
-        on_deauthorize=rec.on_deauthorize,
-        on_recheck=rec.on_recheck,
-        count=rec.count,
-        api_token=API_TOKEN,
-    )
-    server.start()
+    _, server = make_env()
     yield server
     server.stop()
 
