@@ -5,6 +5,7 @@ another app's relay."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from receivers import HttpReceiver
@@ -130,3 +131,51 @@ def test_the_migration_keeps_the_first_of_each_stored_replay(db_url: str) -> Non
         migrate.upgrade(engine)
     finally:
         engine.dispose()
+
+
+def test_over_the_backlog_a_callback_is_stored_and_checked_and_its_relay_dropped_and_counted(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from helpers_daemon import close_sweeper, make_fleet
+
+    from monitor.callbacks.store import RELAY_BACKLOG
+    from monitor.daemon.callbacks import CallbacksComponent
+    from monitor.simulator import Simulator
+
+    with Simulator() as sim:
+        fleet = make_fleet(
+            tmp_path,
+            sqlite_url,
+            sim,
+            callbacks={"listen": "127.0.0.1:0", "forward_url": "http://127.0.0.1:9/{app}"},
+        )
+        fleet.add_app("growth")
+        fleet.add_tokens("growth", 1, prefix="u1", user_id="1")
+        with transaction(fleet.ctx.sessions) as s:
+            row = {"notifier": relay_channel("growth"), "payload": "{}", "status": "pending", "attempts": 0}
+            rows = [
+                {**row, "delivery_id": f"d-{n}", "created_at": NOW, "next_attempt_at": NOW}
+                for n in range(RELAY_BACKLOG)
+            ]
+            s.execute(insert(Notification), rows)
+        counted: list[tuple[str, str]] = []
+        sweeper = fleet.sweeper()
+        component = CallbacksComponent(
+            fleet.config.callbacks,  # type: ignore[arg-type]
+            sessions=fleet.ctx.sessions, vault=fleet.ctx.vault, sweeper=sweeper, count=lambda k, o: None,
+            clock=lambda: NOW, relay_outcome=lambda n, o: counted.append((n, o)),
+        )  # fmt: skip
+        try:
+            assert component.on_deauthorize("growth", "1", int(NOW), b"signed_request=x", FORM)
+            assert not component.on_deauthorize(
+                "growth", "1", int(NOW), b"signed_request=x", FORM
+            )  # a replay
+        finally:
+            component.close()
+            close_sweeper(sweeper)
+        with fleet.ctx.sessions() as s:
+            relays = s.scalar(select(func.count()).select_from(Notification))
+            stored = s.scalar(select(func.count()).select_from(Callback))
+        fleet.close()
+    assert (stored, relays, counted) == (1, RELAY_BACKLOG, [(RELAY, "dropped")])
+    assert "not relayed to forward_url" in caplog.text
