@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.alerting.channels import counted_as, due_channels
 from monitor.alerting.routing import CHUNK, enqueue_pending, group_key, route
 from monitor.db.models import Notification
 from monitor.db.session import transaction
@@ -146,7 +147,7 @@ class Outbox:
         with self._turn:  # claiming only: sends happen outside, on the channels' own threads
             now = self.clock()
             self._drop_expired(now, stats)
-            for name, notifier in self._channels(now):
+            for name, notifier in due_channels(self.sessions, self.notifiers, now):
                 running = self._busy.get(name)
                 if running is not None and not running.done():
                     continue  # this channel is still on its last round: it alone waits
@@ -158,32 +159,6 @@ class Outbox:
         if wait is not False and started:
             futures.wait(started, timeout=None if wait is True else float(wait))
         return stats
-
-    def _channels(self, now: float) -> list[tuple[str, Notifier]]:
-        """Every notifier by its name, and the due channels ("NAME/...") of those that have channels."""
-        out = list(self.notifiers.items())
-        families = [name for name, notifier in self.notifiers.items() if notifier.channels]
-        if families:
-            with self.sessions() as s:
-                due = s.scalars(
-                    select(Notification.notifier)
-                    .where(
-                        Notification.status == "pending",
-                        Notification.next_attempt_at <= now,
-                        or_(*(Notification.notifier.startswith(f"{f}/", autoescape=True) for f in families)),
-                    )
-                    .distinct()
-                    .limit(MAX_CHANNELS * 8)
-                ).all()
-            for channel in due:
-                family = next(f for f in families if channel.startswith(f"{f}/"))
-                out.append((channel, self.notifiers[family]))
-        return out
-
-    def _counted_as(self, channel: str) -> str:
-        """The notifier a row's outcome is counted under: a channel's family, else its own name."""
-        families = (name for name, notifier in self.notifiers.items() if notifier.channels)
-        return next((f for f in families if channel.startswith(f"{f}/")), channel)
 
     def _drop_expired(self, now: float, stats: DeliveryStats) -> None:
         """Drop and count what stayed undelivered for the TTL, whoever's notifier it was for (a notifier
@@ -206,7 +181,7 @@ class Outbox:
         for r in rows:
             log.warning("dropping notification %d for %s: not delivered within the TTL", r.id, r.notifier)
             stats.add("dropped")
-            self.on_outcome(self._counted_as(r.notifier), "dropped")
+            self.on_outcome(counted_as(self.notifiers, r.notifier), "dropped")
 
     def _claim(self, now: float, notifier: str) -> list[_Claimed]:
         free = or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now)
@@ -307,7 +282,7 @@ class Outbox:
                 .values(**values)
             )
         stats.add(outcome)
-        self.on_outcome(self._counted_as(row.notifier), outcome)
+        self.on_outcome(counted_as(self.notifiers, row.notifier), outcome)
 
     def _retry(
         self, row: _Claimed | None, rest: list[_Claimed], at: float, error: str, stats: DeliveryStats
