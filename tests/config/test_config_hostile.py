@@ -144,3 +144,15 @@ def _drop_none(value: object) -> object:
     if isinstance(value, list):
         return [_drop_none(v) for v in value if v is not None]
     return value
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=400))
+def test_config_check_on_any_bytes_exits_0_or_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes
+) -> None:
+    path = tmp_path / "fuzz.toml"
+    path.write_bytes(data)
+    code, out, err = run(capsys, path)
+    assert code in (0, 2) and "Traceback" not in out + err
+    assert (code == 0) == out.startswith(f"{path}: OK")
