@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers_daemon import Fleet, free_port
+from helpers_daemon import Fleet
 from receivers import HttpReceiver
 from sqlalchemy import func, select
+from support import free_port, missing, tool
 
 from monitor.db.models import Notification, Token
 from monitor.simulator import DAY, Simulator
@@ -32,22 +33,19 @@ SCHEDULE = {"sweep_interval": "1s", "lease": "10s", "min_check_interval": "1s", 
 OUTAGE = 30.0
 
 
-def _tool(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
-    local = f"/usr/local/bin/{name}"
-    return found[0] if found else (local if os.path.exists(local) else shutil.which(name))
+def _tool(name: str) -> str:
+    """initdb or pg_ctl of the newest PostgreSQL installed (Debian keeps them outside PATH)."""
+    return tool(name, where=sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True))
 
 
 class PostgresServer:
     """A throw-away PostgreSQL cluster in `root`, owned and run by the `postgres` OS user."""
 
     def __init__(self, root: Path) -> None:
-        initdb, pg_ctl = _tool("initdb"), _tool("pg_ctl")
-        if initdb is None or pg_ctl is None:
-            pytest.skip("initdb/pg_ctl not found")
-        self.pg_ctl: str = pg_ctl
-        if os.geteuid() != 0 or shutil.which("runuser") is None:
-            pytest.skip("needs root to run PostgreSQL as the postgres user")
+        initdb, self.pg_ctl = _tool("initdb"), _tool("pg_ctl")
+        tool("runuser")
+        if os.geteuid() != 0:
+            missing("root (to run a throw-away PostgreSQL as the postgres user)")
         self.root, self.data, self.port = root, root / "data", free_port()
         root.mkdir()
         shutil.chown(root, "postgres", "postgres")

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FreshDatabase, server_url, write_config
+from conftest import FreshDatabase, write_config
 from sqlalchemy import Engine, create_engine, func, select, text, update
+from support import database_server
 
 from monitor.cli import main
 from monitor.config.load import Config, DatabaseConfig, SecurityConfig, SourceConfig
@@ -126,9 +127,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
             tmp_path, f"sqlite:///{tmp_path / 'monitor.sqlite3'}", f"sqlite:///{tmp_path / 'app.db'}"
         )
         return
-    base = server_url("postgresql")
-    if not base:
-        pytest.skip("MONITOR_TEST_POSTGRES_URL is not set")
+    base = database_server("postgresql")
     with FreshDatabase(base) as monitor_url, FreshDatabase(base) as app_url:
         yield from _world(tmp_path, monitor_url, app_url)
 
