@@ -19,13 +19,14 @@ how long anything took (timings belong in bench/).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,11 +34,13 @@ import pytest
 
 __all__ = [
     "DATABASE_ENV",
+    "STOP_DEADLINE",
     "TOOLS",
     "database_server",
     "free_port",
     "in_ci",
     "missing",
+    "statements",
     "tool",
     "wait_until",
 ]
@@ -65,6 +68,10 @@ _VENV_BIN = str(Path(sys.executable).parent)  # where the test extras put their 
 
 # --- ports and waiting ----------------------------------------------------------------------------------
 
+# How long a daemon told to stop may take to exit before a test calls it hung: the unit's TimeoutStopSec
+# (systemd/threads-token-monitor.service), after which systemd would kill it.
+STOP_DEADLINE = 20.0
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on at the time of the call."""
@@ -84,6 +91,24 @@ def wait_until(condition: Callable[[], Any], timeout: float, message: str, every
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
         time.sleep(every)  # the pause between two polls of the condition, not a wait for anything
+
+
+@contextlib.contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements every engine of this process sends while the block runs: work measured without a
+    clock (a query per row shows as thousands of statements, however fast or loaded the machine)."""
+    from sqlalchemy import Engine, event
+
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 # --- what the suite needs from the machine --------------------------------------------------------------
