@@ -29,6 +29,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def server_url(backend: str) -> str | None:
+    """The variable's value, unchecked (support.database_server also checks that the server answers)."""
     return os.environ.get(ENV[backend]) if backend in ENV else None
 
 

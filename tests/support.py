@@ -66,7 +66,7 @@ TOOLS: dict[str, str | None] = {
 _VENV_BIN = str(Path(sys.executable).parent)  # where the test extras put their programs
 
 
-# --- ports and waiting ----------------------------------------------------------------------------------
+# --- ports, waiting, counting ---------------------------------------------------------------------------
 
 # How long a daemon told to stop may take to exit before a test calls it hung: the unit's TimeoutStopSec
 # (systemd/threads-token-monitor.service), after which systemd would kill it.
@@ -130,6 +130,9 @@ def missing(what: str) -> NoReturn:
 def tool(*names: str, where: Iterable[str] = ()) -> str:
     """The path of the first of `names` (each one of TOOLS) found in `where`, the test environment's bin
     folder or PATH; else missing("NAME is not installed (apt-get install PACKAGE)")."""
+    unknown = [name for name in names if name not in TOOLS]
+    if unknown:  # every tool is listed, so that .ci/run installs it (tests/test_ci_run.py)
+        raise KeyError(f"add {unknown} to support.TOOLS")
     search = os.pathsep.join([*where, _VENV_BIN, os.environ.get("PATH", os.defpath)])
     for name in names:
         found = shutil.which(name, path=search)
