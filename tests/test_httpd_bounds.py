@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers_daemon import wait_until
+from support import wait_until
 from test_httpd import GUARD, ROUTES, get, read_to_end, statuses
 
 from monitor.httpd import HttpServer, Limits

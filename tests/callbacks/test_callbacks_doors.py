@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from helpers_callbacks import FORM, CallbackWorld
-from helpers_daemon import wait_until
 from receivers import HttpReceiver
+from support import wait_until
 
 from monitor.simulator import Simulator
 

@@ -60,7 +60,8 @@ def test_sighup_with_any_unloadable_file_keeps_the_daemon_on_its_config(
     each SIGHUP is refused with a log line and the daemon keeps serving; a good file then reloads."""
     import signal
 
-    from helpers_daemon import DaemonProcess, make_fleet, wait_until
+    from helpers_daemon import DaemonProcess, make_fleet
+    from support import wait_until
 
     with Simulator() as sim:
         fleet = make_fleet(tmp_path, sqlite_url, sim)

@@ -9,8 +9,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from helpers_daemon import DaemonProcess, make_fleet, wait_until
+from helpers_daemon import DaemonProcess, make_fleet
 from receivers import HttpReceiver
+from support import wait_until
 
 from monitor.simulator import Simulator
 

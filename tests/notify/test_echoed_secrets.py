@@ -164,7 +164,8 @@ def test_the_daemons_log_and_database_hold_no_secret_a_receiver_echoed(
     """The real daemon: a revoked token fires TokenInvalid; the three notifiers' receiver echoes each
     request in its refusal; neither the daemon's output nor any stored column shows a secret."""
     from callbacks.helpers_callbacks import dump
-    from helpers_daemon import DaemonProcess, make_fleet, wait_until
+    from helpers_daemon import DaemonProcess, make_fleet
+    from support import wait_until
 
     from monitor.simulator import Simulator
 
