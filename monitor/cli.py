@@ -6,12 +6,14 @@ Exit codes: 0 success; 1 runtime failure (or `check` found trouble); 2 usage or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.commands import (
@@ -26,12 +28,13 @@ from monitor.commands import (
     token_cmds,
 )
 from monitor.config.load import DEFAULT_CONFIG, ConfigError, config_path, load_config
-from monitor.context import Context
+from monitor.context import Context, all_secrets
 from monitor.crypto import VaultError
 from monitor.daemon.lifecycle import DaemonError
 from monitor.db.migrate import SchemaOutdated
-from monitor.db.session import DatabaseError
+from monitor.db.session import DatabaseError, sqlite_path
 from monitor.importfile import ImportFileError
+from monitor.redact import protect_logs
 from monitor.registry import RegistryError
 from monitor.tables import PrintableStream
 
@@ -109,6 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout, sys.stderr = PrintableStream(out), PrintableStream(err)  # type: ignore[assignment]
     try:
         return _main(argv)
+    except BrokenPipeError:
+        # The reader left (`... | head -1`): what it did not read is nobody's loss. Standard output now
+        # points at /dev/null, so flushing it at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return EXIT_OK
     finally:
         sys.stdout, sys.stderr = out, err
 
@@ -118,10 +126,13 @@ def _main(argv: Sequence[str] | None) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handler = args.handler
+    url: str | None = None  # the database's, once the config is read: its errors name the file
     try:
         if getattr(args, "no_config", False):
             return int(handler(None, args))
         ctx = Context(load_config(config_path(args.config)))
+        url = ctx.config.database.url
+        protect_logs(all_secrets(ctx.config))
         try:
             return int(handler(ctx, args))
         finally:
@@ -132,18 +143,23 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(EXIT_USAGE, str(exc))
     except (VaultError, SchemaOutdated, DatabaseError, DaemonError) as exc:
         return _fail(EXIT_FAILURE, str(exc))
-    except OperationalError as exc:
-        return _fail(EXIT_FAILURE, f"database error: {_db_reason(exc)}")
     except SQLAlchemyError as exc:
-        return _fail(EXIT_FAILURE, f"database error: {type(exc).__name__}")
+        return _fail(EXIT_FAILURE, f"database.url: {_db_reason(exc, url)}")
     except KeyboardInterrupt:
         return 130
 
 
-def _db_reason(exc: OperationalError) -> str:
-    # The original DBAPI message names the problem ("connection refused", "no such table"); the statement
-    # and its parameters (which may hold ciphertext) are not printed.
-    text = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+def _db_reason(exc: SQLAlchemyError, url: str | None) -> str:
+    """What the database (or its driver) said, for the one key that names it: the first line of the
+    driver's message ("connection refused", "file is not a database"), never the statement, its
+    parameters or the URL (it may hold a password); a SQLite file is named by its path."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig).strip().splitlines() if orig is not None else []
+    text = lines[0] if lines else type(exc).__name__
     if "no such table" in text or "does not exist" in text or "doesn't exist" in text:
         text += " (run `threads-token-monitor migrate`)"
-    return text
+    with contextlib.suppress(ValueError, SQLAlchemyError):
+        path = sqlite_path(url) if url else None
+        if path is not None:
+            return f"the SQLite database {path}: {text}"
+    return f"the database answered: {text}" if orig is not None else f"database error: {text}"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, count
 from pathlib import Path
+from typing import BinaryIO
 
 from monitor.registry import NewToken, RegistryError, check_labels, check_name, check_token_string
 
@@ -20,21 +21,27 @@ class ImportFileError(Exception):
         self.line = line
 
 
-MAX_LINE = 65536  # a token line is a few hundred characters; anything near this is not one
+MAX_LINE = 65536  # bytes: a token line is a few hundred; anything near this is not one
 
 
 def read_import_file(path: Path, tick: Callable[[int], None] | None = None) -> list[NewToken]:
     """Every row of the file, validated; raise ImportFileError naming the first bad line.
 
-    `tick(1)` is called for each line read (the import's progress bar)."""
+    The file is read a line at a time, each of at most MAX_LINE bytes: a file that never ends a line
+    (/dev/zero, a binary file) is refused at its first line, not read whole. `tick(1)` is called for each
+    line read (the import's progress bar)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        handle = path.open("rb")
     except OSError as exc:
         raise ImportFileError(path, None, f"cannot read the file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ImportFileError(path, None, "the file is not UTF-8 text") from None
-    first = text.lstrip()[:1]
-    rows = _parse_jsonl(path, text, tick) if first == "{" else _parse_csv(path, text, tick)
+    with handle:
+        lines, blank = _lines(path, handle), []
+        first = next(lines, "")
+        while first and not first.strip():  # the format shows in the first line with something on it
+            blank.append(first)
+            first = next(lines, "")
+        parse = _parse_jsonl if first.lstrip()[:1] == "{" else _parse_csv
+        rows = parse(path, chain(blank, [first] if first else [], lines), tick)
     if not rows:
         raise ImportFileError(path, None, "the file holds no tokens")
     seen: dict[str, int] = {}
@@ -45,6 +52,25 @@ def read_import_file(path: Path, tick: Callable[[int], None] | None = None) -> l
             )
         seen[row.name] = line
     return [row for _, row in rows]
+
+
+def _lines(path: Path, handle: BinaryIO) -> Iterator[str]:
+    """The file's lines as text (line endings kept, a UTF-8 BOM dropped), each checked as it is read."""
+    for number in count(1):
+        try:
+            raw = handle.readline(MAX_LINE + 1)
+        except OSError as exc:
+            raise ImportFileError(path, None, f"cannot read the file: {exc.strerror}") from None
+        if not raw:
+            return
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            raise ImportFileError(path, number, f"the line is longer than {MAX_LINE} bytes")
+        if b"\0" in raw:
+            raise ImportFileError(path, number, "the line holds a NUL byte (is this a binary file?)")
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileError(path, number, "the file is not UTF-8 text") from None
 
 
 def _new_token(
@@ -66,8 +92,10 @@ def _new_token(
         raise ImportFileError(path, line, str(exc)) from None
 
 
-def _parse_csv(path: Path, text: str, tick: Callable[[int], None] | None) -> list[tuple[int, NewToken]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _parse_csv(
+    path: Path, lines: Iterable[str], tick: Callable[[int], None] | None
+) -> list[tuple[int, NewToken]]:
+    reader = csv.reader(lines)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -112,16 +140,16 @@ def _parse_bool(path: Path, line: int, value: object) -> bool:
     raise ImportFileError(path, line, f"auto_refresh must be true or false, not {value!r}")
 
 
-def _parse_jsonl(path: Path, text: str, tick: Callable[[int], None] | None) -> list[tuple[int, NewToken]]:
+def _parse_jsonl(
+    path: Path, lines: Iterable[str], tick: Callable[[int], None] | None
+) -> list[tuple[int, NewToken]]:
     rows: list[tuple[int, NewToken]] = []
     allowed = {"name", "app", "token", "labels", "auto_refresh"}
-    for line, raw in enumerate(text.splitlines(), start=1):
+    for line, raw in enumerate(lines, start=1):
         if tick is not None:
             tick(1)
         if not raw.strip():
             continue
-        if len(raw) > MAX_LINE:
-            raise ImportFileError(path, line, f"the line is longer than {MAX_LINE} characters")
         try:
             rec = json.loads(raw)
         except json.JSONDecodeError as exc:

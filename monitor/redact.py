@@ -1,18 +1,26 @@
 """Keeping secrets out of text: the one redaction, and the one log-safe line for an exception.
 
 Every place that shows a peer's words (an API message, a driver error, an SMTP reply) or an exception passes
-it through here: `redact(text, secrets)` replaces each secret, its URL-encoded forms, the secret half of an
-app token `TH|<id>|<secret>`, and a long enough prefix of a secret that a peer echoed back cut short;
-`error_line(exc, secrets)` gives one line for a log or a stored error that never carries an SQL statement,
-its parameters, a URL or a secret.
+it through here: `redact(text, secrets)` replaces each secret in every form the product itself sends it
+(plain, URL-encoded, base64; `credential_forms` adds HTTP Basic and SMTP AUTH PLAIN for a user and password),
+the secret half of an app token `TH|<id>|<secret>`, and a long enough prefix of a secret that a peer echoed
+back cut short; `Redactor` is the same with the forms worked out once, and `RedactingFilter` applies one to
+every log record; `error_line(exc, secrets)` gives one line for a log or a stored error that never carries an
+SQL statement, its parameters, a URL or a secret.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
+import threading
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus, urlsplit
 
-__all__ = ["MAX_LINE", "REDACTED", "error_line", "redact", "redact_url", "secret_variants", "url_secrets"]
+__all__ = [
+    "LOG_FILTER", "MAX_LINE", "REDACTED", "RedactingFilter", "Redactor", "credential_forms", "error_line",
+    "protect_logs", "redact", "redact_url", "secret_variants", "url_secrets",
+]  # fmt: skip
 
 REDACTED = "[redacted]"
 MIN_SECRET = 4  # shorter values ("1", "abc") would scrub ordinary words
@@ -31,19 +39,77 @@ def secret_variants(secrets: Iterable[str | None]) -> list[str]:
             parts.append(secret.rsplit("|", 1)[1])
         for part in parts:
             if len(part) >= MIN_SECRET:
-                out.update({part, quote(part, safe=""), quote_plus(part)})
+                encoded = base64.b64encode(part.encode("utf-8")).decode("ascii")
+                out.update({part, quote(part, safe=""), quote_plus(part), encoded, encoded.rstrip("=")})
     return sorted(out, key=len, reverse=True)
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every secret (whole, URL-encoded, or a prefix of at least 12 characters) replaced."""
-    variants = secret_variants(secrets)
-    for variant in variants:
-        text = text.replace(variant, REDACTED)
-    for variant in variants:
-        if len(variant) > PREFIX_MATCH:
-            text = _redact_prefixes(text, variant)
-    return text
+def credential_forms(username: str | None, password: str | None) -> list[str]:
+    """A password and what the product sends for a user and that password: HTTP Basic (base64 of
+    "user:password") and SMTP AUTH PLAIN (base64 of NUL user NUL password), as secrets to redact."""
+    if not password:
+        return []
+    if not username:
+        return [password]
+    pairs = (f"{username}:{password}", f"\0{username}\0{password}")
+    return [password, *(base64.b64encode(pair.encode("utf-8")).decode("ascii") for pair in pairs)]
+
+
+class Redactor:
+    """`redactor(text)`: `redact(text, secrets)` with the forms of the secrets worked out once."""
+
+    def __init__(self, secrets: Iterable[str | None], *, cut_short: bool = True) -> None:
+        self.variants = secret_variants(secrets)
+        self.cut_short = cut_short
+
+    def __call__(self, text: str) -> str:
+        for variant in self.variants:
+            text = text.replace(variant, REDACTED)
+        for variant in self.variants if self.cut_short else ():
+            if len(variant) > PREFIX_MATCH:
+                text = _redact_prefixes(text, variant)
+        return text
+
+
+def redact(text: str, secrets: Iterable[str | None], *, cut_short: bool = True) -> str:
+    """`text` with every secret (whole, URL-encoded, base64, or a prefix of at least 12 characters)
+    replaced.
+
+    `cut_short=False` leaves prefixes alone: for text the program wrote itself, which may name a URL's
+    scheme ("postgresql+psycopg2://") but never holds a piece of a secret a peer cut short."""
+    return Redactor(secrets, cut_short=cut_short)(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts the configured secrets from every record that passes the handler it is attached to (the last
+    line of defence: each module redacts what it shows itself). `update(secrets)` after a reload."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._redactor = Redactor(secrets)
+
+    def update(self, secrets: Iterable[str | None]) -> None:
+        redactor = Redactor(secrets)
+        with self._lock:
+            self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redactor = self._redactor
+        if not redactor.variants:
+            return True
+        try:
+            text = record.getMessage()
+        except Exception:  # a record that cannot be formatted cannot be checked either: drop it
+            return False
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        clean = redactor(text)
+        if clean != text:
+            record.msg, record.args = clean, ()
+        if record.exc_text:
+            record.exc_text = redactor(record.exc_text)
+        return True
 
 
 def _redact_prefixes(text: str, secret: str) -> str:
@@ -57,6 +123,18 @@ def _redact_prefixes(text: str, secret: str) -> str:
         text = text[:start] + REDACTED + text[end:]
         start = text.find(head, start + len(REDACTED))
     return text
+
+
+LOG_FILTER = RedactingFilter()  # the process's: on every root handler once `protect_logs` has run
+
+
+def protect_logs(secrets: Iterable[str | None]) -> None:
+    """Redact `secrets` from every record the root logger's handlers emit (call again after replacing the
+    handlers or reloading the configuration)."""
+    LOG_FILTER.update(secrets)
+    for handler in logging.getLogger().handlers:
+        if LOG_FILTER not in handler.filters:
+            handler.addFilter(LOG_FILTER)
 
 
 def error_line(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:

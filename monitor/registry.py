@@ -83,6 +83,30 @@ def check_token_string(value: str, what: str = "token") -> str:
     return token
 
 
+MIN_APP_SECRET = 16  # Meta's app secrets have 32 characters; a short one is a typo or a placeholder
+
+
+def check_app_secret(value: str) -> str:
+    """An app secret as given (one final line ending of a file or stdin removed), or RegistryError: it
+    keys the HMAC of every callback, so whitespace around it (which Meta's secrets never have) or a short
+    one is refused rather than stored, where no callback would ever verify. Never repeated in a message."""
+    secret = value.removesuffix("\n").removesuffix("\r")
+    if not secret.strip():
+        raise RegistryError("the app secret is empty")
+    if secret != secret.strip():
+        raise RegistryError(
+            "the app secret begins or ends with whitespace; Meta's app secrets have none: copy it again"
+        )
+    if len(secret) < MIN_APP_SECRET:
+        raise RegistryError(
+            f"the app secret is shorter than {MIN_APP_SECRET} characters; Meta's have 32 "
+            "(App settings > Basic > App secret)"
+        )
+    if _BAD_TOKEN_CHAR.search(secret):
+        raise RegistryError("the app secret contains whitespace or control characters")
+    return secret
+
+
 def check_labels(labels: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in labels.items():
@@ -152,7 +176,7 @@ def add_app(
 
 def set_app_secret(session: Session, vault: Vault, name: str, secret: str) -> App:
     """Store (encrypted) the app secret that signs `name`'s deauthorize callbacks (SPEC 11)."""
-    secret = check_token_string(secret, "app secret")
+    secret = check_app_secret(secret)
     app = get_app(session, name)
     check_key(session, vault)
     app.callback_secret = vault.encrypt(secret)

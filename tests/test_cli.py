@@ -166,7 +166,7 @@ def test_apps_add_from_stdin_env_and_app_secret(cli: Cli, monkeypatch: pytest.Mo
     assert f"fingerprint {fingerprint('INSPECTOR-one')}" in out
     monkeypatch.setenv("INSPECTOR_VAR", "INSPECTOR-two")
     cli.ok("apps", "add", "a-env", "--inspector-token-env", "INSPECTOR_VAR")
-    monkeypatch.setenv("APP_SECRET", "abcdef0123")
+    monkeypatch.setenv("APP_SECRET", "abcdef0123456789abcdef0123456789")
     added = json.loads(
         cli.ok("apps", "add", "a-app", "--app-id", "1234", "--app-secret-env", "APP_SECRET", "--json").out
     )
@@ -174,7 +174,7 @@ def test_apps_add_from_stdin_env_and_app_secret(cli: Cli, monkeypatch: pytest.Mo
         "name": "a-app",
         "threads_app_id": "1234",
         "inspector_kind": "app_token",
-        "inspector_fingerprint": fingerprint("TH|1234|abcdef0123"),
+        "inspector_fingerprint": fingerprint("TH|1234|abcdef0123456789abcdef0123456789"),
         "inspector_state": None,
         "inspector_reason": None,
         "callback_secret": True,  # an app token carries the secret that signs the app's callbacks
@@ -182,7 +182,7 @@ def test_apps_add_from_stdin_env_and_app_secret(cli: Cli, monkeypatch: pytest.Mo
     }
     listed = json.loads(cli.ok("apps", "list", "--json").out)
     assert [(a["name"], a["inspector_kind"], a["inspector_fingerprint"]) for a in listed] == [
-        ("a-app", "app_token", fingerprint("TH|1234|abcdef0123")),
+        ("a-app", "app_token", fingerprint("TH|1234|abcdef0123456789abcdef0123456789")),
         ("a-env", "user_token", fingerprint("INSPECTOR-two")),
         ("a-stdin", "user_token", fingerprint("INSPECTOR-one")),
     ]
@@ -224,6 +224,22 @@ def test_app_secrets_for_callbacks_are_stored_encrypted(
         assert app_secret(s, ctx.vault, "a-later") == "secret-from-stdin-89"
     ctx.close()
     assert cli("apps", "set-secret", "nope", "--app-secret-env", "APP_SECRET").code == 2
+    for bad, says in {
+        "short-secret": "shorter than 16 characters",
+        " secret-from-env-0123": "begins or ends with whitespace",
+        "secret-from-env-0123 \n": "begins or ends with whitespace",
+        "\n": "empty",
+    }.items():
+        monkeypatch.setenv("BAD_SECRET", bad)
+        refused = cli("apps", "set-secret", "a-later", "--app-secret-env", "BAD_SECRET")
+        assert (
+            refused.code == 2 and says in refused.err and (not bad.strip() or bad.strip() not in refused.err)
+        )
+        refused = cli("apps", "add", "a-bad", "--app-id", "77", "--app-secret-env", "BAD_SECRET")
+        assert refused.code == 2 and says in refused.err
+    with ctx.sessions() as s:
+        assert app_secret(s, ctx.vault, "a-later") == "secret-from-stdin-89"  # nothing refused was stored
+    ctx.close()
     assert cli("apps", "add", "bare").code == 2  # neither a tester token nor an app id and secret
 
 
@@ -529,9 +545,9 @@ BAD_INPUT: dict[str, BadCase] = {
         "INSPECTOR-x",
         "app name 'a b' is not valid",
     ),
-    "app secret without app id": (["apps", "add", "new", "--app-secret-env", "HOME"], "", "needs --app-id"),
+    "app secret without app id": (["apps", "add", "new", "--app-secret-env", "PATH"], "", "needs --app-id"),
     "app secret with a pipe": (
-        ["apps", "add", "new", "--app-id", "1|2", "--app-secret-env", "HOME"],
+        ["apps", "add", "new", "--app-id", "1|2", "--app-secret-env", "PATH"],
         "",
         "must not contain '|'",
     ),
@@ -646,7 +662,9 @@ def test_missing_key_file_is_a_clear_runtime_error(ready: Cli, tmp_path: Path) -
 def test_unreachable_database_is_a_runtime_error(cli: Cli, tmp_path: Path) -> None:
     config = write_config(tmp_path / "pg.toml", "postgresql+psycopg://nobody@127.0.0.1:1/none", cli.key)
     result = cli("status", config=config)
-    assert result.code == 1 and result.err.startswith("threads-token-monitor: database error:")
+    assert result.code == 1 and result.err.startswith(
+        "threads-token-monitor: database.url: the database answered:"
+    )
     no_traceback(result)
 
 

@@ -270,7 +270,7 @@ def test_cli_import_10000_rows_all_or_nothing_in_batches(bench_importer: Importe
     ("line", "message"),
     [
         ('{"name": ' + "[" * 5000 + "]" * 5000 + "}", "the JSON is nested too deeply"),
-        ('{"name": "' + "x" * 70000 + '"}', "the line is longer than 65536 characters"),
+        ('{"name": "' + "x" * 70000 + '"}', "the line is longer than 65536 bytes"),
     ],
 )
 def test_a_hostile_jsonl_line_is_named_not_a_traceback(tmp_path: Path, line: str, message: str) -> None:

@@ -349,3 +349,27 @@ def test_installed_script_registers_checks_and_runs_as_the_unit_does(server: Ser
             proc.wait()
     assert proc.returncode == 0, err.decode()[-3000:]
     assert TOKEN not in err.decode() and INSPECTOR not in err.decode()
+
+
+def test_the_installed_config_check_refuses_what_cannot_work(installed: Installed) -> None:
+    """Exit 2 and the key named, never a traceback: deep nesting, a database URL without its driver or
+    naming a directory, a weak API token."""
+    workdir = installed.workdir
+    cases = {
+        "deep.toml": ("x = " + "[" * 600 + "]" * 600 + "\n", "nested too deeply"),
+        "mysql.toml": ('[database]\nurl = "mysql://root@db.example/m"\n', "database.url: "),
+        "dir.toml": (f'[database]\nurl = "sqlite:///{workdir}"\n', "is a directory"),
+        "token.toml": ('[callbacks]\napi_token = "x"\n', "callbacks.api_token: must be at least 32"),
+    }
+    for name, (text, expected) in cases.items():
+        (workdir / name).write_text(text, encoding="utf-8")
+        done = subprocess.run(
+            [str(installed.script), "--config", name, "config", "check"],
+            cwd=workdir, env=installed.env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 2 and expected in done.stderr, (name, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert "mysql+pymysql://" in subprocess.run(
+        [str(installed.script), "--config", "mysql.toml", "config", "check"],
+        cwd=workdir, env=installed.env(), capture_output=True, text=True, timeout=120,
+    ).stderr  # fmt: skip

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.alerting.evaluate import Evaluation, evaluate
 from monitor.alerting.outbox import Outbox, build_notifiers, enqueue_pending
 from monitor.config.load import Config
+from monitor.context import all_secrets
 from monitor.db.models import Alert, Notification
 from monitor.jobs import Job
 from monitor.notify.relay import relay_notifiers
@@ -101,6 +102,7 @@ class AlertsComponent:
             ttl=config.alerts.notification_ttl,
             clock=clock,
             on_outcome=on_outcome,
+            secrets=all_secrets(config),
         )
         self._last_eval = float("-inf")
         self._since: float | None = None  # the `now` of the last evaluation; None: the next one is full
@@ -177,7 +179,8 @@ class AlertsComponent:
         self._since = None  # thresholds may have changed: the next evaluation looks at every token again
         self.outbox.ttl = config.alerts.notification_ttl
         relay = relay_notifiers(forward_url(config))
-        self.outbox.replace_notifiers(build_notifiers(config.notifiers, self.notify_stream) | relay)
+        notifiers = build_notifiers(config.notifiers, self.notify_stream) | relay
+        self.outbox.replace_notifiers(notifiers, all_secrets(config))
 
     def stop(self) -> None:
         """Nothing to stop claiming: a tick is one short transaction, delivery ends with `close`."""

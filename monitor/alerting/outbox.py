@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.alerting.channels import counted_as, due_channels
 from monitor.alerting.routing import CHUNK, enqueue_pending, group_key, route
 from monitor.db.models import Notification
 from monitor.db.session import transaction
@@ -32,6 +33,7 @@ from monitor.notify import (
     NotifyError,
     build_notifier,
 )
+from monitor.redact import Redactor
 
 log = logging.getLogger("monitor.outbox")
 
@@ -103,8 +105,11 @@ class Outbox:
         on_outcome: Callable[[str, str], None] | None = None,
         batch: int = 20,
         lease: float = 300.0,
+        secrets: Iterable[str] = (),
     ) -> None:
         self.sessions, self.owner, self.ttl = sessions, owner, ttl
+        # Every configured secret, not just the failing notifier's: one receiver may echo another's.
+        self.redact = Redactor(secrets)
         self.notifiers: dict[str, Notifier] = dict(notifiers)
         self.clock, self.rand = clock, rand
         self.on_outcome = on_outcome or (lambda notifier, outcome: None)
@@ -113,8 +118,9 @@ class Outbox:
         self._busy: dict[str, Future[None]] = {}
         self._pool = ThreadPoolExecutor(max_workers=MAX_CHANNELS, thread_name_prefix="notify")
 
-    def replace_notifiers(self, notifiers: Mapping[str, Notifier]) -> None:
-        """Swap in notifiers built from a reloaded config; the old ones are closed."""
+    def replace_notifiers(self, notifiers: Mapping[str, Notifier], secrets: Iterable[str] = ()) -> None:
+        """Swap in notifiers built from a reloaded config (and its secrets); the old ones are closed."""
+        self.redact = Redactor(secrets)
         with self._turn:
             old, self.notifiers = self.notifiers, dict(notifiers)
             for name, notifier in old.items():
@@ -141,7 +147,7 @@ class Outbox:
         with self._turn:  # claiming only: sends happen outside, on the channels' own threads
             now = self.clock()
             self._drop_expired(now, stats)
-            for name, notifier in self.notifiers.items():
+            for name, notifier in due_channels(self.sessions, self.notifiers, now):
                 running = self._busy.get(name)
                 if running is not None and not running.done():
                     continue  # this channel is still on its last round: it alone waits
@@ -175,7 +181,7 @@ class Outbox:
         for r in rows:
             log.warning("dropping notification %d for %s: not delivered within the TTL", r.id, r.notifier)
             stats.add("dropped")
-            self.on_outcome(r.notifier, "dropped")
+            self.on_outcome(counted_as(self.notifiers, r.notifier), "dropped")
 
     def _claim(self, now: float, notifier: str) -> list[_Claimed]:
         free = or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now)
@@ -223,11 +229,10 @@ class Outbox:
             try:
                 notifier.send(Message.from_json(row.payload))
             except NotifyError as exc:
+                error = self.redact(exc.message)
                 if exc.permanent:
-                    log.error("notification %d to %s failed permanently: %s", row.id, name, exc.message)
-                    self._finish(
-                        row, status="failed", outcome="failed", stats=stats, now=now, error=exc.message
-                    )
+                    log.error("notification %d to %s failed permanently: %s", row.id, name, error)
+                    self._finish(row, status="failed", outcome="failed", stats=stats, now=now, error=error)
                     continue
                 # Counted from the answer (Retry-After means "after this response"), not from the request: a
                 # receiver that was slow to say 429 is not asked again early. Never beyond the TTL: a huge
@@ -243,9 +248,9 @@ class Outbox:
                     name,
                     row.attempts + 1,
                     at - answered,
-                    exc.message,
+                    error,
                 )
-                self._retry(row, rows[i + 1 :], at, exc.message, stats)
+                self._retry(row, rows[i + 1 :], at, error, stats)
                 return
             except Exception as exc:  # a notifier bug must not stall its queue: fail this one, keep going
                 error = f"unexpected {type(exc).__name__} in the {name} notifier"
@@ -281,7 +286,7 @@ class Outbox:
                 .values(**values)
             )
         stats.add(outcome)
-        self.on_outcome(row.notifier, outcome)
+        self.on_outcome(counted_as(self.notifiers, row.notifier), outcome)
 
     def _retry(
         self, row: _Claimed | None, rest: list[_Claimed], at: float, error: str, stats: DeliveryStats

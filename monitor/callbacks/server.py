@@ -2,9 +2,13 @@
 
 It verifies and answers; what a callback means is the caller's, passed in as plain callables:
 `secret_for(app)` gives an app's secret (None: unknown app), `on_deauthorize(...)` stores a verified
-callback before the 200 goes out (if it raises, the answer is 503 so Meta tries again), `on_recheck(request)`
-queues checks and says how many, `count(kind, outcome)` feeds threads_monitor_callbacks_total, `now()` is
-the clock.
+callback before the 200 goes out (if it raises, the answer is 503 so Meta tries again; False: a replay of
+one stored already, answered 200 and counted as such), `on_recheck(request)` queues checks and says how
+many (an int, or the counts of the 202 answer: queued, deferred, refused), `count(kind, outcome)` feeds
+threads_monitor_callbacks_total, `now()` is the clock.
+
+Every bearer-protected route asks `authorised(request)` (or `bearer_refusal`, for the answer to give):
+the one place the API token is compared, guessing throttled and refusals counted and logged.
 
 A refused callback gets one fixed word, whatever the reason (a prober learns nothing, not even whether an
 app exists); the count says why. No secret, bearer token or signed_request is ever logged or answered.
@@ -12,16 +16,16 @@ app exists); the count says why. No secret, bearer token or signed_request is ev
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from monitor.callbacks.bearer import BearerGuard
 from monitor.callbacks.signed import MAX_BODY, Deauthorization, SignedRequestError, verify_callback
 from monitor.httpd import HttpServer, Limits, Request, Response, Route
 from monitor.redact import error_line
@@ -43,16 +47,21 @@ __all__ = [
 
 log = logging.getLogger("monitor.callbacks")
 
-Kind = Literal["deauthorize", "recheck"]
-Outcome = Literal["accepted", "bad_signature", "unknown_app", "stale", "bad_request", "unauthorized"]
-KINDS: tuple[Kind, ...] = ("deauthorize", "recheck")
+Kind = Literal["deauthorize", "recheck", "api"]  # api: the other bearer-protected routes
+Outcome = Literal[
+    "accepted", "replayed", "bad_signature", "unknown_app", "stale", "bad_request", "unauthorized",
+    "throttled",
+]  # fmt: skip
+KINDS: tuple[Kind, ...] = ("deauthorize", "recheck", "api")
 OUTCOMES: tuple[Outcome, ...] = (
     "accepted",
+    "replayed",
     "bad_signature",
     "unknown_app",
     "stale",
     "bad_request",
     "unauthorized",
+    "throttled",
 )
 
 DEAUTHORIZE_PATH = "/callbacks/threads/{app}/deauthorize"
@@ -60,11 +69,14 @@ RECHECK_PATH = "/api/v1/recheck"
 MAX_RECHECK_TOKENS = 1000
 MAX_RECHECK_BODY = 256 * 1024  # room for MAX_RECHECK_TOKENS names of the registry's longest (200 characters)
 REFUSED = "refused"
+# The listener faces the internet: these are its bounds unless [callbacks] gives others (monitor.httpd).
+LIMITS = Limits(max_connections_per_client=8, head_deadline=5.0, idle_timeout=5.0, close_after_error=True)
 
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _USER_ID = re.compile(r"[0-9]{1,64}")
 
-OnDeauthorize = Callable[[str, str, int, bytes, str], None]
+# Stores a verified callback before the 200 goes out; False: a replay of one stored already (no news).
+OnDeauthorize = Callable[[str, str, int, bytes, str], bool | None]
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,7 @@ class CallbackServer:
         *,
         secret_for: Callable[[str], str | None],
         on_deauthorize: OnDeauthorize,
-        on_recheck: Callable[[RecheckRequest], int],
+        on_recheck: Callable[[RecheckRequest], int | Mapping[str, int]],
         count: Callable[[Kind, Outcome], None],
         now: Callable[[], float] = time.time,
         api_token: str | None = None,
@@ -133,12 +145,13 @@ class CallbackServer:
     ) -> None:
         self.secret_for, self.on_deauthorize, self.on_recheck = secret_for, on_deauthorize, on_recheck
         self.count, self.now = count, now
-        self._api_token = api_token.encode("utf-8") if api_token else None
+        self._api_token = api_token
+        self.bearer = BearerGuard(api_token)
         self.http = HttpServer(
             self.routes(),
             host=host,
             port=port,
-            limits=limits,
+            limits=limits or LIMITS,
             tls_cert_file=tls_cert_file,
             tls_key_file=tls_key_file,
             name="callbacks",
@@ -189,10 +202,17 @@ class CallbackServer:
     def _store(self, app: str, verified: Deauthorization, request: Request, secret: str) -> Response:
         content_type = request.header("content-type") or ""
         try:
-            self.on_deauthorize(app, verified.user_id, verified.issued_at, request.body, content_type)
+            stored = self.on_deauthorize(
+                app, verified.user_id, verified.issued_at, request.body, content_type
+            )
         except Exception as exc:  # not stored, so not acknowledged: Meta sends it again
             log.error("deauthorize callback for app %s not stored: %s", app, error_line(exc, [secret]))
             return Response.text(503, "unavailable", {"Retry-After": "10"})
+        if (
+            stored is False
+        ):  # a replay: stored before, so acknowledged, and nothing more (not even a log line)
+            self.count("deauthorize", "replayed")
+            return Response.text(200, "ok")
         self.count("deauthorize", "accepted")
         log.info("deauthorize callback accepted: app %s, user %s", app, verified.user_id)
         return Response.text(200, "ok")
@@ -200,9 +220,11 @@ class CallbackServer:
     # --- recheck ----------------------------------------------------------------------------------
 
     def recheck(self, request: Request) -> Response:
-        """202 {"queued": N} for an authorised, valid request; 401 without the bearer token; 400 else."""
-        if not self.authorised(request):
-            return self._unauthorised()
+        """202 {"queued": N} for an authorised, valid request; 401 without the bearer token (429 once the
+        client has guessed too often); 400 else."""
+        refusal = self.bearer_refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             wanted = parse_recheck(request.body)
         except RecheckError as exc:
@@ -211,33 +233,51 @@ class CallbackServer:
         try:
             queued = self.on_recheck(wanted)
         except Exception as exc:
-            log.error("recheck could not be queued: %s", error_line(exc, [self._token_text()]))
+            log.error("recheck could not be queued: %s", error_line(exc, [self._api_token]))
             return Response.json(503, {"error": "the recheck could not be queued; try again"})
         self.count("recheck", "accepted")
-        return Response.json(202, {"queued": queued})
+        return Response.json(202, {"queued": queued} if isinstance(queued, int) else dict(queued))
 
     def recheck_oversized(self, request: Request) -> Response:
-        if not self.authorised(request):
-            return self._unauthorised()
+        refusal = self.bearer_refusal(request)
+        if refusal is not None:
+            return refusal
         self.count("recheck", "bad_request")
         return Response.json(413, {"error": f"the body is over {MAX_RECHECK_BODY} bytes"})
 
     def authorised(self, request: Request) -> bool:
-        """True only for `Authorization: Bearer <api_token>`, compared in constant time."""
-        scheme, _, given = (request.header("authorization") or "").partition(" ")
-        if self._api_token is None or scheme.lower() != "bearer":
-            return False
-        # Header text is the raw bytes read as latin-1: encoding it back gives the bytes the client sent.
-        return hmac.compare_digest(given.strip().encode("latin-1"), self._api_token)
+        """True only for `Authorization: Bearer <api_token>` (compared in constant time) from a client that
+        has not been guessing: every bearer-protected route asks this, and only this. A refusal is counted
+        (`unauthorized`, or `throttled` once the client has no attempt left) and logged with the client's
+        address, never with what it sent: a client's first refusal and its throttling, not every guess."""
+        return self.bearer_refusal(request) is None
 
-    def _unauthorised(self) -> Response:
-        self.count("recheck", "unauthorized")
+    def bearer_refusal(self, request: Request) -> Response | None:
+        """None when `authorised`; else the answer: 401, or 429 with Retry-After while throttled."""
+        client = request.client
+        fresh = self.bearer.fresh(client)
+        verdict = self.bearer.check(request.header("authorization"), client)
+        if verdict == "ok":
+            return None
+        kind: Kind = "recheck" if request.path == RECHECK_PATH else "api"
+        self.count(kind, verdict)
+        if verdict == "throttled":
+            retry = str(self.bearer.retry_after(client))
+            return Response.text(429, "too many requests", {"Retry-After": retry})
+        if fresh:
+            log.warning("API request from %s refused: wrong or missing bearer token", client or "?")
+        if self.bearer.throttled(client):
+            log.warning(
+                "API client %s throttled after %d wrong or missing bearer tokens: refused for %d s, "
+                "then one attempt per %g s",
+                client or "?",
+                self.bearer.burst,
+                self.bearer.retry_after(client),
+                self.bearer.refill,
+            )
         return Response.text(
             401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="threads-token-monitor"'}
         )
-
-    def _token_text(self) -> str | None:
-        return self._api_token.decode("utf-8") if self._api_token else None
 
     def _refuse(self, kind: Kind, outcome: Outcome) -> Response:
         self.count(kind, outcome)

@@ -16,18 +16,20 @@ from sqlalchemy.orm import Session
 
 from monitor.check import store
 from monitor.check.sweep import CheckOutcome, Claim, Sweeper
+from monitor.graph.budget import BudgetShare, CallBudget
 from monitor.redact import error_line
 
-__all__ = ["PURPOSE", "Rechecker"]
+__all__ = ["PURPOSE", "SHARE", "Rechecker"]
 
 log = logging.getLogger("monitor.recheck")
 
 PURPOSE = "cb"  # lease owner suffix (owners are at most 64 characters)
+SHARE = 0.25  # of [threads] max_calls_per_hour: what queued checks may spend in any hour
 
 
-def sibling(sweeper: Sweeper, workers: int) -> Sweeper:
-    """A sweeper with `workers` threads of its own that shares `sweeper`'s database, vault, API client, call
-    budget, schedule, alert thresholds, owner and metrics hook."""
+def sibling(sweeper: Sweeper, workers: int, budget: CallBudget | None) -> Sweeper:
+    """A sweeper with `workers` threads of its own that shares `sweeper`'s database, vault, API client,
+    schedule, alert thresholds, owner and metrics hook, and spends `budget` (a share of the sweeper's)."""
     return Sweeper(
         sessions=sweeper.sessions,
         vault=sweeper.vault,
@@ -36,7 +38,7 @@ def sibling(sweeper: Sweeper, workers: int) -> Sweeper:
         owner=sweeper.owner,
         concurrency=workers,
         lease=sweeper.lease,
-        budget=sweeper.budget,
+        budget=budget,
         retries=sweeper.calls_per_check - 1,
         clock=sweeper.clock,
         rand=sweeper.rand,
@@ -47,11 +49,16 @@ def sibling(sweeper: Sweeper, workers: int) -> Sweeper:
 
 class Rechecker:
     """Runs queued checks on a thread and workers of its own; `wake()` after queuing something runs them
-    now. `main` is the daemon's sweeper: its schedule, lease and stop apply here too."""
+    now. `main` is the daemon's sweeper: its schedule, lease and stop apply here too. Queued checks spend at
+    most `share` of the call budget in any hour (`budget_share`, changeable on reload): what is queued
+    beyond it waits, and scheduled checks keep the rest."""
 
-    def __init__(self, main: Sweeper, *, poll: float = 1.0, batch: int = 64, workers: int = 4) -> None:
+    def __init__(
+        self, main: Sweeper, *, poll: float = 1.0, batch: int = 64, workers: int = 4, share: float = SHARE
+    ) -> None:
         self.main, self.poll, self.batch = main, poll, batch
-        self.sweeper = sibling(main, min(workers, main.concurrency))
+        self.budget_share = BudgetShare(main.budget, share) if main.budget is not None else None
+        self.sweeper = sibling(main, min(workers, main.concurrency), self.budget_share)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures.thread
 import logging
 import os
 import sys
 import threading
 import time
+from types import FrameType
 
 from monitor.commands.helptext import examples
 from monitor.config.load import config_path
-from monitor.context import Context
+from monitor.context import Context, all_secrets
 from monitor.daemon.lifecycle import Daemon
 from monitor.daemon.sdnotify import configure_logging
+from monitor.redact import protect_logs
 
 log = logging.getLogger("monitor.daemon")
 
@@ -38,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     configure_logging(ctx.config.log.level)
+    protect_logs(all_secrets(ctx.config))  # the handlers were just replaced
     daemon = Daemon(ctx.config)
     code = daemon.run(config_path(args.config))
     exit_without_stuck_threads(code, STUCK_THREAD_GRACE)
@@ -45,17 +49,19 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def exit_without_stuck_threads(code: int, grace: float) -> None:
-    """Return when every other thread ends within `grace` seconds; otherwise exit the process now with `code`.
+    """Return when no other thread is stuck in work after `grace` seconds; otherwise exit the process now
+    with `code`.
 
     At exit Python joins non-daemon threads and every concurrent.futures worker (daemon or not), so a check
     hung in an HTTP call for up to `threads.timeout` would hold a stop past systemd's TimeoutStopSec and end
     in SIGKILL. By now the daemon has stopped: leases are released and the database is closed, so abandoning
-    those calls loses nothing.
+    those calls loses nothing. A pool worker waiting for work (Apprise keeps pools of its own) is not stuck:
+    interpreter exit wakes and ends it at once.
     """
     deadline = time.monotonic() + grace
-    for thread in _running_threads():
+    for thread in stuck_threads():
         thread.join(max(0.0, deadline - time.monotonic()))
-    stuck = [thread.name for thread in _running_threads()]
+    stuck = [thread.name for thread in stuck_threads()]
     if not stuck:
         return
     log.warning(
@@ -69,6 +75,20 @@ def exit_without_stuck_threads(code: int, grace: float) -> None:
     os._exit(code)
 
 
-def _running_threads() -> list[threading.Thread]:
-    main = threading.main_thread()
-    return [t for t in threading.enumerate() if t is not main and t.is_alive()]
+def stuck_threads() -> list[threading.Thread]:
+    """Every other thread still alive, except pool workers idle in their pool's loop: a worker's innermost
+    frame is the pool's `_worker` while it waits for work, and deeper while it runs some."""
+    main, frames = threading.main_thread(), sys._current_frames()
+    return [
+        t
+        for t in threading.enumerate()
+        if t is not main and t.is_alive() and not _idle_worker(frames.get(t.ident or -1))
+    ]
+
+
+def _idle_worker(frame: FrameType | None) -> bool:
+    return (
+        frame is not None
+        and frame.f_code.co_name == "_worker"
+        and frame.f_code.co_filename == concurrent.futures.thread.__file__
+    )

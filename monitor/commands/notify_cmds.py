@@ -7,8 +7,9 @@ import sys
 import uuid
 
 from monitor.commands.helptext import examples
-from monitor.context import Context
+from monitor.context import Context, all_secrets
 from monitor.notify import AlertEvent, Message, NotifyError, build_notifier
+from monitor.redact import Redactor
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -69,6 +70,7 @@ def cmd_test(ctx: Context, args: argparse.Namespace) -> int:
         print("no notifiers configured (add [[notifiers]] tables to the configuration)", file=sys.stderr)
         return EXIT_FAILURE
     failed = 0
+    redact = Redactor(all_secrets(ctx.config))  # any notifier's secrets: one receiver may echo another's
     for cfg in configs:
         notifier = build_notifier(cfg)
         try:
@@ -77,7 +79,7 @@ def cmd_test(ctx: Context, args: argparse.Namespace) -> int:
         except NotifyError as exc:
             failed += 1
             kind = "permanent" if exc.permanent else "transient"
-            print(f"{cfg.name} ({cfg.type}): failed ({kind}): {exc.message}")
+            print(f"{cfg.name} ({cfg.type}): failed ({kind}): {redact(exc.message)}")
         finally:
             notifier.close()
     return EXIT_FAILURE if failed else EXIT_OK

@@ -41,8 +41,11 @@ def progress_bar(total: int, unit: str, description: str, *, enabled: bool) -> I
 
 
 def count_lines(path: Path) -> int:
-    """The lines of a file, the total of a bar that reads it; 0 (no bar) when it cannot be read."""
+    """The lines of a file, the total of a bar that reads it; 0 (no bar) when it cannot be read or is not
+    a regular file (a device, a pipe: it may never end, and the reader stops at its first bad line)."""
     try:
+        if not path.is_file():
+            return 0
         with path.open("rb") as file:
             return sum(block.count(b"\n") for block in iter(lambda: file.read(1 << 20), b""))
     except OSError:

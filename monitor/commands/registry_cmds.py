@@ -18,7 +18,7 @@ from monitor.graph.results import GraphError, app_token
 from monitor.registry import (
     RegistryError,
     add_app,
-    check_token_string,
+    check_app_secret,
     list_apps,
     remove_app,
     set_app_secret,
@@ -211,7 +211,7 @@ def read_app_secret(args: argparse.Namespace) -> str | None:
         value = sys.stdin.read()
     else:
         return None
-    return check_token_string(value, "app secret")
+    return check_app_secret(value)
 
 
 def _inspector(args: argparse.Namespace, secret: str | None) -> tuple[str, str]:

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.config.values import ParseContext, Parser, describe, kind_of
+from monitor.config.values import ParseContext, Parser, TooLarge, describe, kind_of, read_bounded
 from monitor.redact import redact
 
 SECRET_SUFFIXES = ("", "_file", "_env")
+MAX_SECRET_FILE = 64 * 1024  # a secret (or a list of Apprise URLs) is far smaller
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _secret(
         return True, spec.parse(secret, ctx)
     except ValueError as exc:
         # Belt and braces: a parser message must never carry the secret itself.
-        message = redact(str(exc), [secret])
+        message = redact(str(exc), [secret], cut_short=False)
         ctx.problem(f"{prefix}.{key}", message)
         return False, None
 
@@ -148,8 +149,12 @@ def _read_secret(ctx: ParseContext, form: str, value: Any, many: bool = False) -
     if form == "_file":
         file = ctx.resolve_path(value)
         try:
-            return file.read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
+            return read_bounded(file, MAX_SECRET_FILE).decode("utf-8").rstrip("\r\n")
+        except TooLarge:
+            raise ValueError(f"{file} is larger than {MAX_SECRET_FILE} bytes: not a secret") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"cannot read {file}: it is not UTF-8 text") from None
+        except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             raise ValueError(f"cannot read {file}: {reason}") from None
     return value

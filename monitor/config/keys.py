@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from monitor.config.dburl import database_url
 from monitor.config.fields import Field, opt
 from monitor.config.values import (
     NONEMPTY,
@@ -24,11 +25,12 @@ from monitor.config.values import (
     existing_file,
     http_url,
     integer,
+    kind_of,
     number,
     optional_http_url,
     path,
     schema_of,
-    sqlalchemy_url,
+    split_host_port,
     string,
     string_table,
 )
@@ -38,18 +40,6 @@ NOTIFIER_TYPES = ("slack", "webhook", "email", "alertmanager", "console", "appri
 SEVERITIES = ("warning", "critical")
 EMAIL_SECURITY = ("starttls", "ssl", "none")
 SMTP_DEFAULT_PORTS: Mapping[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
-
-
-def split_host_port(listen: str) -> tuple[str, int]:
-    """ "HOST:PORT" or "[IPV6]:PORT" -> (host, port); ValueError when malformed."""
-    host, sep, port = listen.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        sep = ""  # an unbracketed IPv6 address: where the port starts is a guess
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f'expected "HOST:PORT" or "[IPV6]:PORT" with a port 0-65535, got {describe(listen)}')
-    return host, int(port)
 
 
 @accepts(
@@ -108,6 +98,26 @@ def apprise_urls(value: Any, ctx: ParseContext) -> tuple[str, ...]:
     return urls
 
 
+MIN_API_TOKEN = 32
+MIN_DISTINCT = 8  # "abab..." is long, not strong
+
+
+@accepts({"type": "string", "minLength": MIN_API_TOKEN, "pattern": r"^\S(.*\S)?$"})
+def api_token(value: Any, ctx: ParseContext) -> str:
+    """The bearer token of the [callbacks] API: long, varied, without surrounding whitespace (the token a
+    client sends never has any, so a padded one could never match). Messages never show it."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {kind_of(value)}")
+    if value != value.strip():
+        raise ValueError("must not begin or end with whitespace (a client's bearer token never does)")
+    hint = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    if len(value) < MIN_API_TOKEN:
+        raise ValueError(f"must be at least {MIN_API_TOKEN} characters ({hint})")
+    if len(set(value)) < MIN_DISTINCT:
+        raise ValueError(f"is too repetitive to be guessed slowly ({hint})")
+    return value
+
+
 @accepts(schema_of(http_url))
 def forward_url(value: Any, ctx: ParseContext) -> str:
     """An http(s) URL that may hold `{app}` (the app's name, URL-quoted, is put there when relaying)."""
@@ -132,7 +142,7 @@ THRESHOLD_FIELDS: Mapping[str, Field] = {
 
 SECTIONS: Mapping[str, Mapping[str, Field]] = {
     "database": {
-        "url": Field(sqlalchemy_url, secret=True),
+        "url": Field(database_url, secret=True),
         "pool_size": Field(integer(1, 1000)),
     },
     "security": {
@@ -187,8 +197,15 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
         "listen": Field(listen_address),
         "tls_cert_file": Field(existing_file),
         "tls_key_file": Field(existing_file),
-        "api_token": Field(string(), secret=True),
+        "api_token": Field(api_token, secret=True),
         "forward_url": Field(forward_url),
+        "max_connections": Field(integer(1, 10_000)),
+        "max_connections_per_client": Field(integer(1, 10_000)),
+        "header_timeout": Field(duration(0.1, 300.0)),
+        "request_timeout": Field(duration(0.1, 300.0)),
+        "idle_timeout": Field(duration(0.1, 300.0)),
+        "recheck_share": Field(number(0.01, 1.0)),
+        "recheck_max_tokens": Field(integer(1, 10_000)),
     },
 }
 
@@ -237,7 +254,7 @@ NOTIFIER_TYPE_FIELDS: Mapping[str, Mapping[str, Field]] = {
 
 SOURCE_FIELDS: Mapping[str, Field] = {
     "name": Field(string(), required=True),
-    "url": Field(sqlalchemy_url, required=True, secret=True),
+    "url": Field(database_url, required=True, secret=True),
     "app": Field(string()),
     "query": Field(string(), required=True),
     "sync_interval": Field(duration(10.0)),

@@ -17,6 +17,7 @@ from typing import Any
 
 from monitor.config.fields import field_keys, parse_fields, unknown_key
 from monitor.config.keys import (
+    MIN_API_TOKEN,
     NOTIFIER_FIELDS,
     NOTIFIER_TYPE_FIELDS,
     OPTIONAL_SECTIONS,
@@ -43,17 +44,26 @@ from monitor.config.model import (
     Thresholds,
 )
 from monitor.config.safety import check_plaintext
-from monitor.config.values import FrozenMap, ParseContext, describe, format_duration, parse_duration
+from monitor.config.values import (
+    FrozenMap,
+    ParseContext,
+    TooLarge,
+    describe,
+    format_duration,
+    parse_duration,
+    read_bounded,
+)
 
 __all__ = [
     "AlertsConfig", "CallbacksConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig",
     "MetricsConfig", "NotifierConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig", "SourceConfig",
     "ThreadsConfig", "Thresholds", "config_keys", "config_path", "default_config", "load_config",
-    "parse_config", "parse_duration", "split_host_port",
+    "parse_config", "parse_duration", "split_host_port", "MIN_API_TOKEN", "MAX_CONFIG_BYTES",
 ]  # fmt: skip
 
 DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
 CONFIG_ENV = "THREADS_TOKEN_MONITOR_CONFIG"
+MAX_CONFIG_BYTES = 1 << 20  # a real configuration is a few KiB; more is a wrong path (a device, a log)
 
 
 def default_config() -> Config:
@@ -81,18 +91,27 @@ def config_path(given: str | os.PathLike[str] | None, env: Mapping[str, str] | N
 def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a TOML file; raises ConfigError naming the file and listing every problem.
 
-    `env` (default `os.environ`) supplies `*_env` secrets and `$CREDENTIALS_DIRECTORY`.
+    Whatever the file holds (any bytes, any nesting, a directory or a device in its place), the outcome is a
+    Config or a ConfigError, never another exception. `env` (default `os.environ`) supplies `*_env` secrets
+    and `$CREDENTIALS_DIRECTORY`.
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"cannot read the configuration file: {exc.strerror or exc}"], path) from None
+        data = tomllib.loads(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
+        return parse_config(data, path=path, env=env)
+    except ConfigError:
+        raise
+    except TooLarge:
+        raise ConfigError([f"the file is larger than {MAX_CONFIG_BYTES} bytes"], path) from None
     except UnicodeDecodeError:
         raise ConfigError(["the configuration file is not UTF-8 text"], path) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"invalid TOML: {exc}"], path) from None
-    return parse_config(data, path=path, env=env)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([f"cannot read the configuration file: {reason}"], path) from None
+    except RecursionError:
+        raise ConfigError(["values are nested too deeply to be read"], path) from None
 
 
 def parse_config(
@@ -173,7 +192,14 @@ def _build_callbacks(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> 
     if ("tls_cert_file" in values) != ("tls_key_file" in values):
         given, missing = ("tls_cert_file", "tls_key_file")[:: 1 if "tls_cert_file" in values else -1]
         ctx.problem(f"{prefix}.{missing}", f"required when {given} is set (give both or neither)")
-    return CallbacksConfig(**values)
+    config = CallbacksConfig(**values)
+    if config.max_connections_per_client > config.max_connections:
+        ctx.problem(f"{prefix}.max_connections_per_client", "must not exceed max_connections")
+    if config.header_timeout > config.request_timeout:
+        ctx.problem(
+            f"{prefix}.header_timeout", "must not exceed request_timeout (the head is part of the request)"
+        )
+    return config
 
 
 def _build_alerts(ctx: ParseContext, prefix: str, values: dict[str, Any]) -> AlertsConfig:

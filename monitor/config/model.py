@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.config.keys import split_host_port
-from monitor.config.values import FrozenMap
+from monitor.config.values import FrozenMap, split_host_port
 from monitor.state import Horizons
 
 DAY = 86400.0
@@ -119,6 +118,16 @@ class CallbacksConfig:
     tls_key_file: Path | None = None
     api_token: str | None = field(default=None, repr=False)  # None: POST /api/v1/recheck answers 404
     forward_url: str | None = None  # relay each accepted callback's body here ("{app}" -> the app's name)
+    # The listener faces the internet: bounds against slow, idle and greedy clients (monitor.httpd.Limits).
+    max_connections: int = 64
+    max_connections_per_client: int = 8
+    header_timeout: float = 5.0
+    request_timeout: float = 10.0
+    idle_timeout: float = 5.0
+    # Checks asked for at once (callbacks and the recheck API) spend at most this share of
+    # [threads] max_calls_per_hour; one recheck request queues at most recheck_max_tokens tokens.
+    recheck_share: float = 0.25
+    recheck_max_tokens: int = 100
 
     @property
     def host(self) -> str:

@@ -8,7 +8,9 @@ handed to parsers whose messages do not (see config_schema's secret handling).
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -90,6 +92,43 @@ class ParseContext:
             return path
         base = self.env.get("CREDENTIALS_DIRECTORY") or str(self.config_dir)
         return Path(base) / path
+
+
+def split_host_port(listen: str) -> tuple[str, int]:
+    """ "HOST:PORT" or "[IPV6]:PORT" -> (host, port); ValueError when malformed."""
+    host, sep, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        sep = ""  # an unbracketed IPv6 address: where the port starts is a guess
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f'expected "HOST:PORT" or "[IPV6]:PORT" with a port 0-65535, got {describe(listen)}')
+    return host, int(port)
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+class TooLarge(Exception):
+    """A file holds more than the reader's cap (a device such as /dev/zero, a log, a wrong path)."""
+
+
+def read_bounded(path: Path, cap: int) -> bytes:
+    """At most `cap` bytes of `path`, or TooLarge; OSError as reading raises it (a directory: EISDIR).
+
+    Opened without blocking, so a FIFO nobody writes to reads as empty instead of hanging the daemon."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        chunks, size = [], 0
+        while size <= cap and (chunk := os.read(fd, min(65536, cap + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > cap:
+        raise TooLarge(f"larger than {cap} bytes")
+    return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------------------------------- durations

@@ -12,10 +12,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.callbacks import CallbackServer, Kind, Outcome, RecheckRequest
 from monitor.callbacks.store import (
+    RELAY_BACKLOG,
     app_exists,
     app_secret,
     queue_relay,
@@ -28,7 +30,9 @@ from monitor.config.load import CallbacksConfig
 from monitor.crypto import Vault
 from monitor.daemon.errors import DaemonError
 from monitor.db.session import transaction
+from monitor.httpd import Limits
 from monitor.jobs import Job
+from monitor.notify.relay import RELAY
 
 __all__ = ["CallbacksComponent"]
 
@@ -47,11 +51,14 @@ class CallbacksComponent:
         sweeper: Sweeper,
         count: Callable[[Kind, Outcome], None],
         clock: Callable[[], float],
+        relay_outcome: Callable[[str, str], None] = lambda notifier, outcome: None,
     ) -> None:
         self.sessions, self.vault, self.clock = sessions, vault, clock
+        self.relay_outcome = relay_outcome
         self.forward_url = config.forward_url
         self._warned: set[str] = set()  # apps already named in a "no app secret" warning
-        self.rechecker = Rechecker(sweeper)
+        self.max_tokens = config.recheck_max_tokens
+        self.rechecker = Rechecker(sweeper, share=config.recheck_share)
         self.server = CallbackServer(
             secret_for=self.secret_for,
             on_deauthorize=self.on_deauthorize,
@@ -63,6 +70,14 @@ class CallbacksComponent:
             port=config.port,
             tls_cert_file=config.tls_cert_file,
             tls_key_file=config.tls_key_file,
+            limits=Limits(
+                max_connections=config.max_connections,
+                max_connections_per_client=config.max_connections_per_client,
+                request_deadline=config.request_timeout,
+                head_deadline=config.header_timeout,
+                idle_timeout=config.idle_timeout,
+                close_after_error=True,
+            ),
         )
         try:
             self.server.start()
@@ -88,22 +103,40 @@ class CallbacksComponent:
                 )
         return secret
 
-    def on_deauthorize(self, app: str, user_id: str, issued_at: int, body: bytes, content_type: str) -> None:
+    def on_deauthorize(self, app: str, user_id: str, issued_at: int, body: bytes, content_type: str) -> bool:
         """Store the callback, queue its tokens and (with forward_url) its relay, all committed before the
-        200 goes out; then wake the checks."""
+        200 goes out; then wake the checks. False for a replay: nothing stored, queued or relayed."""
         now = self.clock()
-        with transaction(self.sessions) as s:
-            queued = store_deauthorization(s, app, user_id, issued_at, now)
-            if self.forward_url:
-                queue_relay(s, app, body, content_type, now)
+        try:
+            with transaction(self.sessions) as s:
+                queued = store_deauthorization(s, app, user_id, issued_at, now)
+                relayed = queued is not None and bool(self.forward_url)
+                if relayed and not queue_relay(s, app, body, content_type, now):
+                    relayed = False
+                    self._relay_dropped(app)
+        except IntegrityError:  # a copy of this callback was stored meanwhile by another request
+            return False
+        if queued is None:
+            return False
         log.info("deauthorize callback for app %s queued %d token(s) for a check", app, queued)
         self.rechecker.wake()
+        return True
 
-    def on_recheck(self, request: RecheckRequest) -> int:
+    def _relay_dropped(self, app: str) -> None:
+        self.relay_outcome(RELAY, "dropped")
+        log.warning(
+            "deauthorize callback for app %s stored and checked, but not relayed to forward_url: %d relays "
+            "of this app are pending already (is the handler down?)",
+            app,
+            RELAY_BACKLOG,
+        )
+
+    def on_recheck(self, request: RecheckRequest) -> dict[str, int]:
+        """Queue at most `recheck_max_tokens` of what `request` names; the counts of the 202 answer."""
         with transaction(self.sessions) as s:
-            queued = store_recheck(s, request, self.clock())
+            done = store_recheck(s, request, self.clock(), limit=self.max_tokens)
         self.rechecker.wake()
-        return queued
+        return done.to_json()
 
     @property
     def url(self) -> str:
@@ -113,10 +146,13 @@ class CallbacksComponent:
         return []
 
     def reload(self, config: Any) -> None:
-        """A new forward_url applies at once; the listener keeps its address, TLS files and API token
-        until a restart."""
+        """A new forward_url and the recheck limits apply at once; the listener keeps its address, TLS
+        files, bounds and API token until a restart."""
         if config.callbacks is not None:
             self.forward_url = config.callbacks.forward_url
+            self.max_tokens = config.callbacks.recheck_max_tokens
+            if self.rechecker.budget_share is not None:
+                self.rechecker.budget_share.fraction = config.callbacks.recheck_share
 
     def stop(self) -> None:
         """Stop answering callbacks (Meta retries what it could not deliver), then the queued checks."""

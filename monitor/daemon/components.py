@@ -56,6 +56,7 @@ def build_components(
                 sweeper=sweeper,
                 count=events.callback,
                 clock=ctx.clock,
+                relay_outcome=events.notification,
             )
         except BaseException:
             for comp in components:  # built, not yet the daemon's: closing them is ours

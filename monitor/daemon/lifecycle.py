@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -25,23 +24,22 @@ from monitor.check.observe import Cadence
 from monitor.check.store import call_times_since, release
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, ConfigError, load_config
-from monitor.context import Context
+from monitor.context import Context, all_secrets
 from monitor.daemon.components import build_components
 from monitor.daemon.errors import DaemonError
 from monitor.daemon.sdnotify import SdNotifier
+from monitor.daemon.signals import run_until_signalled
 from monitor.daemon.watchdog import Liveness, ping_while_alive
 from monitor.db.session import SqliteLock, sqlite_path, transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.jobs import Component, Job
 from monitor.metrics.exposition import build_metrics
-from monitor.redact import error_line
+from monitor.redact import error_line, protect_logs
 from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
 
-# A signal handed to another thread leaves the main thread (where handlers run) waiting: it wakes this often.
-SIGNAL_POLL = 0.5
 __all__ = ["Daemon", "DaemonError", "cadence_of"]
 
 
@@ -261,14 +259,42 @@ class Daemon:
         }
 
     def reload(self, path: str | os.PathLike[str]) -> bool:
-        """Re-read the config: notifiers and thresholds change in place; an invalid file changes nothing."""
+        """Re-read the config: notifiers and thresholds change in place. Whatever goes wrong (a file that
+        cannot be read or is not valid, a component refusing the new settings) is logged and the previous
+        configuration stays in force: a reload never ends the daemon."""
         self.sd.reloading()
         try:
             new = load_config(os.fspath(path))
         except ConfigError as exc:
-            log.error("reload refused, still running on the previous configuration:\n%s", exc)
-            self.sd.ready("reload refused: invalid configuration (see the log)")
-            return False
+            return self._refused(f"reload refused, still running on the previous configuration:\n{exc}")
+        except Exception as exc:  # the boundary: no reason to read a file may end monitoring
+            return self._refused(
+                f"reload refused, still running on the previous configuration: {error_line(exc)}"
+            )
+        old = self.config
+        try:
+            self._apply(new)
+        except Exception as exc:
+            log.error(
+                "reload failed while applying %s: %s; restoring the previous configuration",
+                path,
+                error_line(exc),
+            )
+            try:
+                self._apply(old)
+            except Exception as again:
+                log.error("restoring the previous configuration failed too: %s", error_line(again))
+            return self._refused("reload refused, still running on the previous configuration")
+        log.info("configuration reloaded from %s", path)
+        self.sd.ready("configuration reloaded")
+        return True
+
+    def _refused(self, message: str) -> bool:
+        log.error("%s", message)
+        self.sd.ready("reload refused: invalid configuration (see the log)")
+        return False
+
+    def _apply(self, new: Config) -> None:
         self.config = new
         self.ctx.config = new
         self.ctx.__dict__.pop("horizons", None)
@@ -279,11 +305,9 @@ class Daemon:
             for job in self._jobs():  # intervals derive from [schedule]: every job follows the new values
                 self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
         logging.getLogger().setLevel(new.log.level.upper())
+        protect_logs(all_secrets(new))
         for comp in self._components:
             comp.reload(new)
-        log.info("configuration reloaded from %s", path)
-        self.sd.ready("configuration reloaded")
-        return True
 
     def stop(self) -> None:
         if self.stopped.is_set():
@@ -315,35 +339,7 @@ class Daemon:
 
     def run(self, config_path: str | os.PathLike[str] | None = None) -> int:
         """Start, then block until SIGTERM/SIGINT; SIGHUP reloads `config_path`."""
-        wake = threading.Event()
-        reload_requested = threading.Event()
-
-        def on_stop(signum: int, _frame: Any) -> None:
-            log.info("received %s, stopping", signal.Signals(signum).name)
-            wake.set()
-
-        def on_hup(_signum: int, _frame: Any) -> None:
-            reload_requested.set()
-            wake.set()
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_hup)
-        self.start()
-        try:
-            while True:
-                if not wake.wait(SIGNAL_POLL):
-                    continue
-                wake.clear()
-                if reload_requested.is_set():
-                    reload_requested.clear()
-                    if config_path is not None:
-                        self.reload(config_path)
-                    continue
-                break
-        finally:
-            self.stop()
-        return 0
+        return run_until_signalled(self, config_path)
 
 
 def _utc_in(seconds: float) -> Any:

@@ -237,7 +237,10 @@ class Notification(Base):
     """The durable outbox: a message for one notifier, written before it is sent."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+        Index("ix_notifications_notifier_status", "notifier", "status"),  # migration 0008_doors
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -273,6 +276,8 @@ class Callback(Base):
     """A verified deauthorize callback or recheck request, stored before it is acknowledged."""
 
     __tablename__ = "callbacks"
+    # A deauthorize callback is stored once: a replay of it is no news (migration 0008_doors).
+    __table_args__ = (Index("ux_callbacks_once", "kind", "app_id", "user_id", "issued_at", unique=True),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # deauthorize | recheck

@@ -45,10 +45,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # The database holds encrypted tokens, labels and history: 0600 from its first byte (SQLite
-            # gives its -wal and -shm files the same mode), whatever the umask.
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # The database holds encrypted tokens, labels and history: 0600 from its first byte
+                # (SQLite gives its -wal and -shm files the same mode), whatever the umask.
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise DatabaseError(
+                    f"database.url: cannot open the SQLite database {path}: {reason}"
+                ) from None
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -81,8 +87,12 @@ class SqliteLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise DatabaseError(f"database.url: cannot create the lock file {self.path}: {reason}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -62,3 +62,37 @@ class CallBudget:
             if len(self._times) < self.per_hour:
                 return 0.0
             return self._times[0] + self.WINDOW - now
+
+
+class BudgetShare(CallBudget):
+    """A share of `main`: every call is counted by both, so its holder never spends more than `fraction` of
+    the main ceiling in any hour (the rest stays for scheduled work) nor more than `main` has left. The
+    share follows `main.per_hour` (a reload) and `fraction` may be changed in place."""
+
+    def __init__(self, main: CallBudget, fraction: float) -> None:
+        self.main, self.fraction = main, fraction
+        super().__init__(self._ceiling(), main._clock)
+
+    def _ceiling(self) -> int:
+        return max(1, int(self.main.per_hour * self.fraction))
+
+    def available(self) -> int:
+        self.per_hour = self._ceiling()
+        return min(super().available(), self.main.available())
+
+    def try_acquire(self, n: int = 1) -> bool:
+        self.per_hour = self._ceiling()
+        if not super().try_acquire(n):
+            return False
+        if not self.main.try_acquire(n):
+            super().refund(n)
+            return False
+        return True
+
+    def refund(self, n: int) -> None:
+        super().refund(n)
+        self.main.refund(n)
+
+    def next_free_in(self) -> float:
+        self.per_hour = self._ceiling()
+        return max(super().next_free_in(), self.main.next_free_in())

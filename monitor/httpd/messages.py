@@ -40,8 +40,11 @@ class Limits:
     """The bounds every connection is held to (seconds, bytes, counts)."""
 
     max_connections: int = 64
+    max_connections_per_client: int | None = None  # None: a client may take every slot
     request_deadline: float = 10.0  # from accept (or a keep-alive request's first byte) to its last byte
+    head_deadline: float | None = None  # from the same moment to the last byte of the head (None: the same)
     idle_timeout: float = 30.0  # a keep-alive connection's wait for the next request
+    close_after_error: bool = False  # an answer of 400 or more ends the connection
     max_header_bytes: int = 16 * 1024
     max_headers: int = 64
     max_body: int = 8 * 1024  # for routes that set none, and for bodies read only to be dropped
@@ -59,6 +62,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes = b""
     params: Mapping[str, str] = field(default_factory=dict)
+    client: str = ""  # the peer's address (an IPv6 peer's /64): monitor.httpd.clients.client_key
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

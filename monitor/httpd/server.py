@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from monitor.httpd.clients import ClientSlots, client_key
 from monitor.httpd.conn import Conn, handshake, linger, send_now
 from monitor.httpd.messages import (
     Handler,
@@ -62,6 +63,7 @@ class HttpServer:
         )
         self._stopping, self._lock, self._open = threading.Event(), threading.Lock(), set[socket.socket]()
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self._clients = ClientSlots(self.limits.max_connections_per_client)
         self._pool = ThreadPoolExecutor(self.limits.max_connections, thread_name_prefix=f"{name}-worker")
         self._thread = threading.Thread(target=self._accept_loop, name=f"{name}-accept", daemon=True)
 
@@ -130,17 +132,20 @@ class HttpServer:
             self._admit(sock)
 
     def _admit(self, sock: socket.socket) -> None:
+        client = _peer(sock)
+        if not self._clients.acquire(client):
+            log.debug("%s: a client holds its share of the connections; one more refused", self.name)
+            return _turn_away(sock)
         if not self._slots.acquire(blocking=False):
-            if not isinstance(sock, ssl.SSLSocket):
-                send_now(sock, Response.text(503, headers={"Retry-After": "1"}))
-            return sock.close()
+            self._clients.release(client)
+            return _turn_away(sock)
         with self._lock:
             self._open.add(sock)
-        self._pool.submit(self._serve, sock)
+        self._pool.submit(self._serve, sock, client)
 
-    def _serve(self, sock: socket.socket) -> None:
+    def _serve(self, sock: socket.socket, client: str) -> None:
         try:
-            if self._converse(Conn(sock)):
+            if self._converse(Conn(sock), client):
                 linger(sock)
         except OSError as exc:  # resets, TLS failures, send timeouts: routine, and the client's doing
             log.debug("%s: connection dropped: %s", self.name, type(exc).__name__)
@@ -148,20 +153,23 @@ class HttpServer:
             with self._lock:
                 self._open.discard(sock)
             sock.close()
+            self._clients.release(client)
             self._slots.release()
 
-    def _converse(self, conn: Conn) -> bool:
+    def _converse(self, conn: Conn, client: str) -> bool:
         """Serve requests until the connection ends; True if the server ended it after answering."""
-        limits, deadline = self.limits, time.monotonic() + self.limits.request_deadline
+        limits = self.limits
+        start = time.monotonic()
         try:
             if isinstance(conn.sock, ssl.SSLSocket):
-                handshake(conn.sock, deadline)
+                handshake(conn.sock, start + self._head_deadline)
             for served in range(1, limits.max_requests_per_connection + 1):
                 if served > 1 and not conn.next_request(limits.idle_timeout):
                     return False
-                deadline = deadline if served == 1 else time.monotonic() + limits.request_deadline
-                response, keep, head = self._one(conn, deadline)
+                start = start if served == 1 else time.monotonic()
+                response, keep, head = self._one(conn, start, client)
                 keep = keep and served < limits.max_requests_per_connection
+                keep = keep and not (limits.close_after_error and response.status >= 400)
                 conn.sock.settimeout(limits.request_deadline)  # a client that never reads is let go
                 conn.sock.sendall(response.encode(close=not keep, head=head))
                 if not keep:
@@ -172,9 +180,15 @@ class HttpServer:
             send_now(conn.sock, Response.text(refused.status))
         return True
 
-    def _one(self, conn: Conn, deadline: float) -> tuple[Response, bool, bool]:
+    @property
+    def _head_deadline(self) -> float:
+        limits = self.limits
+        return min(limits.head_deadline or limits.request_deadline, limits.request_deadline)
+
+    def _one(self, conn: Conn, start: float, client: str) -> tuple[Response, bool, bool]:
         """Read one request and answer it: (response, keep the connection open, it was a HEAD)."""
-        head = conn.head(deadline, self.limits.max_header_bytes)
+        head = conn.head(start + self._head_deadline, self.limits.max_header_bytes)
+        deadline = start + self.limits.request_deadline
         method, target, version, headers = parse_head(head, self.limits.max_headers)
         length, (path, _, query) = body_length(headers), target.partition("?")
         keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
@@ -186,12 +200,12 @@ class HttpServer:
             conn.body(length, deadline)
             return found, keep, method == "HEAD"
         route, params = found
-        request = Request(method, path, query, headers, b"", params)
+        request = Request(method, path, query, headers, b"", params, client)
         if length > (self.limits.max_body if route.max_body is None else route.max_body):
             return self._call(route.on_oversized or _too_large, route, request), False, method == "HEAD"
         if expects:  # the client waits for this before it sends the body
             conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request = Request(method, path, query, headers, conn.body(length, deadline), params)
+        request = Request(method, path, query, headers, conn.body(length, deadline), params, client)
         return self._call(route.handler, route, request), keep, method == "HEAD"
 
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | Response:
@@ -215,6 +229,20 @@ class HttpServer:
         except Exception as exc:
             log.error("%s: %s %s failed: %s", self.name, route.method, route.pattern, error_line(exc))
             return Response.text(500)
+
+
+def _peer(sock: socket.socket) -> str:
+    try:
+        return client_key(sock.getpeername())
+    except OSError:  # already reset by the peer
+        return ""
+
+
+def _turn_away(sock: socket.socket) -> None:
+    """503 and close, from the accept loop itself: no thread is started for a connection refused a slot."""
+    if not isinstance(sock, ssl.SSLSocket):
+        send_now(sock, Response.text(503, headers={"Retry-After": "1"}))
+    sock.close()
 
 
 def _too_large(request: Request) -> Response:

@@ -37,6 +37,12 @@ def build_notifier(cfg: NotifierSettings) -> Notifier:
     return cls(cfg)
 
 
+def secrets_of(cfg: NotifierSettings) -> list[str]:
+    """The secrets of the notifier `cfg` configures, in the forms it sends them (for redaction)."""
+    cls = NOTIFIER_TYPES.get(cfg.type)
+    return cls.secrets_of(cfg.settings) if cls is not None else []
+
+
 def accepts(cfg: NotifierSettings, event: AlertEvent) -> bool:
     """Whether the notifier configured by `cfg` receives `event`.
 
@@ -66,4 +72,5 @@ __all__ = [
     "accepts",
     "build_notifier",
     "classify_http",
+    "secrets_of",
 ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from monitor.notify.base import AlertEvent, Message
 from monitor.notify.http import HttpNotifier
 from monitor.notify.text import description, summary
+from monitor.redact import credential_forms
 from monitor.timefmt import rfc3339
 
 # Alertmanager resolves an alert by itself at endsAt. The alert ladder re-sends a firing alert every
@@ -49,8 +51,10 @@ def postable(event: AlertEvent, message: Message, now: float, resolve_timeout: f
 class AlertmanagerNotifier(HttpNotifier):
     type = "alertmanager"
 
-    def secrets(self) -> list[str]:
-        return [str(self.config.settings.get("password") or "")]
+    @classmethod
+    def secrets_of(cls, settings: Mapping[str, Any]) -> list[str]:
+        # Sent as HTTP Basic: base64 of "user:password" is what a receiver echoes back.
+        return credential_forms(settings.get("username"), settings.get("password"))
 
     def send(self, message: Message) -> None:
         now = self.clock()

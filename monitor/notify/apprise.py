@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import textwrap
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -176,8 +176,9 @@ class AppriseNotifier(Notifier):
         SCRUBBER.register(self, self.secrets())
         self.services = load_services(self.urls, self.config.timeout)
 
-    def secrets(self) -> list[str]:
-        return [part for url in self.config.settings.get("urls") or () for part in url_parts(str(url))]
+    @classmethod
+    def secrets_of(cls, settings: Mapping[str, Any]) -> list[str]:
+        return [part for url in settings.get("urls") or () for part in url_parts(str(url))]
 
     def close(self) -> None:
         SCRUBBER.unregister(self)

@@ -127,6 +127,9 @@ class Notifier(ABC):
     """One notification channel. `send` makes exactly one attempt; the outbox owns retries and backoff."""
 
     type: ClassVar[str]
+    # True: the outbox also delivers rows of channels "NAME/..." through this notifier (the relay has one
+    # channel per app, so one app's backlog never delays another's); counted under NAME.
+    channels: ClassVar[bool] = False
 
     def __init__(self, config: NotifierSettings, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -148,9 +151,14 @@ class Notifier(ABC):
             raise ValueError(f"notifier {self.name!r} ({self.type}): setting {key!r} is required")
         return value
 
-    def secrets(self) -> list[str]:
-        """Values that must never appear in an error message or log line."""
+    @classmethod
+    def secrets_of(cls, settings: Mapping[str, Any]) -> list[str]:
+        """The values of a notifier's `settings` that must never appear in an error message or log line,
+        in the forms it sends them (monitor.redact works out their encodings)."""
         return []
+
+    def secrets(self) -> list[str]:
+        return self.secrets_of(self.config.settings)
 
     def redact(self, text: str) -> str:
         """`text` without any of this notifier's secrets (monitor.redact: whole, encoded or cut short)."""

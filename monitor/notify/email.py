@@ -8,10 +8,12 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
 from monitor.net import shutdown_at
 from monitor.notify.base import Message, Notifier, NotifyError
 from monitor.notify.text import render_html, render_text, title
+from monitor.redact import credential_forms
 
 log = logging.getLogger(__name__)
 DEFAULT_PORTS: Mapping[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
@@ -43,8 +45,10 @@ class EmailNotifier(Notifier):
 
     type = "email"
 
-    def secrets(self) -> list[str]:
-        return [str(self.config.settings.get("password") or "")]
+    @classmethod
+    def secrets_of(cls, settings: Mapping[str, Any]) -> list[str]:
+        # Sent as SMTP AUTH (PLAIN: base64 of NUL user NUL password; LOGIN: base64 of each).
+        return credential_forms(settings.get("username"), settings.get("password"))
 
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.config.settings.get("ca_file") or None)

@@ -20,9 +20,9 @@ from monitor.notify.base import AlertEvent, Message, NotifyError
 from monitor.notify.http import HttpNotifier
 from monitor.redact import url_secrets
 
-__all__ = ["RELAY", "RelayNotifier", "RelaySettings", "relay_message", "relay_notifiers"]
+__all__ = ["RELAY", "RelayNotifier", "RelaySettings", "relay_channel", "relay_message", "relay_notifiers"]
 
-RELAY = "callbacks-forward"  # the notifier name of the relay: its rows and its counters
+RELAY = "callbacks-forward"  # the notifier name of the relay: its counters, and the family of its channels
 KIND = "DeauthorizeCallback"
 
 
@@ -48,6 +48,13 @@ def relay_notifiers(forward_url: str | None) -> dict[str, RelayNotifier]:
     return {RELAY: RelayNotifier(RelaySettings(forward_url))} if forward_url else {}
 
 
+def relay_channel(app: str) -> str:
+    """The outbox channel of `app`'s relays: each app's relays queue apart, so a backlog of one app's
+    (a flood, a slow handler) never delays another's. The relay notifier serves every channel."""
+    # notifications.notifier holds 100 characters: apps whose names share their first 82 share a channel.
+    return f"{RELAY}/{app}"[:100]
+
+
 def relay_message(app: str, body: bytes, content_type: str, now: float) -> Message:
     """The outbox message that relays one callback's body (a fresh delivery id, kept on every retry)."""
     event = AlertEvent(
@@ -61,14 +68,16 @@ def relay_message(app: str, body: bytes, content_type: str, now: float) -> Messa
         fingerprint=uuid.uuid4().hex[:16],
         kind="relay",
     )
-    return Message(str(uuid.uuid4()), RELAY, f"{KIND}/{app}", (event,), now)
+    return Message(str(uuid.uuid4()), relay_channel(app), f"{KIND}/{app}", (event,), now)
 
 
 class RelayNotifier(HttpNotifier):
     type = "relay"
+    channels = True  # the outbox also delivers its channels' rows, "callbacks-forward/APP"
 
-    def secrets(self) -> list[str]:
-        return url_secrets(self.config.settings.get("url"))
+    @classmethod
+    def secrets_of(cls, settings: Mapping[str, Any]) -> list[str]:
+        return url_secrets(settings.get("url"))
 
     def send(self, message: Message) -> None:
         """POST the original body, unchanged, with its content type; NotifyError like any HTTP channel."""

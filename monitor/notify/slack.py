@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from monitor.notify.base import Message
@@ -48,8 +49,9 @@ class SlackNotifier(HttpNotifier):
 
     type = "slack"
 
-    def secrets(self) -> list[str]:
-        return url_secrets(self.config.settings.get("webhook_url"))
+    @classmethod
+    def secrets_of(cls, settings: Mapping[str, Any]) -> list[str]:
+        return url_secrets(settings.get("webhook_url"))
 
     def send(self, message: Message) -> None:
         body = json.dumps(payload(message, self.clock())).encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from monitor.notify.base import AlertEvent, Message
@@ -71,8 +72,9 @@ def sign_timestamped(secret: str, body: bytes, timestamp: int) -> str:
 class WebhookNotifier(HttpNotifier):
     type = "webhook"
 
-    def secrets(self) -> list[str]:
-        return [*url_secrets(self.config.settings.get("url")), str(self.config.settings.get("secret") or "")]
+    @classmethod
+    def secrets_of(cls, settings: Mapping[str, Any]) -> list[str]:
+        return [*url_secrets(settings.get("url")), str(settings.get("secret") or "")]
 
     def send(self, message: Message) -> None:
         # Serialise once: the signature covers exactly the bytes on the wire.

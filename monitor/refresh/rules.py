@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from monitor.config.load import RefreshConfig
+from monitor.config.model import RefreshConfig
 from monitor.graph.results import RefreshResult, Verdict
 
 MIN_BACKOFF = 300.0  # 5 min after the first retryable failure ...

@@ -9,17 +9,17 @@ monitor.state.token_state.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, case, cast, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from monitor.db.models import App, Token
 from monitor.state import Horizons
 from monitor.status import STATUS_SELECT, StatusRow, label_pairs
+from monitor.web.search import search_clause
 
 # Trouble first; "failing" is an ok token whose latest check got no answer (the last answer still holds).
 BUCKETS = ("invalid", "critical", "warning", "failing", "unchecked", "ok")
@@ -99,47 +99,18 @@ def bad_app_ids(session: Session) -> list[int]:
 
 
 def filter_clause(session: Session, filters: Filters) -> ColumnElement[bool]:
-    """The search text (name, app or label; `key=value` matches one label) and the app filter.
+    """The search text (monitor.web.search: name, app or label, case folded; `key=value` matches one
+    label's whole value) and the app filter.
 
     A search cannot use an index, so it reads the table once here: when it matches at most FEW_MATCHES
     tokens, the counts and the page then take those tokens by primary key instead of searching again.
     """
-    terms: list[ColumnElement[bool]] = []
+    where: ColumnElement[bool] = true()
     if filters.app is not None:
-        terms.append(Token.app_id == select(App.id).where(App.name == filters.app).scalar_subquery())
-    if filters.q:
-        # SQLite's LIKE ignores ASCII case by itself; elsewhere both sides are lowered (a JSON column is
-        # binary on MariaDB, and lower() LIKE runs twice as fast as ILIKE on PostgreSQL).
-        fold = session.get_bind().dialect.name != "sqlite"
-        terms.append(_search(filters.q, fold))
-    where = and_(true(), *terms)
+        where = Token.app_id == select(App.id).where(App.name == filters.app).scalar_subquery()
     if not filters.q:
         return where
-    ids = list(session.scalars(select(Token.id).where(where).limit(FEW_MATCHES + 1)))
-    return Token.id.in_(ids) if len(ids) <= FEW_MATCHES else where
-
-
-def _json_text(text: str) -> str:
-    """`text` spelled as inside a stored JSON string (json.dumps escapes quotes and non-ASCII)."""
-    return json.dumps(text)[1:-1].lower()
-
-
-def _search(q: str, fold: bool) -> ColumnElement[bool]:
-    def text(column: Any) -> Any:
-        return func.lower(column) if fold else column
-
-    # The labels document as text: `"key": "value"` on every backend, since json.dumps wrote it.
-    labels = text(cast(Token.labels, String))
-    key, sep, value = q.partition("=")
-    if sep and key.strip():
-        pair = f'"{_json_text(key.strip())}": "{_json_text(value.strip())}'
-        return labels.contains(pair, autoescape=True)
-    apps = select(App.id).where(text(App.name).contains(q.lower(), autoescape=True))
-    return or_(
-        text(Token.name).contains(q.lower(), autoescape=True),
-        labels.contains(_json_text(q), autoescape=True),
-        Token.app_id.in_(apps.scalar_subquery()),
-    )
+    return and_(where, search_clause(session, filters.q, where, FEW_MATCHES))
 
 
 def count_buckets(

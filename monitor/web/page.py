@@ -77,7 +77,8 @@ def _search(filters: Filters, apps: Sequence[str]) -> str:
     return (
         '<form class="search" method="get" action="/" role="search">'
         f'<input type="search" name="q" value="{escape(filters.q)}" '
-        'placeholder="name, app, label or key=value" aria-label="search">'
+        'placeholder="name, app, label or key=value" aria-label="search" '
+        'title="Part of a name, an app or a label, in any case; key=value: a label with exactly that value">'
         f'<select name="state" aria-label="state"><option value="">any state</option>{states}</select>'
         f'<select name="app" aria-label="app"><option value="">any app</option>{app_options}</select>'
         '<button type="submit">Search</button></form>'

@@ -7,6 +7,7 @@ never echoes the input.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from urllib.parse import parse_qs, urlencode
 
@@ -57,6 +58,9 @@ def parse_filters(query: str) -> Filters:
     q, app = values.get("q", ""), values.get("app") or None
     if len(q) > MAX_TEXT or len(app or "") > MAX_TEXT:
         raise BadRequest(f"search text and app name are limited to {MAX_TEXT} characters")
+    if any(unicodedata.category(char) == "Cc" for char in q + (app or "")):
+        # A NUL ends the text in SQLite's LIKE (an empty pattern matches every token); none is a search.
+        raise BadRequest("search text and app name must not hold control characters")
     return Filters(q=q, state=state, app=app, page=_page(values.get("page", "")))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from support import wait_until
 
 from monitor.callbacks import RecheckRequest
-from monitor.callbacks.store import RECHECK_SPACING, store_deauthorization, store_recheck
+from monitor.callbacks.store import RECHECK_SPACING, Queued, store_deauthorization, store_recheck
 from monitor.check import store
 from monitor.check.recheck import Rechecker
 from monitor.db.models import Token
@@ -64,8 +64,8 @@ def test_a_callback_queues_only_its_users_tokens_and_once_per_10s(fleet: Fleet) 
     assert queue(fleet, "111", NOW + 2 + RECHECK_SPACING - 1) == 0  # checked less than 10 s ago
     assert queue(fleet, "111", NOW + 2 + RECHECK_SPACING) == 3
     with transaction(fleet.ctx.sessions) as s:
-        assert store_recheck(s, RecheckRequest(app="nope", user_id="111"), NOW) == 0
-        assert store_recheck(s, RecheckRequest(tokens=("u222-00000", "missing")), NOW) == 1
+        assert store_recheck(s, RecheckRequest(app="nope", user_id="111"), NOW) == Queued()
+        assert store_recheck(s, RecheckRequest(tokens=("u222-00000", "missing")), NOW) == Queued(queued=1)
 
 
 def test_queued_tokens_are_not_the_schedules_and_go_first(fleet: Fleet) -> None:
@@ -93,13 +93,14 @@ def test_queued_tokens_are_not_the_schedules_and_go_first(fleet: Fleet) -> None:
 
 def test_queued_checks_wait_for_the_call_budget(fleet: Fleet) -> None:
     """A check reserves 1 + retries calls and refunds what it did not use: with room for less than one
-    reservation nothing is claimed; with 4 calls an hour, two checks fit and the third stays queued."""
+    reservation nothing is claimed; with 4 calls an hour, two checks fit and the third stays queued (the
+    whole budget is the queued checks' share here)."""
     queue(fleet, "111", NOW)
     user = [n for n in fleet.tokens if n.startswith("u111")]
     before = sum(fleet.calls(user).values())
     for per_hour, checked in ((2, 0), (4, 2)):
         sweeper = fleet.sweeper(clock=lambda: NOW, budget=CallBudget(per_hour=per_hour))
-        rechecker = Rechecker(sweeper)
+        rechecker = Rechecker(sweeper, share=1.0)
         try:
             assert len(rechecker.run()) == checked
         finally:
@@ -164,3 +165,44 @@ def test_queued_checks_do_not_wait_behind_a_stuck_sweep(fleet: Fleet) -> None:
         rechecker.stop()
         close_sweeper(sweeper)
     assert fleet.calls(others) == dict.fromkeys(others, 2)  # the first check, then the stuck sweep's
+
+
+def test_one_request_queues_at_most_its_cap_and_says_what_it_did_not(fleet: Fleet) -> None:
+    many = fleet.add_tokens("growth", 12, prefix="u333", user_id="333")
+    sweeper = fleet.sweeper(clock=lambda: NOW)
+    try:
+        sweeper.check_now([fleet.rows()[n].id for n in many])
+    finally:
+        close_sweeper(sweeper)
+    with transaction(fleet.ctx.sessions) as s:
+        first = store_recheck(s, RecheckRequest(app="growth", user_id="333"), NOW + 1, limit=5)
+        again = store_recheck(s, RecheckRequest(app="growth", user_id="333"), NOW + 2, limit=5)
+        named = store_recheck(s, RecheckRequest(tokens=tuple(many[:3])), NOW + 3, limit=5)
+    assert first == Queued(queued=5, deferred=0, refused=7)
+    assert again == Queued(queued=5, deferred=5, refused=2)  # the first five are queued already
+    assert named == Queued(queued=0, deferred=3, refused=0)
+    assert first.to_json() == {"queued": 5, "deferred": 0, "refused": 7}
+
+
+def test_queued_checks_spend_at_most_their_share_of_the_budget(fleet: Fleet) -> None:
+    """With 40 calls an hour and a share of a quarter, queued checks spend 10 calls: the scheduled sweep
+    keeps 30, whatever is queued."""
+    many = fleet.add_tokens("growth", 30, prefix="u444", user_id="444")
+    sweeper = fleet.sweeper(clock=lambda: NOW, retries=0)
+    try:
+        sweeper.check_now([fleet.rows()[n].id for n in many])
+    finally:
+        close_sweeper(sweeper)
+    with transaction(fleet.ctx.sessions) as s:
+        assert store_recheck(s, RecheckRequest(app="growth", user_id="444"), NOW, limit=30).queued == 30
+    budget = CallBudget(per_hour=40)
+    sweeper = fleet.sweeper(clock=lambda: NOW, budget=budget, retries=0)
+    rechecker = Rechecker(sweeper, share=0.25)
+    try:
+        assert len(rechecker.run()) == 10
+        assert len(rechecker.run()) == 0  # the share is spent; the rest stays queued
+    finally:
+        rechecker.stop()
+        close_sweeper(sweeper)
+    assert budget.available() == 30
+    assert sum(1 for t in fleet.rows().values() if t.recheck_at is not None) == 20

@@ -46,6 +46,7 @@ VALUES: list[Any] = [
     "json://localhost", "sqlite:///x.db", "127.0.0.1:9469", "[::1]:80", "localhost", "a@b.example",
     "SELECT :name, :token", "exists.pem", [], ["x"], ["a@b.example"], ["json://localhost"], [1], [["x"]],
     {}, {"team": "growth"}, {"team": 1}, datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    "q3V9-xLr2_Tz8Kp1Wm5Bn7Cd4Fg6Hj0Sa", " q3V9-xLr2_Tz8Kp1Wm5Bn7Cd4Fg6Hj0Sa", "q3V9-xLr2_Tz8Kp1Wm5Bn7Cd4F",
 ]  # fmt: skip
 FILE_VALUES: list[Any] = ["good-secret", "missing-file", "", 5, ["good-secret"]]
 ENV_VALUES: list[Any] = ["GOOD", "UNSET_VARIABLE", "", 5, ["GOOD"]]

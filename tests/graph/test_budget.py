@@ -38,3 +38,21 @@ def test_calls_before_a_restart_count() -> None:
     assert budget.available() == 0  # more than the ceiling in the last hour: full until they age out
     clock.now += 3600
     assert budget.available() == 10
+
+
+def test_a_share_spends_at_most_its_fraction_and_follows_the_main_ceiling() -> None:
+    from monitor.graph.budget import BudgetShare
+
+    clock = Clock()
+    main = CallBudget(100, clock=clock)
+    share = BudgetShare(main, 0.25)
+    assert sum(share.try_acquire() for _ in range(40)) == 25
+    assert (share.available(), main.available()) == (0, 75)  # the rest is the schedule's
+    share.refund(5)
+    assert (share.available(), main.available()) == (5, 80)
+    assert main.try_acquire(80) and share.available() == 0 and not share.try_acquire()
+    assert share.available() == 0  # the main budget is spent: the share's room does not help
+    main.per_hour = 200  # a reload: the share follows
+    assert share.available() == min(50 - 20, 200 - 100)
+    clock.now += 3600
+    assert share.available() == 50

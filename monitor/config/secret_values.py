@@ -1,0 +1,25 @@
+"""The secrets a configuration holds outside its notifiers, in the forms the product sends them.
+
+monitor.context.all_secrets adds the notifiers' (each notifier type knows how it sends its own); the sum is
+what every log line, stored error and printed message is redacted of (monitor.redact).
+"""
+
+from __future__ import annotations
+
+from monitor.config.model import Config
+from monitor.redact import credential_forms, url_secrets
+
+__all__ = ["config_secrets"]
+
+
+def config_secrets(config: Config) -> list[str]:
+    """Database and source URLs (whole, their paths, their passwords), the status page's basic-auth
+    password (and its Basic form), the [callbacks] API token and forward_url."""
+    out = [*url_secrets(config.database.url)]
+    for source in config.sources:
+        out += url_secrets(source.url)
+    http = config.http
+    out += credential_forms(http.basic_auth_username, http.basic_auth_password)
+    if config.callbacks is not None:
+        out += [config.callbacks.api_token or "", *url_secrets(config.callbacks.forward_url)]
+    return [secret for secret in out if secret]
