@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -96,6 +97,20 @@ def build_parser() -> ArgumentParser:
     for register in COMMAND_MODULES:
         register(sub)
     return parser
+
+
+def console() -> None:
+    """The console script and `python -m monitor`: run one command and exit with its code.
+
+    After an interrupt (exit 128 + signal) the process ends at once: the command stored what it had and
+    released what it held, and API calls still in flight are abandoned rather than waited for (up to a
+    whole timeout each)."""
+    code = main()
+    if code > 128:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _fail(code: int, message: str) -> int:

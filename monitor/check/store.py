@@ -6,18 +6,23 @@ database without inspecting a token twice; SQLite has one daemon per file (see S
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Double, and_, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check.observe import Observation
 from monitor.db import leases
 from monitor.db.models import TOKENS, App, Snapshot, Token
+from monitor.db.session import transaction
 
 T = TOKENS
+T_ = TypeVar("T_")
+log = logging.getLogger("monitor.sweep")
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,21 @@ def is_deadlock(exc: BaseException) -> bool:
         return True
     args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
     return len(args) > 0 and args[0] in DEADLOCK_CODES
+
+
+def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T_]) -> T_:
+    """Run `work` in one transaction; again (up to 3 times) when the database chose it as a deadlock
+    victim, which several daemons sharing one MariaDB/PostgreSQL database can provoke."""
+    for attempt in range(1, 4):
+        try:
+            with transaction(sessions) as s:
+                read_committed(s)
+                return work(s)
+        except DBAPIError as exc:
+            if attempt == 3 or not is_deadlock(exc):
+                raise
+            log.info("database deadlock (attempt %d of 3): retrying the transaction", attempt)
+    raise AssertionError("unreachable")
 
 
 def claim_due(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
