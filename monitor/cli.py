@@ -16,6 +16,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from monitor import __version__
 from monitor.commands import (
+    alert_cmds,
+    apps_cmds,
     check_cmds,
     config_cmds,
     daemon_cmds,
@@ -44,8 +46,10 @@ log = logging.getLogger("monitor")
 Register = Callable[[argparse._SubParsersAction], None]
 COMMAND_MODULES: tuple[Register, ...] = (
     registry_cmds.register,
+    apps_cmds.register,
     token_cmds.register,
     status_cmds.register,
+    alert_cmds.register,
     check_cmds.register,
     daemon_cmds.register,
     notify_cmds.register,

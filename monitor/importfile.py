@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from monitor.registry import RegistryError, TokenWrite, check_labels, check_name, check_token_string
+from monitor.registry import NewToken, RegistryError, TokenWrite, check_labels, check_name, check_token_string
 
 STDIN = "-"
 MAX_LINE = 65536  # a token line is a few hundred characters; anything near this is not one
@@ -78,9 +78,12 @@ def read_import(source: str | Path, tick: Callable[[int], None] | None = None) -
     return rows
 
 
-def read_import_file(path: str | Path, tick: Callable[[int], None] | None = None) -> list[TokenWrite]:
-    """The rows of `path`, without their line numbers."""
-    return [row for _, row in read_import(path, tick)]
+def read_import_file(path: str | Path, tick: Callable[[int], None] | None = None) -> list[NewToken]:
+    """The rows of `path` as new tokens (no labels or auto_refresh said: none, off)."""
+    return [
+        NewToken(w.name, w.app or "", w.token or "", dict(w.labels or {}), bool(w.auto_refresh))
+        for _, w in read_import(path, tick)
+    ]
 
 
 def _write(name: Any, app: Any, token: Any, labels: Any, auto: bool | None) -> TokenWrite:

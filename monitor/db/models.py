@@ -115,7 +115,7 @@ class Token(Base):
         # it the claim followed `is_valid` and read every valid token per tick whenever the statistics were
         # older than the checks (a freshly imported fleet's first sweep).
         Index("ix_tokens_auto_refresh", "auto_refresh", "expires_at", **_where("auto_refresh IS true")),
-        # The muted tokens, read by every alert evaluation and scrape (migration 0008): few, whatever the fleet.
+        # The muted tokens, read by every alert evaluation and scrape (migration 0008): the few muted ones.
         Index("ix_tokens_muted_until", "muted_until", **_where_set("muted_until")),
     )
 

@@ -3,6 +3,8 @@ secret that signs its callbacks, list and remove them."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -99,9 +101,10 @@ def list_apps(session: Session) -> list[tuple[App, int]]:
     return [(app, counts.get(app.id, 0)) for app in apps]
 
 
-def remove_app(session: Session, name: str, *, now: float, cascade: bool = False) -> int:
+def remove_app(session: Session, name: str, *, cascade: bool = False, now: float | None = None) -> int:
     """Remove an app; with cascade its tokens too (their alerts end as "app removed"). Returns the number
-    of tokens removed."""
+    of tokens removed. `now` stamps the alerts it ends (default: the time now)."""
+    now = time.time() if now is None else now
     app = get_app(session, name)
     ids = list(session.scalars(select(Token.id).where(Token.app_id == app.id)))
     if ids and not cascade:
