@@ -69,11 +69,11 @@ def status_rows(
     """Every token's row, worst first; or only the tokens named in `names`, read through the name index
     (the cost of `check NAME` or `status NAME` does not grow with the fleet)."""
     if names is None:
-        rows = [_status_row(r, horizons, now) for r in session.execute(_STATUS_QUERY)]
+        rows = [status_row_of(r, horizons, now) for r in session.execute(_STATUS_QUERY)]
     else:
         wanted = sorted(set(names))
         rows = [
-            _status_row(r, horizons, now)
+            status_row_of(r, horizons, now)
             for i in range(0, len(wanted), NAMES_PER_QUERY)
             for r in session.execute(_STATUS_QUERY.where(Token.name.in_(wanted[i : i + NAMES_PER_QUERY])))
         ]
@@ -106,7 +106,8 @@ STATUS_SELECT = (
 _STATUS_QUERY = select(*STATUS_SELECT).join(App, Token.app_id == App.id)
 
 
-def _status_row(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow:
+def status_row_of(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow:
+    """A row of STATUS_SELECT's columns (more may follow: they are ignored) as a StatusRow."""
     (
         name,
         app,
@@ -125,7 +126,7 @@ def _status_row(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow
         callback_at,
         callback_reason,
         *mutes,
-    ) = row
+    ) = row[: len(STATUS_SELECT)]
     if inspector == "invalid":  # no verdict on the token: its app's inspector credential is refused
         result = "inspector"
     state = token_state(
@@ -139,7 +140,7 @@ def _status_row(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow
     scope_list = tuple((scopes or "").split())
     return StatusRow(
         name, app, state.value, exp, dae, checked, result, error, scope_list, source, reason,
-        label_pairs(labels), success, callback_at, callback_reason, *mute_of(*mutes, now),
+        label_pairs(labels), success, callback_at, callback_reason, *mute_of(*mutes[:4], now=now),
     )  # fmt: skip
 
 
@@ -148,6 +149,7 @@ def mute_of(
     token_comment: str | None,
     app_until: float | None,
     app_comment: str | None,
+    *,
     now: float,
 ) -> tuple[float | None, str | None]:
     """(end, comment) of the mute in force on a token (its own, or its app's when that lasts longer)."""

@@ -32,6 +32,10 @@ class Mutes:
 
 
 def read_mutes(session: Session, now: float) -> Mutes:
-    tokens = dict(session.execute(select(Token.id, Token.muted_until).where(Token.muted_until > now)).all())
-    apps = dict(session.execute(select(App.name, App.muted_until).where(App.muted_until > now)).all())
-    return Mutes(tokens, apps, now)
+    tokens = session.execute(select(Token.id, Token.muted_until).where(Token.muted_until > now)).all()
+    apps = session.execute(select(App.name, App.muted_until).where(App.muted_until > now)).all()
+    return Mutes(
+        {i: float(at) for i, at in tokens if at is not None},
+        {name: float(at) for name, at in apps if at is not None},
+        now,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from monitor.commands.helptext import JSON_HELP, examples
 from monitor.commands.inspector import inspector_check
 from monitor.commands.mute_cmds import add_mute_options, cmd_apps_mute, cmd_apps_unmute
-from monitor.commands.secrets import add_secret_options, given, one_stdin, read_secret
+from monitor.commands.secret_args import add_secret_options, given, one_stdin, read_secret
 from monitor.context import Context
 from monitor.db.models import App
 from monitor.db.session import transaction

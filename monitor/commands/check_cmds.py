@@ -88,7 +88,7 @@ def interruptible() -> Iterator[tuple[threading.Event, list[int]]]:
         got.append(signum)
         stop.set()
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, note)

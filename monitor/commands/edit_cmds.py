@@ -8,7 +8,7 @@ import sys
 
 from monitor.commands.check_cmds import TROUBLE, make_sweeper
 from monitor.commands.helptext import JSON_HELP, examples
-from monitor.commands.secrets import add_secret_options, read_secret
+from monitor.commands.secret_args import add_secret_options, read_secret
 from monitor.context import Context
 from monitor.db.session import transaction
 from monitor.registry import check_label_keys, get_token, parse_label_args, replace_string, set_labels

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from monitor.commands import edit_cmds, import_cmds, mute_cmds
 from monitor.commands.helptext import JSON_HELP, examples
-from monitor.commands.secrets import add_secret_options, read_secret
+from monitor.commands.secret_args import add_secret_options, read_secret
 from monitor.context import Context
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
@@ -127,9 +127,9 @@ def _positive_int(text: str) -> int:
 def cmd_tokens_add(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     labels = parse_label_args(args.label)
-    token = read_secret(args, "token", "token")
-    assert token is not None  # argparse requires one of the three forms
-    new = NewToken(args.name, args.app, token, labels, args.auto_refresh)
+    secret = read_secret(args, "token", "token")
+    assert secret is not None  # argparse requires one of the three forms
+    new = NewToken(args.name, args.app, secret, labels, args.auto_refresh)
     with transaction(ctx.sessions) as s:
         add_tokens(s, ctx.vault, [new], now=ctx.now())
         token = get_token(s, args.name)

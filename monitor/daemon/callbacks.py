@@ -9,11 +9,13 @@ use is a start-up error naming the key.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.api import RegistryApi
 from monitor.callbacks import CallbackServer, Kind, Outcome, RecheckRequest
 from monitor.callbacks.store import (
     app_exists,
@@ -29,10 +31,21 @@ from monitor.crypto import Vault
 from monitor.daemon.errors import DaemonError
 from monitor.db.session import transaction
 from monitor.jobs import Job
+from monitor.state import Horizons
 
-__all__ = ["CallbacksComponent"]
+__all__ = ["CallbacksComponent", "RegistryContext"]
 
 log = logging.getLogger("monitor.callbacks")
+
+
+@dataclass(frozen=True)
+class RegistryContext:
+    """What the registry API reads of the running daemon: thresholds and configured sources (a reload may
+    change both), and its request counter."""
+
+    horizons: Callable[[], Horizons]
+    sources: Callable[[], Collection[str]]
+    count: Callable[[str, str], None]
 
 
 class CallbacksComponent:
@@ -47,11 +60,13 @@ class CallbacksComponent:
         sweeper: Sweeper,
         count: Callable[[Kind, Outcome], None],
         clock: Callable[[], float],
+        registry: RegistryContext | None = None,
     ) -> None:
         self.sessions, self.vault, self.clock = sessions, vault, clock
         self.forward_url = config.forward_url
         self._warned: set[str] = set()  # apps already named in a "no app secret" warning
         self.rechecker = Rechecker(sweeper)
+        api = self._registry_api(registry) if registry is not None else None
         self.server = CallbackServer(
             secret_for=self.secret_for,
             on_deauthorize=self.on_deauthorize,
@@ -63,6 +78,7 @@ class CallbacksComponent:
             port=config.port,
             tls_cert_file=config.tls_cert_file,
             tls_key_file=config.tls_key_file,
+            api_routes=api.routes() if api is not None else (),
         )
         try:
             self.server.start()
@@ -72,6 +88,19 @@ class CallbacksComponent:
                 f"cannot listen on {config.listen} ([callbacks] listen): {exc.strerror or exc}"
             ) from None
         self.rechecker.start()
+
+    def _registry_api(self, registry: RegistryContext) -> RegistryApi:
+        """The registry API (monitor.api), authorised by this listener's own bearer check."""
+        return RegistryApi(
+            sessions=self.sessions,
+            vault=self.vault,
+            authorised=lambda request: self.server.authorised(request),
+            wake=self.rechecker.wake,
+            horizons=registry.horizons,
+            sources=registry.sources,
+            count=registry.count,
+            clock=self.clock,
+        )
 
     def secret_for(self, app: str) -> str | None:
         """The app's secret; None refuses the callback (once per app, a registered app without a stored

@@ -134,7 +134,7 @@ def resolved_phrase(event: AlertEvent) -> str:
     """Why a resolved alert ended, in words; "replaced" names the inspector for InspectorInvalid."""
     if event.reason == "replaced" and event.alertname == "InspectorInvalid":
         return "replaced: the new inspector credential works"
-    if event.reason in _REASON_PHRASES:
+    if event.reason is not None and event.reason in _REASON_PHRASES:
         return _REASON_PHRASES[event.reason]
     return _ENDED_PHRASES.get(event.alertname, "resolved")
 

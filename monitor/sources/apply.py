@@ -234,13 +234,12 @@ def _update_strings(
         session.execute(stmt, params)
         # The token's change history shows the replacement (old and new fingerprint), as for any writer:
         # for the rows the guarded UPDATE changed (a string refreshed meanwhile stays, and is no change).
-        now_held = dict(
-            session.execute(
-                select(T.c.id, T.c.fingerprint).where(T.c.id.in_([p["b_id"] for p in params]))
-            ).all()
-        )
-        done = [
-            (p["b_id"], p["b_fp"], p["b_old"], None) for p in params if now_held.get(p["b_id"]) == p["b_fp"]
+        ids = [have.id for have, _ in pairs[i : i + CHUNK]]
+        now_held = dict(session.execute(select(T.c.id, T.c.fingerprint).where(T.c.id.in_(ids))).all())
+        done: list[tuple[int, str | None, str | None, str | None]] = [
+            (have.id, fingerprint(row.token), have.fingerprint, None)
+            for have, row in pairs[i : i + CHUNK]
+            if now_held.get(have.id) == fingerprint(row.token)
         ]
         record_many(session, done, "replaced", "source", now)
 

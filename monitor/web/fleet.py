@@ -191,8 +191,9 @@ def status_row(bucket: str, r: Any, now: float) -> StatusRow:
     result = "inspector" if r[11] == "invalid" else r[6]
     state = STATE_OF_BUCKET.get(bucket, bucket)
     scopes = tuple((r[8] or "").split())
+    mute = mute_of(r[16], r[17], r[18], r[19], now=now)
     return StatusRow(r[0], r[1], state, r[3], r[4], r[5], result, r[7], scopes, r[9], r[10],
-                     label_pairs(r[12]), r[13], r[14], r[15], *mute_of(*r[16:20], now))  # fmt: skip
+                     label_pairs(r[12]), r[13], r[14], r[15], *mute)  # fmt: skip
 
 
 def read_listing(session: Session, filters: Filters, h: Horizons, now: float) -> Listing:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from monitor.db.models import Alert, App, Snapshot, Token
+from monitor.registry import Change, recent
 from monitor.state import Horizons, token_state
 from monitor.status import StatusRow, label_pairs, mute_of
 from monitor.web.charts import Observation
@@ -45,6 +46,7 @@ class TokenView:
     inspector_state: str | None
     alerts: Sequence[Alert]
     history: Sequence[Snapshot]
+    changes: Sequence[Change] = ()  # newest first: strings replaced or refreshed, labels, mutes
 
     def observations(self) -> list[Observation]:
         """The history oldest first, as the timeline reads it."""
@@ -66,7 +68,7 @@ def _row(token: Token, app: App, h: Horizons, now: float) -> StatusRow:
     )
     scopes = tuple((token.scopes or "").split())
     t = token
-    mute = mute_of(t.muted_until, t.mute_comment, app.muted_until, app.mute_comment, now)
+    mute = mute_of(t.muted_until, t.mute_comment, app.muted_until, app.mute_comment, now=now)
     return StatusRow(t.name, app.name, state.value, t.expires_at, t.data_access_expires_at, t.last_check_at,
                      result, t.last_error, scopes, t.source, t.invalid_reason, label_pairs(t.labels),
                      t.last_success_at, t.callback_check_at, t.callback_check_reason, *mute)  # fmt: skip
@@ -88,7 +90,7 @@ def read_token_view(session: Session, name: str, h: Horizons, now: float) -> Tok
     alerts = session.scalars(
         select(Alert)
         .where(Alert.token_id == token.id, Alert.status == "firing")
-        .options(load_only(Alert.alertname, Alert.severity, Alert.started_at))
+        .options(load_only(Alert.alertname, Alert.severity, Alert.started_at, Alert.notified_severity))
         .order_by(Alert.alertname)
     ).all()
     history = session.scalars(
@@ -98,4 +100,5 @@ def read_token_view(session: Session, name: str, h: Horizons, now: float) -> Tok
         .order_by(Snapshot.observed_at.desc(), Snapshot.id.desc())
         .limit(HISTORY_ROWS)
     ).all()
-    return TokenView(_row(token, app, h, now), token, app.inspector_state, alerts, history)
+    changes = recent(session, token.id, HISTORY_ROWS)
+    return TokenView(_row(token, app, h, now), token, app.inspector_state, alerts, history, changes)
