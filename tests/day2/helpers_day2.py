@@ -85,7 +85,8 @@ class Day2World:
     ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "monitor", "--config", str(self.fleet.config_path), *args],
-            capture_output=True, text=True, timeout=60, cwd=ROOT, input=stdin, env={**os.environ, **(env or {})},
+            capture_output=True, text=True, timeout=60, cwd=ROOT, input=stdin,
+            env={**os.environ, **(env or {})},
         )  # fmt: skip
         self.outputs += [done.stdout, done.stderr]
         return done
