@@ -57,24 +57,32 @@ def read_text(source: str | Path) -> str:
         raise ImportFileError(where, [(None, "the file is not UTF-8 text")]) from None
 
 
-def read_import(source: str | Path, tick: Callable[[int], None] | None = None) -> list[Row]:
-    """Every row of the input with its line number; ImportFileError listing every bad line.
-
-    `tick(1)` is called for each line read (the import's progress bar)."""
-    where = label_of(source)
+def parse_import(
+    source: str | Path, tick: Callable[[int], None] | None = None
+) -> tuple[list[Row], list[Problem]]:
+    """The good rows of the input with their line numbers, and a problem for every bad line (a file that
+    cannot be read at all raises ImportFileError). `tick(1)` is called for each line read."""
     text = read_text(source)
     parse = _parse_jsonl if text.lstrip()[:1] == "{" else _parse_csv
     rows, problems = parse(text, tick)
     seen: dict[str, int] = {}
+    good: list[Row] = []
     for line, row in rows:
         if row.name in seen:
             problems.append((line, f"token name {row.name!r} already appears on line {seen[row.name]}"))
         else:
             seen[row.name] = line
+            good.append((line, row))
     if not rows and not problems:
         problems.append((None, "the file holds no tokens"))
+    return good, problems
+
+
+def read_import(source: str | Path, tick: Callable[[int], None] | None = None) -> list[Row]:
+    """Every row of the input with its line number; ImportFileError listing every bad line."""
+    rows, problems = parse_import(source, tick)
     if problems:
-        raise ImportFileError(where, sorted(problems, key=lambda p: p[0] or 0))
+        raise ImportFileError(label_of(source), sorted(problems, key=lambda p: p[0] or 0))
     return rows
 
 

@@ -13,7 +13,7 @@ from monitor.commands.helptext import JSON_HELP, examples
 from monitor.commands.progress import count_lines, on_terminal, progress_bar
 from monitor.context import Context
 from monitor.db.session import transaction
-from monitor.importfile import STDIN, ImportFileError, label_of, read_import
+from monitor.importfile import STDIN, ImportFileError, label_of, parse_import
 from monitor.registry import apply_writes, plan_writes
 from monitor.tables import print_json
 
@@ -47,15 +47,16 @@ def cmd_tokens_import(ctx: Context, args: argparse.Namespace) -> int:
     shown = on_terminal(args.json) and args.file != STDIN
     lines = count_lines(Path(args.file)) if shown else 0
     with progress_bar(lines, "line", "reading", enabled=shown) as tick:
-        rows = read_import(args.file, tick)
+        rows, problems = parse_import(args.file, tick)
     sources = {src.name for src in ctx.config.sources}
     writes = [w for _, w in rows]
     bar = progress_bar(len(rows), "token", "importing", enabled=shown and not args.dry_run)
     with bar as tick, transaction(ctx.sessions) as s:
+        # What the file says and what the registry says about each line, reported together.
         plan = plan_writes(s, writes, replace=args.replace, sources=sources)
-        if plan.problems:
-            problems = [(rows[index][0], message) for index, message in plan.problems]
-            raise ImportFileError(label_of(args.file), problems)
+        problems += [(rows[index][0], message) for index, message in plan.problems]
+        if problems:
+            raise ImportFileError(label_of(args.file), sorted(problems, key=lambda p: p[0] or 0))
         if not args.dry_run:
             apply_writes(s, ctx.vault, plan, now=ctx.now(), via="import", tick=tick)
     counts = plan.counts()

@@ -126,3 +126,32 @@ def _ok(url: str) -> bool:
         return requests.get(url, timeout=5).status_code == 200
     except requests.RequestException:
         return False
+
+
+class InProcessCli:
+    """`main([--config PATH, ...])` in-process, stdin and environment under the test's control."""
+
+    def __init__(self, config: Path, capsys: Any, monkeypatch: Any) -> None:
+        self.config, self.capsys, self.monkeypatch = config, capsys, monkeypatch
+
+    def __call__(
+        self, *args: str, stdin: str = "", env: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        import io
+
+        from monitor.cli import main
+
+        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        for key, value in (env or {}).items():
+            self.monkeypatch.setenv(key, value)
+        try:
+            code = main(["--config", str(self.config), *args])
+        except SystemExit as exc:  # argparse: usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def ok(self, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> str:
+        code, out, err = self(*args, stdin=stdin, env=env)
+        assert code == 0, (args, out, err)
+        return out
