@@ -199,9 +199,10 @@ def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     with ctx.sessions() as s:
         token_id = get_token(s, args.name).id
-        rows = [check_row(sn) for sn in history(s, args.name, args.limit)]
-        rows += [change_row(c) for c in recent(s, token_id, args.limit)]
-    rows = sorted(rows, key=lambda r: r["observed_at"], reverse=True)[: args.limit]
+        dated = [(sn.observed_at, 0, check_row(sn)) for sn in history(s, args.name, args.limit)]
+        dated += [(c.at, 1, change_row(c)) for c in recent(s, token_id, args.limit)]
+    # Newest first; a check and a change in the same instant: the change came first (it caused the check).
+    rows = [row for _, _, row in sorted(dated, key=lambda d: (-d[0], d[1]))][: args.limit]
     if args.json:
         print_json(rows)
     elif not rows:
