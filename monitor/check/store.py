@@ -164,10 +164,10 @@ def claim_due(session: Session, owner: str, now: float, lease: float, limit: int
 
 
 def claim_ids(session: Session, ids: Sequence[int], owner: str, now: float, lease: float) -> list[Claimed]:
-    """Lease specific tokens (the `check` command) unless another process holds them."""
-    stmt = (
-        select(Token.id).where(Token.id.in_(list(ids)), leases.free(T, now)).with_for_update(skip_locked=True)
-    )
+    """Lease specific tokens (the `check` command) unless another process holds them (a lease this owner
+    took already, as `tokens set-token` does with the replacement, is its own)."""
+    free = leases.free(T, now, owner)
+    stmt = select(Token.id).where(Token.id.in_(list(ids)), free).with_for_update(skip_locked=True)
     return _lease(session, list(session.scalars(stmt).all()), owner, now, lease)
 
 

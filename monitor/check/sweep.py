@@ -146,7 +146,7 @@ class Sweeper:
         end of a concurrent sweep must not drop those leases), within the budget, whatever app pauses;
         answers are stored as they arrive (at least every STORE_EVERY s). When `stop` is set, or anything
         fails, what was answered is stored and every token still held is released at once."""
-        now, owner = self.clock(), f"{self.owner}:{purpose}"
+        now, owner = self.clock(), self.owner_for(purpose)
 
         def claim_and_load(s: Session) -> list[store.Claimed]:
             claimed = claim(s, owner, now)
@@ -179,6 +179,10 @@ class Sweeper:
             if left:
                 self._tx(lambda s: store.release(s, owner, sorted(left)))
         return run
+
+    def owner_for(self, purpose: str) -> str:
+        """The lease owner of checks asked for at once (`run_claimed`) for `purpose`."""
+        return f"{self.owner}:{purpose}"
 
     def stop(self) -> None:
         self.stopping.set()

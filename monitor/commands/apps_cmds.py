@@ -91,13 +91,21 @@ def _add(a: argparse._SubParsersAction) -> None:
             "apps add growth --inspector-token-env TESTER_TOKEN",
         ),
     )
+    _inspector_options(p)
+    p.add_argument("--check", action="store_true", help="try the credential against the API first")
+    p.set_defaults(handler=cmd_apps_add)
+
+
+def _inspector_options(p: argparse.ArgumentParser) -> None:
+    """NAME, the inspector credential as a tester's token or an app secret (each in three forms), --app-id
+    and --json: what `apps add` and `apps set-inspector` both take."""
     p.add_argument("name")
     add_secret_options(p, "inspector-token", "a tester's user token (the inspector)", required=False)
-    add_secret_options(p, "app-secret", "the app secret", required=False)
+    add_secret_options(
+        p, "app-secret", "the app secret (with --app-id: the inspector TH|ID|SECRET)", required=False
+    )
     p.add_argument("--app-id", metavar="ID", help="the Threads app id (not the Facebook app id)")
-    p.add_argument("--check", action="store_true", help="try the credential against the API first")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
-    p.set_defaults(handler=cmd_apps_add)
 
 
 def _set_inspector(a: argparse._SubParsersAction) -> None:
@@ -115,11 +123,7 @@ def _set_inspector(a: argparse._SubParsersAction) -> None:
             "apps set-inspector growth --app-secret-file /run/secrets/growth-app-secret",
         ),
     )
-    p.add_argument("name")
-    add_secret_options(p, "inspector-token", "a tester's user token (the inspector)", required=False)
-    add_secret_options(p, "app-secret", "the app secret (the inspector is then TH|ID|SECRET)", required=False)
-    p.add_argument("--app-id", metavar="ID", help="the Threads app id, for an app token")
-    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    _inspector_options(p)
     p.set_defaults(handler=cmd_apps_set_inspector)
 
 

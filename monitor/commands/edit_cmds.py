@@ -10,6 +10,8 @@ from monitor.commands.check_cmds import TROUBLE, make_sweeper
 from monitor.commands.helptext import JSON_HELP, examples
 from monitor.commands.secret_args import add_secret_options, read_secret
 from monitor.context import Context
+from monitor.db import leases
+from monitor.db.models import TOKENS
 from monitor.db.session import transaction
 from monitor.registry import check_label_keys, get_token, parse_label_args, replace_string, set_labels
 from monitor.status import describe_state, status_rows, until
@@ -58,20 +60,18 @@ def cmd_tokens_set_token(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     token = read_secret(args, "token", "token")
     assert token is not None  # argparse requires one of the three forms
-    now = ctx.now()
-    with transaction(ctx.sessions) as s:
-        old, new = replace_string(
-            s, ctx.vault, args.name, token, now=now, via="cli", sources=configured_sources(ctx)
-        )
-        token_id = get_token(s, args.name).id
-    checked = False
-    if not args.no_check:
-        sweeper = make_sweeper(ctx)
-        try:
-            checked = bool(sweeper.check_ids([token_id]).outcomes)
-        finally:
-            sweeper.close()
-            sweeper.client.close()
+    now, sweeper = ctx.now(), make_sweeper(ctx)
+    sources = configured_sources(ctx)
+    try:
+        with transaction(ctx.sessions) as s:
+            old, new = replace_string(s, ctx.vault, args.name, token, now=now, via="cli", sources=sources)
+            token_id = get_token(s, args.name).id
+            if not args.no_check:  # leased with the new string, so that no daemon's sweep takes it first
+                leases.take(s, TOKENS, [token_id], sweeper.owner_for("check"), now, sweeper.lease)
+        checked = not args.no_check and bool(sweeper.check_ids([token_id]).outcomes)
+    finally:
+        sweeper.close()
+        sweeper.client.close()
     with ctx.sessions() as s:
         (row,) = status_rows(s, ctx.horizons, ctx.now(), names=[args.name])
     if args.json:

@@ -35,12 +35,13 @@ def held(table: Table, owner: str, ids: Sequence[Any] | None = None) -> ColumnEl
 
 
 def take(session: Session, table: Table, ids: Sequence[Any], owner: str, now: float, duration: float) -> int:
-    """Lease those of `ids` that are still free to `owner` until `now + duration`; the number taken."""
+    """Lease those of `ids` that are still free (or `owner`'s already) to `owner` until `now + duration`;
+    the number taken."""
     taken = 0
     for i in range(0, len(ids), BATCH):
         stmt = (
             update(table)
-            .where(table.c.id.in_(list(ids[i : i + BATCH])), free(table, now))
+            .where(table.c.id.in_(list(ids[i : i + BATCH])), free(table, now, owner))
             .values(lease_owner=owner, lease_expires_at=now + duration)
         )
         result: CursorResult[Any] = session.execute(  # type: ignore[assignment]

@@ -71,10 +71,10 @@ def unmute_token(session: Session, name: str, *, now: float, via: str) -> bool:
 
 
 def mute_app(session: Session, name: str, until: float, comment: str | None, *, now: float) -> Mute:
-    """Mute every token of an app (those added later too) and its InspectorInvalid."""
+    """Mute every token of an app (those added later too) and its InspectorInvalid. Nothing else is
+    written: each alert of the app is held the next time it is evaluated, before it could notify."""
     app = get_app(session, name)
     app.muted_until, app.muted_at, app.mute_comment = until, now, check_comment(comment)
-    _touch(session, app.id, now)
     return Mute(until, now, app.mute_comment)
 
 
@@ -88,8 +88,8 @@ def unmute_app(session: Session, name: str, *, now: float) -> bool:
 
 
 def _touch(session: Session, app_id: int, now: float) -> None:
-    """The app's tokens changed what their alerts may notify: the next evaluation looks at them (one
-    UPDATE per operator action, through the app_id index)."""
+    """An early unmute: the app's tokens may have alerts held until a later time, so the next evaluation
+    looks at them now (one UPDATE per operator action, through the app_id index)."""
     session.execute(
         update(Token).where(Token.app_id == app_id).values(updated_at=now),
         execution_options={"synchronize_session": False},
