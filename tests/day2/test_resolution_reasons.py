@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from helpers_daemon import new_secret, wait_until
 from helpers_day2 import APP, Day2World
 from receivers import HttpReceiver, SmtpReceiver
@@ -59,6 +60,8 @@ def test_a_replaced_string_keeps_the_history_and_ends_token_invalid_as_replaced(
         assert f"fingerprint {fingerprint(old)} -> {fingerprint(new)}" in done.stdout
         assert "checked: ok" in done.stdout
         ended = world.wait_alert("TokenInvalid", name, "resolved")
+        page = requests.get(f"http://{world.fleet.config.http.listen}/tokens/{name}", timeout=10).text
+    assert f"string replaced: {fingerprint(old)} -&gt; {fingerprint(new)} (via cli)" in page
     assert ended["resolved_reason"] == "replaced"
     assert ended["annotations"]["resolved_reason"] == "replaced"
     assert "valid again" not in ended["annotations"]["summary"]
