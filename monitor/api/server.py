@@ -207,7 +207,7 @@ class RegistryApi:
             token = _existing(s, name)
             if token.source is not None and token.source in self.sources():
                 raise _Conflict(f"token {name!r} belongs to source {token.source!r}: remove it there")
-            remove_token(s, name, now=self.clock(), sources=self.sources(), via="api")
+            remove_token(s, name, now=self.clock(), sources=self.sources())
         return Response(204)
 
     def post(self, request: Request) -> Response:

@@ -138,9 +138,7 @@ def editable(token: Token, sources: Collection[str], doing: str = "edit it") -> 
     return token
 
 
-def remove_token(
-    session: Session, name: str, *, now: float, sources: Collection[str] = (), via: str = "cli"
-) -> None:
+def remove_token(session: Session, name: str, *, now: float, sources: Collection[str] = ()) -> None:
     """Remove a token added by hand, or one whose source is no longer configured (`sources`): nothing would
     ever retire it otherwise. Its firing alerts end as "removed"."""
     token = get_token(session, name)
