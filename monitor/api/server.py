@@ -95,7 +95,7 @@ class RegistryApi:
             return Route(method, pattern, handler, MAX_BODY, self.oversized)
 
         return [
-            route("GET", TOKENS_PATH, self.list),
+            route("GET", TOKENS_PATH, self.listing),
             route("PUT", item, self.put),
             route("GET", item, self.get),
             route("DELETE", item, self.delete),
@@ -155,7 +155,7 @@ class RegistryApi:
 
         return self._serve("get", request, work)
 
-    def list(self, request: Request) -> Response:
+    def listing(self, request: Request) -> Response:
         def work() -> Response:
             query = parse_list(request.query)
             with self.sessions() as s:
