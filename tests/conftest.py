@@ -1,7 +1,8 @@
 """Shared fixtures: fresh databases on every configured backend, config files, the CLI in-process.
 
-PostgreSQL and MariaDB tests run when MONITOR_TEST_POSTGRES_URL / MONITOR_TEST_MARIADB_URL are set; each
-test gets a database of its own (created and dropped here), so tests never see each other's rows.
+PostgreSQL and MariaDB tests run when MONITOR_TEST_POSTGRES_URL / MONITOR_TEST_MARIADB_URL point at a server
+that answers (with CI=true they fail otherwise: tests/support.py); each test gets a database of its own
+(created and dropped here), so tests never see each other's rows.
 """
 
 from __future__ import annotations
@@ -14,12 +15,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support import DATABASE_ENV, database_server, tool
 
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
-ENV = {"postgresql": "MONITOR_TEST_POSTGRES_URL", "mariadb": "MONITOR_TEST_MARIADB_URL"}
+ENV = DATABASE_ENV
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.needs_tool("chromium")`: the tool (one of support.TOOLS) is on the machine,
+    or the test is skipped (failed with CI=true) before it starts."""
+    for mark in item.iter_markers("needs_tool"):
+        tool(*mark.args, **mark.kwargs)
 
 
 def server_url(backend: str) -> str | None:
+    """The variable's value, unchecked (support.database_server also checks that the server answers)."""
     return os.environ.get(ENV[backend]) if backend in ENV else None
 
 
@@ -50,10 +60,7 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'monitor.sqlite3'}"
         return
-    base = server_url(backend)
-    if not base:
-        pytest.skip(f"{ENV[backend]} is not set")
-    with FreshDatabase(base) as url:
+    with FreshDatabase(database_server(backend)) as url:
         yield url
 
 

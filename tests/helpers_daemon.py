@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from support import free_port, wait_until  # noqa: F401 - wait_until: still importable from here
 
 from monitor.check.observe import Cadence
 from monitor.check.sweep import Sweeper
@@ -52,24 +52,6 @@ def new_secret(kind: str) -> str:
 def leaked(text: str, secrets: Iterable[str] | None = None) -> list[str]:
     """The secrets (shown by fingerprint-like prefix only) that appear in `text`."""
     return sorted(s[:12] + "..." for s in (SECRETS if secrets is None else secrets) if s in text)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _toml(value: Any) -> str:

@@ -37,7 +37,7 @@ class Recorder:
             self.items.append(item)
             self.cond.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Any]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Any]:
         with self.cond:
             if not self.cond.wait_for(lambda: len(self.items) >= count, timeout):
                 raise AssertionError(f"expected {count} deliveries, got {len(self.items)} within {timeout}s")
@@ -104,7 +104,7 @@ class HttpReceiver:
                 self.responses.popleft() if self.responses else (200, {"Content-Type": "text/plain"}, b"ok")
             )
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[HttpRequest]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[HttpRequest]:
         return self.requests.wait_for(count, timeout)
 
     def __enter__(self) -> HttpReceiver:
@@ -274,7 +274,7 @@ class SmtpReceiver:
     def next_failure(self) -> str | None:
         return self.failures.popleft() if self.failures else None
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[SmtpDelivery]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[SmtpDelivery]:
         return self.messages.wait_for(count, timeout)
 
     def __enter__(self) -> SmtpReceiver:

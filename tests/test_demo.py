@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 from monitor.config.load import Config
 from monitor.demo import APPS, TOKENS, build_config, resolve_port
@@ -28,12 +28,6 @@ from monitor.demo import APPS, TOKENS, build_config, resolve_port
 ROOT = Path(__file__).resolve().parent.parent
 ALERT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ FIRING (warning|critical) [A-Za-z]+ ")
 FIRST_ALERT_WITHIN = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DemoRun:
@@ -146,9 +140,7 @@ def temp_folder(output: str) -> Path:
 
 
 def test_demo_alerts_within_30_s_serves_metrics_and_stops_on_sigint(demo: DemoRun) -> None:
-    started = time.monotonic()
     first = demo.wait_for_line(ALERT_LINE, within=FIRST_ALERT_WITHIN)
-    assert time.monotonic() - started < FIRST_ALERT_WITHIN
     assert any(name in first for name in ("InspectorInvalid", "TokenExpiring", "TokenInvalid",
                                           "TokenDataAccessExpiring"))  # fmt: skip
     body = demo.get("/metrics", within=20, ready=lambda status, text: status == 200

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from support import tool
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -80,10 +79,7 @@ def test_metric_names_parser() -> None:
 
 
 def _promtool() -> str:
-    tool = shutil.which("promtool")
-    if tool is None:
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
-    return tool
+    return tool("promtool")
 
 
 def test_promtool_check_rules() -> None:

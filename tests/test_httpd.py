@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers_daemon import wait_until
 from receivers import make_self_signed
+from support import wait_until
 
 from monitor.httpd import HttpServer, Limits, Request, Response, Route, accept_backoff
 

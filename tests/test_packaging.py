@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers_daemon import free_port, wait_until
+from support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "threads-token-monitor.service"
@@ -42,7 +42,7 @@ APP_ID, INSPECTOR, TOKEN = "777", "INSPECTOR-PACKAGING", "TOKEN-PACKAGING-HEALTH
 ROTATED = "TOKEN-PACKAGING-ROTATED"  # the string `tokens set-token` stores in the day-2 round
 INSTALL_TIMEOUT = 600  # dependencies come from the package index (or pip's cache) as they do for users
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git to list the tracked files")
+pytestmark = pytest.mark.needs_tool("git")  # lists the tracked files
 
 
 def tracked(*patterns: str) -> list[str]:

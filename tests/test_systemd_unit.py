@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from support import missing, tool
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "threads-token-monitor.service"
@@ -93,20 +92,17 @@ def test_sysusers_and_tmpfiles_name_the_service_user() -> None:
 
 
 def _analyze() -> str:
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        pytest.skip("systemd-analyze is not installed")
-    return tool
+    return tool("systemd-analyze")
 
 
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
-    tool = _analyze()
+    analyze = _analyze()
     # verify insists that ExecStart's binary exists; point the copy at one that does.
     copy = tmp_path / UNIT.name
     copy.write_text(UNIT.read_text().replace(BINARY, "/bin/true"))
 
     result = subprocess.run(
-        [tool, "verify", "--man=no", "--generators=no", str(copy)],
+        [analyze, "verify", "--man=no", "--generators=no", str(copy)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -118,13 +114,13 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
 
 
 def test_security_exposure_is_ok() -> None:
-    tool = _analyze()
-    help_text = subprocess.run([tool, "security", "--help"], capture_output=True, text=True).stdout
+    analyze = _analyze()
+    help_text = subprocess.run([analyze, "security", "--help"], capture_output=True, text=True).stdout
     if "--offline" not in help_text:
-        pytest.skip("systemd-analyze security --offline needs systemd >= 250")
+        missing("systemd-analyze security --offline (systemd >= 250)")
 
     result = subprocess.run(
-        [tool, "security", "--offline=true", "--no-pager", str(UNIT)],
+        [analyze, "security", "--offline=true", "--no-pager", str(UNIT)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -229,16 +229,20 @@ class Outbox:
                         row, status="failed", outcome="failed", stats=stats, now=now, error=exc.message
                     )
                     continue
-                # Never beyond the TTL: a huge Retry-After must not keep a message pending and uncounted.
+                # Counted from the answer (Retry-After means "after this response"), not from the request: a
+                # receiver that was slow to say 429 is not asked again early. Never beyond the TTL: a huge
+                # Retry-After must not keep a message pending and uncounted.
+                answered = self.clock()
                 at = min(
-                    now + backoff(row.attempts + 1, exc.retry_after, self.rand()), row.created_at + self.ttl
+                    answered + backoff(row.attempts + 1, exc.retry_after, self.rand()),
+                    row.created_at + self.ttl,
                 )
                 log.warning(
                     "notification %d to %s failed (attempt %d), retrying at +%.0f s: %s",
                     row.id,
                     name,
                     row.attempts + 1,
-                    at - now,
+                    at - answered,
                     exc.message,
                 )
                 self._retry(row, rows[i + 1 :], at, exc.message, stats)

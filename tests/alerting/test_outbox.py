@@ -193,6 +193,25 @@ def test_retry_after_is_honoured(
     assert len(flaky.requests.items) == 2 and statuses(sessions) == ["sent"]
 
 
+def test_retry_after_counts_from_the_answer_not_from_the_request(
+    sessions: sessionmaker[Session], clock: Clock, flaky: ScriptedReceiver
+) -> None:
+    """A receiver that takes 30 s to say "429, Retry-After: 120" is asked again 120 s after it said so."""
+    flaky.down_until, flaky.down = T0 + 1, (429, {"Retry-After": "120"}, b"slow down")
+    real_next = flaky.next_response
+
+    def slow_answer() -> HttpResponse:
+        answer = real_next()
+        clock.now += 30  # the receiver thinks for 30 s before it answers
+        return answer
+
+    flaky.next_response = slow_answer  # type: ignore[method-assign]
+    queue(sessions, [hook_cfg("hooks", flaky)], T0, 1)
+    outbox(sessions, [hook_cfg("hooks", flaky)], clock).deliver_due()
+    with sessions() as s:
+        assert s.scalar(select(Notification.next_attempt_at)) == T0 + 30 + 120
+
+
 def test_404_is_permanent_and_counted_failed(
     sessions: sessionmaker[Session], clock: Clock, flaky: ScriptedReceiver
 ) -> None:

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from helpers_daemon import DaemonProcess, Fleet, free_port, leaked, make_fleet, new_secret, wait_until
+from helpers_daemon import DaemonProcess, Fleet, leaked, make_fleet, new_secret
 from receivers import HttpReceiver
 from sqlalchemy import MetaData, create_engine, func, select
+from support import free_port, wait_until
 
 from monitor.callbacks import sign_request
 from monitor.db.models import Callback, Token

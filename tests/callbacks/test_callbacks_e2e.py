@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 from helpers_callbacks import CallbackWorld
-from helpers_daemon import free_port, wait_until
 from receivers import HttpReceiver
+from support import free_port, wait_until
 
 from monitor.cli import main
 from monitor.simulator import Simulator

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_daemon import Fleet, close_sweeper, make_fleet, wait_until
+from helpers_daemon import Fleet, close_sweeper, make_fleet
 from sqlalchemy import select
+from support import wait_until
 
 from monitor.callbacks import RecheckRequest
 from monitor.callbacks.store import RECHECK_SPACING, store_deauthorization, store_recheck

@@ -14,7 +14,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import pytest
 from helpers_config import EXAMPLE
 from hypothesis import given
 from hypothesis import strategies as st
+from support import tool
 
 from monitor.config.fields import Field, field_keys
 from monitor.config.keys import NOTIFIER_FIELDS, NOTIFIER_TYPE_FIELDS, NOTIFIER_TYPES, SECTIONS, SOURCE_FIELDS
@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TOP_SCHEMA = ROOT / "config.schema.json"
 SCHEMA = config_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-TAPLO = shutil.which("taplo", path=str(Path(sys.executable).parent)) or shutil.which("taplo")
 
 # A JSON number has no "integer-valued float": the schema cannot tell 8 from 8.0, so every float here has a
 # fractional part. Everything else a TOML value can be is here: every kind, empty and hostile forms.
@@ -100,7 +99,6 @@ def test_example_points_at_the_schema_and_validates() -> None:
     assert errors == []
 
 
-@pytest.mark.skipif(TAPLO is None, reason="taplo is not installed (pip install taplo)")
 def test_taplo_checks_the_example_and_refuses_a_bad_copy(tmp_path: Path) -> None:
     by_directive = _taplo("check", str(EXAMPLE))
     assert by_directive.returncode == 0, by_directive.stderr
@@ -117,8 +115,8 @@ def test_taplo_checks_the_example_and_refuses_a_bad_copy(tmp_path: Path) -> None
 
 
 def _taplo(*args: str) -> subprocess.CompletedProcess[str]:
-    assert TAPLO is not None
-    return subprocess.run([TAPLO, *args], capture_output=True, text=True, timeout=60, check=False)
+    taplo = tool("taplo")
+    return subprocess.run([taplo, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 # ---------------------------------------------------------------------------------------------- keys

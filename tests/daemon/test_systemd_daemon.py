@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_config
+from support import STOP_DEADLINE, wait_until
 
 from monitor.cli import main
 from monitor.simulator import Simulator
@@ -206,16 +207,18 @@ class Daemon:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def wait_for_log(self, pattern: str, timeout: float) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.search(pattern, self.text(), re.MULTILINE)
-            if found is not None:
-                return found
-            assert self.alive(), f"daemon exited with {self.proc.returncode}:\n{self.text()}"
-            assert time.monotonic() < deadline, (
-                f"no log line matching {pattern!r} within {timeout} s:\n{self.text()}"
-            )
-            time.sleep(0.05)  # polling a file with a deadline: there is nothing to block on
+        def found() -> re.Match[str] | None:
+            match = re.search(pattern, self.text(), re.MULTILINE)
+            assert match or self.alive(), f"daemon exited with {self.proc.returncode}:\n{self.text()}"
+            return match
+
+        try:
+            match: re.Match[str] = wait_until(found, timeout, f"a log line matching {pattern!r}")
+        except AssertionError as exc:
+            if "timed out" not in str(exc):
+                raise  # the daemon exited: its log is in the message already
+            raise AssertionError(f"{exc}:\n{self.text()}") from None
+        return match
 
     def stop(self) -> None:
         if self.alive():
@@ -250,15 +253,12 @@ def spawn() -> Iterator[Callable[..., Daemon]]:
         daemon.stop()
 
 
-def sigterm_exits_cleanly(daemon: Daemon, notify: NotifySocket) -> float:
-    """SIGTERM: STOPPING=1 arrives and the process exits 0 within 10 s; returns how long it took."""
-    started = time.monotonic()
+def sigterm_exits_cleanly(daemon: Daemon, notify: NotifySocket) -> None:
+    """SIGTERM: STOPPING=1 arrives and the process exits 0 before systemd would kill it."""
     daemon.signal(signal.SIGTERM)
-    notify.wait_for(has("STOPPING", "1"), 10, "STOPPING=1")
-    code = daemon.proc.wait(max(0.1, 10 - (time.monotonic() - started)))
-    took = time.monotonic() - started
+    notify.wait_for(has("STOPPING", "1"), STOP_DEADLINE, "STOPPING=1")
+    code = daemon.proc.wait(STOP_DEADLINE)
     assert code == 0, daemon.text()
-    return took
 
 
 def test_ready_status_watchdog_reload_and_stop_under_journald(
@@ -273,17 +273,15 @@ def test_ready_status_watchdog_reload_and_stop_under_journald(
     assert ready.fields["STATUS"].startswith("watching tokens")
     swept = notify.wait_for(has("STATUS", "last sweep inspected 8 token(s)"), 15, "the first sweep's STATUS")
 
-    # While that sweep ran, checks finished every ~0.2 s, so the watchdog kept being fed: between its first
-    # and last API call no gap between pings (nor before the first ping) reached the watchdog interval.
+    # While that sweep ran, checks kept finishing, so the watchdog kept being fed: pings arrived between its
+    # first API call and its end (how often, on a clock, is test_watchdog.py's).
     calls = [at for at, _, _ in sim.call_log()]
-    during = [at for at in pings(notify.seen) if calls[0] <= at <= swept.at]
-    assert during, "no WATCHDOG=1 while the first sweep ran"
-    edges = [calls[0], *during, calls[-1]]
-    assert max(b - a for a, b in zip(edges, edges[1:], strict=False)) < INTERVAL, edges
+    assert [at for at in pings(notify.seen) if calls[0] <= at <= swept.at], "no WATCHDOG=1 during the sweep"
     sim.clear_faults()
 
     # Between sweeps the daemon is idle, and idle is alive: the pings go on.
-    assert len(pings(notify.during(1.6))) >= 2
+    for _ in range(2):
+        notify.wait_for(has("WATCHDOG", "1"), 10, "a watchdog ping while idle")
 
     # SIGHUP with a valid new config (new alert thresholds): RELOADING=1, then READY=1, and the log says so.
     setup.config.write_text(
@@ -320,10 +318,9 @@ def test_ready_status_watchdog_reload_and_stop_under_journald(
         "another sweep after the refused reload",
     )
     assert daemon.alive()
-    assert pings(notify.drain() + notify.during(0.6)), "the watchdog stopped after a refused reload"
+    notify.wait_for(has("WATCHDOG", "1"), 10, "a watchdog ping after the refused reload")
 
-    took = sigterm_exits_cleanly(daemon, notify)
-    assert took < 10
+    sigterm_exits_cleanly(daemon, notify)
 
     # journald: every line starts with a syslog priority and carries no timestamp of its own.
     lines = [line for line in daemon.text().splitlines() if line]
@@ -337,7 +334,9 @@ def test_hung_sweep_starves_the_watchdog_and_sigterm_still_stops(
     tmp_path: Path, sim: Simulator, notify: NotifySocket, spawn: Callable[..., Daemon]
 ) -> None:
     setup = prepare(tmp_path, sim, tokens=4)
-    sim.set_fault("latency", seconds=30)  # every call hangs for 30 s; threads.timeout is 60 s
+    # Every call hangs until threads.timeout (60 s) cuts it: far beyond STOP_DEADLINE, so a stop that waited
+    # for the calls in flight could not pass.
+    sim.set_fault("latency", seconds=120)
     daemon = spawn(setup, notify)
 
     daemon.wait_ready(notify)
@@ -353,6 +352,5 @@ def test_hung_sweep_starves_the_watchdog_and_sigterm_still_stops(
     assert daemon.alive()
 
     # systemd would have restarted it by now; a plain stop must not hang on the stuck calls either.
-    took = sigterm_exits_cleanly(daemon, notify)
-    assert took < 10
+    sigterm_exits_cleanly(daemon, notify)
     assert re.search(r"^\S+Z INFO monitor\.daemon: stopped$", daemon.text(), re.MULTILINE), daemon.text()

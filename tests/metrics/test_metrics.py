@@ -6,7 +6,6 @@ values are read back with `registry.get_sample_value` and through the text forma
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,6 +17,7 @@ from conftest import BACKENDS, fresh_url
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, insert, update
+from support import tool
 
 from monitor.config.load import DatabaseConfig, MetricsConfig, default_config
 from monitor.context import Context
@@ -321,8 +321,8 @@ def test_two_registries_do_not_share_series(own_ctx: Context) -> None:
     assert value(second, "threads_monitor_checks_total", result="valid") == 0.0
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
 def test_promtool_accepts_a_scrape_of_1000_tokens(tmp_path: Path) -> None:
+    promtool = tool("promtool")
     config = replace(default_config(), database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'm.sqlite3'}"))
     context = Context(config, clock=lambda: NOW)
     upgrade(context.engine)
@@ -358,6 +358,6 @@ def test_promtool_accepts_a_scrape_of_1000_tokens(tmp_path: Path) -> None:
     context.close()
     assert body.count(b"threads_token_info{") == 1000
     done = subprocess.run(
-        ["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
+        [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
     )
     assert (done.returncode, done.stdout + done.stderr) == (0, b"")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import io
 import json
 import logging
-import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -21,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 from receivers import HttpReceiver, SmtpDelivery, SmtpReceiver
+from support import free_port, tool, wait_until
 
 from monitor.notify import (
     NOTIFIER_TYPES,
@@ -85,12 +83,6 @@ def message(*alerts: AlertEvent, notifier: str = "n") -> Message:
         created_at=NOW,
         external_url="http://monitor.example:9469/",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- one harness per notifier type: how to build it, what its receiver got, how to make it fail ---
@@ -551,18 +543,14 @@ def test_html_escapes_everything() -> None:
     assert "<script>" not in html_text and "&lt;script&gt;" in html_text and "a&amp;b" in html_text
 
 
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-
-
 @pytest.fixture
 def real_alertmanager(tmp_path: Path) -> Iterator[str]:
-    if not ALERTMANAGER:
-        pytest.skip("prometheus-alertmanager is not installed")
+    alertmanager = tool("prometheus-alertmanager", "alertmanager")
     config = tmp_path / "alertmanager.yml"
     config.write_text("route:\n  receiver: default\nreceivers:\n  - name: default\n", encoding="utf-8")
     port = free_port()
     args = [
-        ALERTMANAGER,
+        alertmanager,
         f"--config.file={config}",
         f"--storage.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
@@ -570,21 +558,17 @@ def real_alertmanager(tmp_path: Path) -> Iterator[str]:
     ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"Alertmanager exited: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}")
+        try:
+            return requests.get(f"{url}/-/ready", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("Alertmanager did not become ready")
-            with contextlib.suppress(subprocess.TimeoutExpired):  # the pause between polls; notices an exit
-                proc.wait(timeout=0.05)
-                pytest.fail(
-                    f"Alertmanager exited: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}"
-                )
+        wait_until(ready, 30, "Alertmanager to answer /-/ready")
         yield url
     finally:
         proc.terminate()

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_daemon import SECRETS, DaemonProcess, Fleet, free_port, make_fleet, wait_until
+from helpers_daemon import SECRETS, DaemonProcess, Fleet, make_fleet
 from prometheus_client.parser import text_string_to_metric_families
 from receivers import HttpReceiver, SmtpReceiver
 from sqlalchemy import MetaData, create_engine, select
+from support import free_port, wait_until
 
 from monitor.simulator import Simulator
 

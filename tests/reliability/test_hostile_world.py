@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers_daemon import SECRETS, Fleet, new_secret, wait_until
+from helpers_daemon import SECRETS, Fleet, new_secret
 from receivers import HttpReceiver, TricklingReceiver
 from sqlalchemy import create_engine, func, select, text, update
+from support import wait_until
 
 from monitor.db.models import Token
 from monitor.db.session import transaction

@@ -48,9 +48,7 @@ def test_sigterm_mid_sweep_exits_0_and_releases_every_lease(
     daemon = start_monitor(fleet, ready=False)
     until(lambda: fleet.leases() > 0 and 0 < sum(fleet.calls().values()) < len(names) // 2, 30,
           "the sweep to be under way")  # fmt: skip
-    started = time.monotonic()
-    assert daemon.stop(signal.SIGTERM) == 0
-    assert time.monotonic() - started < 15
+    assert daemon.stop(signal.SIGTERM) == 0  # not killed at the stop deadline
     assert fleet.leases() == 0, "tokens.lease_owner is NULL everywhere after a clean stop"
     assert leased_notifications(fleet) == 0
     log = daemon.output()

@@ -1,33 +1,33 @@
 """The status page (GET / of the daemon's endpoint) rendered by a real headless Chromium on a phone-width
 window: the demo's tokens appear in the DOM, and a screenshot is saved under the test's temporary folder.
 
-Skipped when Debian's `chromium` is not installed (`.ci/run` installs it).
+Needs Debian's `chromium` (`.ci/run` installs it; tests/support.py says what happens without it).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from support import tool
 from test_demo import ALERT_LINE, FIRST_ALERT_WITHIN, DemoRun
 
 from monitor.demo import TOKENS
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+pytestmark = pytest.mark.needs_tool("chromium")
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=420,900"]  # fmt: skip
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
+    browser = tool("chromium")
     profile = tmp_path / "chromium-profile"
     profile.mkdir(exist_ok=True)
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+    return subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
                           text=True, timeout=120, check=False)  # fmt: skip
 
 

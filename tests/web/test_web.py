@@ -21,9 +21,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from helpers_daemon import Fleet, config_text, make_fleet, wait_until
+from helpers_daemon import Fleet, config_text, make_fleet
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
+from support import wait_until
 
 from monitor.config.load import HttpConfig
 from monitor.daemon.lifecycle import Daemon

@@ -1,12 +1,11 @@
 """The README's screenshots, taken in the suite: `python -m bench.screenshots` renders the fleet page of a
 mixed fleet and a refreshed token's page in headless Chromium at desktop and phone width.
 
-Skipped when Debian's `chromium` is not installed (`.ci/run` installs it).
+Needs Debian's `chromium` (`.ci/run` installs it; tests/support.py says what happens without it).
 """
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+pytestmark = pytest.mark.needs_tool("chromium")
 
 
 def png_size(path: Path) -> tuple[int, int]:
