@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import requests
 from helpers_callbacks import APP, CallbackWorld
-from helpers_daemon import new_secret, wait_until
+from helpers_daemon import new_secret
 from receivers import HttpReceiver
 from sqlalchemy import select, update
+from support import wait_until
 
 from monitor.db.models import Token, TokenEvent
 from monitor.db.session import transaction

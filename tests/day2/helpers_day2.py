@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from helpers_daemon import DaemonProcess, Fleet, leaked, make_fleet, wait_until
+from helpers_daemon import DaemonProcess, Fleet, leaked, make_fleet
 from receivers import HttpReceiver, SmtpReceiver
+from support import wait_until
 
 from monitor.simulator import Simulator
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers_daemon import make_fleet, wait_until
+from helpers_daemon import make_fleet
 from receivers import HttpReceiver
+from support import wait_until
 
 from monitor.cli import main
 from monitor.config.load import load_config

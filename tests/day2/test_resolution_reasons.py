@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers_daemon import new_secret, wait_until
+from helpers_daemon import new_secret
 from helpers_day2 import APP, Day2World
 from receivers import HttpReceiver, SmtpReceiver
+from support import wait_until
 
 from monitor.crypto import fingerprint
 from monitor.simulator import Simulator
