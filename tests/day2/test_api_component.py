@@ -122,3 +122,13 @@ def test_a_database_failure_is_a_503(served: Served, fleet: Fleet) -> None:
     answer = served("PUT", "/x", '{"app": "growth", "token": "THAAx123"}')
     assert answer.status_code == 503 and answer.json() == {"error": "unavailable: try again"}
     assert served.counts[("put", "error")] == 1
+
+
+def test_the_body_limit_is_64_kib_exactly(served: Served) -> None:
+    """SPEC 15's number as a literal: 65,536 bytes are read (and judged), one more is refused unread."""
+    padding = '{"app": "growth", "token": "THAAbody123", "labels": {"pad": "%s"}}'
+    at_limit = padding % ("x" * (65536 - len(padding % "")))
+    assert len(at_limit.encode()) == 65536
+    assert served("PUT", "/body", at_limit).status_code == 400  # read: the label is too long, a clear 400
+    assert served("PUT", "/body", at_limit + " ").status_code == 413
+    assert served.counts[("put", "too_large")] == 1
