@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
 from monitor.commands import (
+    alert_cmds,
+    apps_cmds,
     check_cmds,
     config_cmds,
     daemon_cmds,
@@ -46,8 +48,10 @@ log = logging.getLogger("monitor")
 Register = Callable[[argparse._SubParsersAction], None]
 COMMAND_MODULES: tuple[Register, ...] = (
     registry_cmds.register,
+    apps_cmds.register,
     token_cmds.register,
     status_cmds.register,
+    alert_cmds.register,
     check_cmds.register,
     daemon_cmds.register,
     notify_cmds.register,
@@ -99,6 +103,20 @@ def build_parser() -> ArgumentParser:
     for register in COMMAND_MODULES:
         register(sub)
     return parser
+
+
+def console() -> None:
+    """The console script and `python -m monitor`: run one command and exit with its code.
+
+    After an interrupt (exit 128 + signal) the process ends at once: the command stored what it had and
+    released what it held, and API calls still in flight are abandoned rather than waited for (up to a
+    whole timeout each)."""
+    code = main()
+    if code > 128:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _fail(code: int, message: str) -> int:

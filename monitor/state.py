@@ -74,6 +74,12 @@ def token_state(
     return State.OK
 
 
+def mute_in_force(token_until: float | None, app_until: float | None, now: float) -> float | None:
+    """When the mute in force on a token ends (its own or its app's, whichever is later); None: none is."""
+    ends = [at for at in (token_until, app_until) if at is not None and at > now]
+    return max(ends) if ends else None
+
+
 def lost_scopes(expected: str | None, scopes: str | None) -> list[str]:
     """Scopes in the baseline that the latest observation no longer has, sorted."""
     if not expected or scopes is None:

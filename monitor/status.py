@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import App, Token
-from monitor.state import Horizons, State, token_state, trouble_key
+from monitor.state import Horizons, State, mute_in_force, token_state, trouble_key
 from monitor.tables import render_table
 from monitor.timefmt import humanize_duration, iso_utc
 
@@ -34,6 +34,8 @@ class StatusRow:
     last_success_at: float | None = None
     callback_check_at: float | None = None  # the last check a callback or the recheck API asked for
     callback_check_reason: str | None = None  # deauthorize | recheck
+    muted_until: float | None = None  # the mute in force (the token's own or its app's), until then
+    mute_comment: str | None = None
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -43,6 +45,7 @@ class StatusRow:
             "last_check_at",
             "last_success_at",
             "callback_check_at",
+            "muted_until",
         ):
             out[key] = iso_utc(out[key]) if out[key] else None
         out["scopes"] = list(self.scopes)
@@ -66,11 +69,11 @@ def status_rows(
     """Every token's row, worst first; or only the tokens named in `names`, read through the name index
     (the cost of `check NAME` or `status NAME` does not grow with the fleet)."""
     if names is None:
-        rows = [_status_row(r, horizons, now) for r in session.execute(_STATUS_QUERY)]
+        rows = [status_row_of(r, horizons, now) for r in session.execute(_STATUS_QUERY)]
     else:
         wanted = sorted(set(names))
         rows = [
-            _status_row(r, horizons, now)
+            status_row_of(r, horizons, now)
             for i in range(0, len(wanted), NAMES_PER_QUERY)
             for r in session.execute(_STATUS_QUERY.where(Token.name.in_(wanted[i : i + NAMES_PER_QUERY])))
         ]
@@ -95,11 +98,16 @@ STATUS_SELECT = (
     Token.last_success_at,
     Token.callback_check_at,
     Token.callback_check_reason,
+    Token.muted_until,
+    Token.mute_comment,
+    App.muted_until,
+    App.mute_comment,
 )  # what a StatusRow is made of; the status pages select the same
 _STATUS_QUERY = select(*STATUS_SELECT).join(App, Token.app_id == App.id)
 
 
-def _status_row(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow:
+def status_row_of(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow:
+    """A row of STATUS_SELECT's columns (more may follow: they are ignored) as a StatusRow."""
     (
         name,
         app,
@@ -117,7 +125,8 @@ def _status_row(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow
         success,
         callback_at,
         callback_reason,
-    ) = row
+        *mutes,
+    ) = row[: len(STATUS_SELECT)]
     if inspector == "invalid":  # no verdict on the token: its app's inspector credential is refused
         result = "inspector"
     state = token_state(
@@ -131,8 +140,23 @@ def _status_row(row: Sequence[Any], horizons: Horizons, now: float) -> StatusRow
     scope_list = tuple((scopes or "").split())
     return StatusRow(
         name, app, state.value, exp, dae, checked, result, error, scope_list, source, reason,
-        label_pairs(labels), success, callback_at, callback_reason,
+        label_pairs(labels), success, callback_at, callback_reason, *mute_of(*mutes[:4], now=now),
     )  # fmt: skip
+
+
+def mute_of(
+    token_until: float | None,
+    token_comment: str | None,
+    app_until: float | None,
+    app_comment: str | None,
+    *,
+    now: float,
+) -> tuple[float | None, str | None]:
+    """(end, comment) of the mute in force on a token (its own, or its app's when that lasts longer)."""
+    until = mute_in_force(token_until, app_until, now)
+    if until is None:
+        return None, None
+    return until, token_comment if until == token_until else app_comment
 
 
 def until(at: float | None, now: float) -> str:
@@ -160,7 +184,7 @@ def last_check(row: StatusRow, now: float) -> str:
     return text
 
 
-def describe_state(row: StatusRow) -> str:
+def _describe(row: StatusRow) -> str:
     if row.state == "invalid" and row.reason:
         return f"invalid ({row.reason})"
     if row.last_result in ("error", "throttled") and row.state != "unchecked":
@@ -172,6 +196,12 @@ def describe_state(row: StatusRow) -> str:
     if row.last_check_at is None:
         return "never checked"
     return row.state
+
+
+def describe_state(row: StatusRow) -> str:
+    """The state in words, with ", muted" while a mute is in force."""
+    text = _describe(row)
+    return f"{text}, muted" if row.muted_until is not None else text
 
 
 # The columns a status table can show, each a header and how to fill it (shared by `status`, `check`, demo).

@@ -48,6 +48,20 @@ def iso_utc(ts: float) -> str:
     return datetime.fromtimestamp(int(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_iso_utc(text: str) -> float:
+    """Unix seconds of an ISO 8601 time ("2027-01-31T00:00Z", "2027-01-31T00:00:00+01:00", "2027-01-31");
+    without an offset it is UTC. ValueError names the expected form."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use ISO 8601 in UTC, e.g. 2027-01-31T00:00Z or 2027-01-31"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def rfc3339(ts: float) -> str:
     """Format Unix seconds as RFC 3339 UTC, keeping milliseconds when there are any (for JSON payloads)."""
     moment = datetime.fromtimestamp(ts, tz=UTC)

@@ -113,3 +113,14 @@ def test_an_endless_import_file_is_refused_at_its_first_line(
     (tmp_path / "nul.csv").write_bytes(b"name,app,token\nx\0y,acme,THQWJ-abc-1\n")
     code, _, err = run(capsys, config, "tokens", "import", str(tmp_path / "nul.csv"))
     assert code == 2 and "line 2" in err and "NUL" in err
+
+
+def test_an_endless_secret_file_is_refused_not_read_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--token-file /dev/zero` (and every other secret file): read bounded, refused with a message."""
+    config = write_config(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'm.sqlite3'}", tmp_path / "k")
+    assert run(capsys, config, "init")[0] == 0
+    code, _, err = run(capsys, config, "apps", "add", "acme", "--inspector-token-file", "/dev/zero")
+    assert code == 2 and "cannot read inspector credential file /dev/zero" in err
+    assert "Traceback" not in err

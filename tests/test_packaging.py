@@ -39,6 +39,7 @@ PREFIX, CONFDIR, STATEDIR = (
     "/var/lib/threads-token-monitor",
 )
 APP_ID, INSPECTOR, TOKEN = "777", "INSPECTOR-PACKAGING", "TOKEN-PACKAGING-HEALTHY"
+ROTATED = "TOKEN-PACKAGING-ROTATED"  # the string `tokens set-token` stores in the day-2 round
 INSTALL_TIMEOUT = 600  # dependencies come from the package index (or pip's cache) as they do for users
 
 pytestmark = pytest.mark.needs_tool("git")  # lists the tracked files
@@ -265,7 +266,8 @@ def simulator(installed: Installed, tmp_path: Path) -> Iterator[str]:
     fixture = {
         "apps": [{"app_id": APP_ID, "inspector": INSPECTOR}],
         "tokens": [
-            {"token": TOKEN, "app_id": APP_ID, "expires_at": now + 50 * 86400, "issued_at": now - 3600}
+            {"token": t, "app_id": APP_ID, "expires_at": now + 50 * 86400, "issued_at": now - 3600}
+            for t in (TOKEN, ROTATED)
         ],
     }
     (tmp_path / "sim.json").write_text(json.dumps(fixture), encoding="utf-8")
@@ -332,6 +334,7 @@ def test_installed_script_registers_checks_and_runs_as_the_unit_does(server: Ser
     assert checked["checked"][0]["state"] == "ok"
     assert checked["checked"][0]["last_result"] == "valid"
     assert TOKEN not in json.dumps(checked) and INSPECTOR not in json.dumps(checked)
+    day_two(server, cfg, env)
 
     start = server.swap(unit_command("ExecStart"))
     proc = subprocess.Popen(start, cwd=server.installed.workdir, env=env, stdout=subprocess.PIPE,
@@ -373,3 +376,29 @@ def test_the_installed_config_check_refuses_what_cannot_work(installed: Installe
         [str(installed.script), "--config", "mysql.toml", "config", "check"],
         cwd=workdir, env=installed.env(), capture_output=True, text=True, timeout=120,
     ).stderr  # fmt: skip
+
+
+def day_two(server: Server, cfg: list[str], env: dict[str, str]) -> None:
+    """The day-2 commands of SPEC 15 from the installed script: relabel, replace the string (checked at
+    once, history kept), mute, list alerts, filter status, a dry-run import from stdin, a new inspector."""
+    inst = server.installed
+    assert "team=growth" in run(inst, *cfg, "tokens", "label", "acme", "team=growth", env=env)
+    replaced = run(inst, *cfg, "tokens", "set-token", "acme", "--token-stdin", stdin=ROTATED + "\n", env=env)
+    assert "checked: ok" in replaced and ROTATED not in replaced
+    history = json.loads(run(inst, *cfg, "tokens", "history", "acme", "--json", env=env))
+    assert [r["result"] for r in history if r["kind"] == "change"] == ["replaced", "labels"]
+    assert "muted token acme" in run(inst, *cfg, "tokens", "mute", "acme", "--for", "1d", env=env)
+    (row,) = json.loads(
+        run(inst, *cfg, "status", "--state", "ok", "--label", "team=growth", "--json", env=env)
+    )
+    assert row["name"] == "acme" and row["muted_until"]
+    assert json.loads(run(inst, *cfg, "alerts", "list", "--json", env=env)) == []
+    csv = f"name,app,token\nacme,growth,{TOKEN}\nbeta,growth,{TOKEN}-beta\n"
+    dry = json.loads(
+        run(inst, *cfg, "tokens", "import", "-", "--replace", "--dry-run", "--json", stdin=csv, env=env)
+    )
+    assert (dry["added"], dry["replaced"], dry["imported"]) == (1, 1, 0)
+    inspector = run(
+        inst, *cfg, "apps", "set-inspector", "growth", "--inspector-token-stdin", stdin=INSPECTOR, env=env
+    )
+    assert "the inspector credential works" in inspector and INSPECTOR not in inspector

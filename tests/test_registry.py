@@ -161,7 +161,7 @@ def test_a_failure_inside_the_insert_rolls_back_every_chunk(
     with transaction(sessions) as s:
         registry.add_app(s, vault, "acme", "INSPECTOR-1", kind="user_token", threads_app_id=None, now=NOW)
         registry.add_tokens(s, vault, [NewToken("tok-02499", "acme", "THQWJ-0")], now=NOW)
-    monkeypatch.setattr(registry, "_existing_names", lambda session, names: set())
+    monkeypatch.setattr(registry.tokens, "existing_names", lambda session, names: set())
     batch = [NewToken(f"tok-{i:05d}", "acme", f"THQWJ-{i}") for i in range(2500)]
     with pytest.raises(Exception, match="(?i)unique|duplicate"), transaction(sessions) as s:
         registry.add_tokens(s, vault, batch, now=NOW)

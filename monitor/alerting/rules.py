@@ -1,59 +1,33 @@
-"""The alert rules and the alert ladder. Pure: inputs and `now` in, new state and events out.
+"""The alert rules. Pure: inputs and `now` in, the alerts that should be firing out.
 
 `token_alerts`, `app_alerts` and `source_alerts` say which alerts *should* be firing for one subject now
-(`Desired`); `step` moves one alert's stored ladder (`AlertState`) towards that and says what to notify:
-fire, escalate (warning -> critical), repeat every `repeat_interval`, resolve once. A de-escalation is silent,
-and a later `expires_at` (a real refresh) restarts the expiry ladders from scratch.
+(`Desired`); the ladder (monitor.alerting.ladder: `step`, `AlertState`) moves each stored alert towards that
+and says what to notify.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
-from monitor.notify.base import SEVERITY_RANK, AlertEvent
+from monitor.alerting.ladder import (
+    LATER_TOLERANCE,
+    RESET_ON_LATER_AT,
+    AlertState,
+    Desired,
+    Step,
+    event,
+    labels_fingerprint,
+    resolves,
+    step,
+)
 from monitor.state import State, horizon_level, lost_scopes
 
-# Alerts whose `at` is a deadline that a refresh or re-authorisation moves later.
-RESET_ON_LATER_AT = frozenset({"TokenExpiring", "TokenDataAccessExpiring"})
-# A deadline this much later counts as a real refresh (API timestamps are whole seconds).
-LATER_TOLERANCE = 1.0
-
-
-@dataclass(frozen=True)
-class Desired:
-    """An alert that should be firing now, as the rules see it."""
-
-    key: str
-    alertname: str
-    subject: str
-    severity: str
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    at: float | None = None
-    token_id: int | None = None
-
-
-@dataclass(frozen=True)
-class AlertState:
-    """One alert's stored ladder (a row of `alerts`)."""
-
-    key: str
-    alertname: str
-    subject: str
-    status: str  # firing | resolved
-    severity: str
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    fingerprint: str
-    at: float | None
-    started_at: float
-    last_notified_at: float | None
-    notified_severity: str | None
-    resolved_at: float | None = None
-    token_id: int | None = None
+# The ladder's names, imported from here by older code and tests.
+__all__ = ["LATER_TOLERANCE", "RESET_ON_LATER_AT", "AlertState", "Desired", "Step", "TokenFacts", "alert_key"]
+__all__ += ["app_alerts", "event", "labels_fingerprint", "lost_scopes", "resolves", "source_alerts", "step"]
+__all__ += ["token_alerts"]
 
 
 @dataclass(frozen=True)
@@ -74,16 +48,14 @@ class TokenFacts:
     failing_since: float | None
     last_error: str | None
     refresh_error: str | None
+    # When the string last changed and when the monitor last refreshed it: an alert raised before a
+    # change ends as "replaced" or "refreshed" (monitor.alerting.reasons).
+    secret_changed_at: float | None = None
+    last_refresh_at: float | None = None
 
 
 def alert_key(alertname: str, subject: str) -> str:
     return f"{alertname}/{subject}"
-
-
-def labels_fingerprint(labels: Mapping[str, str]) -> str:
-    """16 hex chars identifying the alert (its labels without severity, which escalation changes)."""
-    text = "\x00".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "severity")
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _level(at: float | None, warning: float, critical: float, now: float) -> str | None:
@@ -165,107 +137,3 @@ def source_alerts(source: str, error: str | None) -> list[Desired]:
             alert_key("SourceFailing", subject), "SourceFailing", subject, "warning", labels, _error(error)
         )
     ]
-
-
-# --- the ladder ------------------------------------------------------------------------------------------
-
-Step = tuple[AlertState | None, tuple[AlertEvent, ...]]
-
-
-def step(stored: AlertState | None, desired: Desired | None, repeat_interval: float, now: float) -> Step:
-    """Move one alert's ladder to `now`: the state to store (None: nothing stored) and what to notify."""
-    firing = stored is not None and stored.status == "firing"
-    if desired is None:
-        if stored is None or not firing:
-            return stored, ()
-        return _resolve(stored, now)
-    if stored is None or not firing:
-        return _fire(stored, desired, now)
-    assert stored is not None
-    if _refreshed(stored, desired):
-        resolved, events = _resolve(stored, now)
-        fired, more = _fire(resolved, desired, now)
-        return fired, events + more
-    return _progress(stored, desired, repeat_interval, now)
-
-
-def _refreshed(stored: AlertState, desired: Desired) -> bool:
-    return (
-        desired.alertname in RESET_ON_LATER_AT
-        and stored.at is not None
-        and desired.at is not None
-        and desired.at > stored.at + LATER_TOLERANCE
-    )
-
-
-def _fire(previous: AlertState | None, d: Desired, now: float) -> Step:
-    state = AlertState(
-        key=d.key,
-        alertname=d.alertname,
-        subject=d.subject,
-        status="firing",
-        severity=d.severity,
-        labels=dict(d.labels),
-        annotations=dict(d.annotations),
-        fingerprint=labels_fingerprint(d.labels),
-        at=d.at,
-        started_at=now,
-        last_notified_at=now,
-        notified_severity=d.severity,
-        resolved_at=None,
-        token_id=d.token_id,
-    )
-    return state, (event(state, "fire", d.at),)
-
-
-def _resolve(stored: AlertState, now: float) -> Step:
-    # The resolve goes where the loudest notification went, so a critical-only channel hears the end too.
-    severity = stored.notified_severity or stored.severity
-    state = replace(
-        stored,
-        status="resolved",
-        resolved_at=now,
-        severity=severity,
-        labels={**stored.labels, "severity": severity},
-    )
-    return state, (event(state, "resolve", stored.at),)
-
-
-def _progress(stored: AlertState, d: Desired, repeat_interval: float, now: float) -> Step:
-    # A deadline that moved earlier is news for the message, but only a later one restarts the ladder; the
-    # stored reference keeps the latest seen, so an observation flapping between two values stays quiet.
-    at = d.at if stored.at is None or d.at is None else max(stored.at, d.at)
-    current = replace(
-        stored,
-        severity=d.severity,
-        labels=dict(d.labels),
-        annotations=dict(d.annotations),
-        at=at,
-        token_id=d.token_id,
-        fingerprint=labels_fingerprint(d.labels),
-    )
-    rank = SEVERITY_RANK.get(d.severity, 0)
-    if rank > SEVERITY_RANK.get(stored.notified_severity or "", 0):
-        state = replace(current, last_notified_at=now, notified_severity=d.severity)
-        return state, (event(state, "escalate", d.at),)
-    if stored.last_notified_at is None or now - stored.last_notified_at >= repeat_interval:
-        state = replace(current, last_notified_at=now, notified_severity=d.severity)
-        return state, (event(state, "repeat", d.at),)
-    return current, ()
-
-
-def event(state: AlertState, kind: str, at: float | None) -> AlertEvent:
-    """The notification for `state` at one step of its ladder."""
-    resolved = state.status == "resolved"
-    return AlertEvent(
-        alertname=state.alertname,
-        status=state.status,
-        severity=state.severity,
-        labels=dict(state.labels),
-        annotations=dict(state.annotations),
-        starts_at=state.started_at,
-        ends_at=state.resolved_at if resolved else None,
-        fingerprint=state.fingerprint,
-        at=at,
-        kind=kind,
-    )

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -142,8 +142,10 @@ class CallbackServer:
         tls_cert_file: Path | str | None = None,
         tls_key_file: Path | str | None = None,
         limits: Limits | None = None,
+        api_routes: Sequence[Route] = (),
     ) -> None:
         self.secret_for, self.on_deauthorize, self.on_recheck = secret_for, on_deauthorize, on_recheck
+        self.api_routes = list(api_routes)  # more of the API (the registry: monitor.api), behind the bearer
         self.count, self.now = count, now
         self._api_token = api_token
         self.bearer = BearerGuard(api_token)
@@ -158,12 +160,13 @@ class CallbackServer:
         )
 
     def routes(self) -> list[Route]:
-        """The deauthorize route, and the recheck route when an API token is set (else it answers 404)."""
+        """The deauthorize route, and the API's routes when an API token is set (else they answer 404)."""
         routes = [
             Route("POST", DEAUTHORIZE_PATH, self.deauthorize, MAX_BODY, self.deauthorize_oversized),
         ]
         if self._api_token is not None:
             routes.append(Route("POST", RECHECK_PATH, self.recheck, MAX_RECHECK_BODY, self.recheck_oversized))
+            routes.extend(self.api_routes)
         return routes
 
     def start(self) -> None:

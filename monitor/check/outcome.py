@@ -7,6 +7,7 @@ the sweep's value types (one outcome, a sweep's counts).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,11 @@ from monitor.check.observe import ANSWERED, Cadence, Observation, changed, next_
 from monitor.check.store import Claimed
 from monitor.graph.results import CheckResult, Verdict
 from monitor.state import Horizons, State, lost_scopes, token_state
+
+PAUSE_AT_PERCENT = 95.0  # usage headers at or above this pause an app's checks until access is regained
+UNSTORABLE = CheckResult(
+    Verdict.ERROR, None, "unstorable", None, None, "the answer does not fit the registry", None, None, None, 0
+)
 
 
 @dataclass
@@ -30,6 +36,16 @@ class CheckOutcome:
     claimed: Claimed
     result: CheckResult
     duration: float
+
+
+@dataclass
+class CheckRun:
+    """Checks asked for at once: the tokens leased for them, the outcomes stored, and whether the run was
+    stopped (or failed) before every leased token was answered (those were released unchecked)."""
+
+    claimed: list[Claimed]
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+    interrupted: bool = False
 
 
 def quiet_first(c: Claimed, obs: Observation, horizons: Horizons | None, now: float) -> bool:
@@ -112,3 +128,30 @@ def error_text(r: CheckResult) -> str:
     if r.message:
         parts.append(r.message)
     return ": ".join(parts)[:300]
+
+
+def inspector_states(outcomes: Sequence[CheckOutcome]) -> list[tuple[int, str, str | None, str | None]]:
+    """(app id, "ok" | "invalid", reason, message) for each app a batch of outcomes says something about:
+    one refusal of its inspector credential outweighs any answer."""
+    apps: dict[int, CheckResult] = {}
+    for o in outcomes:
+        refused = o.result.verdict == Verdict.INSPECTOR
+        apps[o.claimed.app_id] = o.result if refused else apps.get(o.claimed.app_id, o.result)
+    out = []
+    for app_id, r in apps.items():
+        if r.verdict == Verdict.INSPECTOR:
+            out.append((app_id, "invalid", r.reason, r.message))
+        elif r.verdict in ANSWERED:
+            out.append((app_id, "ok", None, None))
+    return out
+
+
+def pause_for(r: CheckResult, min_interval: float) -> float | None:
+    """Seconds to pause an app's checks after this answer (throttled, or usage near the limit), else None.
+    An inspector problem has a backoff of its own (monitor.check.probe)."""
+    if r.verdict == Verdict.INSPECTOR:
+        return None
+    usage_high = r.usage is not None and r.usage.max_percent() >= PAUSE_AT_PERCENT
+    if r.verdict != Verdict.THROTTLED and not usage_high:
+        return None
+    return r.retry_after or (r.usage.regain_after if r.usage else None) or min_interval

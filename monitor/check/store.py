@@ -6,18 +6,23 @@ database without inspecting a token twice; SQLite has one daemon per file (see S
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Double, and_, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check.observe import Observation
 from monitor.db import leases
 from monitor.db.models import TOKENS, App, Snapshot, Token
+from monitor.db.session import transaction
 
 T = TOKENS
+T_ = TypeVar("T_")
+log = logging.getLogger("monitor.sweep")
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,21 @@ def is_deadlock(exc: BaseException) -> bool:
     return len(args) > 0 and args[0] in DEADLOCK_CODES
 
 
+def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T_]) -> T_:
+    """Run `work` in one transaction; again (up to 3 times) when the database chose it as a deadlock
+    victim, which several daemons sharing one MariaDB/PostgreSQL database can provoke."""
+    for attempt in range(1, 4):
+        try:
+            with transaction(sessions) as s:
+                read_committed(s)
+                return work(s)
+        except DBAPIError as exc:
+            if attempt == 3 or not is_deadlock(exc):
+                raise
+            log.info("database deadlock (attempt %d of 3): retrying the transaction", attempt)
+    raise AssertionError("unreachable")
+
+
 def claim_due(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
     """Lease up to `limit` due tokens (soonest due first) that nobody else holds."""
     stmt = (
@@ -144,10 +164,10 @@ def claim_due(session: Session, owner: str, now: float, lease: float, limit: int
 
 
 def claim_ids(session: Session, ids: Sequence[int], owner: str, now: float, lease: float) -> list[Claimed]:
-    """Lease specific tokens (the `check` command) unless another process holds them."""
-    stmt = (
-        select(Token.id).where(Token.id.in_(list(ids)), leases.free(T, now)).with_for_update(skip_locked=True)
-    )
+    """Lease specific tokens (the `check` command) unless another process holds them (a lease this owner
+    took already, as `tokens set-token` does with the replacement, is its own)."""
+    free = leases.free(T, now, owner)
+    stmt = select(Token.id).where(Token.id.in_(list(ids)), free).with_for_update(skip_locked=True)
     return _lease(session, list(session.scalars(stmt).all()), owner, now, lease)
 
 

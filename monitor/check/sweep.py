@@ -16,16 +16,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TypeVar
 
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check import store
-from monitor.check.observe import ANSWERED, Cadence
-from monitor.check.outcome import CheckOutcome, SweepStats, result_rows
+from monitor.check.observe import Cadence
+from monitor.check.outcome import (
+    UNSTORABLE,
+    CheckOutcome,
+    CheckRun,
+    SweepStats,
+    inspector_states,
+    pause_for,
+    result_rows,
+)
 from monitor.check.probe import Gate, InspectorProbes, opener
-from monitor.check.progress import Tick, gather
+from monitor.check.progress import Tick
 from monitor.crypto import Vault
-from monitor.db.session import transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.graph.results import CheckResult, Verdict
@@ -34,10 +41,7 @@ from monitor.state import Horizons
 log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")
 
-PAUSE_AT_PERCENT = 95.0  # usage headers at or above this pause an app's checks until access is regained
-UNSTORABLE = CheckResult(
-    Verdict.ERROR, None, "unstorable", None, None, "the answer does not fit the registry", None, None, None, 0
-)
+STORE_EVERY = 0.5  # seconds: asked-for checks store their answers at least this often while they run
 Claim = Callable[[Session, str, float], list[store.Claimed]]  # (session, owner, now) -> the tokens leased
 
 
@@ -121,28 +125,64 @@ class Sweeper:
         return stats
 
     def check_now(self, token_ids: Iterable[int], tick: Tick | None = None) -> list[CheckOutcome]:
-        """Inspect the given tokens at once, whatever their schedule (the `check` command)."""
+        """Inspect the given tokens at once, whatever their schedule (the refresher's follow-up check)."""
+        return self.check_ids(token_ids, tick).outcomes
+
+    def check_ids(
+        self, token_ids: Iterable[int], tick: Tick | None = None, stop: threading.Event | None = None
+    ) -> CheckRun:
+        """Inspect the given tokens at once (the `check` command), until `stop` is set."""
         ids = list(token_ids)
         claim: Claim = lambda s, owner, now: store.claim_ids(s, ids, owner, now, self.lease)  # noqa: E731
-        return self.check_claimed(claim, "check", tick)
+        return self.run_claimed(claim, "check", tick, stop)
 
     def check_claimed(self, claim: Claim, purpose: str, tick: Tick | None = None) -> list[CheckOutcome]:
+        return self.run_claimed(claim, purpose, tick).outcomes
+
+    def run_claimed(
+        self, claim: Claim, purpose: str, tick: Tick | None = None, stop: threading.Event | None = None
+    ) -> CheckRun:
         """Inspect at once the tokens `claim(session, owner, now)` leases, under an owner of their own (the
-        end of a concurrent sweep must not drop those leases); within the budget, whatever app pauses."""
-        now = self.clock()
-        owner = f"{self.owner}:{purpose}"
+        end of a concurrent sweep must not drop those leases), within the budget, whatever app pauses;
+        answers are stored as they arrive (at least every STORE_EVERY s). When `stop` is set, or anything
+        fails, what was answered is stored and every token still held is released at once."""
+        now, owner = self.clock(), self.owner_for(purpose)
 
         def claim_and_load(s: Session) -> list[store.Claimed]:
             claimed = claim(s, owner, now)
             self._load_inspectors(s, {c.app_id for c in claimed})
             return claimed
 
-        claimed = self._tx(claim_and_load)
-        stats = SweepStats()
-        futures = self._submit(claimed, stats, honour_pauses=False, owner=owner)
-        outcomes = gather(futures, tick)  # `tick(1)` as each check finishes: the `check` progress bar
-        self._store(outcomes, stats, owner=owner)
-        return outcomes
+        run = CheckRun(self._tx(claim_and_load))
+        stats, answered = SweepStats(), list[CheckOutcome]()
+        pending = self._submit(run.claimed, stats, honour_pauses=False, owner=owner)
+        stored_at = time.monotonic()
+        try:
+            while pending and not (stop is not None and stop.is_set()):
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    answered.append(future.result())
+                    if tick is not None:
+                        tick(1)  # the `check` progress bar
+                if answered and (not pending or time.monotonic() - stored_at >= STORE_EVERY):
+                    self._store(answered, stats, owner=owner)
+                    run.outcomes += answered
+                    answered, stored_at = [], time.monotonic()
+        finally:
+            run.interrupted = bool(pending)
+            for future in pending:
+                future.cancel()  # calls in flight are abandoned: their answers come too late to count
+            answered += [f.result() for f in pending if f.done() and not f.cancelled() and not f.exception()]
+            self._store(answered, stats, owner=owner)
+            run.outcomes += answered
+            left = {c.id for c in run.claimed} - {o.claimed.id for o in run.outcomes}
+            if left:
+                self._tx(lambda s: store.release(s, owner, sorted(left)))
+        return run
+
+    def owner_for(self, purpose: str) -> str:
+        """The lease owner of checks asked for at once (`run_claimed`) for `purpose`."""
+        return f"{self.owner}:{purpose}"
 
     def stop(self) -> None:
         self.stopping.set()
@@ -168,18 +208,7 @@ class Sweeper:
         return self._tx(claim)
 
     def _tx(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one transaction; again (up to 3 times) when the database chose it as a deadlock
-        victim, which several daemons sharing one MariaDB/PostgreSQL database can provoke."""
-        for attempt in range(1, 4):
-            try:
-                with transaction(self.sessions) as s:
-                    store.read_committed(s)
-                    return work(s)
-            except DBAPIError as exc:
-                if attempt == 3 or not store.is_deadlock(exc):
-                    raise
-                log.info("database deadlock (attempt %d of 3): retrying the transaction", attempt)
-        raise AssertionError("unreachable")
+        return store.in_transaction(self.sessions, work)
 
     def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
         for app in store.load_apps(session, list(app_ids)).values():
@@ -285,44 +314,25 @@ class Sweeper:
 
     def _write(self, outcomes: list[CheckOutcome], owner: str, now: float) -> None:
         updates, snapshots = [], []
-        apps: dict[int, CheckResult] = {}
         for o in outcomes:
             update, snapshot = result_rows(o.claimed, o.result, self.cadence, now, self.rand(), self.horizons)
             updates.append(update)
             if snapshot is not None:
                 snapshots.append(snapshot)
-            apps[o.claimed.app_id] = (
-                o.result if o.result.verdict == Verdict.INSPECTOR else apps.get(o.claimed.app_id, o.result)
-            )
 
         def write(s: Session) -> None:
             store.write_results(s, owner, updates, snapshots)
-            for app_id, result in apps.items():
-                state = "invalid" if result.verdict == Verdict.INSPECTOR else "ok"
-                if result.verdict in ANSWERED or state == "invalid":
-                    store.set_inspector_state(
-                        s,
-                        app_id,
-                        state,
-                        result.reason if state == "invalid" else None,
-                        result.message if state == "invalid" else None,
-                        now,
-                    )
+            for app_id, state, reason, message in inspector_states(outcomes):
+                store.set_inspector_state(s, app_id, state, reason, message, now)
             store.release(s, owner, [o.claimed.id for o in outcomes])
 
         self._tx(write)
 
     def _note_throttling(self, o: CheckOutcome, now: float) -> None:
-        r = o.result
-        if r.verdict == Verdict.INSPECTOR:
-            return  # the probe backoff was set by `InspectorProbes.learn`
-        usage_high = r.usage is not None and r.usage.max_percent() >= PAUSE_AT_PERCENT
-        if r.verdict == Verdict.THROTTLED or usage_high:
-            regain = r.retry_after or (r.usage.regain_after if r.usage else None) or self.cadence.min_interval
-            until = now + regain
-            if until > self.paused_until.get(o.claimed.app_id, 0.0):
-                self.paused_until[o.claimed.app_id] = until
-                log.warning("app id %s is throttled: pausing its checks for %.0f s", o.claimed.app_id, regain)
+        regain = pause_for(o.result, self.cadence.min_interval)
+        if regain is not None and now + regain > self.paused_until.get(o.claimed.app_id, 0.0):
+            self.paused_until[o.claimed.app_id] = now + regain
+            log.warning("app id %s is throttled: pausing its checks for %.0f s", o.claimed.app_id, regain)
 
     def _finish(self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats) -> None:
         """On the way out (normal or stop): store what finished, release what did not."""

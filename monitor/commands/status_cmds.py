@@ -1,4 +1,5 @@
-"""`status`: the registry and the latest state, soonest trouble first. No API calls."""
+"""`status`: the registry and the latest state, soonest trouble first, filtered by state, app or label. No API
+calls."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import sys
 
 from monitor.commands.helptext import JSON_HELP, examples
 from monitor.context import Context
-from monitor.status import status_rows, status_table
+from monitor.registry import RegistryError
+from monitor.state import STATES
+from monitor.status import StatusRow, status_rows, status_table
 from monitor.tables import print_json, use_colour
 
 
@@ -17,28 +20,70 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="registry and latest state, soonest trouble first (no API calls)",
         description=(
             "Show every token's state from the last check, soonest trouble first: invalid, critical and\n"
-            "warning tokens, then the rest by expiry. Makes no API call."
+            "warning tokens, then the rest by expiry. Muted tokens say so. Makes no API call."
         ),
-        epilog=examples("status", "status --json"),
+        epilog=examples(
+            "status", "status --state invalid --state critical", "status --app growth --label team=x"
+        ),
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="only these tokens (default: every token)")
+    p.add_argument(
+        "--state",
+        action="append",
+        default=[],
+        choices=[s.value for s in STATES],
+        help="only tokens in this state (repeatable: any of them)",
+    )
+    p.add_argument("--app", help="only the tokens of this app")
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only tokens with this label (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_status)
 
 
+def _wanted(args: argparse.Namespace) -> tuple[set[str], dict[str, str]]:
+    labels: dict[str, str] = {}
+    for item in args.label:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RegistryError(f"--label {item!r}: expected KEY=VALUE")
+        labels[key.strip()] = value.strip()
+    return set(args.state), labels
+
+
+def keep(row: StatusRow, states: set[str], app: str | None, labels: dict[str, str]) -> bool:
+    """Whether `row` passes every filter given (none given: every row does)."""
+    have = dict(row.labels)
+    return (
+        (not states or row.state in states)
+        and (app is None or row.app == app)
+        and all(have.get(k) == v for k, v in labels.items())
+    )
+
+
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
+    states, labels = _wanted(args)
     now = ctx.now()
     with ctx.sessions() as s:
         rows = status_rows(s, ctx.horizons, now, names=args.names or None)
     missing = sorted(set(args.names) - {r.name for r in rows})
     for name in missing:
         print(f"no token named {name!r} (see `tokens list`)", file=sys.stderr)
+    filtered = states or args.app or labels
+    rows = [r for r in rows if keep(r, states, args.app, labels)]
     if args.json:
         print_json([r.to_json() for r in rows])
         return 1 if missing else 0
     if not rows:
-        if not missing:
+        if filtered:
+            print("no token matches")
+        elif not missing:
             print("no tokens registered (add one with `tokens add` or `tokens import`)")
         return 1 if missing else 0
     print(status_table(rows, now, colour=use_colour(sys.stdout)))

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from monitor.commands import edit_cmds, import_cmds, mute_cmds
 from monitor.commands.helptext import JSON_HELP, examples
-from monitor.commands.progress import count_lines, on_terminal, progress_bar
-from monitor.commands.registry_cmds import read_env
+from monitor.commands.secret_args import add_secret_options, read_secret
 from monitor.context import Context
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
-from monitor.importfile import read_import_file
 from monitor.registry import (
+    Change,
     NewToken,
-    RegistryError,
     add_tokens,
-    check_token_string,
     get_token,
     history,
     parse_label_args,
+    recent,
     remove_token,
     set_auto_refresh,
 )
@@ -54,10 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("name", help="a name of your choice, used in alerts, metrics and other commands")
     p.add_argument("--app", required=True, help="the app the token belongs to (see `apps list`)")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--token-stdin", action="store_true", help="read the token from standard input")
-    src.add_argument("--token-env", metavar="VAR", help="read the token from environment variable VAR")
-    src.add_argument("--token-file", metavar="PATH", help="read the token from a file")
+    add_secret_options(p, "token", "the token")
     p.add_argument(
         "--label", action="append", default=[], metavar="KEY=VALUE", help="a label for alerts (repeatable)"
     )
@@ -84,23 +79,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("name")
     p.set_defaults(handler=cmd_tokens_remove)
-    p = t.add_parser(
-        "import",
-        help="import tokens from CSV (name,app,token[,labels...]) or JSON Lines",
-        description=(
-            "Register many tokens at once from a CSV file (header name,app,token and any label columns) or\n"
-            'JSON Lines (one {"name": ..., "app": ..., "token": ...} a line). All or nothing: one bad row\n'
-            "and nothing is imported. On a terminal a progress bar shows the rate and the time left."
-        ),
-        epilog=examples("tokens import tokens.csv", "tokens import tokens.jsonl --json"),
-    )
-    p.add_argument("file", type=Path, help="a .csv file, or JSON Lines (.jsonl)")
-    p.add_argument("--json", action="store_true", help=JSON_HELP)
-    p.set_defaults(handler=cmd_tokens_import)
+    import_cmds.register_tokens(t)
+    edit_cmds.register_tokens(t)
+    mute_cmds.register_tokens(t)
     p = t.add_parser(
         "history",
         help="what changed, newest first",
-        description="What each check of a token saw, newest first: result, expiry, data access, scopes.",
+        description=(
+            "What each check of a token saw, newest first (result, expiry, data access, scopes), and what\n"
+            "was done to it: string replaced or refreshed (old and new fingerprint), labels, mutes."
+        ),
         epilog=examples("tokens history acme", "tokens history acme --limit 10 --json"),
     )
     p.add_argument("name")
@@ -136,22 +124,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _read_token(args: argparse.Namespace) -> str:
-    if args.token_env:
-        return read_env(args.token_env, "token")
-    if args.token_file:
-        try:
-            return Path(args.token_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise RegistryError(f"cannot read token file {args.token_file}: {reason}") from None
-    return sys.stdin.read()
-
-
 def cmd_tokens_add(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     labels = parse_label_args(args.label)
-    new = NewToken(args.name, args.app, check_token_string(_read_token(args)), labels, args.auto_refresh)
+    secret = read_secret(args, "token", "token")
+    assert secret is not None  # argparse requires one of the three forms
+    new = NewToken(args.name, args.app, secret, labels, args.auto_refresh)
     with transaction(ctx.sessions) as s:
         add_tokens(s, ctx.vault, [new], now=ctx.now())
         token = get_token(s, args.name)
@@ -217,66 +195,71 @@ def cmd_tokens_remove(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tokens_import(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.require_schema()
-    shown = on_terminal(args.json)
-    with progress_bar(count_lines(args.file) if shown else 0, "line", "reading", enabled=shown) as tick:
-        rows = read_import_file(args.file, tick)
-    bar = progress_bar(len(rows), "token", "importing", enabled=shown)
-    with bar as tick, transaction(ctx.sessions) as s:
-        count = add_tokens(s, ctx.vault, rows, now=ctx.now(), tick=tick)
-    if args.json:
-        print_json({"imported": count})
-    else:
-        print(f"imported {count} token(s) from {args.file}")
-    return 0
-
-
 def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     with ctx.sessions() as s:
-        snaps = history(s, args.name, args.limit)
-    rows: list[dict[str, Any]] = [
-        {
-            "observed_at": iso_utc(sn.observed_at),
-            "result": sn.result,
-            "reason": sn.reason,
-            "fingerprint": sn.fingerprint,
-            "is_valid": sn.is_valid,
-            "expires_at": iso_utc(sn.expires_at) if sn.expires_at else None,
-            "data_access_expires_at": iso_utc(sn.data_access_expires_at)
-            if sn.data_access_expires_at
-            else None,
-            "issued_at": iso_utc(sn.issued_at) if sn.issued_at else None,
-            "scopes": (sn.scopes or "").split(),
-            "type": sn.token_type,
-            "application": sn.application,
-            "user_id": sn.user_id,
-            "error_code": sn.error_code,
-            "error_subcode": sn.error_subcode,
-        }
-        for sn in snaps
-    ]
+        token_id = get_token(s, args.name).id
+        dated = [(sn.observed_at, 0, check_row(sn)) for sn in history(s, args.name, args.limit)]
+        dated += [(c.at, 1, change_row(c)) for c in recent(s, token_id, args.limit)]
+    # Newest first; a check and a change in the same instant: the change came first (it caused the check).
+    rows = [row for _, _, row in sorted(dated, key=lambda d: (-d[0], d[1]))][: args.limit]
     if args.json:
         print_json(rows)
     elif not rows:
         print(f"{args.name}: never checked")
     else:
         headers = ["observed", "result", "reason", "fingerprint", "expires", "data access expires", "scopes"]
-        table = [
-            [
-                r["observed_at"],
-                r["result"],
-                r["reason"] or "-",
-                r["fingerprint"],
-                r["expires_at"] or "never",
-                r["data_access_expires_at"] or "never",
-                " ".join(r["scopes"]) or "-",
-            ]
-            for r in rows
-        ]
-        print(render_table(headers, table))
+        print(render_table(headers, [_history_cells(r) for r in rows]))
     return 0
+
+
+def check_row(sn: Any) -> dict[str, Any]:
+    """A snapshot: what one check saw."""
+    return {
+        "kind": "check",
+        "observed_at": iso_utc(sn.observed_at),
+        "result": sn.result,
+        "reason": sn.reason,
+        "fingerprint": sn.fingerprint,
+        "is_valid": sn.is_valid,
+        "expires_at": iso_utc(sn.expires_at) if sn.expires_at else None,
+        "data_access_expires_at": iso_utc(sn.data_access_expires_at) if sn.data_access_expires_at else None,
+        "issued_at": iso_utc(sn.issued_at) if sn.issued_at else None,
+        "scopes": (sn.scopes or "").split(),
+        "type": sn.token_type,
+        "application": sn.application,
+        "user_id": sn.user_id,
+        "error_code": sn.error_code,
+        "error_subcode": sn.error_subcode,
+    }
+
+
+def change_row(c: Change) -> dict[str, Any]:
+    """A change: what was done to the token (string replaced or refreshed, labels, mutes)."""
+    return {
+        "kind": "change",
+        "observed_at": iso_utc(c.at),
+        "result": c.kind,
+        "reason": f"via {c.via}",
+        "fingerprint": c.fingerprint,
+        "previous_fingerprint": c.previous_fingerprint,
+        "detail": c.detail,
+    }
+
+
+def _history_cells(r: dict[str, Any]) -> list[str]:
+    if r["kind"] == "change":
+        fingerprint = f"{r['previous_fingerprint']} -> {r['fingerprint']}" if r["fingerprint"] else "-"
+        return [r["observed_at"], r["result"], r["reason"], fingerprint, "", "", r["detail"] or ""]
+    return [
+        r["observed_at"],
+        r["result"],
+        r["reason"] or "-",
+        r["fingerprint"],
+        r["expires_at"] or "never",
+        r["data_access_expires_at"] or "never",
+        " ".join(r["scopes"]) or "-",
+    ]
 
 
 def cmd_tokens_auto_refresh(ctx: Context, args: argparse.Namespace) -> int:

@@ -9,12 +9,14 @@ use is a start-up error naming the key.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.api import RegistryApi
 from monitor.callbacks import CallbackServer, Kind, Outcome, RecheckRequest
 from monitor.callbacks.store import (
     RELAY_BACKLOG,
@@ -33,10 +35,21 @@ from monitor.db.session import transaction
 from monitor.httpd import Limits
 from monitor.jobs import Job
 from monitor.notify.relay import RELAY
+from monitor.state import Horizons
 
-__all__ = ["CallbacksComponent"]
+__all__ = ["CallbacksComponent", "RegistryContext"]
 
 log = logging.getLogger("monitor.callbacks")
+
+
+@dataclass(frozen=True)
+class RegistryContext:
+    """What the registry API reads of the running daemon: thresholds and configured sources (a reload may
+    change both), and its request counter."""
+
+    horizons: Callable[[], Horizons]
+    sources: Callable[[], Collection[str]]
+    count: Callable[[str, str], None]
 
 
 class CallbacksComponent:
@@ -52,6 +65,7 @@ class CallbacksComponent:
         count: Callable[[Kind, Outcome], None],
         clock: Callable[[], float],
         relay_outcome: Callable[[str, str], None] = lambda notifier, outcome: None,
+        registry: RegistryContext | None = None,
     ) -> None:
         self.sessions, self.vault, self.clock = sessions, vault, clock
         self.relay_outcome = relay_outcome
@@ -59,6 +73,7 @@ class CallbacksComponent:
         self._warned: set[str] = set()  # apps already named in a "no app secret" warning
         self.max_tokens = config.recheck_max_tokens
         self.rechecker = Rechecker(sweeper, share=config.recheck_share)
+        api = self._registry_api(registry) if registry is not None else None
         self.server = CallbackServer(
             secret_for=self.secret_for,
             on_deauthorize=self.on_deauthorize,
@@ -78,6 +93,7 @@ class CallbacksComponent:
                 idle_timeout=config.idle_timeout,
                 close_after_error=True,
             ),
+            api_routes=api.routes() if api is not None else (),
         )
         try:
             self.server.start()
@@ -87,6 +103,19 @@ class CallbacksComponent:
                 f"cannot listen on {config.listen} ([callbacks] listen): {exc.strerror or exc}"
             ) from None
         self.rechecker.start()
+
+    def _registry_api(self, registry: RegistryContext) -> RegistryApi:
+        """The registry API (monitor.api), behind the listener's own bearer check (throttled like recheck)."""
+        return RegistryApi(
+            sessions=self.sessions,
+            vault=self.vault,
+            refusal=lambda request: self.server.bearer_refusal(request),
+            wake=self.rechecker.wake,
+            horizons=registry.horizons,
+            sources=registry.sources,
+            count=registry.count,
+            clock=self.clock,
+        )
 
     def secret_for(self, app: str) -> str | None:
         """The app's secret; None refuses the callback (once per app, a registered app without a stored

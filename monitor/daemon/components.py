@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor import api
 from monitor.alerting.job import AlertsComponent
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config
 from monitor.context import Context
-from monitor.daemon.callbacks import CallbacksComponent
+from monitor.daemon.callbacks import CallbacksComponent, RegistryContext
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.jobs import Component
@@ -48,6 +49,8 @@ def build_components(
     sources = SourcesComponent(ctx, config, owner=owner, events=events)
     components: list[Component] = [alerts, refresher, sources]
     if config.callbacks is not None:
+        if config.callbacks.api_token is not None:
+            events.registry_known(api.OPERATIONS, api.OUTCOMES)
         try:
             callbacks = CallbacksComponent(
                 config.callbacks,
@@ -57,6 +60,11 @@ def build_components(
                 count=events.callback,
                 clock=ctx.clock,
                 relay_outcome=events.notification,
+                registry=RegistryContext(
+                    horizons=lambda: ctx.horizons,
+                    sources=lambda: {src.name for src in ctx.config.sources},
+                    count=events.registry_request,
+                ),
             )
         except BaseException:
             for comp in components:  # built, not yet the daemon's: closing them is ours

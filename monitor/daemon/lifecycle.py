@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from monitor.daemon.errors import DaemonError
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.signals import run_until_signalled
 from monitor.daemon.watchdog import Liveness, ping_while_alive
+from monitor.db.leases import owner_of
 from monitor.db.session import SqliteLock, sqlite_path, transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
@@ -56,7 +56,7 @@ class Daemon:
     ) -> None:
         self.ctx = Context(config, clock=clock)
         self.config = config
-        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner_of(instance=uuid.uuid4().hex[:8])
         self.notify_stream = notify_stream
         self.sd = SdNotifier()
         watchdog = self.sd.watchdog_interval()

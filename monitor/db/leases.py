@@ -9,13 +9,15 @@ leased table (tokens for checks, refreshes and write-backs; sources for syncs).
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, CursorResult, Table, and_, or_, update
 from sqlalchemy.orm import Session
 
-__all__ = ["free", "held", "release", "renew", "take"]
+__all__ = ["describe_owner", "free", "held", "owner_of", "release", "renew", "take"]
 
 BATCH = 1000  # ids per IN (...) list: below every database's parameter limit
 
@@ -33,12 +35,13 @@ def held(table: Table, owner: str, ids: Sequence[Any] | None = None) -> ColumnEl
 
 
 def take(session: Session, table: Table, ids: Sequence[Any], owner: str, now: float, duration: float) -> int:
-    """Lease those of `ids` that are still free to `owner` until `now + duration`; the number taken."""
+    """Lease those of `ids` that are still free (or `owner`'s already) to `owner` until `now + duration`;
+    the number taken."""
     taken = 0
     for i in range(0, len(ids), BATCH):
         stmt = (
             update(table)
-            .where(table.c.id.in_(list(ids[i : i + BATCH])), free(table, now))
+            .where(table.c.id.in_(list(ids[i : i + BATCH])), free(table, now, owner))
             .values(lease_owner=owner, lease_expires_at=now + duration)
         )
         result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
@@ -67,3 +70,40 @@ def renew(session: Session, table: Table, owner: str, ids: Sequence[Any], until:
             update(table).where(held(table, owner, ids[i : i + BATCH])).values(lease_expires_at=until),
             execution_options={"synchronize_session": False},
         )
+
+
+# --- owners ---------------------------------------------------------------------------------------------
+# An owner names the process holding a lease: "<host>:<pid>:<instance>" for a daemon, "check:<host>:<pid>"
+# for the `check` command, either followed by ":<purpose>" (check, cb) for work asked for at once.
+PURPOSES = {"check": "checking tokens asked for at once", "cb": "checking what a callback queued"}
+
+
+def owner_of(kind: str | None = None, instance: str | None = None) -> str:
+    """This process's owner name: a daemon's (`instance` given) or a command's (`kind`, e.g. "check")."""
+    host, pid = socket.gethostname()[:40], os.getpid()
+    return f"{host}:{pid}:{instance}" if kind is None else f"{kind}:{host}:{pid}"
+
+
+def describe_owner(owner: str, here: str | None = None) -> str:
+    """Who holds a lease, in words: "a daemon (pid 4242 on web-1)", "`check` (pid 77 on web-1)"; on this
+    host (`here`), a holder whose process is gone is said to be gone."""
+    parts = owner.split(":")
+    command = parts[0] == "check"
+    host, pid = (parts[1:3] if command else parts[:2]) + ["?"] * max(0, (3 if command else 2) - len(parts))
+    who = f"`check` (pid {pid} on {host})" if command else f"a daemon (pid {pid} on {host})"
+    purpose = parts[3] if len(parts) > 3 else ""
+    if purpose in PURPOSES:
+        who += f", {PURPOSES[purpose]}"
+    if host == (here or socket.gethostname()[:40]) and pid.isdigit() and not _alive(int(pid)):
+        who += "; that process no longer runs (it ended without releasing)"
+    return who
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # it exists, as another user (or the number is not a pid at all: assume the worst)
+    return True

@@ -72,6 +72,13 @@ class App(Base):
     # Fernet ciphertext of the app secret that signs Meta's deauthorize callbacks, for an app whose inspector
     # is a tester token (an app token "TH|id|secret" carries it already); None: callbacks are refused.
     callback_secret: Mapped[str | None] = mapped_column(Text)
+    # When the inspector credential was last replaced (apps set-inspector): InspectorInvalid raised by the
+    # old one ends as "replaced" (migration 0008).
+    inspector_changed_at: Mapped[float | None] = mapped_column(Double)
+    # A mute of every token of the app (apps mute): their alerts fire but reach no notifier until then.
+    muted_until: Mapped[float | None] = mapped_column(Double)
+    muted_at: Mapped[float | None] = mapped_column(Double)
+    mute_comment: Mapped[str | None] = mapped_column(String(300))
 
 
 class Token(Base):
@@ -108,6 +115,8 @@ class Token(Base):
         # it the claim followed `is_valid` and read every valid token per tick whenever the statistics were
         # older than the checks (a freshly imported fleet's first sweep).
         Index("ix_tokens_auto_refresh", "auto_refresh", "expires_at", **_where("auto_refresh IS true")),
+        # The muted tokens, read by every alert evaluation and scrape (migration 0008): the few muted ones.
+        Index("ix_tokens_muted_until", "muted_until", **_where_set("muted_until")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -169,6 +178,29 @@ class Token(Base):
     callback_check_at: Mapped[float | None] = mapped_column(Double)
     callback_check_reason: Mapped[str | None] = mapped_column(String(16))
 
+    # A mute (tokens mute): the token is checked and its alerts fire, but no notifier hears of them until
+    # `muted_until`; then what still fires is notified once (monitor.alerting.rules).
+    muted_until: Mapped[float | None] = mapped_column(Double)
+    muted_at: Mapped[float | None] = mapped_column(Double)
+    mute_comment: Mapped[str | None] = mapped_column(String(300))
+
+
+class TokenEvent(Base):
+    """What was done to a token besides checks (migration 0008): its string replaced or refreshed, labels
+    changed, muted or unmuted. `tokens history` and the token page show these between the snapshots."""
+
+    __tablename__ = "token_events"
+    __table_args__ = (Index("ix_token_events_token_at", "token_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"))
+    at: Mapped[float] = mapped_column(Double)
+    kind: Mapped[str] = mapped_column(String(16))  # replaced | refreshed | labels | muted | unmuted
+    via: Mapped[str] = mapped_column(String(16))  # cli | api | import | source | refresh
+    fingerprint: Mapped[str | None] = mapped_column(String(16))  # the new string's
+    previous_fingerprint: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(300))
+
 
 class Snapshot(Base):
     """One row per change of what a check observed about a token."""
@@ -202,15 +234,22 @@ class Alert(Base):
     """The stored state of one alert's ladder (firing, escalated, repeated, resolved)."""
 
     __tablename__ = "alerts"
-    # The incremental evaluation's lookup of firing alerts whose repeat fell due (migration 0007).
-    __table_args__ = (Index("ix_alerts_status_notified", "status", "last_notified_at"),)
+    __table_args__ = (
+        # The incremental evaluation's lookup of firing alerts whose repeat fell due, leaving out those a
+        # mute holds (migration 0008; 0007 had (status, last_notified_at)).
+        Index("ix_alerts_status_held_notified", "status", "held_until", "last_notified_at"),
+        # Alerts whose hold ended since the previous evaluation; the exposition cache's change marker.
+        Index("ix_alerts_held_until", "held_until", **_where_set("held_until")),
+        Index("ix_alerts_updated_at", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)  # alertname + subject
     alertname: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(200))  # token, app or source name
     token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id", ondelete="SET NULL"), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # firing | resolved
+    # firing | resolving (ended during a mute; its end is owed to the notifiers that heard it fire) | resolved
+    status: Mapped[str] = mapped_column(String(16), index=True)
     severity: Mapped[str] = mapped_column(String(16))
     labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     annotations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -218,9 +257,14 @@ class Alert(Base):
     at: Mapped[float | None] = mapped_column(Double)  # when the thing happens (e.g. expires_at)
     started_at: Mapped[float] = mapped_column(Double)
     last_notified_at: Mapped[float | None] = mapped_column(Double)
+    # The severity the notifiers last heard firing (None: they have not heard it fire, or heard it end).
     notified_severity: Mapped[str | None] = mapped_column(String(16))
     resolved_at: Mapped[float | None] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
+    # Why it ended (monitor.alerting.reasons); on a firing alert, why it will (its token was removed).
+    resolved_reason: Mapped[str | None] = mapped_column(String(32))
+    # Set while a mute holds back what the notifiers should hear: the mute's end, when it is looked at again.
+    held_until: Mapped[float | None] = mapped_column(Double)
 
 
 class AlertEventRow(Base):
@@ -239,7 +283,7 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_due", "status", "next_attempt_at"),
-        Index("ix_notifications_notifier_status", "notifier", "status"),  # migration 0008_doors
+        Index("ix_notifications_notifier_status", "notifier", "status"),  # migration 0009
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -276,7 +320,7 @@ class Callback(Base):
     """A verified deauthorize callback or recheck request, stored before it is acknowledged."""
 
     __tablename__ = "callbacks"
-    # A deauthorize callback is stored once: a replay of it is no news (migration 0008_doors).
+    # A deauthorize callback is stored once: a replay of it is no news (migration 0009).
     __table_args__ = (Index("ux_callbacks_once", "kind", "app_id", "user_id", "issued_at", unique=True),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -1,11 +1,12 @@
 """The rendered token exposition, kept until the stored state (or the clock) changes it.
 
 A scrape of an unchanged registry costs one small indexed read (`marker_query`): the newest token id,
-check, registry edit and snapshot, the apps, and the outbox's pending count. When that tuple differs from
-the one the cached body was rendered under, or `now` passed the next moment at which a token's state or an
-expiry window would change by time alone (`boundary_query`), or the body is older than `MAX_AGE` (a deleted
-token leaves no newer value to notice), the token collector renders again. Event counters, the build info
-and /healthz are never cached: they are rendered on every scrape and appended to the cached part.
+check, registry edit, snapshot and alert change, the apps, and the outbox's pending count. When that tuple
+differs from the one the cached body was rendered under, or `now` passed the next moment at which a token's
+state, an expiry window or a mute would change by time alone (`boundary_query`), or the body is older
+than `MAX_AGE` (a deleted token leaves no newer value to notice), the token collector renders again.
+Event counters, the build info and /healthz are never cached: they are rendered on every scrape and appended
+to the cached part.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, ScalarSelect, Select, func, select
 
 from monitor.context import Context
-from monitor.db.models import App, Notification, Snapshot, Token
+from monitor.db.models import Alert, App, Notification, Snapshot, Token
 from monitor.metrics.text import per_token_text
 from monitor.metrics.tokens import (
     HORIZONS,
@@ -48,13 +49,16 @@ def marker_query() -> Select:
 
     Every term is read through an index (or from the small apps table): O(apps), not O(tokens).
     """
-    apps = select(func.count(), func.max(App.id), func.max(App.inspector_checked_at)).subquery()
+    apps = select(
+        func.count(), func.max(App.id), func.max(App.inspector_checked_at), func.max(App.muted_until)
+    ).subquery()
     pending = select(func.count()).select_from(Notification).where(Notification.status == "pending")
     return select(
         _newest(Token.id),
         _newest(Token.last_check_at),
         _newest(Token.updated_at),
         _newest(Snapshot.id),
+        _newest(Alert.updated_at),
         *apps.c,
         pending.scalar_subquery(),
     )
@@ -83,9 +87,17 @@ def boundary_query(h: Horizons, now: float) -> Select:
     return select(*terms)
 
 
+def mute_ends_query(now: float) -> Select:
+    """One row: the next end of a token's and of an app's mute (threads_token_muted changes then)."""
+    token = select(func.min(Token.muted_until)).where(Token.muted_until > now).scalar_subquery()
+    app = select(func.min(App.muted_until)).where(App.muted_until > now).scalar_subquery()
+    return select(token, app)
+
+
 def valid_until(conn: Connection, h: Horizons, now: float) -> float:
     """When the rendered state next changes with time alone (at most MAX_AGE from now)."""
     ahead = [float(v) for v in conn.execute(boundary_query(h, now)).one() if v is not None]
+    ahead += [float(v) for v in conn.execute(mute_ends_query(now)).one() if v is not None]
     return min([now + MAX_AGE, *ahead])
 
 

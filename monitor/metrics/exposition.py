@@ -7,6 +7,8 @@ prometheus_client's metric objects are thread-safe.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor.callbacks import KINDS, OUTCOMES
@@ -77,6 +79,12 @@ class Events:
             ["kind", "outcome"],
             registry=registry,
         )
+        self.registry_requests = Counter(
+            "threads_monitor_registry_requests",
+            "Registry API requests (monitor.api) by operation and outcome; refusals by why.",
+            ["operation", "outcome"],
+            registry=registry,
+        )
         # Known label values start at 0 so rate() and increase() work from the first scrape.
         for result in CHECK_RESULTS:
             self.checks.labels(result)
@@ -113,6 +121,16 @@ class Events:
 
     def source_sync(self, source: str, outcome: str) -> None:
         self.source_syncs.labels(source, outcome).inc()
+
+    def registry_known(self, operations: Iterable[str], outcomes: Iterable[str]) -> None:
+        """Start the registry API's counters at 0 (called when the API is served)."""
+        for operation in operations:
+            for outcome in outcomes:
+                self.registry_requests.labels(operation, outcome)
+
+    def registry_request(self, operation: str, outcome: str) -> None:
+        """One registry API request (monitor.api), served or refused (`outcome` says why)."""
+        self.registry_requests.labels(operation, outcome).inc()
 
     def callback(self, kind: str, outcome: str) -> None:
         """One deauthorize callback or recheck request, accepted or refused (`outcome` says why)."""

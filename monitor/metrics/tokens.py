@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, select
 
 from monitor.context import Context
-from monitor.db.models import App, Notification, Token
+from monitor.db.models import Alert, App, Notification, Token
 from monitor.graph.results import Verdict
 from monitor.metrics.series import token_families
 from monitor.state import STATES, Horizons
@@ -33,6 +33,16 @@ WINDOWS = (
     ("30d", 30 * 86400.0),
 )
 HORIZONS = (("expires_at", Token.expires_at), ("data_access", Token.data_access_expires_at))
+ALERT_NAMES = (
+    "TokenExpiring",
+    "TokenDataAccessExpiring",
+    "TokenInvalid",
+    "TokenScopesLost",
+    "TokenCheckFailing",
+    "InspectorInvalid",
+    "TokenRefreshFailed",
+    "SourceFailing",
+)
 PER_TOKEN_MODES = ("all", "problems", "none")
 
 _PER_TOKEN_COLUMNS = (
@@ -151,6 +161,26 @@ class Stored:
     expiring: list[int]
     pending: int
     sources: list[tuple[str, int]]
+    muted: Sequence[tuple[str, str]] = ()  # (token, app) of every muted token
+    firing: Sequence[tuple[str, str, int]] = ()  # (alertname, severity, count) of firing alerts
+
+
+def muted_query(now: float, muted_apps: Sequence[int]) -> Select:
+    """(token, app) of the tokens a mute is in force on: their own (the muted_until index: the few muted),
+    or their app's."""
+    muted = Token.muted_until > now
+    if muted_apps:
+        muted = or_(muted, Token.app_id.in_(list(muted_apps)))
+    return select(Token.name, App.name).join(App, Token.app_id == App.id).where(muted)
+
+
+def firing_query() -> Select:
+    """(alertname, severity, count) of the firing alerts, through the status index."""
+    return (
+        select(Alert.alertname, Alert.severity, func.count())
+        .where(Alert.status == "firing")
+        .group_by(Alert.alertname, Alert.severity)
+    )
 
 
 def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
@@ -176,7 +206,14 @@ def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
     sources = conn.execute(
         select(Token.source, func.count()).where(Token.source.is_not(None)).group_by(Token.source)
     ).all()
-    return Stored(rows, states, expiring, int(pending), [(str(src), int(n)) for src, n in sources])
+    muted: Sequence[tuple[str, str]] = ()
+    if mode != "none":
+        muted_apps = list(conn.scalars(select(App.id).where(App.muted_until > now)))
+        muted = [(str(t), str(a)) for t, a in conn.execute(muted_query(now, muted_apps))]
+    firing = [(str(n), str(sev), int(c)) for n, sev, c in conn.execute(firing_query())]
+    return Stored(
+        rows, states, expiring, int(pending), [(str(src), int(n)) for src, n in sources], muted, firing
+    )
 
 
 class TokenCollector(Collector):
@@ -232,4 +269,26 @@ def fleet_families(stored: Stored) -> list[Metric]:
     )
     for source, count in stored.sources:
         by_source.add_metric([source], float(count))
-    return [tokens, window, outbox, by_source]
+    return [tokens, window, outbox, by_source, *alert_families(stored)]
+
+
+def alert_families(stored: Stored) -> list[Metric]:
+    """threads_monitor_alerts_firing (every known alert and severity, 0 when none fires) and
+    threads_token_muted (1 per muted token)."""
+    firing = GaugeMetricFamily(
+        "threads_monitor_alerts_firing",
+        "Alerts firing now (muted ones too) by alert name and severity.",
+        labels=["alertname", "severity"],
+    )
+    counts = {(name, severity): 0 for name in ALERT_NAMES for severity in ("warning", "critical")}
+    counts.update(((name, severity), n) for name, severity, n in stored.firing)
+    for (name, severity), n in sorted(counts.items()):
+        firing.add_metric([name, severity], float(n))
+    muted = GaugeMetricFamily(
+        "threads_token_muted",
+        "1 while a mute (the token's or its app's) holds its notifications back; absent otherwise.",
+        labels=["token", "app"],
+    )
+    for token, app in stored.muted:
+        muted.add_metric([token, app], 1.0)
+    return [firing, muted]

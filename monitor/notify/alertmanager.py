@@ -30,6 +30,8 @@ def postable(event: AlertEvent, message: Message, now: float, resolve_timeout: f
     annotations = dict(event.annotations)
     annotations.setdefault("summary", summary(event, now))
     annotations.setdefault("description", description(event, now))
+    if event.reason:  # Alertmanager keeps annotations: why it ended ("replaced", "removed", ...)
+        annotations["resolved_reason"] = event.reason
     if event.status == "resolved":
         ends_at = event.ends_at if event.ends_at is not None else now
     elif event.kind == "test":

@@ -48,6 +48,7 @@ class AlertEvent:
     fingerprint: str
     at: float | None = None  # when the thing happens (expiry), for "expires in ..."
     kind: str = "fire"  # fire | escalate | repeat | resolve | test
+    reason: str | None = None  # why a resolved alert ended: "valid again", "replaced", "removed", ...
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -68,6 +69,7 @@ class AlertEvent:
             fingerprint=data["fingerprint"],
             at=None if data.get("at") is None else float(data["at"]),
             kind=data.get("kind", "fire"),
+            reason=data.get("reason"),
         )
 
 

@@ -76,7 +76,7 @@ def phrase(event: AlertEvent, now: float) -> str:
     if event.kind == "test":
         return "test notification, no action needed"
     if event.status == "resolved":
-        return _RESOLVED_PHRASES.get(event.alertname, "resolved")
+        return resolved_phrase(event)
     name, labels = event.alertname, event.labels
     if name == "TokenExpiring":
         return _when(event.at, now, "expires", "expired")
@@ -100,16 +100,43 @@ def phrase(event: AlertEvent, now: float) -> str:
     return f"{name} is {event.status}"
 
 
-_RESOLVED_PHRASES: Mapping[str, str] = {
-    "TokenExpiring": "is no longer close to expiry (refreshed or replaced)",
-    "TokenDataAccessExpiring": "data access is no longer close to expiry (the user re-authorised)",
-    "TokenInvalid": "is valid again",
-    "TokenScopesLost": "has its permissions back",
-    "TokenCheckFailing": "can be checked again",
-    "InspectorInvalid": "inspector credential works again",
-    "TokenRefreshFailed": "was refreshed successfully or no longer needs a refresh",
-    "SourceFailing": "source can be read again",
+# Why an alert ended (AlertEvent.reason, monitor.alerting.reasons), said with the reason's own words so a
+# reader can search for it. None of these says "valid again" unless the token is.
+_REASON_PHRASES: Mapping[str, str] = {
+    "valid again": "is valid again",
+    "replaced": "replaced: the new token string is fine",
+    "refreshed": "refreshed by the monitor",
+    "removed": "removed from the monitor (nothing was fixed: it is no longer watched)",
+    "retired by source": "retired by source: it left its source (nothing was fixed: it is no longer watched)",
+    "app removed": "ended: app removed from the monitor with its tokens (nothing was fixed)",
+    "threshold changed": "ended: threshold changed in the configuration (the token did not change)",
+    "renewed": "renewed: the deadline moved later",
+    "permissions back": "has its permissions back",
+    "checks work again": "checks work again",
+    "refresh works again": "refresh works again",
+    "inspector works again": "inspector works again",
+    "source readable again": "source readable again",
 }
+# A resolution without a reason (queued by an older version): what ended, not why.
+_ENDED_PHRASES: Mapping[str, str] = {
+    "TokenExpiring": "is no longer close to expiry",
+    "TokenDataAccessExpiring": "data access is no longer close to expiry",
+    "TokenInvalid": "is no longer reported invalid",
+    "TokenScopesLost": "no longer reports lost permissions",
+    "TokenCheckFailing": "no longer reports failing checks",
+    "InspectorInvalid": "inspector credential no longer reported rejected",
+    "TokenRefreshFailed": "no longer reports a failed refresh",
+    "SourceFailing": "source no longer reported failing",
+}
+
+
+def resolved_phrase(event: AlertEvent) -> str:
+    """Why a resolved alert ended, in words; "replaced" names the inspector for InspectorInvalid."""
+    if event.reason == "replaced" and event.alertname == "InspectorInvalid":
+        return "replaced: the new inspector credential works"
+    if event.reason is not None and event.reason in _REASON_PHRASES:
+        return _REASON_PHRASES[event.reason]
+    return _ENDED_PHRASES.get(event.alertname, "resolved")
 
 
 def summary(event: AlertEvent, now: float) -> str:
@@ -188,8 +215,10 @@ def description(event: AlertEvent, now: float) -> str:
     if event.status == "resolved":
         ended = f" at {iso_utc(event.ends_at)}" if event.ends_at is not None else ""
         started = f"{iso_utc(event.starts_at)} ({relative(event.starts_at, now)})"
+        why = f" Reason: {event.reason}." if event.reason else ""
         return (
             f"Resolved{ended}: {_who(event, start=False)} {phrase(event, now)}. It had started at {started}."
+            + why
         )
     return _describe_firing(event, now)
 

@@ -21,7 +21,9 @@ def _alert(event: AlertEvent, message: Message, now: float) -> dict[str, Any]:
     annotations = dict(event.annotations)
     annotations.setdefault("summary", summary(event, now))
     annotations.setdefault("description", description(event, now))
-    return {
+    if event.reason:
+        annotations["resolved_reason"] = event.reason
+    alert: dict[str, Any] = {
         "status": event.status,
         "labels": dict(event.labels),
         "annotations": annotations,
@@ -30,6 +32,9 @@ def _alert(event: AlertEvent, message: Message, now: float) -> dict[str, Any]:
         "generatorURL": message.external_url,
         "fingerprint": event.fingerprint,
     }
+    if event.reason:  # beside Alertmanager's fields: why it ended ("replaced", "removed", ...)
+        alert["resolved_reason"] = event.reason
+    return alert
 
 
 def payload(message: Message, now: float, receiver: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from monitor.db import leases
 from monitor.db.models import TOKENS, Token
 from monitor.graph.results import RefreshResult
 from monitor.refresh.rules import UNMOVED, Outcome, RefreshFacts, error_text, moved, next_attempt
+from monitor.registry.events import record
 
 log = logging.getLogger("monitor.refresh")
 
@@ -179,6 +180,15 @@ def store_refreshed(session: Session, vault: Vault, owner: str, r: Refreshed, no
     stmt = update(Token).where(Token.id == r.id, Token.fingerprint == r.old_fingerprint).values(values)
     if session.connection().execute(stmt).rowcount == 1:
         release(session, owner, [r.id])
+        record(
+            session,
+            r.id,
+            "refreshed",
+            "refresh",
+            now,
+            fingerprint=values["fingerprint"],
+            previous=r.old_fingerprint,
+        )
         return "stored"
     current = session.scalar(select(Token.fingerprint).where(Token.id == r.id))
     return "already" if current == fingerprint(r.token) else "superseded"

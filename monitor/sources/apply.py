@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from monitor.crypto import Vault, fingerprint
 from monitor.db.models import App, Snapshot, Token
 from monitor.db.stats import after_bulk_write
-from monitor.registry import NewToken, delete_tokens, token_row
+from monitor.registry import NewToken, delete_tokens, record_many, token_row
 from monitor.sources.read import SourceError, SourceRow
 
 log = logging.getLogger("monitor.sources")
@@ -120,7 +120,7 @@ def apply_sync(
     _insert(session, vault, source, plan.new, app_ids, now)
     _update_strings(session, vault, plan.strings, app_ids, now)
     _update_details(session, plan.details, app_ids, now)
-    delete_tokens(session, [e.id for e in plan.retired], now=now)
+    delete_tokens(session, [e.id for e in plan.retired], now=now, reason="retired by source")
     return plan.report()
 
 
@@ -232,6 +232,16 @@ def _update_strings(
             for have, row in pairs[i : i + CHUNK]
         ]
         session.execute(stmt, params)
+        # The token's change history shows the replacement (old and new fingerprint), as for any writer:
+        # for the rows the guarded UPDATE changed (a string refreshed meanwhile stays, and is no change).
+        ids = [have.id for have, _ in pairs[i : i + CHUNK]]
+        now_held = dict(session.execute(select(T.c.id, T.c.fingerprint).where(T.c.id.in_(ids))).all())
+        done: list[tuple[int, str | None, str | None, str | None]] = [
+            (have.id, fingerprint(row.token), have.fingerprint, None)
+            for have, row in pairs[i : i + CHUNK]
+            if now_held.get(have.id) == fingerprint(row.token)
+        ]
+        record_many(session, done, "replaced", "source", now)
 
 
 def _update_details(

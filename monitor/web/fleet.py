@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.db.models import App, Token
 from monitor.state import Horizons
-from monitor.status import STATUS_SELECT, StatusRow, label_pairs
+from monitor.status import STATUS_SELECT, StatusRow, label_pairs, mute_of
 from monitor.web.search import search_clause
 
 # Trouble first; "failing" is an ok token whose latest check got no answer (the last answer still holds).
@@ -157,13 +157,14 @@ def bucket_query(
     return stmt.order_by(*order)
 
 
-def status_row(bucket: str, r: Any) -> StatusRow:
+def status_row(bucket: str, r: Any, now: float) -> StatusRow:
     """A selected row (ROW_COLUMNS) as the StatusRow the pages and `status` share."""
     result = "inspector" if r[11] == "invalid" else r[6]
     state = STATE_OF_BUCKET.get(bucket, bucket)
     scopes = tuple((r[8] or "").split())
+    mute = mute_of(r[16], r[17], r[18], r[19], now=now)
     return StatusRow(r[0], r[1], state, r[3], r[4], r[5], result, r[7], scopes, r[9], r[10],
-                     label_pairs(r[12]), r[13], r[14], r[15])  # fmt: skip
+                     label_pairs(r[12]), r[13], r[14], r[15], *mute)  # fmt: skip
 
 
 def read_listing(session: Session, filters: Filters, h: Horizons, now: float) -> Listing:
@@ -179,7 +180,7 @@ def read_listing(session: Session, filters: Filters, h: Horizons, now: float) ->
             skip -= counts[bucket]
             continue
         stmt = bucket_query(bucket, clauses[bucket], where, skip, PAGE_SIZE - len(rows))
-        rows += [(bucket, status_row(bucket, r)) for r in session.execute(stmt)]
+        rows += [(bucket, status_row(bucket, r, now)) for r in session.execute(stmt)]
         skip = 0
         if len(rows) >= PAGE_SIZE:
             break

@@ -56,7 +56,18 @@ def _identity(view: TokenView, now: float) -> str:
         ("Type / application / user", escape(who)),
         ("Scopes", escape(" ".join(row.scopes) or "-")),
         ("String", f"fingerprint {escape(t.fingerprint)}, last replaced {_at(t.secret_changed_at, now)}"),
+        ("Muted", _muted(view, now)),
     ])  # fmt: skip
+
+
+def _muted(view: TokenView, now: float) -> str:
+    """Until when a mute holds the token's notifications back, and why; "no" without one."""
+    row = view.row
+    if row.muted_until is None:
+        return "no"
+    why = f": {escape(row.mute_comment)}" if row.mute_comment else ""
+    own = view.token.muted_until == row.muted_until
+    return f"until {_at(row.muted_until, now)}{'' if own else ' (its app is muted)'}{why}"
 
 
 def _checks(view: TokenView, now: float) -> str:
@@ -90,12 +101,26 @@ def _asked(at: float | None, reason: str | None, now: float) -> str:
 def _alerts(view: TokenView, now: float) -> str:
     if not view.alerts:
         return '<p class="meta">No alert firing.</p>'
+    held = " (muted: no notifier has heard of it yet)"
     items = "".join(
         f"<li><strong>{escape(a.alertname)}</strong> ({escape(a.severity)}) "
-        f"since {_at(a.started_at, now)}</li>"
+        f"since {_at(a.started_at, now)}{held if a.notified_severity is None else ''}</li>"
         for a in view.alerts
     )
     return f"<ul>{items}</ul>"
+
+
+def _changes(view: TokenView, now: float) -> str:
+    """What was done to the token: strings replaced or refreshed (old and new fingerprint), labels, mutes."""
+    if not view.changes:
+        return '<p class="meta">No change since it was added.</p>'
+    rows = "".join(
+        f'<tr><td title="{escape(iso_utc(c.at))}">{escape(until(c.at, now))}</td>'
+        f'<td data-label="Change">{escape(c.describe())}</td></tr>'
+        for c in view.changes
+    )
+    head = "<thead><tr><th>When</th><th>Change</th></tr></thead>"
+    return f'<div class="wrap"><table>{head}<tbody>{rows}</tbody></table></div>'
 
 
 def _iso(at: float | None, missing: str) -> str:
@@ -143,6 +168,6 @@ def render_token_page(view: TokenView, now: float, h: Horizons, *, version: str 
         meta_line(f"token {name}", now, version), _identity(view, now),
         "<h2>Timeline</h2>", legend, timeline(view.observations(), now, h),
         "<h2>Checks and refreshes</h2>", _checks(view, now), "<h2>Alerts</h2>", _alerts(view, now),
-        "<h2>History</h2>", _history(view, now),
+        "<h2>Changes</h2>", _changes(view, now), "<h2>History</h2>", _history(view, now),
     ))  # fmt: skip
     return html_page(f"{name} - Threads token monitor", body)

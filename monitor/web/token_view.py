@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from monitor.db.models import Alert, App, Snapshot, Token
+from monitor.registry import Change, recent
 from monitor.state import Horizons, token_state
-from monitor.status import StatusRow, label_pairs
+from monitor.status import StatusRow, label_pairs, mute_of
 from monitor.web.charts import Observation
 
 HISTORY_ROWS = 100
@@ -26,7 +27,8 @@ TOKEN_FIELDS = (
     Token.last_result, Token.last_error, Token.consecutive_failures, Token.failing_since, Token.is_valid,
     Token.expires_at, Token.data_access_expires_at, Token.issued_at, Token.scopes, Token.token_type,
     Token.application, Token.user_id, Token.invalid_reason, Token.last_refresh_at, Token.next_refresh_at,
-    Token.refresh_error, Token.callback_check_at, Token.callback_check_reason,
+    Token.refresh_error, Token.callback_check_at, Token.callback_check_reason, Token.muted_until,
+    Token.muted_at, Token.mute_comment,
 )  # fmt: skip
 SNAPSHOT_FIELDS = (
     Snapshot.observed_at, Snapshot.result, Snapshot.reason, Snapshot.fingerprint, Snapshot.is_valid,
@@ -44,6 +46,7 @@ class TokenView:
     inspector_state: str | None
     alerts: Sequence[Alert]
     history: Sequence[Snapshot]
+    changes: Sequence[Change] = ()  # newest first: strings replaced or refreshed, labels, mutes
 
     def observations(self) -> list[Observation]:
         """The history oldest first, as the timeline reads it."""
@@ -65,15 +68,21 @@ def _row(token: Token, app: App, h: Horizons, now: float) -> StatusRow:
     )
     scopes = tuple((token.scopes or "").split())
     t = token
+    mute = mute_of(t.muted_until, t.mute_comment, app.muted_until, app.mute_comment, now=now)
     return StatusRow(t.name, app.name, state.value, t.expires_at, t.data_access_expires_at, t.last_check_at,
                      result, t.last_error, scopes, t.source, t.invalid_reason, label_pairs(t.labels),
-                     t.last_success_at, t.callback_check_at, t.callback_check_reason)  # fmt: skip
+                     t.last_success_at, t.callback_check_at, t.callback_check_reason, *mute)  # fmt: skip
 
 
 def read_token_view(session: Session, name: str, h: Horizons, now: float) -> TokenView | None:
     """The token called `name` with its alerts and newest HISTORY_ROWS snapshots, or None."""
     stmt = select(Token, App).join(App, Token.app_id == App.id).where(Token.name == name)
-    found = session.execute(stmt.options(load_only(*TOKEN_FIELDS), load_only(App.name, App.inspector_state)))
+    found = session.execute(
+        stmt.options(
+            load_only(*TOKEN_FIELDS),
+            load_only(App.name, App.inspector_state, App.muted_until, App.mute_comment),
+        )
+    )
     pair = found.first()
     if pair is None:
         return None
@@ -81,7 +90,7 @@ def read_token_view(session: Session, name: str, h: Horizons, now: float) -> Tok
     alerts = session.scalars(
         select(Alert)
         .where(Alert.token_id == token.id, Alert.status == "firing")
-        .options(load_only(Alert.alertname, Alert.severity, Alert.started_at))
+        .options(load_only(Alert.alertname, Alert.severity, Alert.started_at, Alert.notified_severity))
         .order_by(Alert.alertname)
     ).all()
     history = session.scalars(
@@ -91,4 +100,5 @@ def read_token_view(session: Session, name: str, h: Horizons, now: float) -> Tok
         .order_by(Snapshot.observed_at.desc(), Snapshot.id.desc())
         .limit(HISTORY_ROWS)
     ).all()
-    return TokenView(_row(token, app, h, now), token, app.inspector_state, alerts, history)
+    changes = recent(session, token.id, HISTORY_ROWS)
+    return TokenView(_row(token, app, h, now), token, app.inspector_state, alerts, history, changes)

@@ -5,8 +5,8 @@ the second copy impossible to store (copies stored before this revision are remo
 `ix_notifications_notifier_status` counts one notifier's pending messages, and one app's pending relays
 (each app's relays are a channel of their own, `callbacks-forward/APP`), without reading the others.
 
-Revision ID: 0008_doors
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_doors"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
