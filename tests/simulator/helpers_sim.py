@@ -19,6 +19,7 @@ FB_APP, FB_DEV, FB_SECRET = "10", "FB-DEV-TOKEN", "fb-secret"
 IG_APP, IG_DEV, IG_SECRET = "20", "IG-DEV-TOKEN", "ig-secret"
 FB_APP_TOKEN = f"{FB_APP}|{FB_SECRET}"
 IG_APP_TOKEN = f"{IG_APP}|{IG_SECRET}"
+NOW = 1_800_000_000.0  # the fixed clock of the `sim` fixture: every horizon in these tests is exact
 
 
 def add_apps(sim: Simulator, **urls: str) -> None:

@@ -5,20 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
-from helpers_sim import FB_APP, FB_APP_TOKEN, IG_APP, IG_APP_TOKEN, data, fb_debug, get, three_platforms
+from helpers_sim import FB_APP, FB_APP_TOKEN, IG_APP, IG_APP_TOKEN, data, fb_debug, get
 
 from monitor.simulator import Simulator
-
-
-@pytest.fixture()
-def sim() -> Iterator[Simulator]:
-    with three_platforms() as s:
-        yield s
 
 
 def control(sim: Simulator, action: str, **params: str) -> requests.Response:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
 from helpers_sim import (
     FB_APP,
@@ -12,6 +9,7 @@ from helpers_sim import (
     FB_DEV,
     IG_APP,
     IG_APP_TOKEN,
+    NOW,
     THREADS_APP,
     THREADS_DEV,
     data,
@@ -22,14 +20,6 @@ from helpers_sim import (
 )
 
 from monitor.simulator import DAY, Simulator
-
-NOW = time.time()
-
-
-@pytest.fixture()
-def sim() -> Iterator[Simulator]:
-    with three_platforms() as s:
-        yield s
 
 
 def test_an_app_token_answer_has_no_horizons_and_no_user(sim: Simulator) -> None:

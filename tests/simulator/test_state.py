@@ -4,10 +4,9 @@ grants' bookkeeping, counters and faults per platform. Time is an injected clock
 from __future__ import annotations
 
 import pytest
+from helpers_sim import NOW
 
 from monitor.simulator import DAY, DEBUG, EXCHANGE, ME, REFRESH, MetaApi, ThreadsApi
-
-NOW = 1_800_000_000.0
 
 
 @pytest.fixture()
