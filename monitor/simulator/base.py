@@ -43,6 +43,7 @@ class Platform:
     usage_type: ClassVar[str]  # the type of its X-Business-Use-Case-Usage entries
     token_prefix: ClassVar[str]  # how the token strings it issues begin
     paths: ClassVar[dict[str, str]]  # path after the optional version ("/debug_token") -> endpoint name
+    notes: ClassVar[dict[str, str]] = {}  # endpoint name -> what it takes, for --list-platforms
     granular: ClassVar[bool] = True  # its debug_token lists granular_scopes unless a token says otherwise
     strict_callers: ClassVar[bool] = True  # a token that is not an inspector gets code 100, not 190
 

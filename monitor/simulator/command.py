@@ -38,7 +38,7 @@ def list_platforms(out: TextIO) -> None:
     for name, platform in PLATFORMS.items():
         print(f"{name}: /{name}/... (or a bare path of one of its apps)", file=out)
         for path, endpoint in platform.paths.items():
-            print(f"  [/vNN.N]{path:<22} {endpoint}", file=out)
+            print(f"  [/vNN.N]{path:<22} {platform.notes.get(endpoint, endpoint)}", file=out)
         print(f"  app token: {platform.app_token('APP_ID', 'APP_SECRET')}", file=out)
         print(f"  issues tokens: {platform.token_prefix}...", file=out)
 

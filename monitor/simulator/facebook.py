@@ -54,6 +54,11 @@ class Facebook(Platform):
     usage_type = "pages"
     token_prefix = "EAAG"
     paths: ClassVar[dict[str, str]] = {"/debug_token": DEBUG, "/oauth/access_token": EXCHANGE}
+    notes: ClassVar[dict[str, str]] = {
+        DEBUG: "GET only; input_token, access_token=APP_ID|APP_SECRET | DEVELOPER-TOKEN",
+        EXCHANGE: "grant_type=fb_exchange_token, client_id, client_secret, fb_exchange_token"
+        "[, set_token_expires_in_60_days=true]",
+    }
 
     def default_scopes(self, kind: str) -> tuple[str, ...]:
         return _SCOPES.get(kind, ())

@@ -31,6 +31,11 @@ class Instagram(Platform):
         "/me": ME,
         "/refresh_access_token": REFRESH,
     }
+    notes: ClassVar[dict[str, str]] = {
+        DEBUG: "undocumented: an error unless --instagram-debug-token says otherwise",
+        ME: "fields=user_id,username, access_token",
+        REFRESH: "grant_type=ig_refresh_token, access_token",
+    }
 
     def default_scopes(self, kind: str) -> tuple[str, ...]:
         return () if kind == "APP" else ("instagram_business_basic", "instagram_business_content_publish")

@@ -25,6 +25,10 @@ class Threads(Platform):
     usage_type = "threads"
     token_prefix = "THAA"
     paths: ClassVar[dict[str, str]] = {"/debug_token": DEBUG, "/refresh_access_token": REFRESH}
+    notes: ClassVar[dict[str, str]] = {
+        DEBUG: "input_token, access_token=DEVELOPER-TOKEN | TH|APP_ID|APP_SECRET",
+        REFRESH: "grant_type=th_refresh_token, access_token",
+    }
     granular = False
     strict_callers = False
 
