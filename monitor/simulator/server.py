@@ -77,15 +77,20 @@ class Simulator(MetaApi):
         Meta's signed deauthorize callback for its user (or Page), as Meta does when a user removes the app
         (returns at once; the POST runs aside and is recorded in `callbacks_sent()`)."""
         revoked = super().revoke(token)
-        app, record = self.registry.app(revoked[0]), self.registry.token(token)
+        self._deauthorize_aside(token)
+        return revoked
+
+    def _deauthorize_aside(self, token: str) -> None:
+        record = self.registry.token(token)
+        app = self.registry.app(record["app_id"]) if record else None
         if app is not None and record is not None and self.callbacks.ready(DEAUTHORIZE, app):
             self.callbacks.send_aside(DEAUTHORIZE, app, record)
-        return revoked
 
     def request_data_deletion(self, token: str, *, revoke: bool = False) -> dict[str, Any]:
         """The user of `token` (or its Page) asks for their data to be deleted: POST Meta's signed data
         deletion request callback now and return its record (`answer`: the JSON the app gave back, normally
-        `{"url", "confirmation_code"}`). `revoke` also revokes the token first, as removing the app does.
+        `{"url", "confirmation_code"}`). `revoke`: the user removed the app too, so the token is revoked
+        before the request goes out, and the deauthorize callback (if set up) follows it, aside.
         KeyError for an unknown token; CallbackError when the app has no URL or secret for it."""
         record = self.registry.token(token)
         if record is None:
@@ -93,7 +98,10 @@ class Simulator(MetaApi):
         app = self.registry.app(record["app_id"]) or {"app_id": record["app_id"], "platform": "threads"}
         if revoke:
             MetaApi.revoke(self, token)
-        return self.callbacks.send(DATA_DELETION, app, record)
+        sent = self.callbacks.send(DATA_DELETION, app, record)
+        if revoke:
+            self._deauthorize_aside(token)
+        return sent
 
     def callbacks_sent(self) -> list[dict[str, Any]]:
         """Every callback the simulator sent, oldest first: kind, platform, app_id, subject, id, url, status,

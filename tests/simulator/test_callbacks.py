@@ -100,7 +100,8 @@ def test_a_data_deletion_request_may_come_with_the_app_removed(
     record = sim.request_data_deletion("IG-USER", revoke=True)
     assert sim.token_state("IG-USER")["state"] == "revoked"
     assert record["status"] == 200 and record["answer"] is None  # "ok" is not JSON: recorded as None
-    assert [r.path for r in receiver.wait_for(1)] == [f"/callbacks/instagram/{IG_APP}/data-deletion"]
+    paths = [r.path for r in receiver.wait_for(2)]  # removing the app sends its deauthorize callback after
+    assert paths == [f"/callbacks/instagram/{IG_APP}/{kind}" for kind in ("data-deletion", "deauthorize")]
 
 
 def test_an_apps_own_urls_win_over_the_simulators(sim: Simulator, receiver: HttpReceiver) -> None:
@@ -154,8 +155,11 @@ def test_callbacks_through_the_control_surface(sim: Simulator, receiver: HttpRec
     receiver.respond(200, {"Content-Type": "application/json"}, '{"url": "u", "confirmation_code": "c1"}')
     record = requests.get(f"{control}/data_deletion", params={"token": "FB-USER", "revoke": "1"}, timeout=10)
     assert record.status_code == 200 and record.json()["answer"]["confirmation_code"] == "c1"
-    assert receiver.wait_for(1)[0].path == "/elsewhere/data-deletion"
-    assert requests.get(f"{control}/callbacks", timeout=10).json()["callbacks"][0]["id"] == "222"
+    paths = [r.path for r in receiver.wait_for(2)]
+    assert paths == ["/elsewhere/data-deletion", f"/callbacks/facebook/{FB_APP}/deauthorize"]
+    wait_until(lambda: len(sim.callbacks_sent()) == 2, 30, "both deliveries recorded")
+    sent = requests.get(f"{control}/callbacks", timeout=10).json()["callbacks"]
+    assert [(c["kind"], c["id"]) for c in sent] == [("data-deletion", "222"), ("deauthorize", "222")]
     assert sim.token_state("FB-USER")["state"] == "revoked"
     bad_kind = requests.get(f"{control}/callback_url", params={"kind": "nope", "url": url}, timeout=10)
     assert bad_kind.status_code == 400
