@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import requests
-from helpers_sim import FB_APP, FB_APP_TOKEN, IG_APP, IG_APP_TOKEN, data, fb_debug, get
+from helpers_sim import FB_APP, FB_APP_TOKEN, IG_APP, IG_APP_TOKEN, NOW, data, fb_debug, get, three_platforms
 
 from monitor.simulator import Simulator
+
+
+@pytest.fixture()
+def sim() -> Iterator[Simulator]:
+    """One app of each platform, on a clock fixed at NOW."""
+    with three_platforms(clock=lambda: NOW) as started:
+        yield started
 
 
 def control(sim: Simulator, action: str, **params: str) -> requests.Response:

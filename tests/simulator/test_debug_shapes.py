@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from helpers_sim import (
     FB_APP,
@@ -20,6 +22,13 @@ from helpers_sim import (
 )
 
 from monitor.simulator import DAY, Simulator
+
+
+@pytest.fixture()
+def sim() -> Iterator[Simulator]:
+    """One app of each platform, on a clock fixed at NOW."""
+    with three_platforms(clock=lambda: NOW) as started:
+        yield started
 
 
 def test_an_app_token_answer_has_no_horizons_and_no_user(sim: Simulator) -> None:

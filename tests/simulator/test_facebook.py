@@ -3,11 +3,20 @@ renews a 60-day system-user token, and does not extend a long-lived user token."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import requests
-from helpers_sim import FB_APP, FB_APP_TOKEN, FB_SECRET, NOW, data, error, exchange, fb_debug
+from helpers_sim import FB_APP, FB_APP_TOKEN, FB_SECRET, NOW, data, error, exchange, fb_debug, three_platforms
 
 from monitor.simulator import DAY, EXCHANGE, Simulator
+
+
+@pytest.fixture()
+def sim() -> Iterator[Simulator]:
+    """One app of each platform, on a clock fixed at NOW."""
+    with three_platforms(clock=lambda: NOW) as started:
+        yield started
 
 
 def test_debug_token_is_get_only(sim: Simulator) -> None:
