@@ -178,7 +178,9 @@ def test_no_secret_in_either_format_message_traceback_or_extra_field(stderr: Std
     except RuntimeError:
         log.exception("check failed")
     text = stderr.text()
-    assert "stored [redacted]" in text and "RuntimeError: the API echoed [redacted]" in text.replace("\\n", "\n")
+    assert "stored [redacted]" in text and "RuntimeError: the API echoed [redacted]" in text.replace(
+        "\\n", "\n"
+    )
     assert SECRET not in text and SECRET[:12] not in text
     if fmt == "json":
         first, second = (json.loads(line) for line in text.splitlines())
