@@ -67,8 +67,11 @@ def backup_sqlite(source: Path, target: Path) -> BackupResult:
 
 
 def _copy(source: Path, partial: Path) -> tuple[int, str | None]:
-    # mode=ro: the backup never writes to the registry, and never creates one where none was.
-    uri = f"file:{quote(str(source.absolute()))}?mode=ro"
+    # mode=rw, not ro: it never creates a registry where none was, and it writes nothing to this one (the
+    # backup only reads), but as the last connection it removes the -wal and -shm files it had to open, as
+    # SQLite does on close; a read-only connection would leave them behind. Run as root, SQLite gives such
+    # files the database's owner, so the service can still open them.
+    uri = f"file:{quote(str(source.absolute()))}?mode=rw"
     with (
         contextlib.closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT)) as src,
         contextlib.closing(sqlite3.connect(partial, timeout=BUSY_TIMEOUT)) as dst,
