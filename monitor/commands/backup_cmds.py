@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             + RESTORE
         ),
         epilog=examples(
-            "backup \"/var/backups/threads-token-monitor/monitor-$(date +%F).sqlite3\"",
+            'backup "/var/backups/threads-token-monitor/monitor-$(date +%F).sqlite3"',
             "--config /etc/threads-token-monitor/config.toml backup ./monitor.sqlite3 --json",
         ),
     )
