@@ -73,6 +73,7 @@ DESCRIPTION = (
 EPILOG = """\
 getting started:
   threads-token-monitor demo                       try it against a built-in simulator, no setup
+  threads-token-monitor config init                write a minimal configuration file
   threads-token-monitor config check               validate your configuration file
   threads-token-monitor init                       create the key file and the database
   threads-token-monitor apps add growth --app-id 123 --app-secret-env APP_SECRET
@@ -80,8 +81,10 @@ getting started:
   threads-token-monitor check --all                inspect every token now
   threads-token-monitor run                        start the daemon
 
+--config PATH (or -c PATH) may stand before or after the command.
 exit codes: 0 success; 1 failure (or `check` found trouble); 2 bad usage or configuration.
-Run `threads-token-monitor COMMAND --help` for a command's options and examples."""
+Run `threads-token-monitor COMMAND --help` for a command's options and examples;
+`threads-token-monitor completion bash|zsh|fish` completes them with Tab."""
 
 
 def build_parser() -> ArgumentParser:
