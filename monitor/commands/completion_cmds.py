@@ -13,6 +13,7 @@ from monitor.commands.parsing import every_parser
 
 SHELLS = ("bash", "zsh", "fish")
 FILE_ARGUMENTS = {"PATH", "FILE", "file", "path", "config"}  # metavars and dests that name a file
+DIRECTORY_ARGUMENTS = {"DIR"}
 
 INSTALL = f"""\
 installing (then open a new shell):
@@ -44,11 +45,15 @@ def register(sub: argparse._SubParsersAction, root: argparse.ArgumentParser) -> 
 
 
 def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
-    """The completion script of `parser` for `shell`; arguments that name a file complete file names."""
+    """The completion script of `parser` for `shell`; arguments that name a file or a directory complete
+    file or directory names."""
     for current in every_parser(parser):
         for action in current._actions:
-            if {str(action.metavar), action.dest} & FILE_ARGUMENTS:
+            names = {str(action.metavar), action.dest}
+            if names & FILE_ARGUMENTS:
                 action.complete = shtab.FILE  # type: ignore[attr-defined]
+            elif names & DIRECTORY_ARGUMENTS:
+                action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
     return str(shtab.complete(parser, shell=shell))
 
 

@@ -88,6 +88,9 @@ def test_bash_completes_file_names_where_a_file_is_wanted(bash_script: Path, tmp
     assert bash_complete(bash_script, "threads-token-monitor", "status", "--config", "oth", cwd=tmp_path) == [
         "other.txt"
     ]
+    (tmp_path / "conf.d").mkdir()
+    words = ("threads-token-monitor", "config", "init", "x.toml", "--state-dir", "con")
+    assert bash_complete(bash_script, *words, cwd=tmp_path) == ["conf.d"]
 
 
 def test_fish_completes_subcommands(tmp_path: Path) -> None:
