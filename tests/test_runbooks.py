@@ -34,7 +34,7 @@ def pages() -> dict[str, str]:
 
 
 def page_slug(alertname: str) -> str:
-    """The page of a daemon alert: its name in kebab case (the Alertmanager template derives it the same way)."""
+    """The page of a daemon alert: its name in kebab case (as the Alertmanager template derives it)."""
     return re.sub(r"([a-z])([A-Z])", r"\1-\2", alertname).lower()
 
 
@@ -76,7 +76,9 @@ def test_every_rule_links_an_existing_page_that_names_it() -> None:
         slug = url.removeprefix(RUNBOOK_BASE)
         assert re.fullmatch(r"[a-z0-9-]+/", slug), f"{rule['alert']}: {url} is not a page's directory URL"
         assert slug[:-1] in found, f"{rule['alert']}: {url} has no docs/runbooks/{slug[:-1]}.md"
-        assert rule["alert"] in covered_alerts(found[slug[:-1]]), f"{slug[:-1]}.md does not name {rule['alert']}"
+        assert rule["alert"] in covered_alerts(found[slug[:-1]]), (
+            f"{slug[:-1]}.md does not name {rule['alert']}"
+        )
 
 
 def test_every_page_is_a_runbook_of_some_alert() -> None:
@@ -156,7 +158,8 @@ def cli_commands(text: str) -> list[list[str]]:
 def test_cli_commands_finds_commands_in_prose_and_blocks() -> None:
     text = (
         "Run `threads-token-monitor tokens history NAME`, not `journalctl -u threads-token-monitor -p err`.\n"
-        "1. In a list:\n   ```console\n   $ NEW=x threads-token-monitor tokens set-token NAME --token-stdin < t.txt\n"
+        "1. In a list:\n   ```console\n"
+        "   $ NEW=x threads-token-monitor tokens set-token NAME --token-stdin < t.txt\n"
         "   $ curl -s 127.0.0.1:9469/healthz\n   threads-token-monitor status | head -1\n   ```\n"
         "Wrapped: `threads-token-monitor alerts\nlist --token NAME`.\n"
     )
@@ -213,5 +216,7 @@ def test_the_job_table_names_every_job_of_the_daemon() -> None:
     source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "monitor").rglob("*.py"))
     jobs = set(re.findall(r"\bJob\(\s*\"([\w-]+)\"", source))
     assert {"sweep", "alerts", "deliver"} <= jobs
-    table = set(re.findall(r"^\| `([\w-]+)` \|", (RUNBOOKS / "job-failing.md").read_text(encoding="utf-8"), re.M))
+    table = set(
+        re.findall(r"^\| `([\w-]+)` \|", (RUNBOOKS / "job-failing.md").read_text(encoding="utf-8"), re.M)
+    )
     assert table == jobs
