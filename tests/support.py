@@ -51,8 +51,10 @@ DATABASE_ENV = {"postgresql": "MONITOR_TEST_POSTGRES_URL", "mariadb": "MONITOR_T
 # extras of pyproject.toml). `.ci/run` installs each of these packages; tests/test_ci_run.py holds it to this.
 TOOLS: dict[str, str | None] = {
     "promtool": "prometheus",
+    "prometheus": "prometheus",
     "prometheus-alertmanager": "prometheus-alertmanager",
     "alertmanager": "prometheus-alertmanager",  # the upstream name of the same program
+    "amtool": "prometheus-alertmanager",
     "chromium": "chromium",
     "systemd-analyze": "systemd",
     "git": "git",
