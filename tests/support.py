@@ -64,6 +64,9 @@ TOOLS: dict[str, str | None] = {
     "taplo": None,
     "pg_isready": "postgresql-client",  # tests/test_ci_run.py: .ci/run's readiness checks
     "mariadb-admin": "mariadb-client",
+    "bash": "bash",  # tests/commands/test_completion.py: the completion scripts in real shells
+    "zsh": "zsh",
+    "fish": "fish",
 }
 _VENV_BIN = str(Path(sys.executable).parent)  # where the test extras put their programs
 
