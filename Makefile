@@ -43,9 +43,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # config.schema.json is generated from the tables that validate the config; a test fails when it is stale.
+# Both it and config.example.toml ship inside the package too (`config schema`, `config example`).
 schema: $(STAMP)
 	$(BIN)/threads-token-monitor config schema > config.schema.json
 	cp config.schema.json monitor/config/config.schema.json
+	cp config.example.toml monitor/config/config.example.toml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

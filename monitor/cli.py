@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,7 +18,9 @@ from monitor import __version__
 from monitor.commands import (
     alert_cmds,
     apps_cmds,
+    backup_cmds,
     check_cmds,
+    completion_cmds,
     config_cmds,
     daemon_cmds,
     demo_cmds,
@@ -28,8 +29,11 @@ from monitor.commands import (
     source_cmds,
     status_cmds,
     token_cmds,
+    version_cmds,
 )
-from monitor.config.load import DEFAULT_CONFIG, ConfigError, config_path, load_config
+from monitor.commands.config_init import missing_config_hint
+from monitor.commands.parsing import ArgumentParser, add_everywhere
+from monitor.config.load import CONFIG_ENV, DEFAULT_CONFIG, ConfigError, config_path, load_config
 from monitor.context import Context, all_secrets
 from monitor.crypto import VaultError
 from monitor.daemon.lifecycle import DaemonError
@@ -58,6 +62,8 @@ COMMAND_MODULES: tuple[Register, ...] = (
     source_cmds.register,
     demo_cmds.register,
     config_cmds.register,
+    backup_cmds.register,
+    version_cmds.register,
 )
 
 DESCRIPTION = (
@@ -67,6 +73,7 @@ DESCRIPTION = (
 EPILOG = """\
 getting started:
   threads-token-monitor demo                       try it against a built-in simulator, no setup
+  threads-token-monitor config init                write a minimal configuration file
   threads-token-monitor config check               validate your configuration file
   threads-token-monitor init                       create the key file and the database
   threads-token-monitor apps add growth --app-id 123 --app-secret-env APP_SECRET
@@ -74,34 +81,27 @@ getting started:
   threads-token-monitor check --all                inspect every token now
   threads-token-monitor run                        start the daemon
 
+--config PATH (or -c PATH) may stand before or after the command.
 exit codes: 0 success; 1 failure (or `check` found trouble); 2 bad usage or configuration.
-Run `threads-token-monitor COMMAND --help` for a command's options and examples."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """Exits 2 on a usage error; descriptions and example epilogs are printed as written."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+Run `threads-token-monitor COMMAND --help` for a command's options and examples;
+`threads-token-monitor completion bash|zsh|fish` completes them with Tab."""
 
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="threads-token-monitor", description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help=f"config file (default $THREADS_TOKEN_MONITOR_CONFIG, then {DEFAULT_CONFIG})",
-    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
     for register in COMMAND_MODULES:
         register(sub)
+    completion_cmds.register(sub, parser)
+    add_everywhere(
+        parser,
+        "-c",
+        "--config",
+        metavar="PATH",
+        help=f"config file, before or after the command (default ${CONFIG_ENV}, then {DEFAULT_CONFIG})",
+    )
     return parser
 
 
@@ -145,10 +145,11 @@ def _main(argv: Sequence[str] | None) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handler = args.handler
     url: str | None = None  # the database's, once the config is read: its errors name the file
+    path = config_path(args.config)
     try:
         if getattr(args, "no_config", False):
             return int(handler(None, args))
-        ctx = Context(load_config(config_path(args.config)))
+        ctx = Context(load_config(path))
         url = ctx.config.database.url
         protect_logs(all_secrets(ctx.config))
         try:
@@ -156,7 +157,8 @@ def _main(argv: Sequence[str] | None) -> int:
         finally:
             ctx.close()
     except ConfigError as exc:
-        return _fail(EXIT_USAGE, f"configuration error:\n{exc}")
+        hint = missing_config_hint(path)
+        return _fail(EXIT_USAGE, f"configuration error:\n{exc}" + (f"\n{hint}" if hint else ""))
     except (RegistryError, ImportFileError) as exc:
         return _fail(EXIT_USAGE, str(exc))
     except (VaultError, SchemaOutdated, DatabaseError, DaemonError) as exc:

@@ -24,6 +24,11 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
+def new_key() -> bytes:
+    """A new random key in the format a key file holds: 32 bytes, url-safe base64 (Fernet)."""
+    return Fernet.generate_key()
+
+
 def create_key_file(path: Path) -> bool:
     """Write a new Fernet key to `path` with mode 0600 unless the file exists. True when a key was written."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +37,7 @@ def create_key_file(path: Path) -> bool:
     except FileExistsError:
         return False
     with os.fdopen(fd, "wb") as f:
-        f.write(Fernet.generate_key() + b"\n")
+        f.write(new_key() + b"\n")
     return True
 
 

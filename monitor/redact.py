@@ -19,7 +19,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 __all__ = [
     "LOG_FILTER", "MAX_LINE", "REDACTED", "RedactingFilter", "Redactor", "credential_forms", "error_line",
-    "protect_logs", "redact", "redact_url", "secret_variants", "url_secrets",
+    "protect_logs", "record_extras", "redact", "redact_url", "secret_variants", "url_secrets",
 ]  # fmt: skip
 
 REDACTED = "[redacted]"
@@ -80,9 +80,19 @@ def redact(text: str, secrets: Iterable[str | None], *, cut_short: bool = True) 
     return Redactor(secrets, cut_short=cut_short)(text)
 
 
+# What every LogRecord has; anything else on a record came from `extra=` (and a JSON log line shows it).
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def record_extras(record: logging.LogRecord) -> dict[str, object]:
+    """The fields a log call added with `extra=`, by name."""
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS and not k.startswith("_")}
+
+
 class RedactingFilter(logging.Filter):
-    """Redacts the configured secrets from every record that passes the handler it is attached to (the last
-    line of defence: each module redacts what it shows itself). `update(secrets)` after a reload."""
+    """Redacts the configured secrets from every record that passes the handler it is attached to: the
+    message, the traceback and each `extra=` field (the last line of defence: each module redacts what it
+    shows itself). `update(secrets)` after a reload."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         super().__init__()
@@ -109,6 +119,9 @@ class RedactingFilter(logging.Filter):
             record.msg, record.args = clean, ()
         if record.exc_text:
             record.exc_text = redactor(record.exc_text)
+        for key, value in record_extras(record).items():
+            if not isinstance(value, bool | int | float | None):  # a number cannot hold a secret
+                setattr(record, key, redactor(value if isinstance(value, str) else str(value)))
         return True
 
 

@@ -51,8 +51,10 @@ DATABASE_ENV = {"postgresql": "MONITOR_TEST_POSTGRES_URL", "mariadb": "MONITOR_T
 # extras of pyproject.toml). `.ci/run` installs each of these packages; tests/test_ci_run.py holds it to this.
 TOOLS: dict[str, str | None] = {
     "promtool": "prometheus",
+    "prometheus": "prometheus",
     "prometheus-alertmanager": "prometheus-alertmanager",
     "alertmanager": "prometheus-alertmanager",  # the upstream name of the same program
+    "amtool": "prometheus-alertmanager",
     "chromium": "chromium",
     "systemd-analyze": "systemd",
     "git": "git",
@@ -62,6 +64,9 @@ TOOLS: dict[str, str | None] = {
     "taplo": None,
     "pg_isready": "postgresql-client",  # tests/test_ci_run.py: .ci/run's readiness checks
     "mariadb-admin": "mariadb-client",
+    "bash": "bash",  # tests/commands/test_completion.py: the completion scripts in real shells
+    "zsh": "zsh",
+    "fish": "fish",
 }
 _VENV_BIN = str(Path(sys.executable).parent)  # where the test extras put their programs
 

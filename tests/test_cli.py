@@ -565,7 +565,7 @@ BAD_INPUT: dict[str, BadCase] = {
     "no --inspector-token flag": (["apps", "add", "new", "--inspector-token", "x"], "", "--inspector-token"),
     "history limit not a number": (["tokens", "history", "t1", "--limit", "many"], "", "positive integer"),
     "history limit negative": (["tokens", "history", "t1", "--limit", "-1"], "", "positive integer"),
-    "unknown command": (["frobnicate"], "", "invalid choice: 'frobnicate'"),
+    "unknown command": (["frobnicate"], "", "unknown command 'frobnicate' (choose from init, "),
     "missing action": (["tokens"], "", "required: ACTION"),
 }
 

@@ -1,4 +1,6 @@
-"""deploy/: the Prometheus rules pass promtool, and the rules and the dashboard use only SPEC metric names."""
+"""deploy/prometheus and deploy/grafana: the rules and the scrape config pass the real promtool, every rule
+has a firing and a quiet unit test, the rules and the dashboard use only the metric names of the contract,
+and the memory rules follow the unit's limits."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
 from support import tool
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 RULES_TEST = ROOT / "deploy" / "prometheus" / "alerts_test.yml"
+SCRAPE_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+UNIT = ROOT / "systemd" / "threads-token-monitor.service"
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboard.json"
 
 # SPEC section 6, exactly. A histogram is scraped as _bucket, _sum and _count.
@@ -38,18 +43,37 @@ SPEC_METRICS = {
     "threads_monitor_build_info",
     "threads_monitor_tokens_expiring",
 }
-HISTOGRAMS = {"threads_monitor_check_duration_seconds"}
+# SPEC sections 15 and 17: the monitor watched (jobs, sweeps, reloads, deliveries, registry labels), and the
+# process collector every exporter has.
+MONITOR_METRICS = {
+    "threads_token_labels",
+    "threads_monitor_alerts_firing",
+    "threads_monitor_job_runs_total",
+    "threads_monitor_job_last_success_timestamp_seconds",
+    "threads_monitor_last_sweep_timestamp_seconds",
+    "threads_monitor_config_last_reload_successful",
+    "threads_monitor_config_last_reload_success_timestamp_seconds",
+    "threads_monitor_notification_duration_seconds",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
+    "process_cpu_seconds_total",
+}
+# Added to the contract by deploy/ (issue 29): each job's interval in seconds, so that a rule can tell "no
+# success for 3 of its intervals" for jobs that run every 2 s and jobs that run daily.
+PROPOSED_METRICS = {"threads_monitor_job_interval_seconds"}
+CONTRACT = SPEC_METRICS | MONITOR_METRICS | PROPOSED_METRICS
+HISTOGRAMS = {"threads_monitor_check_duration_seconds", "threads_monitor_notification_duration_seconds"}
 ALLOWED = (
-    SPEC_METRICS
-    | {f"{name}{suffix}" for name in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
-    | {"up"}
+    CONTRACT | {f"{name}{suffix}" for name in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")} | {"up"}
 )
 
 # Everything else an expression may name: PromQL functions, aggregations, keywords.
 PROMQL_WORDS = {
-    "abs", "absent", "and", "avg", "bool", "bottomk", "by", "ceil", "count", "delta", "deriv",
-    "group_left", "group_right", "histogram_quantile", "idelta", "ignoring", "increase", "irate",
-    "label_replace", "max", "max_over_time", "min", "min_over_time", "offset", "on", "or", "rate",
+    "abs", "absent", "and", "avg", "bool", "bottomk", "by", "ceil", "changes", "clamp_min", "count",
+    "delta", "deriv", "group_left", "group_right", "histogram_quantile", "idelta", "ignoring", "increase",
+    "irate", "label_replace", "max", "max_over_time", "min", "min_over_time", "offset", "on", "or", "rate",
     "round", "scalar", "sort", "sort_desc", "sum", "time", "topk", "unless", "vector", "without",
 }  # fmt: skip
 
@@ -100,35 +124,49 @@ def test_promtool_rule_unit_tests() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _rule_blocks(text: str) -> Iterator[tuple[str, str]]:
-    """(alert name, expression) pairs; a tiny reader for this file's layout, so no YAML dependency."""
-    name = ""
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("- alert:"):
-            name = stripped.split(":", 1)[1].strip()
-        elif stripped.startswith("expr:"):
-            inline = stripped.split(":", 1)[1].strip()
-            if inline not in ("|", ">", "|-", ">-"):
-                yield name, inline
-                continue
-            indent = len(line) - len(line.lstrip())
-            body = []
-            for follow in lines[index + 1 :]:
-                if follow.strip() and len(follow) - len(follow.lstrip()) <= indent:
-                    break
-                body.append(follow.strip())
-            yield name, " ".join(body)
+def test_promtool_check_config_reads_the_scrape_config_and_its_rules() -> None:
+    result = subprocess.run(
+        [_promtool(), "check", "config", str(SCRAPE_CONFIG)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout + result.stderr
 
 
-def test_rules_use_only_spec_metrics() -> None:
-    rules = list(_rule_blocks(RULES.read_text()))
+def test_promtool_check_config_would_refuse_a_broken_one(tmp_path: Path) -> None:
+    """The check above can fail: a scrape timeout longer than the interval is refused."""
+    broken = SCRAPE_CONFIG.read_text(encoding="utf-8").replace("scrape_timeout: 10s", "scrape_timeout: 45s")
+    (tmp_path / "prometheus.yml").write_text(broken, encoding="utf-8")
+    (tmp_path / "alerts.yml").write_text(RULES.read_text(encoding="utf-8"), encoding="utf-8")
+    result = subprocess.run(
+        [_promtool(), "check", "config", "prometheus.yml"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "scrape timeout greater than scrape interval" in result.stdout + result.stderr
 
-    assert len(rules) >= 14
-    for name, expr in rules:
-        assert metric_names(expr) <= ALLOWED, (name, expr)
-    names = [name for name, _ in rules]
+
+def test_the_scrape_config_scrapes_the_daemons_default_listen_address_and_loads_the_rules() -> None:
+    config = yaml.safe_load(SCRAPE_CONFIG.read_text(encoding="utf-8"))
+    assert config["rule_files"] == ["alerts.yml"]
+    (job,) = [job for job in config["scrape_configs"] if "threads" in job["job_name"]]
+    assert job["static_configs"][0]["targets"] == ["127.0.0.1:9469"]  # [http] listen's default (SPEC 5)
+    assert job.get("honor_labels", False) is False  # the rules read the daemon's `job` as `exported_job`
+
+
+def _rules() -> list[dict[str, Any]]:
+    loaded = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    return [rule for group in loaded["groups"] for rule in group["rules"]]
+
+
+def test_rules_use_only_contract_metrics() -> None:
+    rules = _rules()
+
+    assert len(rules) >= 23
+    for rule in rules:
+        assert metric_names(rule["expr"]) <= ALLOWED, (rule["alert"], rule["expr"])
+        assert set(rule["annotations"]) >= {"summary", "description", "runbook_url"}, rule["alert"]
+        assert rule["labels"]["severity"] in ("warning", "critical", "none"), rule["alert"]
+    names = [rule["alert"] for rule in rules]
     assert len(names) == len(set(names))
     for required in (
         "ThreadsTokenExpiringWarning",
@@ -140,11 +178,53 @@ def test_rules_use_only_spec_metrics() -> None:
         "ThreadsTokenCheckStale",
         "ThreadsTokenMonitorDown",
         "ThreadsTokenMonitorAbsent",
+        # SPEC 17
+        "ThreadsTokenMonitorJobFailing",
+        "ThreadsTokenMonitorJobStale",
+        "ThreadsTokenMonitorSweepBehind",
+        "ThreadsTokenMonitorConfigReloadFailed",
+        "ThreadsTokenMonitorMemoryNearMax",
+        "ThreadsTokenMonitorFdsNearLimit",
+        "Watchdog",
     ):
         assert required in names
-    # Every rule has a promtool unit test.
-    tested = set(re.findall(r"alertname: (\w+)", RULES_TEST.read_text()))
-    assert set(names) <= tested
+    # SPEC 17: one rule shows the registry label join, so Alertmanager can route per team.
+    joined = [rule["alert"] for rule in rules if "group_left (label_team)" in rule["expr"]]
+    assert "threads_token_labels" in next(r["expr"] for r in rules if r["alert"] == "ThreadsTokenInvalid")
+    assert joined == ["ThreadsTokenInvalid"]
+
+
+def test_every_rule_has_a_firing_and_a_quiet_unit_test() -> None:
+    """alerts_test.yml shows each rule firing and, at another time or with other series, not firing (the
+    Watchdog fires always, by design)."""
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for case in yaml.safe_load(RULES_TEST.read_text(encoding="utf-8"))["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    names = {rule["alert"] for rule in _rules()}
+    assert names <= firing
+    assert names - {"Watchdog"} <= quiet
+
+
+def _systemd_bytes(value: str) -> int:
+    """A systemd memory size ("512M", "1G"): the suffixes count in 1024s."""
+    number, suffix = re.fullmatch(r"(\d+)([KMGT]?)", value.strip()).groups()  # type: ignore[union-attr]
+    return int(number) * 1024 ** " KMGT".index(suffix or " ")
+
+
+def test_the_memory_rules_follow_the_units_limits() -> None:
+    """ThreadsTokenMonitorMemoryHigh and ...NearMax alert at 80% of the unit's MemoryHigh= and MemoryMax=: a
+    change to one without the other fails here."""
+    unit = dict(re.findall(r"^(MemoryHigh|MemoryMax)=(\S+)$", UNIT.read_text(encoding="utf-8"), re.MULTILINE))
+    exprs = {rule["alert"]: " ".join(rule["expr"].split()) for rule in _rules()}
+    assert f"process_resident_memory_bytes > 0.8 * {_systemd_bytes(unit['MemoryHigh'])} " in (
+        exprs["ThreadsTokenMonitorMemoryHigh"] + " "
+    )
+    assert f"process_resident_memory_bytes > 0.8 * {_systemd_bytes(unit['MemoryMax'])} " in (
+        exprs["ThreadsTokenMonitorMemoryNearMax"] + " "
+    )
+    assert _systemd_bytes("512M") == 536870912
 
 
 def _walk_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -153,7 +233,7 @@ def _walk_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         yield from _walk_panels(panel.get("panels", []))
 
 
-def test_dashboard_uses_only_spec_metrics() -> None:
+def test_dashboard_uses_only_contract_metrics() -> None:
     dashboard = json.loads(DASHBOARD.read_text())
 
     assert dashboard["schemaVersion"] == 39
@@ -168,7 +248,7 @@ def test_dashboard_uses_only_spec_metrics() -> None:
         for target in panel.get("targets", []):
             names = metric_names(target["expr"])
             assert names, (panel["title"], target["expr"])
-            assert names <= SPEC_METRICS | {"threads_monitor_check_duration_seconds_bucket"}, panel["title"]
+            assert names <= ALLOWED - {"up"}, panel["title"]
             used |= names
     ids = [panel["id"] for panel in panels]
     assert len(ids) == len(set(ids))
@@ -179,4 +259,27 @@ def test_dashboard_uses_only_spec_metrics() -> None:
         "threads_monitor_tokens",
         "threads_monitor_tokens_expiring",
         "threads_monitor_refreshes_total",
+        # the monitor's own health (SPEC 17)
+        "threads_monitor_job_runs_total",
+        "threads_monitor_job_last_success_timestamp_seconds",
+        "threads_monitor_last_sweep_timestamp_seconds",
+        "threads_monitor_config_last_reload_successful",
+        "process_resident_memory_bytes",
+        "process_open_fds",
     } <= used
+    # process_* series come from every exporter: the dashboard keeps the monitor's.
+    for panel in panels:
+        for target in panel.get("targets", []):
+            if "process_" in target["expr"]:
+                assert "and on (instance, job) threads_monitor_build_info" in target["expr"], panel["title"]
+
+
+def test_dashboard_panels_do_not_overlap() -> None:
+    cells: dict[tuple[int, int], str] = {}
+    for panel in _walk_panels(json.loads(DASHBOARD.read_text())["panels"]):
+        pos = panel["gridPos"]
+        assert pos["x"] + pos["w"] <= 24, panel["title"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]

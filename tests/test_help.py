@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import shlex
+import subprocess
+import sys
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import pytest
 
 from monitor.cli import build_parser
+from monitor.commands.config_init import minimal_config
+from monitor.config.load import CONFIG_ENV
 
 
 def parsers(parser: argparse.ArgumentParser, path: str = "") -> dict[str, argparse.ArgumentParser]:
@@ -72,3 +78,34 @@ def test_every_example_parses(line: str) -> None:
     words = shlex.split(re.split(r"\s[<>|]\s", line)[0].split("  ")[0])[1:]
     args = build_parser().parse_args(words)
     assert args.handler
+
+
+def self_contained(line: str) -> bool:
+    """An example that needs no registry, no system path and no other program: run as written."""
+    words = shlex.split(re.split(r"\s[<>|]\s", line)[0].split("  ")[0])[1:]
+    args = build_parser().parse_args(words)
+    outside = ("/etc/", "| less", "systemd-creds", "$(")
+    return (
+        getattr(args, "no_config", False) and args.command != "demo" and not any(o in line for o in outside)
+    )
+
+
+@pytest.mark.parametrize("line", [line for line in example_lines() if self_contained(line)])
+def test_self_contained_examples_run_as_written(line: str, tmp_path: Path) -> None:
+    """Pasted into a shell in an empty directory (with a config from `config init` where one is read), each
+    of these examples exits 0: the help does not describe a command line that no longer works."""
+    script = str(Path(sys.executable).parent / "threads-token-monitor")
+    env = {
+        "PATH": f"{Path(script).parent}{os.pathsep}{os.defpath}",
+        "HOME": str(tmp_path),
+        CONFIG_ENV: str(tmp_path / "config.toml"),  # in place of /etc/threads-token-monitor/config.toml
+    }
+    for folder in (".local/share/bash-completion/completions", ".config/fish/completions", "monitor"):
+        (tmp_path / folder).mkdir(parents=True)
+    if "config init" not in line:
+        (tmp_path / "config.toml").write_text(minimal_config(tmp_path), encoding="utf-8")
+    command = line.split("  ")[0]  # the main help's lines end in a description
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, f"{command}\n{done.stderr}"

@@ -146,6 +146,7 @@ def test_wheel_contains_every_module_of_the_tree(artifacts: Artifacts) -> None:
         "monitor/py.typed",
         "monitor/migrations/script.py.mako",
         "monitor/config/config.schema.json",
+        "monitor/config/config.example.toml",
     } <= files
 
 
@@ -335,6 +336,9 @@ def test_installed_script_registers_checks_and_runs_as_the_unit_does(server: Ser
     assert checked["checked"][0]["last_result"] == "valid"
     assert TOKEN not in json.dumps(checked) and INSPECTOR not in json.dumps(checked)
     day_two(server, cfg, env)
+    backup = server.statedir / "backup.sqlite3"
+    backed_up = run(server.installed, "backup", str(backup), *cfg, env=env)  # the option after the command
+    assert "1 token(s)" in backed_up and "the key file is needed too" in backed_up
 
     start = server.swap(unit_command("ExecStart"))
     proc = subprocess.Popen(start, cwd=server.installed.workdir, env=env, stdout=subprocess.PIPE,
@@ -376,6 +380,35 @@ def test_the_installed_config_check_refuses_what_cannot_work(installed: Installe
         [str(installed.script), "--config", "mysql.toml", "config", "check"],
         cwd=workdir, env=installed.env(), capture_output=True, text=True, timeout=120,
     ).stderr  # fmt: skip
+
+
+def test_the_installed_handbook_commands(artifacts: Artifacts, installed: Installed) -> None:
+    """What a user of the wheel has without the source tree: the example config (and it passes its check in
+    the environment its header names), a minimal config of their own, completion, version, a new key, and
+    "did you mean"."""
+    with zipfile.ZipFile(artifacts.wheel) as whl:
+        shipped = whl.read("monitor/config/config.example.toml").decode("utf-8")
+    assert run(installed, "config", "example") == shipped == (ROOT / "config.example.toml").read_text("utf-8")
+    example = installed.workdir / "example.toml"
+    example.write_text(shipped, encoding="utf-8")
+    checked = run(
+        installed, "config", "check", str(example), env=installed.env(SLACK_WEBHOOK_URL="https://x/y")
+    )
+    assert checked.startswith(f"{example}: OK")
+    mine = installed.workdir / "mine" / "config.toml"
+    assert "next steps:" in run(installed, "config", "init", str(mine))
+    assert run(installed, "config", "check", "-c", str(mine)) == f"{mine}: OK (1 notifier, 0 sources)\n"
+    assert "_shtab_threads_token_monitor" in run(installed, "completion", "bash")
+    assert "complete -c threads-token-monitor" in run(installed, "completion", "fish")
+    info = json.loads(run(installed, "version", "--json"))
+    assert run(installed, "--version").strip() == f"threads-token-monitor {info['version']}"
+    assert info["revision"] is None  # a wheel built from a tree: pip recorded no source revision
+    assert len(run(installed, "keys", "generate").strip()) == 44
+    done = subprocess.run(
+        [str(installed.script), "tokens", "lst"],
+        cwd=installed.workdir, env=installed.env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "did you mean 'list'?" in done.stderr
 
 
 def day_two(server: Server, cfg: list[str], env: dict[str, str]) -> None:

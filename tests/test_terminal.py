@@ -13,7 +13,7 @@ from sqlalchemy import update
 from monitor.cli import main
 from monitor.config.load import load_config
 from monitor.context import Context
-from monitor.daemon.sdnotify import JournalFormatter, UtcFormatter
+from monitor.daemon.logs import JournalFormatter, UtcFormatter
 from monitor.db import migrate
 from monitor.db.models import Token
 from monitor.db.session import transaction

@@ -15,7 +15,7 @@ from monitor.commands.helptext import examples
 from monitor.config.load import config_path
 from monitor.context import Context, all_secrets
 from monitor.daemon.lifecycle import Daemon
-from monitor.daemon.sdnotify import configure_logging
+from monitor.daemon.logs import FORMATS, LEVELS, configure_logging
 from monitor.redact import protect_logs
 
 log = logging.getLogger("monitor.daemon")
@@ -32,16 +32,37 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run the monitor: check tokens on schedule, refresh and notify, and serve /metrics, /healthz\n"
             "and the status page. Stops on SIGTERM or Ctrl-C; SIGHUP reloads the configuration.\n"
+            "Logs go to standard error: text lines with UTC timestamps, or under journald with syslog\n"
+            "priorities (`journalctl -p warning`); with --log-format json one JSON object a line (time,\n"
+            "level, logger, message and extra fields). Secrets never appear in either.\n"
             "Under systemd see docs/systemd.md."
         ),
-        epilog=examples("run", "--config /etc/threads-token-monitor/config.toml run"),
+        epilog=examples(
+            "run",
+            "--config /etc/threads-token-monitor/config.toml run",
+            "run --log-level debug --log-format json",
+        ),
+    )
+    p.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LEVELS,
+        metavar="LEVEL",
+        help=f"{', '.join(LEVELS)}: overrides [log] level, also across reloads",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default="text",
+        help="text (default) or json: one JSON object a line",
     )
     p.set_defaults(handler=cmd_run)
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    configure_logging(ctx.config.log.level)
-    protect_logs(all_secrets(ctx.config))  # the handlers were just replaced
+    pinned = args.log_level is not None
+    configure_logging(args.log_level or ctx.config.log.level, args.log_format, pinned=pinned)
+    protect_logs(all_secrets(ctx.config))
     daemon = Daemon(ctx.config)
     code = daemon.run(config_path(args.config))
     exit_without_stuck_threads(code, STUCK_THREAD_GRACE)

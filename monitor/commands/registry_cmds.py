@@ -1,14 +1,15 @@
-"""init, migrate and keys: setting up the registry (apps: apps_cmds.py, tokens: token_cmds.py)."""
+"""init, migrate and keys (generate, rotate): setting up the registry (apps, tokens: their own modules)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sqlalchemy import select, update
 
 from monitor.commands.helptext import examples
 from monitor.context import Context
-from monitor.crypto import create_key_file
+from monitor.crypto import create_key_file, new_key
 from monitor.db import migrate
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
@@ -35,9 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     keys = sub.add_parser(
         "keys",
-        help="encryption keys",
+        help="encryption keys: generate a new one, rotate to it",
         description="The keys that encrypt stored tokens at rest ([security] key_file / key_files).",
-        epilog=examples("keys rotate"),
+        epilog=examples("keys generate > secret-2.key", "keys rotate"),
     ).add_subparsers(dest="keys_command", metavar="ACTION")
     keys.required = True
     p = keys.add_parser(
@@ -50,6 +51,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=examples("keys rotate"),
     )
     p.set_defaults(handler=cmd_keys_rotate)
+    p = keys.add_parser(
+        "generate",
+        help="print a new key (for key_files rotation or a systemd credential)",
+        description=(
+            "Print a new random key in the key file format (Fernet: 32 bytes, url-safe base64) on standard\n"
+            "output, and nothing else; it is never logged. Write it to a file only you can read (`umask\n"
+            "077` first), put that file first in [security] key_files and run `keys rotate`; or hand it to\n"
+            "the service as a systemd credential (LoadCredential=secret.key:/etc/threads-token-monitor/\n"
+            "secret.key, or `systemd-creds encrypt` and LoadCredentialEncrypted=)."
+        ),
+        epilog=examples(
+            "keys generate > /etc/threads-token-monitor/secret-2.key",
+            "keys generate | systemd-creds encrypt --name=secret.key - secret.key.cred",
+        ),
+    )
+    p.set_defaults(handler=cmd_keys_generate, no_config=True)
 
 
 # --- init, migrate, keys ----------------------------------------------------------------------------
@@ -72,6 +89,11 @@ def cmd_migrate(ctx: Context, args: argparse.Namespace) -> int:
     migrate.upgrade(ctx.engine)
     after = migrate.head_revision()
     print(f"database at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    return 0
+
+
+def cmd_keys_generate(ctx: None, args: argparse.Namespace) -> int:
+    sys.stdout.write(new_key().decode("ascii") + "\n")
     return 0
 
 

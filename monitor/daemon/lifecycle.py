@@ -26,6 +26,7 @@ from monitor.config.load import Config, ConfigError, load_config
 from monitor.context import Context, all_secrets
 from monitor.daemon.components import build_components
 from monitor.daemon.errors import DaemonError
+from monitor.daemon.logs import follow_config_level
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.signals import run_until_signalled
 from monitor.daemon.watchdog import Liveness, ping_while_alive
@@ -304,7 +305,7 @@ class Daemon:
         if self._scheduler is not None:
             for job in self._jobs():  # intervals derive from [schedule]: every job follows the new values
                 self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
-        logging.getLogger().setLevel(new.log.level.upper())
+        follow_config_level(new.log.level)  # unless `run --log-level` pinned one
         protect_logs(all_secrets(new))
         for comp in self._components:
             comp.reload(new)

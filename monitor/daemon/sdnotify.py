@@ -1,4 +1,4 @@
-"""A dependency-free sd_notify(3) client and journald-aware logging setup.
+"""A dependency-free sd_notify(3) client (the journald-aware logging set-up is in daemon/logs.py).
 
 systemd starts the daemon with `Type=notify`: it waits for READY=1, shows STATUS= in `systemctl status`,
 expects WATCHDOG=1 pings while `WatchdogSec=` is set, and reads RELOADING=1/STOPPING=1 around SIGHUP and
@@ -10,21 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import time
 from collections.abc import Mapping
 
-from monitor.tables import printable
-
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "JournalFormatter",
-    "SdNotifier",
-    "UtcFormatter",
-    "configure_logging",
-    "journald_stream",
-]
+__all__ = ["SdNotifier"]
 
 
 class SdNotifier:
@@ -118,68 +109,3 @@ def _address(path: str) -> str | bytes:
 def _status_field(text: str) -> str:
     # A newline would start a new KEY=value assignment inside the datagram.
     return "STATUS=" + " ".join(text.splitlines())
-
-
-def journald_stream(fd: int = 2, environ: Mapping[str, str] | None = None) -> bool:
-    """True when `fd` (stderr by default) is the journald stream systemd connected ($JOURNAL_STREAM)."""
-    value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
-    device, sep, inode = value.partition(":")
-    if not sep:
-        return False
-    try:
-        stat = os.fstat(fd)
-        return stat.st_dev == int(device) and stat.st_ino == int(inode)
-    except (OSError, ValueError):
-        return False
-
-
-# sd-daemon(3) prefixes: journald reads "<N>" at the start of each line as the syslog priority.
-_PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
-
-
-def _priority(levelno: int) -> int:
-    for threshold, priority in _PRIORITIES:
-        if levelno >= threshold:
-            return priority
-    return 7
-
-
-class JournalFormatter(logging.Formatter):
-    """Formats "<N>logger: message" lines for journald; the journal adds its own timestamps."""
-
-    def __init__(self, fmt: str = "%(name)s: %(message)s") -> None:
-        super().__init__(fmt)
-
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = f"<{_priority(record.levelno)}>"
-        # Every line carries the prefix, so a traceback keeps the priority of its record; a peer's words
-        # (an API message) cannot steer whoever reads the journal on a terminal.
-        return "\n".join(prefix + line for line in printable(super().format(record)).splitlines() or [""])
-
-
-class UtcFormatter(logging.Formatter):
-    """Plain-terminal format with ISO 8601 UTC timestamps ("2026-12-01T10:00:00.123Z")."""
-
-    def __init__(self, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
-        super().__init__(fmt)
-
-    def format(self, record: logging.LogRecord) -> str:
-        return printable(super().format(record))  # no terminal-steering character from a peer's words
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        stamp = time.strftime(datefmt or "%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        return f"{stamp}.{int(record.msecs):03d}Z"
-
-
-def configure_logging(level: str) -> None:
-    """Route the root logger to stderr at `level` (a logging level name such as "info").
-
-    Under journald the lines carry syslog priorities and no timestamps, so `journalctl -p warning` works;
-    elsewhere they carry UTC ISO 8601 timestamps. Raises ValueError for an unknown level name.
-    """
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        raise ValueError(f"unknown log level {level!r}")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JournalFormatter() if journald_stream() else UtcFormatter())
-    logging.basicConfig(level=numeric, handlers=[handler], force=True)

@@ -1,11 +1,10 @@
-"""sd_notify client against real unix datagram sockets; journald detection; log formatters."""
+"""sd_notify client against real unix datagram sockets (logging: test_logs.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,13 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.daemon.sdnotify import (
-    JournalFormatter,
-    SdNotifier,
-    UtcFormatter,
-    configure_logging,
-    journald_stream,
-)
+from monitor.daemon.sdnotify import SdNotifier
 
 
 @pytest.fixture
@@ -119,85 +112,3 @@ def test_failure_returns_false_and_warns_once(tmp_path: Path, caplog: pytest.Log
 )
 def test_watchdog_interval(env: dict[str, str], expected: float | None) -> None:
     assert SdNotifier("/run/unused", environ=env).watchdog_interval() == expected
-
-
-def test_journald_stream_matches_dev_and_inode(tmp_path: Path) -> None:
-    stream = tmp_path / "stream"
-    stream.write_text("")
-    other = tmp_path / "other"
-    other.write_text("")
-    with stream.open("w") as handle:
-        fd = handle.fileno()
-        st = os.fstat(fd)
-        assert journald_stream(fd, {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
-        other_st = other.stat()
-        assert not journald_stream(fd, {"JOURNAL_STREAM": f"{other_st.st_dev}:{other_st.st_ino}"})
-        assert not journald_stream(fd, {"JOURNAL_STREAM": "garbage"})
-        assert not journald_stream(fd, {})
-
-
-def _record(level: int, message: str, exc: bool = False) -> logging.LogRecord:
-    exc_info = None
-    if exc:
-        try:
-            raise RuntimeError("boom")
-        except RuntimeError:
-            exc_info = sys.exc_info()
-    record = logging.LogRecord("monitor.test", level, __file__, 1, message, None, exc_info)
-    record.created = 1_796_119_200.25  # 2026-12-01T10:00:00.250Z
-    record.msecs = 250.0
-    return record
-
-
-@pytest.mark.parametrize(
-    ("level", "prefix"),
-    [
-        (logging.CRITICAL, "<2>"),
-        (logging.ERROR, "<3>"),
-        (logging.WARNING, "<4>"),
-        (logging.INFO, "<6>"),
-        (logging.DEBUG, "<7>"),
-    ],
-)
-def test_journal_formatter_priorities(level: int, prefix: str) -> None:
-    line = JournalFormatter().format(_record(level, "token x expires"))
-    assert line == f"{prefix}monitor.test: token x expires"
-
-
-def test_journal_formatter_prefixes_every_traceback_line() -> None:
-    lines = JournalFormatter().format(_record(logging.ERROR, "check failed", exc=True)).split("\n")
-
-    assert len(lines) > 2
-    assert all(line.startswith("<3>") for line in lines)
-    assert lines[-1] == "<3>RuntimeError: boom"
-
-
-def test_utc_formatter_uses_iso_utc() -> None:
-    text = UtcFormatter().format(_record(logging.INFO, "started"))
-    assert text == "2026-12-01T10:00:00.250Z INFO monitor.test: started"
-
-
-def test_configure_logging_picks_formatter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
-    stream = (tmp_path / "stderr").open("w")
-    try:
-        monkeypatch.setattr(sys, "stderr", stream)
-        st = os.fstat(2)
-        monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
-        configure_logging("debug")
-        assert root.level == logging.DEBUG
-        assert isinstance(root.handlers[0].formatter, JournalFormatter)
-
-        monkeypatch.delenv("JOURNAL_STREAM")
-        configure_logging("WARNING")
-        assert root.level == logging.WARNING
-        assert isinstance(root.handlers[0].formatter, UtcFormatter)
-        assert not isinstance(root.handlers[0].formatter, JournalFormatter)
-
-        with pytest.raises(ValueError, match="loud"):
-            configure_logging("loud")
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
-        stream.close()
