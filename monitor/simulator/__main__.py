@@ -1,5 +1,5 @@
-"""`python -m monitor.simulator`: serve the simulated Threads API until Ctrl-C."""
+"""`python -m monitor.simulator`: serve the simulated Meta APIs until Ctrl-C."""
 
-from monitor.simulator.server import main
+from monitor.simulator.command import main
 
 raise SystemExit(main())

@@ -1,344 +1,211 @@
-"""A Threads API simulator (graph.threads.net) for the tests, `demo` and `bench/`.
+"""A Meta Graph API simulator (Threads, Facebook, Instagram) for the tests, `demo` and `bench/`.
 
-It answers `/v1.0/debug_token` and `/refresh_access_token` like the real API (SPEC section 3), counts calls
-per token, and injects faults. Each response goes out in ONE socket write: writing headers and body apart
-stalls ~40 ms per keep-alive request on delayed ACKs. Token strings are kept in memory only, never logged.
+`MetaApi` is the simulated world without HTTP: apps (each of one platform), tokens of every kind, call
+counters and faults, and the answers of each platform's endpoints (SPEC sections 3 and 16). server.py serves
+it over HTTP; the platforms' rules live in threads.py, facebook.py and instagram.py, one dict below maps a
+platform's name to its module's `Platform`. This module and those below it import nothing of `monitor`.
 
-This module is the API's state and answers and imports nothing of `monitor`; the HTTP server, the `/__sim/`
-control surface and the command line live in server.py, whose `Simulator` serves a `ThreadsApi`.
-
-Choices where the real API is undocumented:
-- A refresh answers a NEW random string; the old string keeps working until its own expiry.
-- App mismatch: HTTP 400, code 100, "(#100) The App_id in the input_token did not match the Viewing App".
-- A "dev_mode" app rejects user-token inspectors (code 100) but accepts its app token `TH|<app_id>|<secret>`.
-- A refresh is refused for a token younger than 24 h with HTTP 400, code 190 and no subcode.
+Paths: `/threads/...`, `/facebook/...` and `/instagram/...` speak that platform only (a host does not know
+another platform's tokens); a bare path (`/v1.0/debug_token`, `/refresh_access_token`, `/me`) speaks the
+platform of the app its credential belongs to (Threads when none is known), or the one `default_platform`
+pins. A version segment (`/v1.0`, `/v25.0`) is optional everywhere.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import secrets as rnd
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from email.utils import formatdate
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-DAY = 86400.0
-DEBUG, REFRESH = "debug_token", "refresh_access_token"
-PATHS = {
-    DEBUG: re.compile(r"^(/v\d+\.\d+)?/debug_token/?$"),
-    REFRESH: re.compile(r"^(/v\d+\.\d+)?/refresh_access_token/?$"),
-}
-_INVALID = {  # state -> (subcode, message)
-    "expired": (
-        463,
-        "Error validating access token: Session has expired on {when}. The current time is {now}.",
-    ),
-    "password_changed": (
-        460,
-        "Error validating access token: The session has been invalidated because the user changed their "
-        "password or Facebook has changed the session for security reasons.",
-    ),
-    "revoked": (
-        466,
-        "Error validating access token: The session was invalidated explicitly using an API call.",
-    ),
-}
-CANNOT_PARSE = "Invalid OAuth access token - Cannot parse access token"
-FAULT_KINDS = frozenset(
-    {
-        "latency",
-        "http_error",
-        "graph_error",
-        "throttle",
-        "malformed",
-        "truncated",
-        "shape",
-        "reset",
-        "oversized",
-    }
-    | {"trickle", "usage"}
+from monitor.simulator.base import Answer, Platform
+from monitor.simulator.facebook import Facebook
+from monitor.simulator.faults import FAULT_KINDS, Fault, Ledger
+from monitor.simulator.instagram import Instagram
+from monitor.simulator.kinds import TOKEN_STATES, set_targets, token_record
+from monitor.simulator.registry import APP_STATES, INSTAGRAM_DEBUG_MODES, Registry
+from monitor.simulator.threads import Threads
+from monitor.simulator.wire import (
+    DAY,
+    DEBUG,
+    ENDPOINTS,
+    EXCHANGE,
+    ME,
+    REFRESH,
+    token_digest,
 )
-_MODIFIERS = ("latency", "usage")  # combine with one other fault instead of replacing it
+
+__all__ = [
+    "DAY",
+    "DEBUG",
+    "ENDPOINTS",
+    "EXCHANGE",
+    "FAULT_KINDS",
+    "ME",
+    "PLATFORMS",
+    "REFRESH",
+    "Call",
+    "Fault",
+    "MetaApi",
+    "ThreadsApi",
+    "token_digest",
+]
+
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (Threads(), Facebook(), Instagram())}
+_PREFIX = re.compile(r"/(threads|facebook|instagram)(?=/)")
+_VERSION = re.compile(r"/v\d+\.\d+(?=/)")
+_CREDENTIALS = ("access_token", "input_token", "fb_exchange_token")  # what tells a bare path's platform
 
 
-def token_digest(token: str) -> str:
-    """12 hex chars of SHA-256: identifies a token in output without revealing it."""
-    return hashlib.sha256(token.encode()).hexdigest()[:12]
+class Call(NamedTuple):
+    """One API request, routed: which platform answers, which endpoint, and the token it is about."""
+
+    platform: str
+    endpoint: str
+    token: str
 
 
-def envelope(code: int, message: str, subcode: int | None = None) -> dict[str, Any]:
-    err: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
-    if subcode is not None:
-        err["error_subcode"] = subcode
-    err["fbtrace_id"] = "A" + rnd.token_hex(10)
-    return {"error": err}
+class MetaApi(Ledger):
+    """The simulated APIs' state and answers (the Ledger: counters, call log, faults). Thread-safe."""
 
-
-def usage_headers(percent: float, minutes: float, app_id: str) -> dict[str, str]:
-    app = {"call_count": percent, "total_cputime": percent, "total_time": percent}
-    entry = {"type": "threads", **app, "estimated_time_to_regain_access": minutes}
-    return {"X-App-Usage": json.dumps(app), "X-Business-Use-Case-Usage": json.dumps({app_id: [entry]})}
-
-
-class Fault:
-    def __init__(
-        self, kind: str, token: str | None, endpoint: str | None, count: int | None, params: dict
-    ) -> None:
-        self.kind, self.token, self.endpoint, self.remaining, self.params = (
-            kind,
-            token,
-            endpoint,
-            count,
-            params,
-        )
-
-    def matches(self, endpoint: str) -> bool:
-        return (self.endpoint in (None, endpoint)) and (self.remaining is None or self.remaining > 0)
-
-
-class ThreadsApi:
-    """The simulated API's state and answers. All state sits behind one lock; callers may be many threads."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._apps: dict[str, dict[str, Any]] = {}
-        self._inspectors: dict[str, str] = {}  # inspector string -> app_id
-        self._tokens: dict[str, dict[str, Any]] = {}
-        self._faults: list[Fault] = []
-        self._counts: Counter[tuple[str, str]] = Counter()
-        self._log: list[tuple[float, str, str]] = []
+    def __init__(self, clock: Callable[[], float] = time.time, default_platform: str | None = None) -> None:
+        super().__init__(clock)
+        if default_platform is not None and default_platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {default_platform!r}")
+        self.registry = Registry(clock)
+        self.default_platform = default_platform  # None: a bare path speaks its credential's platform
 
     # --- registry --------------------------------------------------------------------------------------
     def add_app(
         self,
         app_id: str,
-        inspector: str,
+        inspector: str | None = None,
         *,
+        platform: str = "threads",
         state: str = "ok",
         application: str = "Demo App",
         app_secret: str | None = None,
+        deauthorize_url: str | None = None,
+        data_deletion_url: str | None = None,
     ) -> None:
-        """Register an app, its inspector user token, and optionally its secret (for `TH|id|secret`)."""
-        if state not in ("ok", "invalid", "dev_mode"):
+        """Register an app of `platform`, its inspector (a developer's user token), and optionally its secret
+        (which makes its app token `TH|id|secret` on Threads, `id|secret` elsewhere, and signs callbacks).
+        The callback URLs are the app's own, as set in its dashboard ("{app}": the app id)."""
+        if state not in APP_STATES:
             raise ValueError(f"unknown app state {state!r}")
-        with self._lock:
-            self._apps[app_id] = {"state": state, "application": application, "app_secret": app_secret}
-            self._inspectors[inspector] = app_id
-            if app_secret:
-                self._inspectors[f"TH|{app_id}|{app_secret}"] = app_id
-
-    def add_token(
-        self,
-        token: str,
-        *,
-        app_id: str,
-        user_id: str = "1000",
-        state: str = "valid",
-        expires_at: float | None = None,
-        data_access_expires_at: float | None = None,
-        issued_at: float | None = None,
-        scopes: Sequence[str] = ("threads_basic", "threads_content_publish"),
-        type: str = "USER",  # noqa: A002 - the API's field name
-    ) -> None:
-        """Register a token. Defaults: issued 1 d ago, expires 60 d and data access 90 d after issue."""
-        if state not in ("valid", "garbage", *_INVALID):
-            raise ValueError(f"unknown token state {state!r}")
-        issued = self.clock() - DAY if issued_at is None else issued_at
-        record = {
+        if platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {platform!r}")
+        app = {
             "app_id": app_id,
-            "user_id": user_id,
+            "platform": platform,
             "state": state,
-            "issued_at": issued,
-            "expires_at": issued + 60 * DAY if expires_at is None else expires_at,
-            "data_access_expires_at": issued + 90 * DAY
-            if data_access_expires_at is None
-            else data_access_expires_at,
-            "scopes": list(scopes),
-            "type": type,
+            "application": application,
+            "app_secret": app_secret,
+            "deauthorize_url": deauthorize_url,
+            "data_deletion_url": data_deletion_url,
         }
-        with self._lock:
-            self._tokens[token] = record
+        app_token = PLATFORMS[platform].app_token(app_id, app_secret) if app_secret else None
+        self.registry.put_app(app, inspector, app_token)
+
+    def add_token(self, token: str, *, app_id: str, **fields: Any) -> None:
+        """Register a token of the app's platform; every field defaults by kind (kinds.py): `user_id`,
+        `state`, `issued_at`, `expires_at` (0: never), `data_access_expires_at`, `scopes`, `type` (USER, PAGE,
+        APP, SYSTEM_USER...), `profile_id`, `granular_scopes`, `metadata`, `omit` (answer fields to leave
+        out) and `username` (what Instagram's /me says)."""
+        platform = PLATFORMS[self.registry.platform_of(app_id)]
+        self.registry.put_token(token, token_record(platform, self.clock(), app_id=app_id, **fields))
 
     def update_token(self, token: str, **fields: Any) -> None:
         """Change fields of a registered token (KeyError when unknown)."""
-        with self._lock:
-            self._tokens[token].update(fields)
+        if "state" in fields and fields["state"] not in TOKEN_STATES:
+            raise ValueError(f"unknown token state {fields['state']!r}")
+        self.registry.update_token(token, **fields)
+
+    def make_never_expiring(self, token: str) -> None:
+        """The token never expires from now on (`expires_at` 0), as a Page token made from a long-lived
+        user token."""
+        self.registry.update_token(token, expires_at=0)
+
+    def set_granular_targets(self, token: str, scope: str, target_ids: Sequence[str] | None) -> None:
+        """Set the `target_ids` of one granular scope (None: the scope applies to all targets), adding the
+        scope when the token has none such: a Page taken out of a grant is a shorter list."""
+        self.registry.edit_token(token, lambda record: set_targets(record, scope, target_ids))
+
+    def set_instagram_debug(self, mode: str) -> None:
+        """What Instagram's debug_token does: "error" (default), "partial" (no horizons) or "full"."""
+        if mode not in INSTAGRAM_DEBUG_MODES:
+            raise ValueError(f"unknown instagram debug_token mode {mode!r}; one of {INSTAGRAM_DEBUG_MODES}")
+        self.registry.instagram_debug = mode
 
     def revoke(self, token: str) -> tuple[str, str, str | None]:
         """Revoke a token as a user removing the app would: (app_id, user_id, app secret or None), which is
         what a deauthorize callback for it needs (KeyError when the token is unknown)."""
-        with self._lock:
-            record = self._tokens[token]
-            record["state"] = "revoked"
-            return record["app_id"], record["user_id"], self._apps[record["app_id"]].get("app_secret")
+        record = self.registry.edit_token(token, lambda r: r.update(state="revoked"))
+        app = self.registry.app(record["app_id"]) or {}
+        return record["app_id"], record["user_id"], app.get("app_secret")
 
     def token_state(self, token: str) -> dict[str, Any]:
-        """A copy of the token's record, with `state` as it is now (a passed expiry reads "expired")."""
-        with self._lock:
-            record = dict(self._tokens[token])
-        record["state"] = self._effective_state(record)
+        """A copy of the token's record, with `state` as it is now (a passed expiry reads "expired") and the
+        platform of its app (KeyError when unknown)."""
+        record = self.registry.token(token)
+        if record is None:
+            raise KeyError(token)
+        record["state"] = self.registry.effective_state(record)
+        record["platform"] = self.registry.platform_of(record["app_id"])
         return record
-
-    def _effective_state(self, record: dict[str, Any]) -> str:
-        expires = record["expires_at"]
-        if record["state"] == "valid" and expires and expires <= self.clock():
-            return "expired"
-        return str(record["state"])
-
-    # --- faults and counters ---------------------------------------------------------------------------
-    def set_fault(
-        self,
-        kind: str,
-        *,
-        token: str | None = None,
-        endpoint: str | None = None,
-        count: int | None = None,
-        **params: Any,
-    ) -> None:
-        """Inject a fault for `token` (None: any) on `endpoint` (None: both), `count` times (None: always)."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}")
-        with self._lock:
-            self._faults.append(Fault(kind, token, endpoint, count, params))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def calls(self, token: str | None = None, endpoint: str | None = None) -> int:
-        """How many requests arrived, optionally only for one token and/or endpoint."""
-        with self._lock:
-            return sum(
-                n
-                for (ep, tok), n in self._counts.items()
-                if (token is None or tok == token) and (endpoint is None or ep == endpoint)
-            )
-
-    def call_log(self) -> list[tuple[float, str, str]]:
-        """(time, endpoint, token digest) per request, oldest first."""
-        with self._lock:
-            return list(self._log)
-
-    def reset_counters(self) -> None:
-        with self._lock:
-            self._counts.clear()
-            self._log.clear()
-
-    def record_call(self, endpoint: str, token: str) -> list[Fault]:
-        """Count the call and pick its faults: per-token ones first (newest first), then global ones."""
-        with self._lock:
-            self._counts[(endpoint, token)] += 1
-            self._log.append((self.clock(), endpoint, token_digest(token)))
-            ordered = [f for f in reversed(self._faults) if f.token == token and f.matches(endpoint)]
-            ordered += [f for f in reversed(self._faults) if f.token is None and f.matches(endpoint)]
-            chosen: list[Fault] = []
-            for kind_group in (*_MODIFIERS, None):
-                for fault in ordered:
-                    is_mod = fault.kind in _MODIFIERS
-                    if (kind_group is None and not is_mod) or fault.kind == kind_group:
-                        chosen.append(fault)
-                        break
-            for fault in chosen:
-                if fault.remaining is not None:
-                    fault.remaining -= 1
-            self._faults = [f for f in self._faults if f.remaining is None or f.remaining > 0]
-            return chosen
 
     def app_of(self, token: str) -> str:
         """The app id a token belongs to ("0" when unknown): keys the business usage header."""
-        with self._lock:
-            record = self._tokens.get(token)
-        return str(record["app_id"]) if record else "0"
+        return self.registry.owner_of(token)
 
-    # --- answers ---------------------------------------------------------------------------------------
-    def debug_answer(self, input_token: str, inspector: str) -> tuple[int, dict[str, Any], str]:
-        """(status, body, app_id) for a debug_token request, without faults."""
-        with self._lock:
-            app_id = self._inspectors.get(inspector)
-            app = self._apps.get(app_id or "")
-            record = dict(self._tokens[input_token]) if input_token in self._tokens else None
-        if app is None or app["state"] == "invalid":
-            return 400, envelope(190, CANNOT_PARSE), app_id or "0"
-        if app["state"] == "dev_mode" and not inspector.startswith("TH|"):
-            return 400, envelope(100, "The app associated with this request is in dev mode"), str(app_id)
-        if record is None or record["state"] == "garbage":
-            return (
-                200,
-                {"data": {"error": {"code": 190, "message": CANNOT_PARSE}, "is_valid": False, "scopes": []}},
-                str(app_id),
-            )
-        if record["app_id"] != app_id:
-            msg = "(#100) The App_id in the input_token did not match the Viewing App"
-            return 400, envelope(100, msg), str(app_id)
-        return 200, {"data": self._token_data(record, app["application"])}, str(app_id)
+    # --- routing and answers ---------------------------------------------------------------------------
+    def route(self, path: str, query: Mapping[str, str]) -> Call | None:
+        """The platform, endpoint and token of a request path, or None when no platform serves the path."""
+        explicit = _PREFIX.match(path)
+        if explicit:
+            path = path[explicit.end() :]
+        version = _VERSION.match(path)
+        if version:
+            path = path[version.end() :]
+        name = explicit.group(1) if explicit else (self.default_platform or self._infer(query))
+        platform = PLATFORMS[name]
+        endpoint = platform.paths.get(path.rstrip("/"))
+        return None if endpoint is None else Call(name, endpoint, platform.subject(endpoint, query))
 
-    def _token_data(self, record: dict[str, Any], application: str) -> dict[str, Any]:
-        state = self._effective_state(record)
-        data: dict[str, Any] = {
-            "app_id": record["app_id"],
-            "type": record["type"],
-            "application": application,
-            "data_access_expires_at": int(record["data_access_expires_at"] or 0),
-            "expires_at": int(record["expires_at"] or 0),
-            "is_valid": state == "valid",
-            "issued_at": int(record["issued_at"]),
-            "scopes": list(record["scopes"]),
-            "user_id": record["user_id"],
-        }
-        if state != "valid":
-            subcode, message = _INVALID[state]
-            data["error"] = {"code": 190, "message": self._message(message, record), "subcode": subcode}
-            if state == "password_changed":
-                data["expires_at"] = 0
-        return data
+    def _infer(self, query: Mapping[str, str]) -> str:
+        """A bare path's platform: that of the app its credential (or client_id) belongs to; Threads else."""
+        reg = self.registry
+        for name in _CREDENTIALS:
+            value = query.get(name)
+            if not value:
+                continue
+            caller = reg.caller(value)
+            if caller is not None:
+                return str(caller[2]["platform"])
+            record = reg.token(value)
+            if record is not None:
+                return reg.platform_of(record["app_id"])
+        app = reg.app(query.get("client_id", "")) if query.get("client_id") else None
+        return str(app["platform"]) if app else "threads"
 
-    def _message(self, template: str, record: dict[str, Any]) -> str:
-        return template.format(when=formatdate(record["expires_at"] or 0), now=formatdate(self.clock()))
+    def answer(self, call: Call, query: Mapping[str, str], method: str = "GET") -> Answer:
+        """(status, body, app_id) for a routed request, without faults; stores new tokens of grants."""
+        return PLATFORMS[call.platform].answer(self.registry, call.endpoint, query, method)
 
-    def refresh_answer(self, token: str, grant_type: str) -> tuple[int, dict[str, Any], str]:
-        """(status, body, app_id) for a refresh request, without faults; stores the new token on success."""
-        with self._lock:
-            record = dict(self._tokens[token]) if token in self._tokens else None
-        if grant_type != "th_refresh_token":
-            return 400, envelope(100, "(#100) Param grant_type must be th_refresh_token"), "0"
-        if record is None or record["state"] == "garbage":
-            return 400, envelope(190, CANNOT_PARSE), "0"
-        state, now = self._effective_state(record), self.clock()
-        if state != "valid":
-            subcode, message = _INVALID[state]
-            return 400, envelope(190, self._message(message, record), subcode), record["app_id"]
-        if record["issued_at"] > now - DAY:
-            msg = "Error validating access token: the token must be at least 24 hours old to be refreshed"
-            return 400, envelope(190, msg), record["app_id"]
-        if "threads_basic" not in record["scopes"]:
-            return (
-                400,
-                envelope(10, "(#10) Application does not have permission for this action"),
-                record["app_id"],
-            )
-        new = "THAA" + rnd.token_urlsafe(36)
-        # `refresh_lags` (update_token(t, refresh_lags=True)): an API whose debug_token keeps showing the old
-        # expiry for the new string, as a lagging or misbehaving API would.
-        fresh = (
-            dict(record)
-            if record.get("refresh_lags")
-            else {
-                **record,
-                "issued_at": now,
-                "expires_at": now + 60 * DAY,
-                "data_access_expires_at": now + 90 * DAY,
-            }
-        )
-        with self._lock:
-            self._tokens[new] = fresh
-        return (
-            200,
-            {"access_token": new, "token_type": "bearer", "expires_in": int(60 * DAY)},
-            record["app_id"],
-        )
+    def usage_type(self, platform: str) -> str:
+        return PLATFORMS[platform].usage_type
+
+    def debug_answer(self, input_token: str, inspector: str) -> Answer:
+        """(status, body, app_id) for a debug_token request on a bare path, without faults."""
+        return self._bare(DEBUG, {"input_token": input_token, "access_token": inspector})
+
+    def refresh_answer(self, token: str, grant_type: str) -> Answer:
+        """(status, body, app_id) for a refresh request on a bare path; stores the new token on success."""
+        return self._bare(REFRESH, {"grant_type": grant_type, "access_token": token})
+
+    def _bare(self, endpoint: str, query: dict[str, str]) -> Answer:
+        name = self.default_platform or self._infer(query)
+        return PLATFORMS[name].answer(self.registry, endpoint, query, "GET")
+
+
+ThreadsApi = MetaApi  # the name the simulator had when it spoke Threads only
