@@ -98,7 +98,7 @@ class Refresher:
             with transaction(self.sessions) as s:
                 release(s, self.owner)
         except Exception as exc:  # noqa: BLE001 - leases expire by themselves
-            log.warning("could not release refresh leases on shutdown: %s", type(exc).__name__)
+            log.warning("could not release refresh leases on shutdown: %s", error_line(exc))
         if self.pending:
             where = "spooled in " + str(self.spool.directory) if self.spool.directory else "LOST (no spool)"
             log.error("stopping with %d refreshed token string(s) not stored: %s", len(self.pending), where)
@@ -186,7 +186,7 @@ class Refresher:
                     with transaction(self.sessions) as s:
                         release(s, self.owner, list(left))
                 except Exception as exc:  # noqa: BLE001 - the leases expire by themselves
-                    log.warning("could not release %d refresh lease(s): %s", len(left), type(exc).__name__)
+                    log.warning("could not release %d refresh lease(s): %s", len(left), error_line(exc))
 
     def _acquire(self) -> bool:
         if self.budget is None or self.budget.try_acquire(self.calls):
