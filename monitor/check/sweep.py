@@ -32,6 +32,7 @@ from monitor.check.outcome import (
 )
 from monitor.check.probe import Gate, InspectorProbes, opener
 from monitor.check.progress import Tick
+from monitor.check.settings import SweepSettings
 from monitor.crypto import Vault
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
@@ -87,6 +88,10 @@ class Sweeper:
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
 
     # --- public ------------------------------------------------------------------------------------
+
+    def reload(self, settings: SweepSettings) -> None:
+        """A reloaded schedule, lease and thresholds apply from the next claim."""
+        self.cadence, self.lease, self.horizons = settings.cadence, settings.lease, settings.horizons
 
     def sweep(self) -> SweepStats:
         """Inspect every due token (until none is due, the budget runs out, or stop() is called)."""
@@ -298,9 +303,7 @@ class Sweeper:
         except DataError:
             # A value the database refuses must cost one token a recorded error, not the whole batch on
             # every sweep: store one by one, and an outcome that still fails as an error without its facts.
-            log.error(
-                "a batch of %d results was refused by the database; storing them one by one", len(outcomes)
-            )
+            log.error("the database refused a batch of %d results: storing them one by one", len(outcomes))
             for o in outcomes:
                 try:
                     self._write([o], owner, now)

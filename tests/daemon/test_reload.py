@@ -43,7 +43,7 @@ def test_reload_applies_schedule_budget_and_thresholds_and_refuses_a_bad_file(
             job = daemon._scheduler.get_job("sweep")  # type: ignore[union-attr]
             assert job.trigger.interval.total_seconds() == 7
             assert daemon.budget.per_hour == 40 and daemon.sweeper.lease == 120
-            assert daemon.ctx.horizons.expiry_warning == 9 * 86400
+            assert daemon.horizons.expiry_warning == 9 * 86400
 
             path.write_text(path.read_text() + '\n[schedule]\nsweep_interval = "soon"\n')
             assert not daemon.reload(path)

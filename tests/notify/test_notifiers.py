@@ -30,9 +30,9 @@ from monitor.notify import (
     build_notifier,
     classify_http,
 )
-from monitor.retry import parse_retry_after
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.text import description, render_html, title
+from monitor.retry import parse_retry_after
 
 # Plain-SMTP receivers require AUTH without TLS on purpose (a local relay); aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
