@@ -39,9 +39,9 @@ from monitor.crypto import VaultError
 from monitor.daemon.lifecycle import DaemonError
 from monitor.db.migrate import SchemaOutdated
 from monitor.db.session import DatabaseError, sqlite_path
-from monitor.importfile import ImportFileError
 from monitor.redact import first_line, protect_logs
 from monitor.registry import RegistryError
+from monitor.registry.importfile import ImportFileError
 from monitor.tables import PrintableStream
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2

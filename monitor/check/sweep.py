@@ -75,15 +75,14 @@ class Sweeper:
         self.clock, self.rand = clock, rand
         self.on_check = on_check or (lambda result, duration: None)
         self.on_progress = on_progress or (lambda: None)
-        # horizons: the alert thresholds (check.outcome.quiet_first); None: every change stamps updated_at
-        self.write_batch, self.horizons = write_batch, horizons
+        self.write_batch, self.horizons = write_batch, horizons  # horizons: see SweepSettings
         self.claim_size = max(64, concurrency * 8)
         self.stopping = threading.Event()
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
         self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
-        # Apps whose inspector credential was refused: one probe token per app and backoff until it answers
-        # again, instead of one wasted call per token.
+        self.app_names: dict[int, str] = {}  # app id -> name, for the log
+        # Refused inspector credentials: one probe token per app and backoff, not one wasted call per token.
         self.probes = InspectorProbes()
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
 
@@ -180,8 +179,7 @@ class Sweeper:
             answered += [f.result() for f in pending if f.done() and not f.cancelled() and not f.exception()]
             self._store(answered, stats, owner=owner)
             run.outcomes += answered
-            left = {c.id for c in run.claimed} - {o.claimed.id for o in run.outcomes}
-            if left:
+            if left := {c.id for c in run.claimed} - {o.claimed.id for o in run.outcomes}:
                 self._tx(lambda s: store.release(s, owner, sorted(left)))
         return run
 
@@ -217,6 +215,7 @@ class Sweeper:
 
     def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
         for app in store.load_apps(session, list(app_ids)).values():
+            self.app_names[app.id] = app.name
             cached = self._inspectors.get(app.id)
             if cached is None or cached[0] != app.secret:
                 self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
@@ -335,7 +334,8 @@ class Sweeper:
         regain = pause_for(o.result, self.cadence.min_interval)
         if regain is not None and now + regain > self.paused_until.get(o.claimed.app_id, 0.0):
             self.paused_until[o.claimed.app_id] = now + regain
-            log.warning("app id %s is throttled: pausing its checks for %.0f s", o.claimed.app_id, regain)
+            app = self.app_names.get(o.claimed.app_id, f"#{o.claimed.app_id}")
+            log.warning("app %s is throttled: pausing its checks for %.0f s", app, regain)
 
     def _finish(self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats) -> None:
         """On the way out (normal or stop): store what finished, release what did not."""

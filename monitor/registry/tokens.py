@@ -127,6 +127,12 @@ def get_token(session: Session, name: str) -> Token:
     return token
 
 
+def current_string(session: Session, vault: Vault, name: str) -> str:
+    """The decrypted string the token `name` holds now (a refresh may have replaced it); RegistryError names
+    a missing token."""
+    return vault.decrypt(get_token(session, name).secret)
+
+
 def editable(token: Token, sources: Collection[str], doing: str = "edit it") -> Token:
     """`token`, unless a configured `[[sources]]` entry owns it: its next sync would undo any edit."""
     if token.source is not None and token.source in sources:
