@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -113,6 +113,12 @@ class AlertSettings:
         )
 
 
+class NotificationCounter(Protocol):
+    """Where delivery outcomes are counted (monitor.metrics.Events)."""
+
+    def notification(self, notifier: str, outcome: str) -> None: ...
+
+
 class AlertsComponent:
     """Jobs: `alerts` (evaluate, then group), `deliver` (the outbox) and a daily prune of old history."""
 
@@ -123,7 +129,7 @@ class AlertsComponent:
         *,
         owner: str,
         clock: Callable[[], float] = time.time,
-        events: Any = None,
+        events: NotificationCounter | None = None,
         notify_stream: Any = None,
     ) -> None:
         self.sessions, self.settings, self.clock = sessions, settings, clock

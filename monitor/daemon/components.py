@@ -22,6 +22,7 @@ from monitor.daemon.callbacks import CallbacksComponent, CallbacksSettings
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.jobs import Component, Job
+from monitor.metrics import Events
 from monitor.refresh.job import Refresher, spool_directory
 from monitor.refresh.settings import RefreshSettings
 from monitor.refresh.store import SPOOL_DIR, Spool
@@ -62,7 +63,7 @@ def build_components(
     client: GraphClient,
     sweeper: Sweeper,
     budget: CallBudget,
-    events: Any,
+    events: Events,
     notify_stream: Any = None,
 ) -> list[Wired[Any]]:
     """Alerting, refresh, sources and (with [callbacks]) the callback listener: the daemon schedules their

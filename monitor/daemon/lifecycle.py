@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from monitor import __version__
@@ -38,9 +39,9 @@ from monitor.db.locks import SqliteLock
 from monitor.db.migrate import ensure_current
 from monitor.db.session import make_engine, make_sessionmaker, sqlite_path, transaction
 from monitor.graph.budget import CallBudget
-from monitor.graph.client import GraphClient
+from monitor.graph.client import ApiUsage, GraphClient
 from monitor.jobs import Job
-from monitor.metrics.exposition import MetricsInputs, MetricsSettings, build_metrics
+from monitor.metrics.exposition import Events, MetricsInputs, MetricsSettings, build_metrics
 from monitor.redact import error_line, protect_logs
 from monitor.state import Horizons
 from monitor.web.server import WebServer
@@ -79,8 +80,8 @@ class Daemon:
         self._components: list[Wired[Any]] = []
         self.web: WebServer | None = None
         self.metrics: MetricsInputs | None = None
-        self.registry: Any = None
-        self.events: Any = None
+        self.registry: CollectorRegistry | None = None
+        self.events: Events | None = None
 
     # --- start -------------------------------------------------------------------------------------
 
@@ -233,7 +234,7 @@ class Daemon:
         if self.events is not None:
             self.events.check(result, duration)
 
-    def _on_api_response(self, endpoint: str, code: str, usage: Any) -> None:
+    def _on_api_response(self, endpoint: str, code: str, usage: ApiUsage | None) -> None:
         if self.events is not None:
             self.events.api(endpoint, code, usage)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,6 +48,12 @@ CLAIM_BATCH = 50
 MAX_INTERVAL = 60.0
 
 
+class RefreshCounter(Protocol):
+    """Where refresh outcomes are counted (monitor.metrics.Events)."""
+
+    def refresh(self, outcome: str) -> None: ...
+
+
 class Refresher:
     """The refresh component: `tick()` is the job; `pending` maps token id -> string not yet stored."""
 
@@ -60,7 +66,7 @@ class Refresher:
         settings: RefreshSettings,
         owner: str,
         check_now: Callable[[list[int]], Any] | None = None,
-        events: Any = None,
+        events: RefreshCounter | None = None,
         budget: CallBudget | None = None,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,12 @@ LEASE = 600.0  # longer than a sync can take (statement timeout + writes); a cra
 TICK = 10.0  # how often the daemon looks for due sources (sync_interval is at least 10 s)
 
 
+class SyncCounter(Protocol):
+    """Where sync outcomes are counted (monitor.metrics.Events)."""
+
+    def source_sync(self, source: str, outcome: str) -> None: ...
+
+
 def sync_source(
     sessions: sessionmaker[Session],
     vault: Vault,
@@ -45,7 +51,7 @@ def sync_source(
     now: float,
     *,
     engines: SourceEngines | None = None,
-    events: Any = None,
+    events: SyncCounter | None = None,
 ) -> SyncReport:
     """Sync one source; raises SourceError (after recording it in `sources.last_error`) when it fails."""
     started = time.monotonic()
@@ -81,7 +87,7 @@ def sync_source(
     return report
 
 
-def _count(events: Any, source: str, outcome: str) -> None:
+def _count(events: SyncCounter | None, source: str, outcome: str) -> None:
     if events is not None:
         events.source_sync(source, outcome)
 
@@ -148,7 +154,7 @@ def claim_and_sync(
     clock: Callable[[], float],
     force: bool,
     engines: SourceEngines | None = None,
-    events: Any = None,
+    events: SyncCounter | None = None,
 ) -> SyncReport | None:
     """Sync when the lease is ours; None when the source is not due or another instance is syncing it."""
     if not claim(sessions, source, owner, clock(), force=force):
@@ -185,7 +191,7 @@ class SourcesComponent:
         *,
         owner: str,
         clock: Callable[[], float] = time.time,
-        events: Any = None,
+        events: SyncCounter | None = None,
     ) -> None:
         self.sessions, self.vault, self.clock = sessions, vault, clock
         self.owner, self.events = owner, events
