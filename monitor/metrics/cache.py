@@ -22,13 +22,13 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, ScalarSelect, Select, func, select
 
 from monitor.db.models import Alert, App, Notification, Snapshot, Token
+from monitor.metrics.collector import TokenCollector
 from monitor.metrics.inputs import MetricsInputs
 from monitor.metrics.text import per_token_text
 from monitor.metrics.tokens import (
     HORIZONS,
     PER_TOKEN_MODES,
     WINDOWS,
-    TokenCollector,
     duration_family,
     fleet_families,
 )

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from monitor.callbacks import KINDS, OUTCOMES
 from monitor.graph.results import ApiUsage
 from monitor.metrics.cache import ExpositionCache
+from monitor.metrics.collector import TokenCollector
 from monitor.metrics.inputs import MetricsInputs, MetricsSettings
-from monitor.metrics.tokens import TokenCollector
 
 __all__ = ["CHECK_BUCKETS", "Events", "MetricsInputs", "MetricsRegistry", "MetricsSettings", "TokenCollector"]
 __all__ += ["build_metrics"]
