@@ -332,7 +332,7 @@ class Demo:
             if getattr(self.daemon, "sweeper", None) is not None:  # start() got far enough to need a stop
                 self.daemon.stop()
             else:
-                self.daemon.engine.dispose()
+                self.daemon.db.close()
         if self.sim is not None:
             self.sim.stop()
         if self.folder is not None:

@@ -17,7 +17,8 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import __version__
 from monitor.check.observe import Cadence
@@ -33,11 +34,11 @@ from monitor.daemon.logs import follow_config_level
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.signals import run_until_signalled
 from monitor.daemon.sweeping import calls_in_the_last_hour, sweep_once
-from monitor.daemon.watchdog import Liveness, ping_while_alive
+from monitor.daemon.watchdog import Liveness, health_report, ping_while_alive
 from monitor.db.leases import owner_of
 from monitor.db.locks import SqliteLock
 from monitor.db.migrate import ensure_current
-from monitor.db.session import make_engine, make_sessionmaker, sqlite_path, transaction
+from monitor.db.session import Database, sqlite_path, transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import ApiUsage, GraphClient
 from monitor.jobs import Job
@@ -65,8 +66,7 @@ class Daemon:
         self, config: Config, *, clock: Callable[[], float] = time.time, notify_stream: Any = None
     ) -> None:
         self.config, self.clock = config, clock
-        self.engine = make_engine(config.database.url, pool_size=config.database.pool_size)
-        self.sessions = make_sessionmaker(self.engine)
+        self.db = Database(config.database.url, pool_size=config.database.pool_size)  # opened on first use
         self.horizons = Horizons.from_alerts(config.alerts)
         self.vault: Vault | None = None  # read at start: a wrong key is a start-up error, not a per-check one
         self.owner = owner_of(instance=uuid.uuid4().hex[:8])
@@ -82,6 +82,14 @@ class Daemon:
         self.metrics: MetricsInputs | None = None
         self.registry: CollectorRegistry | None = None
         self.events: Events | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.db.sessions
 
     # --- start -------------------------------------------------------------------------------------
 
@@ -185,7 +193,7 @@ class Daemon:
             self.sweeper.close()
         if getattr(self, "client", None) is not None:
             self.client.close()
-        self.engine.dispose()
+        self.db.close()
         if self._lock is not None:
             self._lock.release()
 
@@ -242,21 +250,7 @@ class Daemon:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         scheduler_ok = self._scheduler is not None and self._scheduler.running and not self.stopped.is_set()
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            db_ok = True
-        except Exception:
-            db_ok = False
-        ok = scheduler_ok and db_ok and self.liveness.alive()
-        return ok, {
-            "status": "ok" if ok else "unhealthy",
-            "scheduler": scheduler_ok,
-            "database": db_ok,
-            "sweeping": self.liveness.sweeping(),
-            "sweeps": self.liveness.sweeps,
-            "version": __version__,
-        }
+        return health_report(scheduler_ok, self.engine, self.liveness, __version__)
 
     def reload(self, path: str | os.PathLike[str]) -> bool:
         """Re-read the config: notifiers and thresholds change in place. Whatever goes wrong (a file that
@@ -334,7 +328,7 @@ class Daemon:
             self.web.stop()
         self.sweeper.close()
         self.client.close()
-        self.engine.dispose()
+        self.db.close()
         if self._lock is not None:
             self._lock.release()
         log.info("stopped")

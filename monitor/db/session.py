@@ -72,3 +72,29 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+class Database:
+    """One process's engine and session factory for `url`, made on first use (a bad URL or an unwritable
+    SQLite file is then an error of whoever first needs the database); `close` disposes of the pool."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url, self.pool_size = url, pool_size
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url, pool_size=self.pool_size)
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = make_sessionmaker(self.engine)
+        return self._sessions
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
