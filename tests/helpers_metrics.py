@@ -13,17 +13,17 @@ _INPUTS: dict[int, tuple[Context, MetricsInputs]] = {}
 
 
 def metrics_inputs(ctx: Context) -> MetricsInputs:
-    """What the daemon hands its metrics, built from `ctx` (the same object for the same context)."""
+    """What the daemon hands its metrics, built from `ctx`: the same object for the same context, holding
+    the settings of `ctx.config` as it is now."""
+    settings = MetricsSettings.of(ctx.config)
     held = _INPUTS.get(id(ctx))
     if held is None or held[0] is not ctx:
-        held = _INPUTS[id(ctx)] = (
-            ctx,
-            MetricsInputs(ctx.engine, MetricsSettings.of(ctx.config), clock=ctx.clock),
-        )
+        held = _INPUTS[id(ctx)] = (ctx, MetricsInputs(ctx.engine, settings, clock=ctx.clock))
+    held[1].reload(settings)
     return held[1]
 
 
 def configure(ctx: Context, **metrics: Any) -> None:
     """What a SIGHUP reload does: a new config, and the metrics reloaded with their part of it."""
     ctx.config = replace(ctx.config, metrics=MetricsConfig(**metrics))
-    metrics_inputs(ctx).reload(MetricsSettings.of(ctx.config))
+    metrics_inputs(ctx)
