@@ -22,6 +22,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -248,12 +249,9 @@ class Demo:
         config = build_config(self.folder, self.sim.url, self.listen, self.callbacks)
         (self.folder / "config.toml").write_text(text)
         create_key_file(config.security.key_files[0])
-        ctx = Context(config, clock=self.clock)
-        try:
+        with closing(Context(config, clock=self.clock)) as ctx:  # as `migrate` and `tokens add` would
             migrate.upgrade(ctx.engine)
             strings = seed(self.sim, ctx, self.clock())
-        finally:
-            ctx.close()
         self.daemon = Daemon(config, clock=self.clock, notify_stream=self.out)
         self._print(self.banner())
         self.daemon.start()

@@ -110,7 +110,7 @@ def test_a_reload_that_fails_to_apply_is_logged_and_the_daemon_runs_on(
         def broken(new: object) -> None:
             raise RuntimeError("cannot apply")
 
-        monkeypatch.setattr(daemon._components[0], "reload", broken)
+        monkeypatch.setattr(daemon._components[0].component, "reload", broken)
         assert not daemon.reload(path)
         assert "reload failed" in caplog.text and "RuntimeError: cannot apply" in caplog.text
         assert daemon.health()[0] or daemon._scheduler_running()
