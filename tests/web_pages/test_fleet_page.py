@@ -11,8 +11,8 @@ import re
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import true
 from pages_helpers import DAY, NOW, add_apps, add_tokens, migrated, token
+from sqlalchemy import true
 
 from monitor.config.load import DatabaseConfig, HttpConfig, default_config
 from monitor.context import Context
