@@ -15,10 +15,11 @@ from sqlalchemy import Double, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check.observe import Observation
+from monitor.check.observe import CheckWrite, Observation
 from monitor.db import leases
 from monitor.db.models import TOKENS, App, Snapshot, Token
 from monitor.db.session import transaction
+from monitor.state import InspectorState, Verdict
 
 T = TOKENS
 T_ = TypeVar("T_")
@@ -79,9 +80,9 @@ _CLAIM_COLUMNS = (
 def _claimed(row: Any) -> Claimed:
     previous = None
     if row.observed_at is not None:
-        reason = row.invalid_reason if row.last_result == "invalid" else None
+        reason = row.invalid_reason if row.last_result == Verdict.INVALID else None
         previous = Observation(
-            result=row.last_result or "valid",
+            result=Verdict(row.last_result or Verdict.VALID),
             reason=reason,
             fingerprint=row.fingerprint,
             is_valid=row.is_valid,
@@ -256,12 +257,38 @@ _RESULT_UPDATE = (
 )
 
 
-def write_results(session: Session, owner: str, updates: Sequence[dict], snapshots: Sequence[dict]) -> None:
-    """Store a batch of check outcomes and release their leases. `updates` rows hold b_id and b_fp."""
-    if updates:
-        session.connection().execute(_RESULT_UPDATE, [dict(u, b_owner=owner) for u in updates])
+def _result_params(w: CheckWrite, owner: str) -> dict[str, Any]:
+    """_RESULT_UPDATE's parameters for one write: its b_ names pick the row, the others are its columns."""
+    return {
+        "b_id": w.token_id,
+        "b_fp": w.fingerprint,
+        "b_owner": owner,
+        "b_changed": w.changed_at,
+        "expected_scopes": w.expected_scopes,
+        "scopes_lost": w.scopes_lost,
+        "last_check_at": w.at,
+        "last_success_at": w.last_success_at,
+        "last_result": w.observation.result.value,
+        "last_error": w.last_error,
+        "consecutive_failures": w.consecutive_failures,
+        "failing_since": w.failing_since,
+        "next_check_at": w.next_check_at,
+        "observed_at": w.at,
+        **w.observation.token_columns(),
+    }
+
+
+def write_results(session: Session, owner: str, writes: Sequence[CheckWrite]) -> None:
+    """Store a batch of check outcomes (a snapshot for each changed observation) and release their leases."""
+    if writes:
+        session.connection().execute(_RESULT_UPDATE, [_result_params(w, owner) for w in writes])
+    snapshots = [
+        {"token_id": w.token_id, "observed_at": w.at, **w.observation.snapshot_columns()}
+        for w in writes
+        if w.changed
+    ]
     if snapshots:
-        session.execute(insert(Snapshot), list(snapshots))
+        session.execute(insert(Snapshot), snapshots)
 
 
 def release(
@@ -278,13 +305,13 @@ def renew(session: Session, owner: str, ids: Sequence[int], until: float) -> Non
 
 
 def set_inspector_state(
-    session: Session, app_id: int, state: str, reason: str | None, message: str | None, now: float
+    session: Session, app_id: int, state: InspectorState, reason: str | None, message: str | None, now: float
 ) -> None:
     session.execute(
         update(App)
         .where(App.id == app_id)
         .values(
-            inspector_state=state,
+            inspector_state=state.value,
             inspector_reason=reason,
             inspector_message=message,
             inspector_checked_at=now,

@@ -437,12 +437,12 @@ def test_a_result_the_database_refuses_costs_one_token_not_the_batch(
     poisoned = fleet.rows()[names[2]].id
     real = store.write_results
 
-    def refusing(session, owner, updates, snapshots):  # type: ignore[no-untyped-def]
-        if any(u["b_id"] == poisoned and u["last_result"] != "error" for u in updates):
+    def refusing(session, owner, writes):  # type: ignore[no-untyped-def]
+        if any(w.token_id == poisoned and w.observation.result != "error" for w in writes):
             raise DataError(
                 "UPDATE tokens ...", {}, Exception("value too long for type character varying(16)")
             )
-        return real(session, owner, updates, snapshots)
+        return real(session, owner, writes)
 
     monkeypatch.setattr(store, "write_results", refusing)
     sweeper = fleet.sweeper()
