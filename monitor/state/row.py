@@ -34,7 +34,7 @@ class StatusRow:
     mute_comment: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], horizons: Horizons, now: float) -> StatusRow:
+    def from_row(cls, row: Mapping[Any, Any], horizons: Horizons, now: float) -> StatusRow:
         """A row of monitor.state.sql.STATUS_SELECT's columns, by name (`row._mapping`; more columns may be
         there: they are ignored), with its state now."""
         result = seen_result(row["last_result"], row["inspector_state"])
