@@ -19,7 +19,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check import store
+from monitor.check import store, writes
 from monitor.check.observe import Cadence
 from monitor.check.outcome import (
     UNSTORABLE,
@@ -313,12 +313,12 @@ class Sweeper:
             self.on_check(o.result.verdict.value, o.duration)
 
     def _write(self, outcomes: list[CheckOutcome], owner: str, now: float) -> None:
-        writes = [
+        batch = [
             check_write(o.claimed, o.result, self.cadence, now, self.rand(), self.horizons) for o in outcomes
         ]
 
         def write(s: Session) -> None:
-            store.write_results(s, owner, writes)
+            writes.write_results(s, owner, batch)
             for app_id, state, reason, message in inspector_states(outcomes):
                 store.set_inspector_state(s, app_id, state, reason, message, now)
             store.release(s, owner, [o.claimed.id for o in outcomes])
