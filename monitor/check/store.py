@@ -77,12 +77,20 @@ _CLAIM_COLUMNS = (
 )
 
 
+def _stored_verdict(text: str | None) -> Verdict:
+    """The stored last_result as a Verdict: none yet reads as valid; a text no check writes as an error
+    (nothing learnt), so a hand-edited row never stops the sweep."""
+    if text is None:
+        return Verdict.VALID
+    return Verdict(text) if text in set(Verdict) else Verdict.ERROR
+
+
 def _claimed(row: Any) -> Claimed:
     previous = None
     if row.observed_at is not None:
         reason = row.invalid_reason if row.last_result == Verdict.INVALID else None
         previous = Observation(
-            result=Verdict(row.last_result or Verdict.VALID),
+            result=_stored_verdict(row.last_result),
             reason=reason,
             fingerprint=row.fingerprint,
             is_valid=row.is_valid,
