@@ -79,7 +79,7 @@ class Observation:
 @dataclass(frozen=True)
 class CheckWrite:
     """What one check writes: the token's latest observation and bookkeeping, and whether the observation
-    changed (then a snapshot of it is written too). monitor.check.store turns it into SQL parameters."""
+    changed (then a snapshot of it is written too). monitor.check.writes turns it into SQL parameters."""
 
     token_id: int
     fingerprint: str  # the string checked: a write for a string replaced meanwhile is dropped
