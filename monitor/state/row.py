@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from monitor.state.rule import Horizons, mute_in_force, seen_result, token_state
+from monitor.state.rule import Horizons, State, mute_in_force, seen_result, token_state
 from monitor.timefmt import iso_utc
 
 _TIMES = ("expires_at", "data_access_expires_at", "last_check_at", "last_success_at", "callback_check_at")
@@ -17,7 +17,7 @@ _TIMES = ("expires_at", "data_access_expires_at", "last_check_at", "last_success
 class StatusRow:
     name: str
     app: str
-    state: str
+    state: State
     expires_at: float | None
     data_access_expires_at: float | None
     last_check_at: float | None
@@ -52,7 +52,7 @@ class StatusRow:
         return cls(
             name=row["name"],
             app=row["app"],
-            state=state.value,
+            state=state,
             expires_at=row["expires_at"],
             data_access_expires_at=row["data_access_expires_at"],
             last_check_at=row["last_check_at"],
@@ -71,6 +71,7 @@ class StatusRow:
 
     def to_json(self) -> dict:
         out = asdict(self)
+        out["state"] = str(self.state)  # the text, also when a test built the row from a plain string
         for key in (*_TIMES, "muted_until"):
             out[key] = iso_utc(out[key]) if out[key] else None
         out["scopes"] = list(self.scopes)
