@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import retry
 from monitor.alerting.channels import counted_as, due_channels
-from monitor.alerting.routing import CHUNK, enqueue_pending, group_key, route
+from monitor.alerting.routing import enqueue_pending, group_key, route
 from monitor.db.models import Notification
 from monitor.db.session import transaction
 from monitor.notify import (
@@ -38,7 +38,7 @@ from monitor.redact import Redactor
 
 log = logging.getLogger("monitor.outbox")
 
-__all__ = ["BACKOFF_CAP", "BACKOFF_FIRST", "CHUNK", "DeliveryStats", "Outbox", "backoff", "build_notifiers"]
+__all__ = ["BACKOFF_CAP", "BACKOFF_FIRST", "DeliveryStats", "Outbox", "backoff", "build_notifiers"]
 __all__ += ["enqueue_pending", "group_key", "route"]  # grouping lives in routing.py
 
 BACKOFF_FIRST, BACKOFF_CAP, BACKOFF_JITTER = 10.0, 600.0, 0.2

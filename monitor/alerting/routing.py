@@ -11,14 +11,12 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from monitor.db.chunks import IN_LIMIT, in_chunks
+from monitor.db.chunks import in_chunks
 from monitor.db.models import AlertEventRow, Notification
 from monitor.notify import AlertEvent, Message, NotifierSettings, accepts
 from monitor.notify.base import SEVERITY_RANK
 
 log = logging.getLogger("monitor.outbox")
-
-CHUNK = IN_LIMIT  # monitor.db.chunks; kept for the importers of this name
 
 
 # --- grouping ------------------------------------------------------------------------------------------
