@@ -1,15 +1,23 @@
-"""The secrets a configuration holds outside its notifiers, in the forms the product sends them.
+"""The secrets a configuration holds, in the forms the product sends them.
 
-monitor.context.all_secrets adds the notifiers' (each notifier type knows how it sends its own); the sum is
-what every log line, stored error and printed message is redacted of (monitor.redact).
+`config_secrets`: outside the notifiers; `all_secrets` adds the notifiers' (each notifier type knows how it
+sends its own). The sum is what every log line, stored error and printed message is redacted of
+(monitor.redact).
 """
 
 from __future__ import annotations
 
 from monitor.config.model import Config
+from monitor.notify import secrets_of
 from monitor.redact import credential_forms, url_secrets
 
-__all__ = ["config_secrets"]
+__all__ = ["all_secrets", "config_secrets"]
+
+
+def all_secrets(config: Config) -> list[str]:
+    """Every secret `config` holds, its notifiers' included, in the forms the product sends them: what
+    logs, stored errors and printed messages are redacted of, whichever component's text carries it."""
+    return [*config_secrets(config), *(s for n in config.notifiers for s in secrets_of(n))]
 
 
 def config_secrets(config: Config) -> list[str]:

@@ -21,14 +21,14 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, ScalarSelect, Select, func, select
 
-from monitor.context import Context
 from monitor.db.models import Alert, App, Notification, Snapshot, Token
+from monitor.metrics.collector import TokenCollector
+from monitor.metrics.inputs import MetricsInputs
 from monitor.metrics.text import per_token_text
 from monitor.metrics.tokens import (
     HORIZONS,
     PER_TOKEN_MODES,
     WINDOWS,
-    TokenCollector,
     duration_family,
     fleet_families,
 )
@@ -113,9 +113,9 @@ class Rendered:
 class ExpositionCache:
     """Renders the token collector's part of a scrape, again only when the marker or the clock says so."""
 
-    def __init__(self, ctx: Context, live: CollectorRegistry) -> None:
-        self.ctx, self.live = ctx, live
-        self.collector = TokenCollector(ctx)
+    def __init__(self, inputs: MetricsInputs, live: CollectorRegistry) -> None:
+        self.inputs, self.live = inputs, live
+        self.collector = TokenCollector(inputs)
         self.renders = 0  # how many times the token part was rendered (tests and benchmarks read it)
         self._lock = threading.Lock()
         self._cached: dict[bool, Rendered] = {}
@@ -134,14 +134,14 @@ class ExpositionCache:
         The marker is read before the state it stands for: a write committed in between makes the next
         scrape's marker differ, so a body is never kept for a state older than its marker.
         """
-        now = self.ctx.now()
-        with self.ctx.engine.connect() as conn:
+        now = self.inputs.now()
+        with self.inputs.engine.connect() as conn:
             key = (self._settings(), tuple(conn.execute(marker_query()).one()))
             with self._lock:
                 cached = self._cached.get(openmetrics)
             if cached is not None and cached.key == key and now < cached.until:
                 return cached.body
-            until = valid_until(conn, self.ctx.horizons, now)
+            until = valid_until(conn, self.inputs.horizons, now)
         body = self._render(openmetrics)
         with self._lock:
             self._cached[openmetrics] = Rendered(key, body, until)
@@ -150,15 +150,15 @@ class ExpositionCache:
 
     def _settings(self) -> Hashable:
         """The configuration the render depends on (a SIGHUP reload may change it)."""
-        cfg = self.ctx.config.metrics
+        cfg = self.inputs.settings.metrics
         mode = cfg.per_token if cfg.per_token in PER_TOKEN_MODES else "all"
-        return (mode, cfg.scopes, self.ctx.horizons)
+        return (mode, cfg.scopes, self.inputs.horizons)
 
     def _render(self, openmetrics: bool) -> bytes:
         """The collector's families: per-token lines written directly, the few fleet series by
         prometheus_client (the same text `generate_latest` writes for them)."""
         stored, seconds = self.collector.read()
-        scopes = self.ctx.config.metrics.scopes
+        scopes = self.inputs.settings.metrics.scopes
         per_token = per_token_text(stored.rows, scopes=scopes, openmetrics=openmetrics) if stored.rows else ""
         fleet = CollectorRegistry()
         fleet.register(Families([*fleet_families(stored), duration_family(seconds)]))

@@ -8,19 +8,15 @@ fleet size. The per-token samples are made while they are rendered (monitor/metr
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, select
 
-from monitor.context import Context
 from monitor.db.models import Alert, App, Notification, Token
-from monitor.metrics.series import token_families
 from monitor.state import STATES, Horizons
 from monitor.state.sql import problems_filter, refused_apps_query, state_case
 
@@ -163,29 +159,6 @@ def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
     return Stored(
         rows, states, expiring, int(pending), [(str(src), int(n)) for src, n in sources], muted, firing
     )
-
-
-class TokenCollector(Collector):
-    """Yields SPEC section 6's token and fleet series from the database; reads `ctx.config` each time."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def collect(self) -> Iterator[Metric]:
-        stored, seconds = self.read()
-        families = token_families(stored.rows, scopes=self.ctx.config.metrics.scopes) if stored.rows else []
-        families.extend(fleet_families(stored))
-        families.append(duration_family(seconds))
-        yield from families
-
-    def read(self) -> tuple[Stored, float]:
-        """What `collect` reads, and how long the read took (the cached render builds its own text)."""
-        started = time.perf_counter()
-        cfg = self.ctx.config.metrics
-        mode = cfg.per_token if cfg.per_token in PER_TOKEN_MODES else "all"
-        with self.ctx.engine.connect() as conn:
-            stored = read_stored(conn, mode, self.ctx.horizons, self.ctx.now())
-        return stored, time.perf_counter() - started
 
 
 def duration_family(seconds: float) -> Metric:

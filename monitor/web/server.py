@@ -12,19 +12,21 @@ import binascii
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import __version__
 from monitor.config.load import HttpConfig
-from monitor.context import Context
 from monitor.httpd import HttpServer, Request, Route
 from monitor.httpd import Response as HttpResponse
 from monitor.metrics import MetricsRegistry
 from monitor.redact import error_line
+from monitor.state import Horizons
 from monitor.web.routes import TOKEN_PREFIX, PageFunction, fleet_response, token_response
 
 log = logging.getLogger("monitor.web")
@@ -37,12 +39,21 @@ OPENMETRICS = "application/openmetrics-text"
 
 
 class WebServer:
-    """Serves /metrics, /healthz and / on `http.listen` from a daemon thread."""
+    """Serves /metrics, /healthz and / on `http.listen` from a daemon thread. The status pages read through
+    `sessions` and judge tokens by `horizons` (the alert thresholds; `reload` replaces them)."""
 
     def __init__(
-        self, http: HttpConfig, *, registry: CollectorRegistry | None, health: Health, ctx: Context
+        self,
+        http: HttpConfig,
+        *,
+        registry: CollectorRegistry | None,
+        health: Health,
+        sessions: sessionmaker[Session],
+        horizons: Horizons,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.http, self.registry, self.health, self.ctx = http, registry, health, ctx
+        self.http, self.registry, self.health = http, registry, health
+        self.sessions, self.horizons, self.clock = sessions, horizons, clock
         self._server: HttpServer | None = None
         self._credentials = self._expected_credentials(http)
 
@@ -53,6 +64,10 @@ class WebServer:
         return f"{http.basic_auth_username}:{http.basic_auth_password}".encode()
 
     # --- lifecycle ---------------------------------------------------------------------------------
+
+    def reload(self, horizons: Horizons) -> None:
+        """New alert thresholds apply to the next page; address, TLS and basic auth wait for a restart."""
+        self.horizons = horizons
 
     def start(self) -> None:
         """Bind and serve on the hardened server of monitor.httpd: bounded connections and threads, a
@@ -147,9 +162,10 @@ class WebServer:
 
     def status_page(self, page: PageFunction, request: str) -> Response:
         """A status page for `request` (the query string of /, or the path of /tokens/NAME)."""
-        ctx = self.ctx
         try:
-            status, ctype, body = page(ctx.sessions, request, ctx.now(), ctx.horizons, version=__version__)
+            status, ctype, body = page(
+                self.sessions, request, self.clock(), self.horizons, version=__version__
+            )
         except UnicodeDecodeError:
             return 404, TEXT, b"not found: the name is not UTF-8\n", {}
         except Exception as exc:

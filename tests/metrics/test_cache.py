@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_metrics import metrics_inputs
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
@@ -77,7 +78,7 @@ def sample(body: bytes, name: str, **labels: str) -> float | None:
 
 
 def metrics(ctx: Context) -> MetricsRegistry:
-    registry, _ = build_metrics(ctx, version="t")
+    registry, _ = build_metrics(metrics_inputs(ctx), version="t")
     assert isinstance(registry, MetricsRegistry)
     return registry
 
@@ -123,7 +124,7 @@ def test_time_alone_moves_a_token_into_warning(ctx: Context, clock: Clock) -> No
 
 
 def test_counters_stay_live_while_the_token_part_is_cached(ctx: Context) -> None:
-    registry, events = build_metrics(ctx, version="t")
+    registry, events = build_metrics(metrics_inputs(ctx), version="t")
     assert isinstance(registry, MetricsRegistry)
     registry.render()
     events.check("valid", 0.02)

@@ -182,21 +182,20 @@ def test_per_token_modes_and_scopes_follow_a_reload(env: Env) -> None:
         env.reconfigure(per_token="all", scopes=True)
 
 
-def test_healthz_and_a_database_outage(env: Env) -> None:
+def test_healthz_and_a_database_outage(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     resp = requests.get(f"{env.url}/healthz", timeout=10)
     assert resp.status_code == 200 and resp.json()["status"] == "ok" and resp.json()["scheduler"] is True
-    ctx = env.daemon.ctx
-    engine = ctx.engine
-    ctx.__dict__["engine"] = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
-                                           connect_args={"connect_timeout": 2})  # fmt: skip
+    # The daemon's one engine (health, metrics and pages use it) now connects to a database that is down.
+    down = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    monkeypatch.setattr(env.daemon.engine, "connect", down.connect)
     try:
         resp = requests.get(f"{env.url}/healthz", timeout=10)
         assert resp.status_code == 503 and resp.json()["database"] is False
         scrape = env.scrape()
         assert scrape.status_code == 503 and "database" in scrape.text
     finally:
-        ctx.__dict__["engine"].dispose()
-        ctx.__dict__["engine"] = engine
+        monkeypatch.undo()
+        down.dispose()
     assert env.scrape().status_code == 200  # the server survived
 
 
@@ -243,7 +242,7 @@ def test_tls_and_basic_auth(env: Env, tmp_path: Path) -> None:
     http = HttpConfig(listen="127.0.0.1:0", tls_cert_file=cert, tls_key_file=key, basic_auth_username="prom",
                       basic_auth_password="s3cret:pass")  # fmt: skip
     web = WebServer(http, registry=env.daemon.registry, health=lambda: (True, {"status": "ok"}),
-                    ctx=env.daemon.ctx)  # fmt: skip
+                    sessions=env.daemon.sessions, horizons=env.daemon.horizons)  # fmt: skip
     web.start()
     try:
         base = f"https://127.0.0.1:{web.port}"
