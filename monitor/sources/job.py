@@ -26,7 +26,8 @@ from monitor.db.models import SOURCES, Source
 from monitor.db.session import transaction
 from monitor.jobs import Job
 from monitor.sources.apply import SyncReport, apply_sync
-from monitor.sources.read import SourceEngines, SourceError, open_engine, read_rows
+from monitor.sources.engines import SourceEngines, SourceError, open_engine
+from monitor.sources.read import read_rows
 from monitor.sources.writeback import WritebackReport, write_back_pending
 
 __all__ = ["SourceEngines", "SourceError", "SourcesComponent", "SourcesSettings", "SyncReport",
