@@ -15,6 +15,7 @@ from monitor.callbacks import KINDS, OUTCOMES
 from monitor.context import Context
 from monitor.graph.results import ApiUsage
 from monitor.metrics.cache import ExpositionCache
+from monitor.metrics.runtime import register_runtime
 from monitor.metrics.tokens import TokenCollector
 
 __all__ = ["CHECK_BUCKETS", "Events", "MetricsRegistry", "TokenCollector", "build_metrics"]
@@ -159,7 +160,8 @@ class MetricsRegistry(CollectorRegistry):
 def build_metrics(
     ctx: Context, version: str, registry: CollectorRegistry | None = None
 ) -> tuple[CollectorRegistry, Events]:
-    """A registry holding the token collector, the event metrics and `threads_monitor_build_info`.
+    """A registry holding the token collector, the event metrics, `threads_monitor_build_info` and the
+    process_* and python_* series.
 
     Without a `registry` argument it is a `MetricsRegistry` (cached scrapes); a given registry gets
     every collector directly and is rendered fresh on every scrape.
@@ -173,6 +175,5 @@ def build_metrics(
     events = Events(live)
     for notifier in ctx.config.notifiers:
         events.notifier_known(notifier.name)
-    build = Gauge("threads_monitor_build_info", "The running version (always 1).", ["version"], registry=live)
-    build.labels(version).set(1)
+    register_runtime(live, version)
     return registry, events

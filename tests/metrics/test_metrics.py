@@ -169,7 +169,8 @@ def test_per_token_series_follow_the_stored_observation(ctx: Context) -> None:
     assert value(registry, "threads_token_last_check_timestamp_seconds", **healthy) == NOW - 60
     assert value(registry, "threads_token_last_success_timestamp_seconds", **healthy) == NOW - 60
     assert value(registry, "threads_token_check_success", **healthy) == 1.0
-    assert value(registry, "threads_monitor_build_info", version="1.2.3") == 1.0
+    (build,) = [s for f in registry.collect() for s in f.samples if s.name == "threads_monitor_build_info"]
+    assert build.labels["version"] == "1.2.3" and build.value == 1.0
 
 
 def test_failing_never_checked_and_never_expiring_tokens(ctx: Context) -> None:
