@@ -84,7 +84,8 @@ COLLECT = textwrap.dedent(
         cls(registry=registry)
         return sorted(s.name for f in registry.collect() for s in f.samples)
 
-    print(json.dumps({"stat": os.path.exists("/proc/stat"), "stock": names(Stock), "ours": names(ProcessCollector)}))
+    found = {"stat": os.path.exists("/proc/stat"), "stock": names(Stock), "ours": names(ProcessCollector)}
+    print(json.dumps(found))
     """
 )
 
@@ -109,7 +110,7 @@ def test_process_series_under_proc_subset_pid() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["stat"] is False, "the mount did not hide /proc/stat"
-    assert result["stock"] == [], "prometheus_client's collector needs /proc/stat: this test would not see a fix"
+    assert result["stock"] == [], "the stock collector needs /proc/stat: this test would not see a fix"
     assert {
         "process_resident_memory_bytes",
         "process_cpu_seconds_total",
