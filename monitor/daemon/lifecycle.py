@@ -1,7 +1,7 @@
 """The daemon's lifecycle: start the scheduler and the endpoint, run jobs, reload on SIGHUP, stop cleanly.
 
-Every job runs inside one catch-and-log boundary (`_guard`): one failing job, a database outage or a bad API
-answer is logged and retried on the next tick, never fatal.
+Every job runs inside one catch-and-log boundary (`JobHealth.guard`, which counts each run): one failing job,
+a database outage or a bad API answer is logged and retried on the next tick, never fatal.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from monitor.config.load import Config, ConfigError, load_config
 from monitor.context import Context, all_secrets
 from monitor.daemon.components import build_components
 from monitor.daemon.errors import DaemonError
+from monitor.daemon.heartbeat import Heartbeat
+from monitor.daemon.jobhealth import JobHealth, ReloadStatus
 from monitor.daemon.logs import follow_config_level
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.signals import run_until_signalled
@@ -93,6 +95,8 @@ class Daemon:
         self.ctx.require_schema()
         self.ctx.vault  # noqa: B018 - a wrong key is a start-up error, not a per-check one
         self.registry, self.events = build_metrics(self.ctx, version=__version__)
+        self.job_health = JobHealth(self.registry.live, clock=self.ctx.clock, started=self.ctx.now())
+        self.reloads = ReloadStatus(self.registry.live, started=self.ctx.now())
         self.client = GraphClient(
             base_url=self.config.threads.base_url,
             api_version=self.config.threads.api_version,
@@ -128,6 +132,7 @@ class Daemon:
             events=self.events,
             notify_stream=self.notify_stream,
         )
+        self._components.append(Heartbeat(self.config, health=self.job_health))
         # The endpoint binds first: a port in use is a clear start-up error before any job runs.
         self.web = WebServer(self.config.http, registry=self.registry, health=self.health, ctx=self.ctx)
         try:
@@ -139,9 +144,11 @@ class Daemon:
             ) from None
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults=defaults)
-        for job in self._jobs():
+        jobs = self._jobs()
+        self.job_health.schedule(jobs)
+        for job in jobs:
             self._scheduler.add_job(
-                self._guard(job),
+                self.job_health.guard(job),
                 "interval",
                 seconds=job.interval,
                 id=job.name,
@@ -192,16 +199,6 @@ class Daemon:
         return self._scheduler is not None and self._scheduler.running
 
     # --- jobs --------------------------------------------------------------------------------------
-
-    def _guard(self, job: Job) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                job.func()
-            except Exception as exc:  # the boundary: log, keep the scheduler alive, retry next tick
-                log.error("job %s failed: %s", job.name, error_line(exc))
-
-        run.__name__ = job.name
-        return run
 
     def _sweep(self) -> None:
         self.liveness.sweep_started()
@@ -287,11 +284,13 @@ class Daemon:
                 log.error("restoring the previous configuration failed too: %s", error_line(again))
             return self._refused("reload refused, still running on the previous configuration")
         log.info("configuration reloaded from %s", path)
+        self.reloads.reloaded(True, self.ctx.now())
         self.sd.ready("configuration reloaded")
         return True
 
     def _refused(self, message: str) -> bool:
         log.error("%s", message)
+        self.reloads.reloaded(False, self.ctx.now())
         self.sd.ready("reload refused: invalid configuration (see the log)")
         return False
 
@@ -303,8 +302,10 @@ class Daemon:
         self.budget.per_hour = new.threads.max_calls_per_hour
         self.sweeper.lease = new.schedule.lease
         if self._scheduler is not None:
-            for job in self._jobs():  # intervals derive from [schedule]: every job follows the new values
+            jobs = self._jobs()
+            for job in jobs:  # intervals derive from [schedule]: every job follows the new values
                 self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
+            self.job_health.schedule(jobs)
         follow_config_level(new.log.level)  # unless `run --log-level` pinned one
         protect_logs(all_secrets(new))
         for comp in self._components:
