@@ -38,8 +38,10 @@ def receiver() -> Iterator[HttpReceiver]:
         yield http
 
 
-def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
-    return registry.get_sample_value(name, labels)
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    found = registry.get_sample_value(name, labels)
+    assert found is not None, f"{name}{labels} is not exported"
+    return found
 
 
 def pings(receiver: HttpReceiver, base: str) -> list[str]:
@@ -66,16 +68,14 @@ def test_a_failing_job_turns_its_metric_and_the_heartbeat_within_an_interval(
         # Every job counted from 0, "succeeded" at the start, with its interval.
         for job in ("sweep", "alerts", "deliver", "heartbeat"):
             assert value(live, "threads_monitor_job_runs_total", job=job, outcome="error") == 0.0
-            assert value(live, "threads_monitor_job_interval_seconds", job=job) is not None
+            assert value(live, "threads_monitor_job_interval_seconds", job=job) > 0
         assert value(live, "threads_monitor_job_interval_seconds", job="sweep") == 1.0
         assert value(live, "threads_monitor_config_last_reload_successful") == 1.0
 
         wait_until(lambda: "" in pings(receiver, base), DEADLINE, "a success ping")
         assert pings(receiver, base)[0] == "start"
         swept = value(live, "threads_monitor_last_sweep_timestamp_seconds")
-        assert swept is not None and swept >= value(
-            live, "threads_monitor_job_last_success_timestamp_seconds", job="sweep"
-        )  # type: ignore[operator]
+        assert swept >= value(live, "threads_monitor_job_last_success_timestamp_seconds", job="sweep")
 
         db = Path(sqlite_url.removeprefix("sqlite:///"))
         rename(db, "tokens", "tokens_away")
@@ -87,7 +87,7 @@ def test_a_failing_job_turns_its_metric_and_the_heartbeat_within_an_interval(
         rename(db, "tokens_away", "tokens")
         seen = len(pings(receiver, base))
         wait_until(lambda: "" in pings(receiver, base)[seen:], DEADLINE, "success again")
-        assert value(live, "threads_monitor_job_last_success_timestamp_seconds", job="sweep") > stuck  # type: ignore[operator]
+        assert value(live, "threads_monitor_job_last_success_timestamp_seconds", job="sweep") > stuck
         assert all(r.method == "GET" for r in receiver.requests.items)
     finally:
         daemon.stop()
@@ -109,7 +109,7 @@ def test_a_refused_reload_shows_in_the_metrics(tmp_path: Path, sqlite_url: str, 
         fleet.config_path.write_text(good, encoding="utf-8")
         assert daemon.reload(fleet.config_path)
         assert value(live, "threads_monitor_config_last_reload_successful") == 1.0
-        assert value(live, "threads_monitor_config_last_reload_success_timestamp_seconds") >= started  # type: ignore[operator]
+        assert value(live, "threads_monitor_config_last_reload_success_timestamp_seconds") >= started
     finally:
         daemon.stop()
 
