@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,6 +92,7 @@ class AlertsComponent:
         clock: Callable[[], float] = time.time,
         events: Any = None,
         notify_stream: Any = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.sessions, self.config, self.clock = sessions, config, clock
         self.notify_stream = notify_stream
@@ -103,6 +105,7 @@ class AlertsComponent:
             clock=clock,
             on_outcome=on_outcome,
             secrets=all_secrets(config),
+            registry=registry,
         )
         self._last_eval = float("-inf")
         self._since: float | None = None  # the `now` of the last evaluation; None: the next one is full

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from monitor import api
 from monitor.alerting.job import AlertsComponent
 from monitor.check.sweep import Sweeper
@@ -28,11 +30,19 @@ def build_components(
     budget: CallBudget,
     events: Any,
     notify_stream: Any = None,
+    registry: CollectorRegistry | None = None,
 ) -> list[Component]:
     """Alerting, refresh, sources and (with [callbacks]) the callback listener: the daemon schedules their
-    jobs, reloads, stops and closes them. The listener binds here: a port in use raises DaemonError."""
+    jobs, reloads, stops and closes them. Components that count register their series on `registry`. The
+    listener binds here: a port in use raises DaemonError."""
     alerts = AlertsComponent(
-        ctx.sessions, config, owner=owner, clock=ctx.clock, events=events, notify_stream=notify_stream
+        ctx.sessions,
+        config,
+        owner=owner,
+        clock=ctx.clock,
+        events=events,
+        notify_stream=notify_stream,
+        registry=registry,
     )
     refresher = Refresher(
         sessions=ctx.sessions,

@@ -131,6 +131,7 @@ class Daemon:
             budget=self.budget,
             events=self.events,
             notify_stream=self.notify_stream,
+            registry=self.registry.live,
         )
         self._components.append(Heartbeat(self.config, health=self.job_health))
         # The endpoint binds first: a port in use is a clear start-up error before any job runs.
