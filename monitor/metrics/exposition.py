@@ -151,10 +151,19 @@ class MetricsRegistry(CollectorRegistry):
         self.cache = ExpositionCache(ctx, self.live)
         self.register(self.cache.collector)
         self.register(self.live)  # a registry is a collector: its families follow the token ones
+        self.scrapes = Counter(
+            "threads_monitor_scrapes",
+            "Expositions served on /metrics by content encoding (gzip when the scraper accepts it).",
+            ["encoding"],
+            registry=self.live,
+        )
+        for encoding in ("gzip", "identity"):
+            self.scrapes.labels(encoding)
 
-    def render(self, openmetrics: bool = False) -> bytes:
-        """The exposition body in the text format, or OpenMetrics."""
-        return self.cache.render(openmetrics)
+    def render(self, openmetrics: bool = False, gzipped: bool = False) -> bytes:
+        """The exposition body in the text format, or OpenMetrics; gzip-compressed when asked."""
+        self.scrapes.labels("gzip" if gzipped else "identity").inc()
+        return self.cache.render(openmetrics, gzipped)
 
 
 def build_metrics(

@@ -3,6 +3,7 @@ the next scrape, and the event counters stay live whatever the cache holds."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -77,9 +78,9 @@ def sample(body: bytes, name: str, **labels: str) -> float | None:
 
 
 def stable(body: bytes) -> list[bytes]:
-    """The lines of a body without the process_* and python_* series (CPU, memory and GC move between two
+    """The lines of a body without the process_*, python_gc_* and scrape count series (they move between two
     renders of the same state)."""
-    moving = (b"process_", b"python_gc_")
+    moving = (b"process_", b"python_gc_", b"threads_monitor_scrapes_")
     return [
         line
         for line in body.splitlines()
@@ -144,6 +145,16 @@ def test_counters_stay_live_while_the_token_part_is_cached(ctx: Context) -> None
     assert sample(body, "threads_monitor_checks_total", result="valid") == 2.0
     (build,) = [labels for name, labels in samples(body) if name == "threads_monitor_build_info"]
     assert dict(build)["version"] == "t"
+
+
+def test_gzip_compresses_the_cached_part_once(ctx: Context) -> None:
+    registry = metrics(ctx)
+    first = registry.render(gzipped=True)
+    second = registry.render(gzipped=True)
+    assert stable(gzip.decompress(first)) == stable(registry.render())
+    member = registry.cache._gzipped[False][1]
+    assert first.startswith(member) and second.startswith(member) and registry.cache.renders == 1
+    assert registry.get_sample_value("threads_monitor_scrapes_total", {"encoding": "gzip"}) == 2.0
 
 
 def test_openmetrics_is_cached_too_and_ends_once(ctx: Context) -> None:
