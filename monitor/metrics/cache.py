@@ -174,7 +174,7 @@ class ExpositionCache:
         """The configuration the render depends on (a SIGHUP reload may change it)."""
         cfg = self.ctx.config.metrics
         mode = cfg.per_token if cfg.per_token in PER_TOKEN_MODES else "all"
-        return (mode, cfg.scopes, self.ctx.horizons)
+        return (mode, cfg.scopes, cfg.labels, self.ctx.horizons)
 
     def _render(self, openmetrics: bool) -> bytes:
         """The collector's families: per-token lines written directly, the few fleet series by

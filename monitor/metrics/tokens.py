@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, selec
 from monitor.context import Context
 from monitor.db.models import Alert, App, Notification, Token
 from monitor.graph.results import Verdict
+from monitor.metrics.labels import TokenLabels, labels_family, read_labels
 from monitor.metrics.series import token_families
 from monitor.state import STATES, Horizons
 
@@ -163,6 +164,7 @@ class Stored:
     sources: list[tuple[str, int]]
     muted: Sequence[tuple[str, str]] = ()  # (token, app) of every muted token
     firing: Sequence[tuple[str, str, int]] = ()  # (alertname, severity, count) of firing alerts
+    labels: Sequence[TokenLabels] = ()  # threads_token_labels of the per-token tokens ([metrics] labels)
 
 
 def muted_query(now: float, muted_apps: Sequence[int]) -> Select:
@@ -183,7 +185,9 @@ def firing_query() -> Select:
     )
 
 
-def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
+def read_stored(
+    conn: Connection, mode: str, h: Horizons, now: float, label_keys: Sequence[str] = ()
+) -> Stored:
     """Everything a scrape needs, in at most two full scans of the tokens table whatever the mode.
 
     Tokens per state: the database computes the state of each row it returns; the rows outside
@@ -211,9 +215,10 @@ def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
         muted_apps = list(conn.scalars(select(App.id).where(App.muted_until > now)))
         muted = [(str(t), str(a)) for t, a in conn.execute(muted_query(now, muted_apps))]
     firing = [(str(n), str(sev), int(c)) for n, sev, c in conn.execute(firing_query())]
-    return Stored(
-        rows, states, expiring, int(pending), [(str(src), int(n)) for src, n in sources], muted, firing
-    )
+    where = problems_filter(h, now, refused) if mode == "problems" else None
+    labels = read_labels(conn, label_keys, where) if mode != "none" else []
+    sources_ = [(str(src), int(n)) for src, n in sources]
+    return Stored(rows, states, expiring, int(pending), sources_, muted, firing, labels)
 
 
 class TokenCollector(Collector):
@@ -235,7 +240,7 @@ class TokenCollector(Collector):
         cfg = self.ctx.config.metrics
         mode = cfg.per_token if cfg.per_token in PER_TOKEN_MODES else "all"
         with self.ctx.engine.connect() as conn:
-            stored = read_stored(conn, mode, self.ctx.horizons, self.ctx.now())
+            stored = read_stored(conn, mode, self.ctx.horizons, self.ctx.now(), cfg.labels)
         return stored, time.perf_counter() - started
 
 
@@ -269,7 +274,8 @@ def fleet_families(stored: Stored) -> list[Metric]:
     )
     for source, count in stored.sources:
         by_source.add_metric([source], float(count))
-    return [tokens, window, outbox, by_source, *alert_families(stored)]
+    labels = [labels_family(stored.labels)] if stored.labels else []
+    return [tokens, window, outbox, by_source, *alert_families(stored), *labels]
 
 
 def alert_families(stored: Stored) -> list[Metric]:
