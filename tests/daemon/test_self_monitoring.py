@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from helpers_daemon import make_fleet, new_secret, scan_secrets  # noqa: F401 - scan_secrets is a fixture
 from prometheus_client import CollectorRegistry
 from receivers import HttpReceiver
-from support import wait_until
+from support import free_port, wait_until
 
-from monitor.daemon.heartbeat import ping_url
+from monitor.config.load import HeartbeatConfig, default_config
+from monitor.context import all_secrets
+from monitor.daemon.heartbeat import Heartbeat, ping_url
+from monitor.daemon.jobhealth import JobHealth
 from monitor.daemon.lifecycle import Daemon
+from monitor.redact import protect_logs
 from monitor.simulator import Simulator
 
 pytestmark = pytest.mark.usefixtures("scan_secrets")
@@ -129,3 +134,36 @@ def test_a_refused_reload_shows_in_the_metrics(tmp_path: Path, sqlite_url: str, 
 )
 def test_ping_urls(url: str, signal: str, expected: str) -> None:
     assert ping_url(url, signal) == expected
+
+
+def test_a_heartbeat_that_cannot_be_delivered_is_logged_without_its_url(
+    tmp_path: Path, receiver: HttpReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A receiver that answers 500, then one that is gone: each beat logs a warning naming neither the URL
+    nor its path, and never raises (the heartbeat's own trouble shows as missed beats)."""
+
+    secret = new_secret("hb")
+    url = receiver.url(f"/ping/{secret}")
+    config = replace(default_config(), heartbeat=HeartbeatConfig(url=url, interval=1.0, timeout=2.0))
+    protect_logs(all_secrets(config))  # as the daemon does at start (urllib3's own lines show the URL)
+    now = [1000.0]
+    health = JobHealth(CollectorRegistry(), clock=lambda: now[0], started=now[0])
+    beat = Heartbeat(config, health=health)
+    try:
+        beat.beat()  # /start
+        receiver.respond(500)
+        health.ran("alerts", ok=False)
+        beat.beat()  # /fail, answered 500
+        assert pings(receiver, "/ping/" + secret) == ["start", "fail"]
+        assert "heartbeat fail: the receiver answered HTTP 500" in caplog.text
+        gone = HeartbeatConfig(url=f"http://127.0.0.1:{free_port()}/ping/{secret}", timeout=2.0)
+        beat.reload(replace(config, heartbeat=gone))
+        beat.beat()  # success, to nobody
+        now[0] += 3600  # no sweep for an hour: no success is reported
+        beat.beat()
+    finally:
+        beat.close()
+    own = "\n".join(r.getMessage() for r in caplog.records if r.name == "monitor.heartbeat")
+    assert "heartbeat ping failed: ConnectionError" in own
+    assert "no sweep completed lately" in own
+    assert secret not in own and secret not in caplog.text and len(receiver.requests.items) == 2
