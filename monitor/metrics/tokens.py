@@ -188,7 +188,8 @@ def firing_query() -> Select:
 def read_stored(
     conn: Connection, mode: str, h: Horizons, now: float, label_keys: Sequence[str] = ()
 ) -> Stored:
-    """Everything a scrape needs, in at most two full scans of the tokens table whatever the mode.
+    """Everything a scrape needs, in at most two full scans of the tokens table whatever the mode (a third
+    for threads_token_labels when `label_keys` allows some: the operator's choice).
 
     Tokens per state: the database computes the state of each row it returns; the rows outside
     `problems_filter` are all OK, so `ok` also gets what COUNT(*) has beyond the rows counted.
