@@ -92,7 +92,8 @@ def test_a_failing_job_turns_its_metric_and_the_heartbeat_within_an_interval(
         rename(db, "tokens_away", "tokens")
         seen = len(pings(receiver, base))
         wait_until(lambda: "" in pings(receiver, base)[seen:], DEADLINE, "success again")
-        assert value(live, "threads_monitor_job_last_success_timestamp_seconds", job="sweep") > stuck
+        last = "threads_monitor_job_last_success_timestamp_seconds"
+        wait_until(lambda: value(live, last, job="sweep") > stuck, DEADLINE, "the sweep to succeed again")
         assert all(r.method == "GET" for r in receiver.requests.items)
     finally:
         daemon.stop()
