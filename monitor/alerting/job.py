@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -131,6 +132,7 @@ class AlertsComponent:
         clock: Callable[[], float] = time.time,
         events: NotificationCounter | None = None,
         notify_stream: Any = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.sessions, self.settings, self.clock = sessions, settings, clock
         self.notify_stream = notify_stream
@@ -143,6 +145,7 @@ class AlertsComponent:
             clock=clock,
             on_outcome=on_outcome,
             secrets=list(settings.secrets),
+            registry=registry,
         )
         self._last_eval = float("-inf")
         self._since: float | None = None  # the `now` of the last evaluation; None: the next one is full

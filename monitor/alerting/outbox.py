@@ -19,11 +19,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import retry
 from monitor.alerting.channels import counted_as, due_channels
+from monitor.alerting.durations import DeliveryDurations
 from monitor.alerting.routing import enqueue_pending, group_key, route
 from monitor.db.models import Notification
 from monitor.db.session import transaction
@@ -106,8 +108,11 @@ class Outbox:
         batch: int = 20,
         lease: float = 300.0,
         secrets: Iterable[str] = (),
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.sessions, self.owner, self.ttl = sessions, owner, ttl
+        self.durations = DeliveryDurations(registry)
+        self.durations.known(notifiers)
         # Every configured secret, not just the failing notifier's: one receiver may echo another's.
         self.redact = Redactor(secrets)
         self.notifiers: dict[str, Notifier] = dict(notifiers)
@@ -121,6 +126,7 @@ class Outbox:
     def replace_notifiers(self, notifiers: Mapping[str, Notifier], secrets: Iterable[str] = ()) -> None:
         """Swap in notifiers built from a reloaded config (and its secrets); the old ones are closed."""
         self.redact = Redactor(secrets)
+        self.durations.known(notifiers)
         with self._turn:
             old, self.notifiers = self.notifiers, dict(notifiers)
             for name, notifier in old.items():
@@ -227,7 +233,8 @@ class Outbox:
                 self._finish(row, status="dropped", outcome="dropped", stats=stats, now=now)
                 continue
             try:
-                notifier.send(Message.from_json(row.payload))
+                with self.durations.attempt(counted_as(self.notifiers, row.notifier)):
+                    notifier.send(Message.from_json(row.payload))
             except NotifyError as exc:
                 error = self.redact(exc.message)
                 if exc.permanent:

@@ -22,7 +22,7 @@ def all_secrets(config: Config) -> list[str]:
 
 def config_secrets(config: Config) -> list[str]:
     """Database and source URLs (whole, their paths, their passwords), the status page's basic-auth
-    password (and its Basic form), the [callbacks] API token and forward_url."""
+    password (and its Basic form), the [callbacks] API token and forward_url, the [heartbeat] URL."""
     out = [*url_secrets(config.database.url)]
     for source in config.sources:
         out += url_secrets(source.url)
@@ -30,4 +30,6 @@ def config_secrets(config: Config) -> list[str]:
     out += credential_forms(http.basic_auth_username, http.basic_auth_password)
     if config.callbacks is not None:
         out += [config.callbacks.api_token or "", *url_secrets(config.callbacks.forward_url)]
+    if config.heartbeat is not None:
+        out += url_secrets(config.heartbeat.url)
     return [secret for secret in out if secret]

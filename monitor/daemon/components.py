@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import api
@@ -65,9 +66,11 @@ def build_components(
     budget: CallBudget,
     events: Events,
     notify_stream: Any = None,
+    registry: CollectorRegistry | None = None,
 ) -> list[Wired[Any]]:
     """Alerting, refresh, sources and (with [callbacks]) the callback listener: the daemon schedules their
-    jobs, reloads, stops and closes them. The listener binds here: a port in use raises DaemonError."""
+    jobs, reloads, stops and closes them. Components that count register their series on `registry`. The
+    listener binds here: a port in use raises DaemonError."""
     alerts = AlertsComponent(
         sessions,
         AlertSettings.of(config),
@@ -75,6 +78,7 @@ def build_components(
         clock=clock,
         events=events,
         notify_stream=notify_stream,
+        registry=registry,
     )
     refresher = Refresher(
         sessions=sessions,

@@ -1,7 +1,7 @@
 """The daemon's lifecycle: start the scheduler and the endpoint, run jobs, reload on SIGHUP, stop cleanly.
 
-Every job runs inside one catch-and-log boundary (`_guard`): one failing job, a database outage or a bad API
-answer is logged and retried on the next tick, never fatal.
+Every job runs inside one catch-and-log boundary (`JobHealth.guard`, which counts each run): one failing job,
+a database outage or a bad API answer is logged and retried on the next tick, never fatal.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +29,8 @@ from monitor.config.secret_values import all_secrets
 from monitor.crypto import Vault
 from monitor.daemon.components import Wired, build_components
 from monitor.daemon.errors import DaemonError
+from monitor.daemon.heartbeat import Heartbeat, HeartbeatSettings
+from monitor.daemon.jobhealth import JobHealth, ReloadStatus
 from monitor.daemon.logs import follow_config_level
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.signals import run_until_signalled
@@ -42,7 +43,7 @@ from monitor.db.session import Database, sqlite_path, transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import ApiUsage, GraphClient
 from monitor.jobs import Job
-from monitor.metrics.exposition import Events, MetricsInputs, MetricsSettings, build_metrics
+from monitor.metrics.exposition import Events, MetricsInputs, MetricsRegistry, MetricsSettings, build_metrics
 from monitor.redact import error_line, protect_logs
 from monitor.state import Horizons
 from monitor.web.server import WebServer
@@ -80,7 +81,7 @@ class Daemon:
         self._components: list[Wired[Any]] = []
         self.web: WebServer | None = None
         self.metrics: MetricsInputs | None = None
-        self.registry: CollectorRegistry | None = None
+        self.registry: MetricsRegistry | None = None
         self.events: Events | None = None
 
     @property
@@ -114,7 +115,11 @@ class Daemon:
         ensure_current(self.engine)  # refuse a database that is not migrated to head
         vault = self.vault = Vault(self.config.security.key_files)
         self.metrics = MetricsInputs(self.engine, MetricsSettings.of(self.config), clock=self.clock)
-        self.registry, self.events = build_metrics(self.metrics, version=__version__)
+        registry, self.events = build_metrics(self.metrics, version=__version__)
+        assert isinstance(registry, MetricsRegistry)  # build_metrics without a registry makes one
+        self.registry, live = registry, registry.live
+        self.job_health = JobHealth(live, clock=self.clock, started=self.clock())
+        self.reloads = ReloadStatus(live, started=self.clock())
         self.client = GraphClient(
             base_url=self.config.threads.base_url,
             api_version=self.config.threads.api_version,
@@ -152,7 +157,10 @@ class Daemon:
             budget=self.budget,
             events=self.events,
             notify_stream=self.notify_stream,
+            registry=live,
         )
+        heartbeat = Heartbeat(HeartbeatSettings.of(self.config), health=self.job_health)
+        self._components.append(Wired(heartbeat, HeartbeatSettings.of))
         # The endpoint binds first: a port in use is a clear start-up error before any job runs.
         self.web = WebServer(
             self.config.http,
@@ -171,9 +179,11 @@ class Daemon:
             ) from None
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults=defaults)
-        for job in self._jobs():
+        jobs = self._jobs()
+        self.job_health.schedule(jobs)
+        for job in jobs:
             self._scheduler.add_job(
-                self._guard(job),
+                self.job_health.guard(job),
                 "interval",
                 seconds=job.interval,
                 id=job.name,
@@ -217,16 +227,6 @@ class Daemon:
         return self._scheduler is not None and self._scheduler.running
 
     # --- jobs --------------------------------------------------------------------------------------
-
-    def _guard(self, job: Job) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                job.func()
-            except Exception as exc:  # the boundary: log, keep the scheduler alive, retry next tick
-                log.error("job %s failed: %s", job.name, error_line(exc))
-
-        run.__name__ = job.name
-        return run
 
     def _sweep(self) -> None:
         sweep_once(self.sweeper, self.liveness, self.sd, self.config.threads.max_calls_per_hour)
@@ -280,11 +280,13 @@ class Daemon:
                 log.error("restoring the previous configuration failed too: %s", error_line(again))
             return self._refused("reload refused, still running on the previous configuration")
         log.info("configuration reloaded from %s", path)
+        self.reloads.reloaded(True, self.clock())
         self.sd.ready("configuration reloaded")
         return True
 
     def _refused(self, message: str) -> bool:
         log.error("%s", message)
+        self.reloads.reloaded(False, self.clock())
         self.sd.ready("reload refused: invalid configuration (see the log)")
         return False
 
@@ -298,8 +300,10 @@ class Daemon:
         if self.web is not None:
             self.web.reload(self.horizons)
         if self._scheduler is not None:
-            for job in self._jobs():  # intervals derive from [schedule]: every job follows the new values
+            jobs = self._jobs()
+            for job in jobs:  # intervals derive from [schedule]: every job follows the new values
                 self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
+            self.job_health.schedule(jobs)
         follow_config_level(new.log.level)  # unless `run --log-level` pinned one
         protect_logs(all_secrets(new))
         for comp in self._components:

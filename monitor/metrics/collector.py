@@ -38,5 +38,5 @@ class TokenCollector(Collector):
         cfg = self.inputs.settings.metrics
         mode = cfg.per_token if cfg.per_token in PER_TOKEN_MODES else "all"
         with self.inputs.engine.connect() as conn:
-            stored = read_stored(conn, mode, self.inputs.horizons, self.inputs.now())
+            stored = read_stored(conn, mode, self.inputs.horizons, self.inputs.now(), cfg.labels)
         return stored, time.perf_counter() - started

@@ -16,6 +16,7 @@ from monitor.graph.results import ApiUsage
 from monitor.metrics.cache import ExpositionCache
 from monitor.metrics.collector import TokenCollector
 from monitor.metrics.inputs import MetricsInputs, MetricsSettings
+from monitor.metrics.runtime import register_runtime
 
 __all__ = ["CHECK_BUCKETS", "Events", "MetricsInputs", "MetricsRegistry", "MetricsSettings", "TokenCollector"]
 __all__ += ["build_metrics"]
@@ -151,16 +152,26 @@ class MetricsRegistry(CollectorRegistry):
         self.cache = ExpositionCache(inputs, self.live)
         self.register(self.cache.collector)
         self.register(self.live)  # a registry is a collector: its families follow the token ones
+        self.scrapes = Counter(
+            "threads_monitor_scrapes",
+            "Expositions served on /metrics by content encoding (gzip when the scraper accepts it).",
+            ["encoding"],
+            registry=self.live,
+        )
+        for encoding in ("gzip", "identity"):
+            self.scrapes.labels(encoding)
 
-    def render(self, openmetrics: bool = False) -> bytes:
-        """The exposition body in the text format, or OpenMetrics."""
-        return self.cache.render(openmetrics)
+    def render(self, openmetrics: bool = False, gzipped: bool = False) -> bytes:
+        """The exposition body in the text format, or OpenMetrics; gzip-compressed when asked."""
+        self.scrapes.labels("gzip" if gzipped else "identity").inc()
+        return self.cache.render(openmetrics, gzipped)
 
 
 def build_metrics(
     inputs: MetricsInputs, version: str, registry: CollectorRegistry | None = None
 ) -> tuple[CollectorRegistry, Events]:
-    """A registry holding the token collector, the event metrics and `threads_monitor_build_info`.
+    """A registry holding the token collector, the event metrics, `threads_monitor_build_info` and the
+    process_* and python_* series.
 
     Without a `registry` argument it is a `MetricsRegistry` (cached scrapes); a given registry gets
     every collector directly and is rendered fresh on every scrape.
@@ -174,6 +185,5 @@ def build_metrics(
     events = Events(live)
     for name in inputs.settings.notifiers:
         events.notifier_known(name)
-    build = Gauge("threads_monitor_build_info", "The running version (always 1).", ["version"], registry=live)
-    build.labels(version).set(1)
+    register_runtime(live, version)
     return registry, events

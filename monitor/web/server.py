@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import hmac
 import json
 import logging
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import __version__
@@ -108,7 +109,9 @@ class WebServer:
             challenge = {"WWW-Authenticate": 'Basic realm="threads-token-monitor", charset="UTF-8"'}
             return HttpResponse(401, b"authentication required\n", TEXT, challenge)
         target = request.path + (f"?{request.query}" if request.query else "")
-        status, ctype, body, extra = self.route(target, request.header("accept"))
+        status, ctype, body, extra = self.route(
+            target, request.header("accept"), request.header("accept-encoding")
+        )
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **extra}
         return HttpResponse(status, body, ctype, headers)
 
@@ -127,10 +130,10 @@ class WebServer:
             return False
         return hmac.compare_digest(given, self._credentials)
 
-    def route(self, raw_path: str, accept: str | None) -> Response:
+    def route(self, raw_path: str, accept: str | None, accept_encoding: str | None = None) -> Response:
         path, _, query = raw_path.partition("?")
         if path == "/metrics":
-            return self.metrics(accept)
+            return self.metrics(accept, accept_encoding)
         if path == "/healthz":
             return self.healthz()
         if path in ("/", "/index.html"):
@@ -139,19 +142,22 @@ class WebServer:
             return self.status_page(token_response, path)
         return 404, TEXT, b"not found: try /metrics, /healthz or /\n", {}
 
-    def metrics(self, accept: str | None) -> Response:
+    def metrics(self, accept: str | None, accept_encoding: str | None = None) -> Response:
+        """The exposition in the format `accept` asks for, gzipped when `accept_encoding` allows it."""
         if self.registry is None:
             return 503, TEXT, b"metrics are not available\n", {}
         encoder, content_type = choose_encoder(accept or "")
+        gzipped = gzip_accepted(accept_encoding or "")
         try:
             if isinstance(self.registry, MetricsRegistry):  # the daemon's: unchanged state is not re-read
-                body = self.registry.render(content_type.startswith(OPENMETRICS))
+                body = self.registry.render(content_type.startswith(OPENMETRICS), gzipped)
             else:
-                body = encoder(self.registry)
+                body = gzip.compress(encoder(self.registry)) if gzipped else encoder(self.registry)
         except Exception as exc:  # a database outage must cost one scrape, not the server
             log.warning("scrape failed: %s", error_line(exc))
             return 503, TEXT, b"metrics unavailable: the database did not answer\n", {}
-        return 200, content_type, body, {}
+        encoding = {"Content-Encoding": "gzip"} if gzipped else {}
+        return 200, content_type, body, {"Vary": "Accept-Encoding", **encoding}
 
     def healthz(self) -> Response:
         try:

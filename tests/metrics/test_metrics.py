@@ -165,7 +165,8 @@ def test_per_token_series_follow_the_stored_observation(ctx: Context) -> None:
     assert value(registry, "threads_token_last_check_timestamp_seconds", **healthy) == NOW - 60
     assert value(registry, "threads_token_last_success_timestamp_seconds", **healthy) == NOW - 60
     assert value(registry, "threads_token_check_success", **healthy) == 1.0
-    assert value(registry, "threads_monitor_build_info", version="1.2.3") == 1.0
+    (build,) = [s for f in registry.collect() for s in f.samples if s.name == "threads_monitor_build_info"]
+    assert build.labels["version"] == "1.2.3" and build.value == 1.0
 
 
 def test_failing_never_checked_and_never_expiring_tokens(ctx: Context) -> None:
@@ -357,3 +358,41 @@ def test_promtool_accepts_a_scrape_of_1000_tokens(tmp_path: Path) -> None:
         [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
     )
     assert (done.returncode, done.stdout + done.stderr) == (0, b"")
+
+
+def label_series(registry: CollectorRegistry) -> dict[str, dict[str, str]]:
+    return {
+        s.labels["token"]: s.labels
+        for f in registry.collect()
+        for s in f.samples
+        if s.name == "threads_token_labels"
+    }
+
+
+def test_registry_labels_are_exported_only_for_the_allowed_keys(own_ctx: Context) -> None:
+    with own_ctx.engine.begin() as conn:
+        conn.execute(
+            update(Token).where(Token.name == "healthy").values(labels={"team": "growth", "cc": "42"})
+        )
+        conn.execute(update(Token).where(Token.name == "dead").values(labels={"team": "ads", "env": "prod"}))
+    registry, _ = build_metrics(metrics_inputs(own_ctx), version="t")
+    assert label_series(registry) == {}, "no label is exported unless [metrics] labels allows it"
+    configure(own_ctx, labels=("team", "env"))
+    found = label_series(registry)
+    assert found["healthy"] == {"token": "healthy", "app": "growth", "label_team": "growth"}
+    assert found["dead"] == {"token": "dead", "app": "growth", "label_team": "ads", "label_env": "prod"}
+    assert found["never"] == {"token": "never", "app": "growth"}  # every per-token token, labelled or not
+    assert registry.get_sample_value("threads_token_labels", found["dead"]) == 1.0
+    configure(own_ctx, labels=("team",), per_token="problems")
+    assert "healthy" not in label_series(registry) and "dead" in label_series(registry)
+    configure(own_ctx, labels=("team",), per_token="none")
+    assert label_series(registry) == {}
+
+
+def test_the_cached_exposition_carries_the_labels(own_ctx: Context) -> None:
+    with own_ctx.engine.begin() as conn:
+        conn.execute(update(Token).where(Token.name == "healthy").values(labels={"team": "growth"}))
+    configure(own_ctx, labels=("team",))
+    registry, _ = build_metrics(metrics_inputs(own_ctx), version="t")
+    body = registry.render().decode()  # type: ignore[attr-defined]
+    assert 'threads_token_labels{app="growth",label_team="growth",token="healthy"} 1.0' in body

@@ -7,6 +7,7 @@ the simulator served. TLS and basic auth run on a WebServer of their own with a 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import ipaddress
 import socket
 import threading
@@ -129,6 +130,26 @@ def test_metrics_show_what_the_simulator_served(env: Env) -> None:
     assert fleet[("threads_monitor_tokens", "warning")] + fleet[("threads_monitor_tokens", "critical")] == 1.0
     assert 'threads_monitor_checks_total{result="valid"}' in text and "threads_monitor_build_info{" in text
     assert 'threads_monitor_api_requests_total{code="200",endpoint="debug_token"}' in text
+
+
+def test_metrics_are_gzipped_when_the_scraper_asks(env: Env) -> None:
+    url = f"{env.url}/metrics"
+    plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    with requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=10, stream=True) as packed:
+        raw = packed.raw.read(decode_content=False)
+        headers = packed.headers
+    assert headers["Content-Encoding"] == "gzip" and headers["Vary"] == "Accept-Encoding"
+    assert int(headers["Content-Length"]) == len(raw) < len(plain.content)
+    text = gzip.decompress(raw).decode()  # two members: the cached token part, then the live series
+
+    def names(body: str) -> set[str]:
+        return {family.name for family in text_string_to_metric_families(body)}
+
+    assert names(text) == names(plain.text) and "threads_token_valid" in names(text)
+    counts = {s.labels["encoding"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+              if s.name == "threads_monitor_scrapes_total"}  # fmt: skip
+    assert counts["gzip"] >= 1 and counts["identity"] >= 1
 
 
 def test_failing_removed_and_refreshed_tokens(env: Env) -> None:
