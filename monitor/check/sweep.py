@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check import store
+from monitor.check.arrivals import Arrivals
 from monitor.check.observe import Cadence
 from monitor.check.outcome import (
     UNSTORABLE,
@@ -76,7 +77,7 @@ class Sweeper:
         self.on_progress = on_progress or (lambda: None)
         # horizons: the alert thresholds (check.outcome.quiet_first); None: every change stamps updated_at
         self.write_batch, self.horizons = write_batch, horizons
-        self.claim_size = max(64, concurrency * 8)
+        self.claim_size = max(256, concurrency * 8)  # a claim costs ~4 statements whatever its size
         self.stopping = threading.Event()
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
@@ -92,8 +93,8 @@ class Sweeper:
         """Inspect every due token (until none is due, the budget runs out, or stop() is called)."""
         stats = SweepStats()
         pending: set[Future[CheckOutcome]] = set()
-        done: list[CheckOutcome] = []
-        exhausted = False
+        arrived = Arrivals[CheckOutcome]()  # not wait(pending): see check/arrivals.py
+        done, exhausted = list[CheckOutcome](), False
         held: set[int] = set()  # leased by this sweep and not yet stored
         renewed = time.monotonic()
         try:
@@ -101,12 +102,15 @@ class Sweeper:
                 if len(pending) < self.concurrency * 4 and not exhausted:  # keep workers fed during writes
                     batch = self._claim(self.claim_size, stats)
                     futures = self._submit(batch, stats)
+                    arrived.watch(futures)
                     pending |= futures
                     held.update(c.id for c in batch)
                     exhausted = not batch or stats.budget_exhausted
                 if not pending:
                     break
-                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                refill = len(pending) - self.concurrency * 4 + 1 if not exhausted else len(pending)
+                finished = arrived.take(1.0, need=min(refill, self.write_batch - len(done)))
+                pending.difference_update(finished)
                 done.extend(f.result() for f in finished)
                 if len(done) >= self.write_batch or (not pending and done):
                     self._store(done, stats)
