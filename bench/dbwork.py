@@ -233,8 +233,9 @@ def measure(
         with simulator(n, latency=latency, expiring=trouble) as sim:
             (tmp / "config.toml").write_text(config_text(url, tmp / "key", sim.url, "2s", concurrency))
             with running(tmp / "config.toml") as (daemon, counter):
+                relations0 = read_by_relation(url) if pg else {}  # its own reads flushed before `before`
+                time.sleep(1.0 if pg else 0.0)
                 before = pg_stats(url) if pg else {}  # from here on: the sweep, not the start-up
-                relations0 = read_by_relation(url) if pg else {}
                 counts0 = dict(counter.counts)
                 sweep, after_first = _sweep_window(daemon, counter, n, url if pg else None, before)
                 spread = where_rows_go(relations0, read_by_relation(url), sweep.checks) if pg else []
@@ -427,7 +428,7 @@ def record(args: argparse.Namespace, results: Sequence[dict[str, Any]], first_on
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--db", default=os.environ.get("MONITOR_TEST_POSTGRES_URL", "sqlite"))
-    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated fleet sizes")
+    parser.add_argument("--sizes", help="comma-separated fleet sizes (default 1000,10000,100000)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle ticks after the sweep")
     parser.add_argument("--quick", action="store_true", help="200 and 1,000 tokens, 3 s idle")
     parser.add_argument(
@@ -443,9 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_only = args.latency_bound
     latency, concurrency = (0.2, 4) if first_only else (0.0, 32)
     if first_only:
-        sizes = [40, 120] if args.quick else [300, 2400]
+        sizes = [40, 120] if args.quick else [int(v) for v in (args.sizes or "300,2400").split(",")]
     else:
-        sizes = [200, 1000] if args.quick else [int(s) for s in args.sizes.split(",")]
+        sizes = [200, 1000] if args.quick else [int(v) for v in (args.sizes or "1000,10000,100000").split(",")]
     idle = 3.0 if args.quick else args.idle
     started = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     print(f"# dbwork {started}, nproc {os.cpu_count()}, db {args.db.split(':')[0]}, trouble {args.trouble:g}")

@@ -77,7 +77,7 @@ class Sweeper:
         self.on_progress = on_progress or (lambda: None)
         # horizons: the alert thresholds (check.outcome.quiet_first); None: every change stamps updated_at
         self.write_batch, self.horizons = write_batch, horizons
-        self.claim_size = max(256, concurrency * 8)  # a claim costs ~4 statements whatever its size
+        self.claim_size = max(256, concurrency * 8)  # a claim's ~4 statements are paid per claim
         self.stopping = threading.Event()
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
@@ -87,20 +87,17 @@ class Sweeper:
         self.probes = InspectorProbes()
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
 
-    # --- public ------------------------------------------------------------------------------------
-
     def sweep(self) -> SweepStats:
         """Inspect every due token (until none is due, the budget runs out, or stop() is called)."""
         stats = SweepStats()
         pending: set[Future[CheckOutcome]] = set()
-        arrived = Arrivals[CheckOutcome]()  # not wait(pending): see check/arrivals.py
-        done, exhausted = list[CheckOutcome](), False
+        arrived, done, exhausted = Arrivals[CheckOutcome](), list[CheckOutcome](), False  # check/arrivals.py
         held: set[int] = set()  # leased by this sweep and not yet stored
-        renewed = time.monotonic()
+        renewed, size = time.monotonic(), max(64, self.concurrency * 8)  # claims grow to claim_size
         try:
             while not self.stopping.is_set():
                 if len(pending) < self.concurrency * 4 and not exhausted:  # keep workers fed during writes
-                    batch = self._claim(self.claim_size, stats)
+                    batch, size = self._claim(size, stats), min(2 * size, self.claim_size)
                     futures = self._submit(batch, stats)
                     arrived.watch(futures)
                     pending |= futures
@@ -109,7 +106,8 @@ class Sweeper:
                 if not pending:
                     break
                 refill = len(pending) - self.concurrency * 4 + 1 if not exhausted else len(pending)
-                finished = arrived.take(1.0, need=min(refill, self.write_batch - len(done)))
+                wake = min(1.0, max(0.0, renewed + self.lease / 3 - time.monotonic())) if held else 1.0
+                finished = arrived.take(wake, need=min(refill, self.write_batch - len(done)))
                 pending.difference_update(finished)
                 done.extend(f.result() for f in finished)
                 if len(done) >= self.write_batch or (not pending and done):
@@ -325,10 +323,11 @@ class Sweeper:
                 snapshots.append(snapshot)
 
         def write(s: Session) -> None:
-            store.write_results(s, owner, updates, snapshots)
+            written = store.write_results(s, owner, updates, snapshots)
             for app_id, state, reason, message in inspector_states(outcomes):
                 store.set_inspector_state(s, app_id, state, reason, message, now)
-            store.release(s, owner, [o.claimed.id for o in outcomes])
+            if not written:  # else every row was released by its write: no second pass over the leases
+                store.release(s, owner, [o.claimed.id for o in outcomes])
 
         self._tx(write)
 

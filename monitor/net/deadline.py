@@ -4,7 +4,8 @@ A Timer per call starts (and ends) an OS thread per call: at a thousand checks a
 the largest cost of a check beside the HTTP exchange itself (bench/profile_check.py). Here a call registers
 its deadline in a heap (a lock and a push) and cancels it by a flag; one daemon thread sleeps until the
 earliest live deadline and runs its `cut` when it passes. Cancelled entries are dropped when they reach the
-top of the heap, or all at once when they outnumber the live ones.
+top of the heap, or all at once when they outnumber the live ones. With no call in flight for IDLE seconds the
+thread ends (a stopping daemon waits for no thread), and the next call starts it again.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Deadline:
 
 class _Watcher:
     COMPACT_AT = 4096  # cancelled entries kept before the heap is rebuilt without them
+    IDLE = 0.5  # seconds the thread outlives the last deadline; the next call starts it again
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
@@ -74,7 +76,10 @@ class _Watcher:
                 while heap and heap[0].cut is None:
                     heapq.heappop(heap)
                 if not heap:
-                    self._cond.wait()
+                    self._cond.wait(self.IDLE)
+                    if not heap:  # nothing to watch: end, so that an exiting process finds no thread busy
+                        self._thread = None
+                        return
                     continue
                 now = time.monotonic()
                 while heap and (heap[0].cut is None or heap[0].at <= now):
