@@ -169,7 +169,7 @@ def print_table(rows: list[dict]) -> None:
         print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols), flush=True)
 
 
-def record_rows(record: "Record", rows: list[dict]) -> None:
+def record_rows(record: Record, rows: list[dict]) -> None:
     """Table rows (benchmark, measured, floor, ratio, target, result) into the run's JSON record."""
     for r in rows:
         ratio = r.get("ratio", "-")

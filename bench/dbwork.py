@@ -264,7 +264,9 @@ def measure(
         "scans": scans,
         "tables": tables,
         "spread": spread,
-        "busiest": [f"{c / max(1, sweep.checks):6.3f}/check  {' '.join(k.split())[:150]}" for c, k in busiest],
+        "busiest": [
+            f"{c / max(1, sweep.checks):6.3f}/check  {' '.join(k.split())[:150]}" for c, k in busiest
+        ],
     }
 
 
@@ -377,7 +379,10 @@ def verdict_first(results: Sequence[dict[str, Any]]) -> tuple[str, bool]:
     per = [r["sweep"].pg["rows"] / max(1, r["sweep"].checks) for r in pg]
     ok = max(per) <= TARGET_FIRST
     sizes = " / ".join(f"{v:.2f}" for v in per)
-    return f"rows read per check (1st sweep) {sizes}; target <= {TARGET_FIRST:.0f}: {'pass' if ok else 'FAIL'}", ok
+    return (
+        f"rows read per check (1st sweep) {sizes}; target <= {TARGET_FIRST:.0f}: {'pass' if ok else 'FAIL'}",
+        ok,
+    )
 
 
 def record(args: argparse.Namespace, results: Sequence[dict[str, Any]], first_only: bool) -> None:
@@ -446,7 +451,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if first_only:
         sizes = [40, 120] if args.quick else [int(v) for v in (args.sizes or "300,2400").split(",")]
     else:
-        sizes = [200, 1000] if args.quick else [int(v) for v in (args.sizes or "1000,10000,100000").split(",")]
+        sizes = (
+            [200, 1000] if args.quick else [int(v) for v in (args.sizes or "1000,10000,100000").split(",")]
+        )
     idle = 3.0 if args.quick else args.idle
     started = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     print(f"# dbwork {started}, nproc {os.cpu_count()}, db {args.db.split(':')[0]}, trouble {args.trouble:g}")

@@ -5,8 +5,9 @@ A SQLite registry of N due tokens and a simulator process at zero latency (127.0
   floor) then a full sweep of N tokens by a real `Sweeper` (claim, decrypt, call, classify, store), in
   turns so that a burst of load on a shared machine hits both alike; the ratio is the median of the
   per-round ratios (process CPU, every thread).
-- the profile: one more round of each under cProfile timing CPU (`time.thread_time`; every thread, merged), the time grouped
-  by package and the top functions by own time, the bare loop's next to the product's. cProfile's own
+- the profile: one more round of each under cProfile timing CPU (`time.thread_time`; every thread,
+  merged), the time grouped by package and the top functions by own time, the bare loop's next to the
+  product's. cProfile's own
   overhead inflates both; the ratio above is what counts.
 
 Target: CPU per check <= 1.25x the bare loop (issue 30).
@@ -163,7 +164,8 @@ def report(m: dict[str, Any]) -> list[str]:
         "  bare loop  " + " ".join(f"{v:.3f}" for v in m["bare_ms"]),
         "  product    " + " ".join(f"{v:.3f}" for v in m["product_ms"]),
         "  ratio      " + " ".join(f"{v:.2f}" for v in m["ratios"]),
-        f"median: {m['product_median_ms']:.3f} ms / {m['bare_median_ms']:.3f} ms; median ratio {m['ratio']:.2f}x"
+        f"median: {m['product_median_ms']:.3f} ms / {m['bare_median_ms']:.3f} ms;"
+        f" median ratio {m['ratio']:.2f}x"
         f" (target <= {TARGET}x: {'pass' if m['ratio'] <= TARGET else 'FAIL'})",
         "",
         f"profile (cProfile, own time per check in µs, grouped by package; {n} checks each):",
@@ -202,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         ok=ok,
         raw={k: m[k] for k in ("tokens", "rounds", "bare_ms", "product_ms", "ratios", "ratio")},
     )
-    record.save(extra={"groups_us_per_check": {k: {g: v / n * 1e6 for g, v in d.items()} for k, d in m["groups"].items()}})
+    record.save(
+        extra={
+            "groups_us_per_check": {k: {g: v / n * 1e6 for g, v in d.items()} for k, d in m["groups"].items()}
+        }
+    )
     return 0 if ok or args.quick else 1
 
 

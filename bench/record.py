@@ -54,7 +54,7 @@ class Record:
 
     def __init__(self, script: str, *, quick: bool = False, argv: list[str] | None = None) -> None:
         self.script, self.quick = script, quick
-        args = sys.argv[1:] if argv is None else argv
+        args = [("$POSTGRES" if "://" in a else a) for a in (sys.argv[1:] if argv is None else argv)]
         self.command = " ".join([".venv/bin/python", "-m", f"bench.{script}", *args])
         self.started = time.time()
         self.load_start = os.getloadavg()[0]
@@ -116,6 +116,11 @@ class Record:
         path.write_text(json.dumps(self.data(extra), indent=1, sort_keys=True) + "\n")
         print(f"(record: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path})", flush=True)
         return path
+
+
+def plain(values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-ready part of a result dict (numbers, strings, booleans, None)."""
+    return {k: v for k, v in values.items() if isinstance(v, (int, float, str, bool, type(None)))}
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -56,7 +56,10 @@ def twice(url: str) -> tuple[int, int]:
     with engine.connect() as conn:
         checked = conn.scalar(text("SELECT count(*) FROM tokens WHERE last_check_at IS NOT NULL")) or 0
         doubled = conn.scalar(
-            text("SELECT count(*) FROM (SELECT token_id FROM snapshots GROUP BY token_id HAVING count(*) > 1) d")
+            text(
+                "SELECT count(*) FROM"
+                " (SELECT token_id FROM snapshots GROUP BY token_id HAVING count(*) > 1) d"
+            )
         )
     engine.dispose()
     return int(checked), int(doubled or 0)
@@ -80,8 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     record = Record("scaleout", quick=args.quick)
     k, c, lat = args.daemons, args.concurrency, args.latency
     floor = c / lat
-    print(f"# scaleout, {args.tokens:,} tokens, latency {lat * 1000:.0f} ms, C={c} per daemon, nproc {os.cpu_count()}")
-    with tempfile.TemporaryDirectory(prefix="ttm-bench-scale") as tmp_s, database(args.db, Path(tmp_s)) as url:
+    print(
+        f"# scaleout, {args.tokens:,} tokens, latency {lat * 1000:.0f} ms, C={c} per daemon,"
+        f" nproc {os.cpu_count()}"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="ttm-bench-scale") as tmp_s,
+        database(args.db, Path(tmp_s)) as url,
+    ):
         tmp = Path(tmp_s)
         fill_registry(url, tmp / "key", args.tokens)
         analyze(url)

@@ -3,8 +3,8 @@
 `requests` timeouts are per socket operation: a peer that trickles its headers or body one byte a second
 never trips them. `BoundedSession.request` registers a deadline for the whole call (connect, headers, body)
 with the one watcher thread of `monitor.net.deadline`; when it passes, the socket in use is shut down, which
-wakes the blocked read at once, and the call raises `DeadlineExceeded`. Bodies are read in chunks up to `max_bytes` (`TooLarge` past it). `shutdown_at` gives
-any other socket client (SMTP) the same total deadline.
+wakes the blocked read at once, and the call raises `DeadlineExceeded`. Bodies are read in chunks up to
+`max_bytes` (`TooLarge` past it). `shutdown_at` gives any other socket client (SMTP) the same total deadline.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ thread ends (a stopping daemon waits for no thread), and the next call starts it
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import os
@@ -101,10 +102,8 @@ class _Watcher:
 
 
 def _run_quietly(cut: Callable[[], Any]) -> None:
-    try:
+    with contextlib.suppress(Exception):  # a failing cut must not stop the watcher of every other call
         cut()
-    except Exception:  # noqa: BLE001 - a failing cut must not stop the watcher of every other call
-        pass
 
 
 _WATCHER = _Watcher()
