@@ -221,6 +221,7 @@ def measure(
     latency: float = 0.0,
     concurrency: int = 32,
     first_only: bool = False,
+    where: bool = False,
 ) -> dict[str, Any]:
     """Fill, sweep, idle: the sweep window and the idle window of one fleet size."""
     with tempfile.TemporaryDirectory(prefix="ttm-bench-db") as tmp_s, database(kind, Path(tmp_s)) as url:
@@ -233,12 +234,16 @@ def measure(
         with simulator(n, latency=latency, expiring=trouble) as sim:
             (tmp / "config.toml").write_text(config_text(url, tmp / "key", sim.url, "2s", concurrency))
             with running(tmp / "config.toml") as (daemon, counter):
-                relations0 = read_by_relation(url) if pg else {}  # its own reads flushed before `before`
-                time.sleep(1.0 if pg else 0.0)
+                # --where: rows read per table and index (reading them adds catalog rows to the counts)
+                relations0 = read_by_relation(url) if pg and where else {}
+                time.sleep(_flush(url) if pg and where else 0.0)
                 before = pg_stats(url) if pg else {}  # from here on: the sweep, not the start-up
                 counts0 = dict(counter.counts)
                 sweep, after_first = _sweep_window(daemon, counter, n, url if pg else None, before)
-                spread = where_rows_go(relations0, read_by_relation(url), sweep.checks) if pg else []
+                spread = where_rows_go(relations0, read_by_relation(url), sweep.checks) if relations0 else []
+                if relations0:  # the idle window starts after that read's own rows were counted
+                    time.sleep(_flush(url))
+                    after_first = pg_stats(url)
                 busiest = sorted(
                     ((v - counts0.get(k, 0), k) for k, v in dict(counter.counts).items()), reverse=True
                 )[:10]
@@ -445,6 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="issue 30's run: the first sweep only, simulator latency 200 ms, concurrency 4, 300 and 2,400"
         " tokens (target <= 15 rows per check)",
     )
+    parser.add_argument(
+        "--where", action="store_true", help="also list rows read per table and index in the first sweep"
+    )
     args = parser.parse_args(argv)
     first_only = args.latency_bound
     latency, concurrency = (0.2, 4) if first_only else (0.0, 32)
@@ -459,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"# dbwork {started}, nproc {os.cpu_count()}, db {args.db.split(':')[0]}, trouble {args.trouble:g}")
     results = []
     for n in sizes:
-        results.append(measure(args.db, n, idle, args.trouble, latency, concurrency, first_only))
+        results.append(measure(args.db, n, idle, args.trouble, latency, concurrency, first_only, args.where))
         print(report(results)[-1], flush=True)
     print("\n".join(report(results)))
     for r in results:
