@@ -34,7 +34,16 @@ def commit() -> str:
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "monitor", "bench"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "monitor",
+                "bench",
+                ":!bench/results",
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
