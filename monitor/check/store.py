@@ -256,19 +256,12 @@ _RESULT_UPDATE = (
 )
 
 
-def write_results(session: Session, owner: str, updates: Sequence[dict], snapshots: Sequence[dict]) -> bool:
-    """Store a batch of check outcomes and release their leases. `updates` rows hold b_id and b_fp. True
-    when every row was written (and so released); False when some may not have been (a token whose string
-    changed during its check keeps its lease: the caller releases what is left)."""
-    written = True
+def write_results(session: Session, owner: str, updates: Sequence[dict], snapshots: Sequence[dict]) -> None:
+    """Store a batch of check outcomes and release their leases. `updates` rows hold b_id and b_fp."""
     if updates:
-        conn = session.connection()
-        result = conn.execute(_RESULT_UPDATE, [dict(u, b_owner=owner) for u in updates])
-        sane = conn.dialect.supports_sane_multi_rowcount
-        written = bool(sane) and result.rowcount == len(updates)
+        session.connection().execute(_RESULT_UPDATE, [dict(u, b_owner=owner) for u in updates])
     if snapshots:
         session.execute(insert(Snapshot), list(snapshots))
-    return written
 
 
 def release(

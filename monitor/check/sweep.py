@@ -323,11 +323,10 @@ class Sweeper:
                 snapshots.append(snapshot)
 
         def write(s: Session) -> None:
-            written = store.write_results(s, owner, updates, snapshots)
+            store.write_results(s, owner, updates, snapshots)
             for app_id, state, reason, message in inspector_states(outcomes):
                 store.set_inspector_state(s, app_id, state, reason, message, now)
-            if not written:  # else every row was released by its write: no second pass over the leases
-                store.release(s, owner, [o.claimed.id for o in outcomes])
+            store.release(s, owner, [o.claimed.id for o in outcomes])
 
         self._tx(write)
 
