@@ -194,7 +194,8 @@ def bench_main(doc: str | None, run: Callable[[bool], list[dict]], argv: list[st
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
     parser.add_argument("--quick", action="store_true", help="small sizes: checks that it runs")
     quick = parser.parse_args(argv).quick
-    record = Record(run.__module__.rsplit(".", 1)[-1], quick=quick, argv=argv)
+    module = run.__module__ if run.__module__ != "__main__" else Path(sys.argv[0]).stem  # python -m bench.x
+    record = Record(module.rsplit(".", 1)[-1], quick=quick, argv=argv)
     rows = run(quick)
     print_table(rows)
     record_rows(record, rows)
