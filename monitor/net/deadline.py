@@ -89,8 +89,8 @@ class _Watcher:
                     if cut is not None:
                         entry.fired, entry.cut = True, None
                         due.append(cut)
-                if not due:
-                    self._cond.wait(heap[0].at - now if heap else None)
+                if not due:  # at least every IDLE s: cancelled tops are dropped, an idle thread ends
+                    self._cond.wait(min(heap[0].at - now, self.IDLE) if heap else None)
             for cut in due:
                 _run_quietly(cut)
 
