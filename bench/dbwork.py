@@ -390,8 +390,9 @@ def verdict_first(results: Sequence[dict[str, Any]]) -> tuple[str, bool]:
     )
 
 
-def record(args: argparse.Namespace, results: Sequence[dict[str, Any]], first_only: bool) -> None:
-    rec = Record("dbwork" if not first_only else "dbwork_latency", quick=args.quick)
+def record(
+    rec: Record, args: argparse.Namespace, results: Sequence[dict[str, Any]], first_only: bool
+) -> None:
     for r in results:
         first, s, i = r["sweep"], r["warm"], r["idle"]
         setting = f"{r['n']:,} tokens, latency {r['latency'] * 1000:.0f} ms, C = {r['concurrency']}"
@@ -465,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     idle = 3.0 if args.quick else args.idle
     started = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     print(f"# dbwork {started}, nproc {os.cpu_count()}, db {args.db.split(':')[0]}, trouble {args.trouble:g}")
+    rec = Record("dbwork_latency" if first_only else "dbwork", quick=args.quick, module="dbwork")
     results = []
     for n in sizes:
         results.append(measure(args.db, n, idle, args.trouble, latency, concurrency, first_only, args.where))
@@ -474,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(details(r)))
     line, ok = verdict_first(results) if first_only else verdict(results)
     print(line)
-    record(args, results, first_only)
+    record(rec, args, results, first_only)
     return 0 if ok or args.quick else 1
 
 

@@ -61,10 +61,13 @@ def _verdict(ok: bool | None) -> str:
 class Record:
     """One run of one bench script: rows as they are measured, then `save()`."""
 
-    def __init__(self, script: str, *, quick: bool = False, argv: list[str] | None = None) -> None:
+    def __init__(
+        self, script: str, *, quick: bool = False, argv: list[str] | None = None, module: str | None = None
+    ) -> None:
+        """`script` names the record; `module` the bench module run (when it differs: dbwork_latency)."""
         self.script, self.quick = script, quick
         args = [("$POSTGRES" if "://" in a else a) for a in (sys.argv[1:] if argv is None else argv)]
-        self.command = " ".join([".venv/bin/python", "-m", f"bench.{script}", *args])
+        self.command = " ".join([".venv/bin/python", "-m", f"bench.{module or script}", *args])
         self.started = time.time()
         self.load_start = os.getloadavg()[0]
         self.rows: list[dict[str, Any]] = []
