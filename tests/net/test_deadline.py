@@ -1,11 +1,12 @@
-"""The one deadline-watcher thread (monitor/net/deadline.py) that every outbound call's total deadline uses."""
+"""The one deadline-watcher thread (monitor/net/deadline.py) behind every outbound call's total deadline."""
 
 from __future__ import annotations
 
 import threading
 
-from monitor.net.deadline import watch
 from support import wait_until
+
+from monitor.net.deadline import watch
 
 
 def watcher_alive() -> bool:
