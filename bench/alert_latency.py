@@ -185,6 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     for what, seconds in worst_case(rows[0]["sweep_interval"], rows[0]["group_wait"]).items():
         print(f"worst case implied by the schedule, {what}: {seconds:.0f} s")
     print(f"nproc {os.cpu_count()}")
+    from bench.record import Record, plain
+
+    rec = Record("alert_latency", quick=args.quick)
+    for r in rows:
+        rec.row(
+            f"alert latency, {r['scenario']}, sweep_interval {r['sweep_interval']:.0f} s,"
+            f" group_wait {r['group_wait']:.0f} s",
+            measured=f"{r['latency_s']:.2f} s",
+            target=f"<= {r['budget_s']:.0f} s = sweep_interval + group_wait + 5 s",
+            ok=bool(r["ok"]),
+            raw=plain(r),
+        )
+    rec.save()
     return 0 if all(r["ok"] for r in rows) else 1
 
 

@@ -276,6 +276,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         rows = measure(url, args.tokens, args.mode, args.trouble, args.repeat)
     print(table(rows))
+    from bench.record import Record, plain
+
+    rec = Record("scrape", quick=args.quick)
+    for r in rows:
+        ratio = f" ({r['ratio']:.2f}x)" if r["ratio"] is not None else ""
+        rec.row(
+            f"{r['what']} ({args.db.split(':')[0]}, CPU seconds, median of runs in turns)",
+            measured=f"{r['seconds']:.3f} s{ratio}",
+            floor="the floor row above" if r["ratio"] not in (None, 1.0) else "-",
+            target=r["target"],
+            ok=r["pass"],
+            raw=plain(r),
+        )
+    rec.save()
     return 0 if all(r["pass"] is not False for r in rows) else 1
 
 

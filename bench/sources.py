@@ -157,6 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(seconds for _, seconds, _, _ in results)
     verdict = "PASS" if worst <= TARGET_SECONDS else "FAIL"
     print(f"{verdict}: slowest sync {worst:.2f} s (target <= {TARGET_SECONDS:.0f} s for 50,000 rows)")
+    from bench.record import Record
+
+    rec = Record("sources", quick=args.rows < 50_000)
+    rec.row(
+        f"sources sync, {args.rows:,} rows, {backend} (first / unchanged / 1% churn)",
+        measured=" / ".join(f"{seconds:.2f}" for _, seconds, _, _ in results) + " s",
+        target=f"<= {TARGET_SECONDS:.0f} s each",
+        ok=verdict == "PASS",
+        raw={label: {"wall": w, "cpu": c, "report": rep} for label, w, c, rep in results},
+    )
+    rec.save()
     return 0 if verdict == "PASS" else 1
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check import store, writes
+from monitor.check.arrivals import Arrivals
 from monitor.check.observe import Cadence
 from monitor.check.outcome import (
     UNSTORABLE,
@@ -76,7 +77,7 @@ class Sweeper:
         self.on_check = on_check or (lambda result, duration: None)
         self.on_progress = on_progress or (lambda: None)
         self.write_batch, self.horizons = write_batch, horizons  # horizons: see SweepSettings
-        self.claim_size = max(64, concurrency * 8)
+        self.claim_size = max(256, concurrency * 8)  # a claim's ~4 statements are paid per claim
         self.stopping = threading.Event()
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
@@ -86,8 +87,6 @@ class Sweeper:
         self.probes = InspectorProbes()
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
 
-    # --- public ------------------------------------------------------------------------------------
-
     def reload(self, settings: SweepSettings) -> None:
         """A reloaded schedule, lease and thresholds apply from the next claim."""
         self.cadence, self.lease, self.horizons = settings.cadence, settings.lease, settings.horizons
@@ -96,21 +95,24 @@ class Sweeper:
         """Inspect every due token (until none is due, the budget runs out, or stop() is called)."""
         stats = SweepStats()
         pending: set[Future[CheckOutcome]] = set()
-        done: list[CheckOutcome] = []
-        exhausted = False
+        arrived, done, exhausted = Arrivals[CheckOutcome](), list[CheckOutcome](), False  # check/arrivals.py
         held: set[int] = set()  # leased by this sweep and not yet stored
-        renewed = time.monotonic()
+        renewed, size = time.monotonic(), max(64, self.concurrency * 8)  # claims grow to claim_size
         try:
             while not self.stopping.is_set():
                 if len(pending) < self.concurrency * 4 and not exhausted:  # keep workers fed during writes
-                    batch = self._claim(self.claim_size, stats)
+                    batch, size = self._claim(size, stats), min(2 * size, self.claim_size)
                     futures = self._submit(batch, stats)
+                    arrived.watch(futures)
                     pending |= futures
                     held.update(c.id for c in batch)
                     exhausted = not batch or stats.budget_exhausted
                 if not pending:
                     break
-                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                refill = len(pending) - self.concurrency * 4 + 1 if not exhausted else len(pending)
+                wake = min(1.0, max(0.0, renewed + self.lease / 3 - time.monotonic())) if held else 1.0
+                finished = arrived.take(wake, need=min(refill, self.write_batch - len(done)))
+                pending.difference_update(finished)
                 done.extend(f.result() for f in finished)
                 if len(done) >= self.write_batch or (not pending and done):
                     self._store(done, stats)

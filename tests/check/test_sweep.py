@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -302,6 +302,17 @@ def test_max_calls_per_hour_is_never_exceeded_retries_included(fleet: Fleet) -> 
     assert fleet.leases() == 0 and all(r.next_check_at is not None for r in rows.values())
 
 
+def _first_waits_for(barrier: threading.Barrier) -> Callable[[str, float], None]:
+    waited: list[bool] = []
+
+    def on_check(verdict: str, duration: float) -> None:
+        if not waited:
+            waited.append(True)
+            barrier.wait()
+
+    return on_check
+
+
 @pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
 def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator, backend: str) -> None:
     from conftest import fresh_url
@@ -314,6 +325,11 @@ def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator
         fleet.add_tokens("a", 600)
         sim.set_fault("latency", seconds=0.005)
         sweepers = [fleet.sweeper(owner=f"s{i}", concurrency=8) for i in range(2)]
+        # Neither sweeper goes past its first stored check until the other has stored one too, so both
+        # take part however the threads are scheduled (a loaded machine let one claim all 600 first).
+        both_started = threading.Barrier(2, timeout=30)
+        for sweeper in sweepers:
+            sweeper.on_check = _first_waits_for(both_started)
         stats: list = []
         threads = [threading.Thread(target=lambda s=s: stats.append(s.sweep())) for s in sweepers]
         for t in threads:
