@@ -222,7 +222,7 @@ def test_config_schema_ships_and_the_command_prints_it(artifacts: Artifacts, ins
 def guide_config() -> str:
     """The config.toml of docs/systemd.md step 4, verbatim."""
     text = GUIDE.read_text(encoding="utf-8")
-    step = text.split("### 4. Configure", 1)[1]
+    step = text.split("## 4. Configure", 1)[1]
     match = re.search(r"```toml\n(.*?)```", step, re.S)
     assert match, "docs/systemd.md step 4 has no toml block"
     return match.group(1)
