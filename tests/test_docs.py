@@ -3,7 +3,8 @@ screen that leads into it.
 
 - every key of config.example.toml (with its "#~ " lines uncommented) appears in a table of
   docs/configuration.md, and every key in those tables is one the loader accepts (that the example and the
-  loader agree in both directions is tests/config/test_config.py's test_example_documents_exactly_the_accepted_keys);
+  loader agree in both directions is tests/config/test_config.py's
+  test_example_documents_exactly_the_accepted_keys);
 - every subcommand of `threads-token-monitor --help` (and every action below it) is in docs/cli.md;
 - every metric of SPEC section 6, and every metric family the code exports, is in docs/metrics.md's table;
 - every alert the daemon raises and every Prometheus rule in deploy/ is in its alerts tables;
@@ -36,6 +37,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def page(name: str) -> str:
     return (DOCS / name).read_text(encoding="utf-8")
+
 
 # SPEC section 6, the contract dashboards and alert rules depend on.
 SPEC_METRICS = (
@@ -96,9 +98,7 @@ def example_keys() -> set[str]:
 
 def test_every_example_key_is_in_a_readme_config_table() -> None:
     missing = example_keys() - readme_config_keys()
-    assert not missing, (
-        f"keys of config.example.toml missing from docs/configuration.md's tables: {missing}"
-    )
+    assert not missing, f"keys of config.example.toml missing from docs/configuration.md's tables: {missing}"
 
 
 def test_every_readme_config_key_is_accepted_by_the_loader() -> None:
