@@ -147,6 +147,9 @@ def world_for(scenario: str) -> Iterator[World]:
             (folder / "config.toml").write_text(config_text(folder, sim.url), encoding="utf-8")
             (folder / "broken.toml").write_text(BROKEN_CONFIG, encoding="utf-8")
             (folder / "tokens.csv").write_text(IMPORT_CSV, encoding="utf-8")
+            (folder / "mysql.toml").write_text(
+                '[database]\nurl = "mysql://monitor@db.internal/monitor"\n', "utf-8"
+            )
             env = {"THREADS_TOKEN_MONITOR_CONFIG": "config.toml", "THREADS_APP_SECRET": APP_SECRET,
                    "NEW_TOKEN": TOKENS["hooli-new"][0], "NO_COLOR": "1"}  # fmt: skip
             world = World(folder, clock, sim, env)
@@ -201,7 +204,10 @@ def run(world: World, line: str) -> str:
         raise ValueError(f"not a command a transcript can run: {line}")
     world.clock.now += STEP
     with process_state(world, env, stdin) as printed:
-        world.last_code = cli.main(words[1:])
+        try:
+            world.last_code = cli.main(words[1:])
+        except SystemExit as exc:  # argparse's refusal of a usage error, as the console script would end
+            world.last_code = exc.code if isinstance(exc.code, int) else 1
     return printed.getvalue().replace(str(world.folder), SHOWN_DIR)
 
 
