@@ -59,6 +59,10 @@ IMPORT_CSV = (
     "name,app,token,team\nacme,growth,THAAdocsAcmeHealthy0000000000000000,growth\nbad,growth,,growth\n"
     "other,nope,THAAdocsOther000000000000000000000,growth\n"
 )
+GOOD_CSV = (
+    "name,app,token,team\nacme,growth,THAAdocsAcmeHealthy0000000000000000,growth-eu\n"
+    "initech,growth,THAAdocsInitech0000000000000000000,growth\n"
+)
 BROKEN_CONFIG = """\
 [threads]
 timeout = "10m"
@@ -147,6 +151,7 @@ def world_for(scenario: str) -> Iterator[World]:
             (folder / "config.toml").write_text(config_text(folder, sim.url), encoding="utf-8")
             (folder / "broken.toml").write_text(BROKEN_CONFIG, encoding="utf-8")
             (folder / "tokens.csv").write_text(IMPORT_CSV, encoding="utf-8")
+            (folder / "good.csv").write_text(GOOD_CSV, encoding="utf-8")
             (folder / "mysql.toml").write_text(
                 '[database]\nurl = "mysql://monitor@db.internal/monitor"\n', "utf-8"
             )
