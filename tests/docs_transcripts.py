@@ -42,7 +42,10 @@ from monitor.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-BLOCK = re.compile(r"^<!-- transcript: (?P<scenario>[\w-]+) -->\n```console\n(?P<body>.*?)^```$", re.M | re.S)
+BLOCK = re.compile(
+    r"^(?P<indent> *)<!-- transcript: (?P<scenario>[\w-]+) -->\n(?P=indent)```console\n(?P<body>.*?)^(?P=indent)```$",
+    re.MULTILINE | re.DOTALL,
+)  # indented inside a list item too
 NOW = 1_796_126_400.0  # 2026-12-01T12:00:00Z
 STEP = 60.0  # the clock moves this much before each command
 SHOWN_DIR = "/srv/threads-token-monitor"
@@ -228,8 +231,10 @@ def render(scenario: str, body: str) -> str:
 
 def regenerate(text: str) -> str:
     def block(match: re.Match[str]) -> str:
-        head = match.group(0)[: match.start("body") - match.start()]
-        return head + render(match.group("scenario"), match.group("body")) + "```"
+        head, indent = match.group(0)[: match.start("body") - match.start()], match.group("indent")
+        body = "".join(line.removeprefix(indent) + "\n" for line in match.group("body").splitlines())
+        printed = render(match.group("scenario"), body)
+        return head + "".join(indent + line + "\n" for line in printed.splitlines()) + indent + "```"
 
     return BLOCK.sub(block, text)
 
