@@ -43,7 +43,8 @@ from monitor.simulator import Simulator
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 BLOCK = re.compile(
-    r"^(?P<indent> *)<!-- transcript: (?P<scenario>[\w-]+) -->\n(?P=indent)```console\n(?P<body>.*?)^(?P=indent)```$",
+    r"^(?P<indent> *)<!-- transcript: (?P<scenario>[\w-]+) -->\n"
+    r"(?P=indent)```console\n(?P<body>.*?)^(?P=indent)```$",
     re.MULTILINE | re.DOTALL,
 )  # indented inside a list item too
 NOW = 1_796_126_400.0  # 2026-12-01T12:00:00Z
