@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import shlex
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -67,6 +68,16 @@ GOOD_CSV = (
     "name,app,token,team\nacme,growth,THAAdocsAcmeHealthy0000000000000000,growth-eu\n"
     "initech,growth,THAAdocsInitech0000000000000000000,growth\n"
 )
+SOURCE_ROWS = [(10423, "THAAdocsSource10423000000000000000", "growth"),
+               (10424, "THAAdocsSource10424000000000000000", "growth"),
+               (9981, "THAAdocsSource9981", "partners")]  # fmt: skip
+SOURCE_CONFIG = """
+[[sources]]
+name = "app-db"
+url = "{url}"
+app = "growth"
+query = "SELECT account_id AS name, access_token AS token, team FROM threads_accounts WHERE active"
+"""
 BROKEN_CONFIG = """\
 [threads]
 timeout = "10m"
@@ -112,7 +123,8 @@ def config_text(folder: Path, base_url: str) -> str:
 def prepare(world: World, scenario: str) -> None:
     """What is there before a block's first line: "fresh", a config and nothing else; "registry", the app
     `growth` and tokens acme, globex and hooli, checked, and their alerts evaluated once; "demo", the demo's
-    fleet (`make demo`) after its first sweep."""
+    fleet (`make demo`) after its first sweep; "sources", "registry" and an application database (SQLite) with
+    three accounts, read by a `[[sources]]` entry not synced yet."""
     if scenario == "registry":
         for line in ("init", f"apps add growth --app-id {APP_ID} --app-secret-env THREADS_APP_SECRET",
                      "tokens add acme --app growth --token-stdin --label team=growth < acme.txt",
@@ -127,6 +139,15 @@ def prepare(world: World, scenario: str) -> None:
                 evaluate(session, ctx.config.alerts, world.clock())
         finally:
             ctx.close()
+    elif scenario == "sources":
+        prepare(world, "registry")
+        app_db = world.folder / "app.sqlite3"
+        with sqlite3.connect(app_db) as db:
+            db.execute("CREATE TABLE threads_accounts (account_id INTEGER, access_token TEXT, team TEXT, active INT)")
+            db.executemany("INSERT INTO threads_accounts VALUES (?, ?, ?, 1)", SOURCE_ROWS)
+        db.close()
+        with (world.folder / "config.toml").open("a", encoding="utf-8") as config:
+            config.write(SOURCE_CONFIG.format(url=f"sqlite:///{app_db}"))
     elif scenario == "demo":
         ctx = Context(load_config(world.folder / "config.toml"), clock=world.clock)
         try:
