@@ -143,7 +143,7 @@ def prepare(world: World, scenario: str) -> None:
         prepare(world, "registry")
         app_db = world.folder / "app.sqlite3"
         with sqlite3.connect(app_db) as db:
-            db.execute("CREATE TABLE threads_accounts (account_id INTEGER, access_token TEXT, team TEXT, active INT)")
+            db.execute("CREATE TABLE threads_accounts (account_id INT, access_token, team, active INT)")
             db.executemany("INSERT INTO threads_accounts VALUES (?, ?, ?, 1)", SOURCE_ROWS)
         db.close()
         with (world.folder / "config.toml").open("a", encoding="utf-8") as config:
