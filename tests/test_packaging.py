@@ -177,6 +177,7 @@ def test_sdist_holds_what_the_guides_use(artifacts: Artifacts) -> None:
         "pyproject.toml",
         "setup.py",
         "MANIFEST.in",
+        "mkdocs.yml",
         "README.md",
         "CHANGELOG.md",
     }
