@@ -205,3 +205,14 @@ def test_the_readme_leads_to_every_page_of_the_handbook() -> None:
     linked = {t.split("#", 1)[0] for t in readme_targets()}
     pages = {f"docs/{p.name}" for p in DOCS.glob("*.md") if p.name != "index.md"} | {"docs/runbooks/index.md"}
     assert pages - linked == set(), "pages of docs/ the README does not link"
+
+
+def test_the_readme_commands_are_make_targets_and_make_demo_installs_the_program_only() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in re.findall(r"^\$ make (\S+)", README, re.MULTILINE):
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), f"no make target {target}"
+    demo = re.search(r"^demo: (\S+)\n", makefile, re.MULTILINE)
+    assert demo, "no demo target"
+    recipe = re.search(rf"^{re.escape(demo.group(1))}:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe and "pip install" in recipe.group(1), "the demo's prerequisite installs the program"
+    assert "[test]" not in recipe.group(1), "make demo must not install the test tools"
