@@ -81,6 +81,7 @@ class Sweeper:
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
         self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
+        self._app_names: dict[int, str] = {}  # app id -> registered name, for log lines
         # Apps whose inspector credential was refused: one probe token per app and backoff until it answers
         # again, instead of one wasted call per token.
         self.probes = InspectorProbes()
@@ -212,6 +213,7 @@ class Sweeper:
 
     def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
         for app in store.load_apps(session, list(app_ids)).values():
+            self._app_names[app.id] = app.name
             cached = self._inspectors.get(app.id)
             if cached is None or cached[0] != app.secret:
                 self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
@@ -332,7 +334,8 @@ class Sweeper:
         regain = pause_for(o.result, self.cadence.min_interval)
         if regain is not None and now + regain > self.paused_until.get(o.claimed.app_id, 0.0):
             self.paused_until[o.claimed.app_id] = now + regain
-            log.warning("app id %s is throttled: pausing its checks for %.0f s", o.claimed.app_id, regain)
+            name = self._app_names.get(o.claimed.app_id, f"id {o.claimed.app_id}")
+            log.warning("app %s is throttled: pausing its checks for %.0f s", name, regain)
 
     def _finish(self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats) -> None:
         """On the way out (normal or stop): store what finished, release what did not."""

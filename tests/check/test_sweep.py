@@ -6,6 +6,7 @@ Time is injected: the sweeper's clock is a list the test moves forward, so backo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -175,14 +176,18 @@ def test_usage_at_100_percent_pauses_the_apps_checks(fleet: Fleet) -> None:
         close_sweeper(sweeper)
 
 
-def test_throttling_answers_are_stored_and_retried_after_the_wait(fleet: Fleet) -> None:
+def test_throttling_answers_are_stored_and_retried_after_the_wait(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
     fleet.add_app("a")
     names = fleet.add_tokens("a", 4)
     fleet.sim.set_fault("throttle", code=4, percent=100, minutes=30)
     clock = Clock()
     sweeper = fleet.sweeper(clock=clock)
     try:
-        stats = sweeper.sweep()
+        with caplog.at_level(logging.WARNING, logger="monitor.sweep"):
+            stats = sweeper.sweep()
+        assert "app a is throttled: pausing its checks for 1800 s" in caplog.text  # by name, not database id
         assert dict(stats.results) == {"throttled": 4}
         rows = fleet.rows()
         assert all(rows[n].last_result == "throttled" for n in names)
