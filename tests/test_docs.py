@@ -216,3 +216,21 @@ def test_the_readme_commands_are_make_targets_and_make_demo_installs_the_program
     recipe = re.search(rf"^{re.escape(demo.group(1))}:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert recipe and "pip install" in recipe.group(1), "the demo's prerequisite installs the program"
     assert "[test]" not in recipe.group(1), "make demo must not install the test tools"
+
+
+def test_the_guides_config_check_output_is_what_config_check_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/systemd.md shows `config check` of its step-4 file: the same file, checked, prints that line."""
+    from monitor.cli import main
+
+    guide = page("systemd.md")
+    config = re.search(r"^## 4\. Configure.*?```toml\n(.*?)```", guide, re.S | re.M)
+    shown = re.search(r"^(/etc/threads-token-monitor/config\.toml: OK .*)$", guide, re.M)
+    assert config and shown
+    path = tmp_path / "config.toml"
+    path.write_text(config.group(1), encoding="utf-8")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/x")
+    assert main(["config", "check", str(path)]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == shown.group(1).replace("/etc/threads-token-monitor/config.toml", str(path))
