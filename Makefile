@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make demo` installs what the program needs and nothing else (no test or lint tools): its own stamp.
+DEMO_STAMP := $(VENV)/.installed-program
 # Most tests wait on daemons, sockets and databases rather than the CPU: four workers fit two cores
 # (measured on a fresh clone: 220 s with four, 255 s with three).
 TEST_WORKERS ?= 4
 
-.PHONY: install demo test bench bench-quick bench-large lint schema clean
+.PHONY: install demo test bench bench-quick bench-large lint schema docs-transcripts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +19,13 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(DEMO_STAMP): $(BIN)/python pyproject.toml setup.py
+	$(BIN)/pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/threads-token-monitor demo
 
 test: $(STAMP)
@@ -50,6 +56,11 @@ schema: $(STAMP)
 	$(BIN)/threads-token-monitor config schema > config.schema.json
 	cp config.schema.json monitor/config/config.schema.json
 	cp config.example.toml monitor/config/config.example.toml
+
+# The sample output of docs/ (blocks marked <!-- transcript: ... -->), written by the code it shows;
+# tests/test_docs_transcripts.py fails when a page differs.
+docs-transcripts: $(STAMP)
+	$(BIN)/python tests/docs_transcripts.py --write
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

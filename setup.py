@@ -9,6 +9,7 @@ sdist's top folder when the sdist is made from a git checkout, and into the pack
 when it is built. A tree without either builds with no REVISION: the revision then reads "unknown".
 """
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -19,6 +20,17 @@ from setuptools.command.sdist import sdist
 MIGRATIONS = "migrations"
 HERE = Path(__file__).resolve().parent
 REVISION = "REVISION"
+
+
+def pypi_description(readme: str) -> str:
+    """README.md as PyPI shows it: PyPI renders no relative path (a picture or a page of docs/ would be
+    broken), so a relative image goes and a relative link keeps its text. GitHub renders the file as it is."""
+    relative = r"(?![a-z][a-z0-9+.-]*:|#)[^)\s]+"
+    readme = re.sub(rf"^!\[[^\]]*\]\({relative}\)\n\n?", "", readme, flags=re.MULTILINE)
+    readme = re.sub(rf"!\[[^\]]*\]\({relative}\)", "", readme)
+    readme = re.sub(r'<img [^>]*src="(?![a-z]+:)[^"]*"[^>]*>', "", readme)
+    return re.sub(rf"\[([^\]]+)\]\({relative}\)", r"\1", readme)
+
 
 packages = find_packages(include=["monitor", "monitor.*"])
 packages += [f"monitor.{name}" for name in find_packages(include=[MIGRATIONS, f"{MIGRATIONS}.*"])]
@@ -58,4 +70,6 @@ setup(
     packages=packages,
     package_dir={"monitor.migrations": MIGRATIONS},
     cmdclass={"build_py": BuildWithRevision, "sdist": SdistWithRevision},
+    long_description=pypi_description(Path(__file__).with_name("README.md").read_text(encoding="utf-8")),
+    long_description_content_type="text/markdown",
 )

@@ -13,6 +13,7 @@ whenever something changes. SIGINT/SIGTERM stop everything and remove the tempor
 from __future__ import annotations
 
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -45,6 +46,15 @@ POLL = 1.0  # how often the table's content is compared with the last one printe
 REVOKE_AFTER = 20.0  # seconds after the start when cyberdyne's user removes the app
 
 
+def program() -> str:
+    """This program as another terminal can run it: the console script beside this interpreter (a
+    virtualenv's bin/, which is not on that terminal's PATH), else `python -m monitor`; an absolute path."""
+    script = Path(sys.executable).absolute().with_name("threads-token-monitor")
+    if script.is_file():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(str(Path(sys.executable).absolute()))} -m monitor"
+
+
 @dataclass(frozen=True)
 class DemoApp:
     name: str
@@ -72,40 +82,20 @@ APPS = (
 
 TOKENS = (
     DemoToken("acme", "growth", "healthy: 59 days left", {}),
-    DemoToken(
-        "globex", "growth", "expires in 2 days -> TokenExpiring (critical)", {"expires_in": 2 * DAY - 600}
-    ),
-    DemoToken(
-        "initech",
-        "growth",
-        "data access ends in 5 days -> TokenDataAccessExpiring (warning)",
-        {"data_access_in": 5 * DAY},
-    ),
+    DemoToken("globex", "growth", "expires in 2 days -> TokenExpiring (critical)",
+              {"expires_in": 2 * DAY - 600}),
+    DemoToken("initech", "growth", "data access ends in 5 days -> TokenDataAccessExpiring (warning)",
+              {"data_access_in": 5 * DAY}),
     DemoToken("hooli", "growth", "revoked by the user -> TokenInvalid", {"state": "revoked"}),
-    DemoToken(
-        "umbrella",
-        "growth",
-        "auto-refresh on, 6 days left -> the daemon refreshes it",
-        {"expires_in": 6 * DAY, "issued_ago": 54 * DAY},
-        auto_refresh=True,
-    ),
-    DemoToken(
-        "wayne",
-        "partner",
-        "its app's API throttles -> checks back off, TokenCheckFailing after 1 min",
-        {},
-        throttle=True,
-    ),
+    DemoToken("umbrella", "growth", "auto-refresh on, 6 days left -> the daemon refreshes it",
+              {"expires_in": 6 * DAY, "issued_ago": 54 * DAY}, auto_refresh=True),
+    DemoToken("wayne", "partner", "its app's API throttles -> checks back off, TokenCheckFailing after 1 min",
+              {}, throttle=True),
     DemoToken("stark", "legacy", "app in dev mode refuses the inspector -> InspectorInvalid", {}),
-    DemoToken(
-        "cyberdyne",
-        "growth",
-        f"its user removes the app at +{REVOKE_AFTER:.0f} s -> Meta's deauthorize callback -> "
-        "checked at once -> TokenInvalid within seconds, not hours",
-        {},
-        revoke_after=REVOKE_AFTER,
-    ),
-)
+    DemoToken("cyberdyne", "growth", f"its user removes the app at +{REVOKE_AFTER:.0f} s -> Meta's "
+              "deauthorize callback -> checked at once -> TokenInvalid within seconds, not hours", {},
+              revoke_after=REVOKE_AFTER),
+)  # fmt: skip
 
 
 def demo_config_text(folder: Path, base_url: str, listen: str, callbacks: str = "127.0.0.1:0") -> str:
@@ -280,7 +270,8 @@ class Demo:
             f"  health      {base}/healthz\n"
             f"  callbacks   http://{self.callbacks}/callbacks/threads/APP/deauthorize (Meta's deauthorize "
             "callback: a revocation is checked at once, caught within seconds)\n"
-            f"  try         threads-token-monitor --config {self.folder / 'config.toml'} status\n"
+            f"  try         {program()} --config {shlex.quote(str(self.folder / 'config.toml'))} status\n"
+            f"              curl -s {base}/metrics | grep '^threads_monitor_tokens{{'\n"
             "  Ctrl-C to stop.\n\n"
             f"The tokens:\n{stories}\n\nAlerts appear below as they fire (console notifier):\n"
         )

@@ -139,6 +139,21 @@ def temp_folder(output: str) -> Path:
     return Path(match.group(1))
 
 
+def pasted_in_a_new_terminal(output: str) -> None:
+    """The banner's "try" commands, pasted into a shell whose PATH has no virtualenv in it (a new terminal),
+    work: the program is named by its absolute path."""
+    match = re.search(r"^  try\s+(.+)\n\s+(curl .+)$", output, re.MULTILINE)
+    assert match, output
+    program = match.group(1).split()[0]
+    assert Path(program).is_absolute(), match.group(1)
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "NO_COLOR": "1"}
+    done = subprocess.run(["/bin/sh", "-c", match.group(1)], env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert all(token.name in done.stdout for token in TOKENS), done.stdout
+    assert match.group(2).startswith("curl -s http://127.0.0.1:")
+
+
 def test_demo_alerts_within_30_s_serves_metrics_and_stops_on_sigint(demo: DemoRun) -> None:
     first = demo.wait_for_line(ALERT_LINE, within=FIRST_ALERT_WITHIN)
     assert any(name in first for name in ("InspectorInvalid", "TokenExpiring", "TokenInvalid",
@@ -150,6 +165,7 @@ def test_demo_alerts_within_30_s_serves_metrics_and_stops_on_sigint(demo: DemoRu
         r'threads_token_valid\{[^}]*token="hooli"[^}]*\} 0', body
     )
     assert "STATE" in demo.output  # the live status table was printed
+    pasted_in_a_new_terminal(demo.output)
     folder = temp_folder(demo.output)
     assert folder.exists()
     assert demo.stop(signal.SIGINT) == 0, demo.stderr

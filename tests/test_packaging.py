@@ -132,6 +132,21 @@ def test_twine_accepts_both_artifacts(artifacts: Artifacts) -> None:
     assert done.stdout.count("PASSED") == 2, done.stdout
 
 
+def test_the_pypi_description_is_the_readme_without_what_pypi_cannot_show(artifacts: Artifacts) -> None:
+    """PyPI renders no relative path: the long description is README.md with its relative images removed
+    and its relative links reduced to their text; everything else is the README's."""
+    with zipfile.ZipFile(artifacts.wheel) as whl:
+        (name,) = [n for n in whl.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = whl.read(name).decode("utf-8")
+    assert "Description-Content-Type: text/markdown" in metadata
+    description = metadata.split("\n\n", 1)[1]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.search(r"!\[[^\]]*\]\(docs/", readme) and "](docs/" in readme  # what there is to remove
+    assert not re.search(r"\]\((?![a-z][a-z0-9+.-]*:|#)", description), "a relative link or image is left"
+    assert "<!-- install -->" in description and "make demo" in description
+    assert "[A tour of the demo](docs/demo.md)" in readme and "| A tour of the demo |" in description
+
+
 def expected_modules() -> set[str]:
     """Every tracked module, where the wheel must put it (migrations/ ships as monitor/migrations)."""
     names = set(tracked("monitor/**.py", "monitor/*.py"))
@@ -168,6 +183,7 @@ def test_sdist_holds_what_the_guides_use(artifacts: Artifacts) -> None:
         "pyproject.toml",
         "setup.py",
         "MANIFEST.in",
+        "mkdocs.yml",
         "README.md",
         "CHANGELOG.md",
     }
@@ -247,7 +263,7 @@ def test_config_schema_ships_and_the_command_prints_it(artifacts: Artifacts, ins
 def guide_config() -> str:
     """The config.toml of docs/systemd.md step 4, verbatim."""
     text = GUIDE.read_text(encoding="utf-8")
-    step = text.split("### 4. Configure", 1)[1]
+    step = text.split("## 4. Configure", 1)[1]
     match = re.search(r"```toml\n(.*?)```", step, re.S)
     assert match, "docs/systemd.md step 4 has no toml block"
     return match.group(1)

@@ -138,6 +138,7 @@ def cli_commands(text: str) -> list[list[str]]:
     spans = re.findall(r"`([^`]+)`", outside_code(text))
     candidates = [" ".join(span.split()) for span in spans if re.search(r"threads-token-monitor\s", span)]
     for block in re.findall(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", text, re.MULTILINE | re.DOTALL):
+        block = re.sub(r"\\\n\s*", " ", block)  # a line continued with a backslash is one command
         lines = [line.strip() for line in block.splitlines()]
         candidates += [line.removeprefix("$ ") for line in lines if "threads-token-monitor " in line]
     commands = []
@@ -220,3 +221,24 @@ def test_the_job_table_names_every_job_of_the_daemon() -> None:
         re.findall(r"^\| `([\w-]+)` \|", (RUNBOOKS / "job-failing.md").read_text(encoding="utf-8"), re.M)
     )
     assert table == jobs
+
+
+def test_every_command_in_the_handbook_and_the_readme_is_one_the_cli_accepts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same check over every page of docs/ and the README: a renamed option cannot linger anywhere.
+    A synopsis (`[--config PATH]`, `(A | B)`) is a pattern, not a command; a transcript's deliberately
+    mistyped command shows the refusal."""
+    shown_refused = {"tokens lst"}
+    used = 0
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for argv in cli_commands(path.read_text(encoding="utf-8")):
+            synopsis = any(re.search(r"^[\[(]|[\])]$|\|", word) for word in argv)
+            printed = bool(argv) and re.search(r":$|^\d", argv[0])  # a line of output naming the program
+            if synopsis or printed or shlex.join(argv) in shown_refused:
+                continue
+            problem = _parses(argv)
+            assert problem is None, f"{path.name}: threads-token-monitor {shlex.join(argv)}: {problem}"
+            used += 1
+    capsys.readouterr()
+    assert used >= 120

@@ -6,6 +6,7 @@ Time is injected: the sweeper's clock is a list the test moves forward, so backo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -178,13 +179,15 @@ def test_usage_at_100_percent_pauses_the_apps_checks(fleet: Fleet) -> None:
 def test_throttling_answers_are_stored_and_retried_after_the_wait(
     fleet: Fleet, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fleet.add_app("growth")
-    names = fleet.add_tokens("growth", 4)
+    fleet.add_app("a")
+    names = fleet.add_tokens("a", 4)
     fleet.sim.set_fault("throttle", code=4, percent=100, minutes=30)
     clock = Clock()
     sweeper = fleet.sweeper(clock=clock)
     try:
-        stats = sweeper.sweep()
+        with caplog.at_level(logging.WARNING, logger="monitor.sweep"):
+            stats = sweeper.sweep()
+        assert "app a is throttled: pausing its checks for 1800 s" in caplog.text  # by name, not database id
         assert dict(stats.results) == {"throttled": 4}
         rows = fleet.rows()
         assert all(rows[n].last_result == "throttled" for n in names)
@@ -194,7 +197,7 @@ def test_throttling_answers_are_stored_and_retried_after_the_wait(
     finally:
         close_sweeper(sweeper)
     throttled = [r.getMessage() for r in caplog.records if "is throttled" in r.getMessage()]
-    assert throttled and throttled[0].startswith("app growth is throttled"), throttled  # its name, not its id
+    assert throttled and throttled[0].startswith("app a is throttled"), throttled  # its name, not its id
 
 
 FAULTS: dict[str, dict] = {

@@ -204,7 +204,9 @@ def test_the_example_passes_config_check_in_the_environment_its_header_names(tmp
 def test_the_example_filters_nothing_quietly_and_agrees_with_the_systemd_guide() -> None:
     parsed = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     assert all("match" not in notifier for notifier in parsed["notifiers"])
-    guide = re.search(r"### 4\. Configure.*?```toml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    guide = re.search(
+        r"^## 4\. Configure.*?```toml\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S | re.M
+    )
     assert guide, "docs/systemd.md step 4 has no toml block"
     assert tomllib.loads(guide.group(1))["security"]["key_file"] == parsed["security"]["key_file"]
 
