@@ -78,17 +78,26 @@ def assert_equal(engine: Engine, nows: list[float]) -> None:
 
 
 def horizon(rnd: random.Random) -> float | None:
-    """A horizon on, beside or between the edges the reader cuts at (NOW + a window, an hour boundary)."""
+    """A horizon on, beside or between the edges the reader cuts at: a window's end, the start of the hour
+    it ends in or of the next, any hour boundary; or anywhere."""
     pick = rnd.random()
     if pick < 0.1:
         return None
-    if pick < 0.4:
-        edge = NOW + rnd.choice(WINDOWS)
-    elif pick < 0.7:
-        edge = (math.floor((NOW + rnd.uniform(-2 * DAY, 32 * DAY)) / HOUR)) * HOUR
-    else:
+    if pick < 0.25:
         return NOW + rnd.uniform(-3 * DAY, 35 * DAY)
-    return edge + rnd.choice([0.0, 0.5, -0.5, 1.0]) * rnd.choice([0, 1e-6, 1.0]) if pick >= 0.4 else edge
+    end = NOW + rnd.choice(WINDOWS)
+    edge = rnd.choice(
+        [
+            end,
+            math.floor(end / HOUR) * HOUR,
+            (math.floor(end / HOUR) + 1) * HOUR,
+            math.floor((NOW + rnd.uniform(-2 * DAY, 32 * DAY)) / HOUR) * HOUR,
+        ]
+    )
+    jitter = rnd.choice(["none", "none", "up", "down", "half", "-half"])
+    if jitter in ("up", "down"):
+        return math.nextafter(edge, math.inf if jitter == "up" else -math.inf)
+    return edge + {"none": 0.0, "half": 0.5, "-half": -0.5}[jitter]
 
 
 def row(i: int, rnd: random.Random) -> dict[str, Any]:
