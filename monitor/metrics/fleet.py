@@ -14,6 +14,8 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
+from functools import cache
+from typing import Any
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -22,6 +24,7 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -44,7 +47,7 @@ HOUR = 3600.0
 WINDOWS = (86400.0, 2 * 86400.0, 3 * 86400.0, 7 * 86400.0, 14 * 86400.0, 30 * 86400.0)
 HORIZONS = (("expires_at", Token.expires_at), ("data_access", Token.data_access_expires_at))
 COMPACT_EVERY = 10.0  # seconds between two foldings of the deltas (each daemon; they never conflict)
-CHUNK = 5000  # deltas folded per transaction: short locks on SQLite, bounded memory
+CHUNK = 20_000  # deltas folded per transaction: short locks on SQLite, bounded memory
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ def _both(kinds: Sequence[str]) -> Select:
     return select(both)
 
 
+@cache
 def totals_query() -> Select:
     """(kind, name, n): the total and each source's tokens (sources that have none left out)."""
     rows = _both(["total", "source"]).subquery()
@@ -89,27 +93,39 @@ def totals_query() -> Select:
     return select(rows.c.kind, rows.c.name, n).group_by(rows.c.kind, rows.c.name).having(n != 0)
 
 
-def _edge(column: object, end: float) -> ScalarSelect[int]:
-    """Valid tokens in the bucket `end` falls in, up to `end`: an index range of one hour's expiries."""
-    lo = bucket_start(bucket_of(end))
-    where = and_(Token.is_valid.is_(True), column >= lo, column <= end)  # type: ignore[operator]
+def _edge(column: Any, w: int) -> ScalarSelect[int]:
+    """Valid tokens in the bucket window `w` ends in, up to its end: an index range of an hour's expiries."""
+    where = and_(Token.is_valid.is_(True), column >= bindparam(f"lo{w}"), column <= bindparam(f"end{w}"))
     return select(func.count()).select_from(Token).where(where).scalar_subquery()
 
 
-def windows_query(now: float) -> Select:
-    """One row: for each horizon and window, the whole buckets before the window's end, then each edge."""
-    ends = [now + seconds for seconds in WINDOWS]
+@cache
+def windows_query() -> Select:
+    """One row: for each horizon and window, the whole buckets before the window's end, then each edge.
+
+    Built once; `window_params(now)` binds it (building it on every scrape cost more than running it).
+    """
     rows = _both([kind for kind, _ in HORIZONS]).subquery()
     whole = [
         func.coalesce(
-            func.sum(case((and_(rows.c.kind == kind, rows.c.bucket < bucket_of(end)), rows.c.n), else_=0)), 0
+            func.sum(case((and_(rows.c.kind == kind, rows.c.bucket < bindparam(f"b{w}")), rows.c.n), else_=0)),
+            0,
         )
         for kind, _ in HORIZONS
-        for end in ends
+        for w in range(len(WINDOWS))
     ]
-    summed = select(*whole).where(rows.c.bucket < bucket_of(ends[-1])).subquery()
-    edges = [_edge(column, end) for _, column in HORIZONS for end in ends]
+    summed = select(*whole).where(rows.c.bucket < bindparam(f"b{len(WINDOWS) - 1}")).subquery()
+    edges = [_edge(column, w) for _, column in HORIZONS for w in range(len(WINDOWS))]
     return select(*summed.c, *edges)
+
+
+def window_params(now: float) -> dict[str, float]:
+    """Each window's end, the bucket it ends in, and where that bucket starts."""
+    params: dict[str, float] = {}
+    for w, seconds in enumerate(WINDOWS):
+        end = now + seconds
+        params |= {f"end{w}": end, f"b{w}": bucket_of(end), f"lo{w}": bucket_start(bucket_of(end))}
+    return params
 
 
 def read_fleet(conn: Connection, now: float) -> Fleet:
@@ -120,7 +136,7 @@ def read_fleet(conn: Connection, now: float) -> Fleet:
             total = int(n)
         else:
             sources.append((str(name), int(n)))
-    row = [int(v) for v in conn.execute(windows_query(now)).one()]
+    row = [int(v) for v in conn.execute(windows_query(), window_params(now)).one()]
     half = len(row) // 2
     return Fleet(total, sorted(sources), [w + e for w, e in zip(row[:half], row[half:], strict=True)])
 
@@ -160,14 +176,18 @@ def _fold(conn: Connection, start: int, stop: int) -> int:
     sums: Counter[tuple[str, str, float]] = Counter()
     for kind, name, bucket, delta in gone:
         sums[(kind, name, float(bucket))] += delta
-    for (kind, name, bucket), n in sorted(sums.items()):
-        if n == 0:
-            continue
-        key = (FleetCount.kind == kind, FleetCount.name == name, FleetCount.bucket == bucket)
-        if conn.execute(update(FleetCount).where(*key).values(tokens=FleetCount.tokens + n)).rowcount == 0:
-            conn.execute(insert(FleetCount).values(kind=kind, name=name, bucket=bucket, tokens=n))
-    if sums:
-        conn.execute(delete(FleetCount).where(FleetCount.tokens == 0))
+    changes = sorted((key, n) for key, n in sums.items() if n)
+    if not changes:
+        return len(gone)
+    stored = {(k, n, float(b)) for k, n, b in conn.execute(select(FleetCount.kind, FleetCount.name, FleetCount.bucket))}
+    add = [{"k": k, "n": name, "b": b, "d": n} for (k, name, b), n in changes if (k, name, b) in stored]
+    new = [{"kind": k, "name": name, "bucket": b, "tokens": n} for (k, name, b), n in changes if (k, name, b) not in stored]
+    if add:  # relative: a fold running beside this one adds its own sums, never overwrites these
+        key = (FleetCount.kind == bindparam("k"), FleetCount.name == bindparam("n"), FleetCount.bucket == bindparam("b"))
+        conn.execute(update(FleetCount).where(*key).values(tokens=FleetCount.tokens + bindparam("d")), add)
+    if new:
+        conn.execute(insert(FleetCount), new)
+    conn.execute(delete(FleetCount).where(FleetCount.tokens == 0))
     return len(gone)
 
 
