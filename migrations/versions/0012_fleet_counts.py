@@ -2,7 +2,8 @@
 
 `fleet_deltas` receives, from triggers on `tokens`, what each insert, delete and update of `is_valid`,
 `expires_at`, `data_access_expires_at` or `source` changes in the fleet counts: the total, the tokens per
-source, and the valid tokens per hour of each horizon (`bucket` = FLOOR(horizon / 3600)). The triggers only
+source, and the valid tokens per ten minutes of each horizon (`bucket` = FLOOR(horizon / 600)). A
+scrape sums the buckets and counts in `tokens` only the one bucket each expiry window ends in. The triggers only
 append, so concurrent writers never wait on a counter row; an update that changes none of those columns
 inserts nothing (a WHEN clause on SQLite and PostgreSQL, an IF on MariaDB). The daemon folds the deltas into
 `fleet_counts` (monitor.metrics.fleet.compact), filled here from the existing rows.
@@ -31,11 +32,11 @@ COLUMNS = "INSERT INTO fleet_deltas (kind, name, bucket, delta) "
 
 
 def bucket(dialect: str, x: str) -> str:
-    """FLOOR(x / 3600) in IEEE doubles, as monitor.metrics.fleet computes it (SQLite's FLOOR is optional)."""
+    """FLOOR(x / 600) in IEEE doubles, as monitor.metrics.fleet computes it (SQLite's FLOOR is optional)."""
     if dialect == "sqlite":
-        q = f"({x} / 3600.0)"
+        q = f"({x} / 600.0)"
         return f"(CAST({q} AS INTEGER) - ({q} < CAST({q} AS INTEGER)))"
-    return f"FLOOR({x} / 3600)"
+    return f"FLOOR({x} / 600)"
 
 
 def parts(dialect: str, p: str, frm: str, sign: str, total: bool) -> list[str]:

@@ -341,7 +341,7 @@ class FleetDelta(Base):
     """A change to the fleet counts, appended by the database's triggers on `tokens` (migration 0012) on
     every insert, delete and update of `is_valid`, `expires_at`, `data_access_expires_at` or `source`: no
     writer can forget one, and concurrent writers never contend on a counter row. `kind` is total, source
-    (`name` is the source), expires_at or data_access (`bucket` is FLOOR(horizon / 3600) of a valid token).
+    (`name` is the source), expires_at or data_access (`bucket` is FLOOR(horizon / 600) of a valid token).
     The daemon folds them into `fleet_counts` every few seconds (monitor.metrics.fleet.compact)."""
 
     __tablename__ = "fleet_deltas"

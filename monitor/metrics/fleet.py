@@ -1,10 +1,10 @@
 """Fleet counts without counting the fleet: what a changed /metrics scrape reports about every token.
 
 The database keeps them (migration 0012): triggers on `tokens` append to `fleet_deltas` what each write
-changes (the total, the tokens per source, the valid tokens per hour of each horizon), and `compact` folds
+changes (the total, the tokens per source, the valid tokens per ten minutes of each horizon), and `compact` folds
 those deltas into `fleet_counts` every few seconds. `read_fleet` sums both tables (a few thousand rows at
 most, whatever the fleet size) and counts exactly, through the (is_valid, horizon) index, the tokens of the
-one hour each expiry window ends in. The answers equal the full counts (`totals_query`, `expiring_queries`
+one ten-minute bucket each expiry window ends in. The answers equal the full counts (`totals_query`, `expiring_queries`
 and the source GROUP BY of monitor.metrics.tokens; tests/metrics/test_fleet_counts.py holds them equal).
 """
 
@@ -43,7 +43,7 @@ __all__ = ["COMPACT_EVERY", "Fleet", "FleetCountsComponent", "bucket_of", "compa
 
 log = logging.getLogger("monitor.metrics")
 
-HOUR = 3600.0
+BUCKET = 600.0  # seconds per bucket: the edge of a window reads one bucket's expiries
 WINDOWS = (86400.0, 2 * 86400.0, 3 * 86400.0, 7 * 86400.0, 14 * 86400.0, 30 * 86400.0)
 HORIZONS = (("expires_at", Token.expires_at), ("data_access", Token.data_access_expires_at))
 COMPACT_EVERY = 10.0  # seconds between two foldings of the deltas (each daemon; they never conflict)
@@ -61,13 +61,13 @@ class Fleet:
 
 
 def bucket_of(x: float) -> float:
-    """The hour bucket the triggers file a horizon under: FLOOR(x / 3600) in IEEE doubles."""
-    return float(math.floor(x / HOUR))
+    """The bucket the triggers file a horizon under: FLOOR(x / 600) in IEEE doubles."""
+    return float(math.floor(x / BUCKET))
 
 
 def bucket_start(b: float) -> float:
     """The smallest double whose bucket is at least `b`: the edge range starts there."""
-    x = b * HOUR
+    x = b * BUCKET
     while bucket_of(x) < b:
         x = math.nextafter(x, math.inf)
     while bucket_of(lower := math.nextafter(x, -math.inf)) >= b:
@@ -94,7 +94,7 @@ def totals_query() -> Select:
 
 
 def _edge(column: Any, w: int) -> ScalarSelect[int]:
-    """Valid tokens in the bucket window `w` ends in, up to its end: an index range of an hour's expiries."""
+    """Valid tokens in the bucket window `w` ends in, up to its end: an index range of ten minutes' expiries."""
     where = and_(Token.is_valid.is_(True), column >= bindparam(f"lo{w}"), column <= bindparam(f"end{w}"))
     return select(func.count()).select_from(Token).where(where).scalar_subquery()
 
@@ -129,7 +129,7 @@ def window_params(now: float) -> dict[str, float]:
 
 
 def read_fleet(conn: Connection, now: float) -> Fleet:
-    """The fleet counts at `now`, in two statements that read no more than an hour's expiries per window."""
+    """The fleet counts at `now`, in two statements that read no more than ten minutes' expiries per window."""
     total, sources = 0, []
     for kind, name, n in conn.execute(totals_query()):
         if kind == "total":

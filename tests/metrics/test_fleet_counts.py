@@ -3,7 +3,7 @@
 Differential: after every step of a random history of inserts, single and bulk updates, source changes,
 deletes, source syncs and foldings, `read_fleet` must give what counting the tokens table gives (COUNT(*),
 the source GROUP BY, the valid tokens per expiry window), on every backend, at instants whose windows end
-exactly on, just before and just after hour boundaries and stored horizons.
+exactly on, just before and just after bucket boundaries and stored horizons.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from monitor.crypto import Vault, create_key_file
 from monitor.db.migrate import upgrade
 from monitor.db.models import App, FleetCount, FleetDelta, Token
 from monitor.db.session import make_engine
-from monitor.metrics.fleet import HORIZONS, WINDOWS, bucket_of, bucket_start, compact, read_fleet
+from monitor.metrics.fleet import BUCKET, HORIZONS, WINDOWS, bucket_of, bucket_start, compact, read_fleet
 from monitor.sources.apply import apply_sync
 from monitor.sources.read import SourceRow
 
@@ -78,8 +78,8 @@ def assert_equal(engine: Engine, nows: list[float]) -> None:
 
 
 def horizon(rnd: random.Random) -> float | None:
-    """A horizon on, beside or between the edges the reader cuts at: a window's end, the start of the hour
-    it ends in or of the next, any hour boundary; or anywhere."""
+    """A horizon on, beside or between the edges the reader cuts at: a window's end, the start of the bucket
+    it ends in or of the next, any bucket boundary; or anywhere."""
     pick = rnd.random()
     if pick < 0.1:
         return None
@@ -89,9 +89,9 @@ def horizon(rnd: random.Random) -> float | None:
     edge = rnd.choice(
         [
             end,
-            math.floor(end / HOUR) * HOUR,
-            (math.floor(end / HOUR) + 1) * HOUR,
-            math.floor((NOW + rnd.uniform(-2 * DAY, 32 * DAY)) / HOUR) * HOUR,
+            math.floor(end / BUCKET) * BUCKET,
+            (math.floor(end / BUCKET) + 1) * BUCKET,
+            math.floor((NOW + rnd.uniform(-2 * DAY, 32 * DAY)) / BUCKET) * BUCKET,
         ]
     )
     jitter = rnd.choice(["none", "none", "up", "down", "half", "-half"])
@@ -122,8 +122,8 @@ def row(i: int, rnd: random.Random) -> dict[str, Any]:
 
 
 def nows(rnd: random.Random) -> list[float]:
-    """NOW, an hour boundary, and instants whose windows end exactly on a stored horizon."""
-    at = [NOW, math.floor(NOW / HOUR) * HOUR, NOW + 0.5]
+    """NOW, a bucket boundary, and instants whose windows end exactly on a stored horizon."""
+    at = [NOW, math.floor(NOW / BUCKET) * BUCKET, NOW + 0.5]
     return at + [NOW + rnd.choice([0.0, 1e-6, -1e-6, HOUR / 2]) for _ in range(2)]
 
 
