@@ -58,7 +58,9 @@ def old_counts(engine: Engine, now: float) -> None:
     """The fleet counts as read_stored read them before migration 0012."""
     with engine.connect() as conn:
         conn.scalar(select(func.count()).select_from(Token))
-        conn.execute(select(Token.source, func.count()).where(Token.source.is_not(None)).group_by(Token.source))
+        conn.execute(
+            select(Token.source, func.count()).where(Token.source.is_not(None)).group_by(Token.source)
+        )
         for _, column in HORIZONS:
             terms = [func.coalesce(func.sum(case((column <= now + s, 1), else_=0)), 0) for s in WINDOWS]
             conn.execute(select(*terms).where(Token.is_valid.is_(True), column <= now + WINDOWS[-1])).one()

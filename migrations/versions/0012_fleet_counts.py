@@ -2,8 +2,8 @@
 
 `fleet_deltas` receives, from triggers on `tokens`, what each insert, delete and update of `is_valid`,
 `expires_at`, `data_access_expires_at` or `source` changes in the fleet counts: the total, the tokens per
-source, and the valid tokens per ten minutes of each horizon (`bucket` = FLOOR(horizon / 600)). A
-scrape sums the buckets and counts in `tokens` only the one bucket each expiry window ends in. The triggers only
+source, and the valid tokens per ten minutes of each horizon (`bucket` = FLOOR(horizon / 600)); a scrape
+sums the buckets and counts in `tokens` only the one bucket each expiry window ends in. The triggers only
 append, so concurrent writers never wait on a counter row; an update that changes none of those columns
 inserts nothing (a WHEN clause on SQLite and PostgreSQL, an IF on MariaDB). The daemon folds the deltas into
 `fleet_counts` (monitor.metrics.fleet.compact), filled here from the existing rows.
@@ -50,7 +50,9 @@ def parts(dialect: str, p: str, frm: str, sign: str, total: bool) -> list[str]:
     out.append(f"SELECT 'source' {cols.format(p + 'source', zero)} {where} {p}source IS NOT NULL")
     for kind, column in HORIZONS:
         b = bucket(dialect, p + column)
-        out.append(f"SELECT '{kind}' {cols.format(empty, b)} {where} {p}is_valid IS TRUE AND {p}{column} IS NOT NULL")
+        out.append(
+            f"SELECT '{kind}' {cols.format(empty, b)} {where} {p}is_valid IS TRUE AND {p}{column} IS NOT NULL"
+        )
     return out
 
 
@@ -121,7 +123,8 @@ def fill(dialect: str) -> list[str]:
     zero = "CAST(0 AS DOUBLE PRECISION)" if dialect == "postgresql" else "0"
     out = [
         f"{into}SELECT 'total', '', {zero}, COUNT(*) FROM tokens HAVING COUNT(*) > 0",
-        f"{into}SELECT 'source', source, {zero}, COUNT(*) FROM tokens WHERE source IS NOT NULL GROUP BY source",
+        f"{into}SELECT 'source', source, {zero}, COUNT(*) FROM tokens"
+        " WHERE source IS NOT NULL GROUP BY source",
     ]
     for kind, column in HORIZONS:
         b = bucket(dialect, column)
@@ -161,7 +164,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for event in ("insert", "delete", "update"):
-        op.execute(sa.text(f"DROP TRIGGER IF EXISTS fleet_tokens_{event}" + (" ON tokens" if dialect == "postgresql" else "")))
+        op.execute(
+            sa.text(
+                f"DROP TRIGGER IF EXISTS fleet_tokens_{event}"
+                + (" ON tokens" if dialect == "postgresql" else "")
+            )
+        )
         if dialect == "postgresql":
             op.execute(sa.text(f"DROP FUNCTION IF EXISTS fleet_tokens_{event}()"))
     op.drop_table("fleet_counts")

@@ -13,6 +13,7 @@ from monitor.daemon.callbacks import CallbacksComponent, RegistryContext
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.jobs import Component
+from monitor.metrics.fleet import FleetCountsComponent
 from monitor.refresh.job import Refresher, spool_directory
 from monitor.refresh.store import SPOOL_DIR, Spool
 from monitor.sources.job import SourcesComponent
@@ -29,8 +30,9 @@ def build_components(
     events: Any,
     notify_stream: Any = None,
 ) -> list[Component]:
-    """Alerting, refresh, sources and (with [callbacks]) the callback listener: the daemon schedules their
-    jobs, reloads, stops and closes them. The listener binds here: a port in use raises DaemonError."""
+    """Alerting, refresh, sources, the fleet counts' folding and (with [callbacks]) the callback listener:
+    the daemon schedules their jobs, reloads, stops and closes them. The listener binds here: a port in use
+    raises DaemonError."""
     alerts = AlertsComponent(
         ctx.sessions, config, owner=owner, clock=ctx.clock, events=events, notify_stream=notify_stream
     )
@@ -47,7 +49,7 @@ def build_components(
         spool=Spool(spool_directory(config) / SPOOL_DIR, ctx.vault),
     )
     sources = SourcesComponent(ctx, config, owner=owner, events=events)
-    components: list[Component] = [alerts, refresher, sources]
+    components: list[Component] = [alerts, refresher, sources, FleetCountsComponent(ctx.engine)]
     if config.callbacks is not None:
         if config.callbacks.api_token is not None:
             events.registry_known(api.OPERATIONS, api.OUTCOMES)

@@ -1,11 +1,11 @@
 """Fleet counts without counting the fleet: what a changed /metrics scrape reports about every token.
 
 The database keeps them (migration 0012): triggers on `tokens` append to `fleet_deltas` what each write
-changes (the total, the tokens per source, the valid tokens per ten minutes of each horizon), and `compact` folds
-those deltas into `fleet_counts` every few seconds. `read_fleet` sums both tables (a few thousand rows at
-most, whatever the fleet size) and counts exactly, through the (is_valid, horizon) index, the tokens of the
-one ten-minute bucket each expiry window ends in. The answers equal the full counts (`totals_query`, `expiring_queries`
-and the source GROUP BY of monitor.metrics.tokens; tests/metrics/test_fleet_counts.py holds them equal).
+changes (the total, the tokens per source, the valid tokens per ten minutes of each horizon), and `compact`
+folds those deltas into `fleet_counts` every few seconds. `read_fleet` sums both tables (a few thousand rows
+at most, whatever the fleet size) and counts exactly, through the (is_valid, horizon) index, the tokens of
+the one ten-minute bucket each expiry window ends in. The answers equal the full counts (COUNT(*), the source
+GROUP BY, the expiry windows' range counts: tests/metrics/test_fleet_counts.py holds them equal).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from dataclasses import dataclass
 
 from sqlalchemy import (
     Connection,
@@ -94,7 +94,7 @@ def totals_query() -> Select:
 
 
 def _edge(column: Any, w: int) -> ScalarSelect[int]:
-    """Valid tokens in the bucket window `w` ends in, up to its end: an index range of ten minutes' expiries."""
+    """Valid tokens in the bucket window `w` ends in, up to its end: ten minutes' expiries of the index."""
     where = and_(Token.is_valid.is_(True), column >= bindparam(f"lo{w}"), column <= bindparam(f"end{w}"))
     return select(func.count()).select_from(Token).where(where).scalar_subquery()
 
@@ -108,7 +108,9 @@ def windows_query() -> Select:
     rows = _both([kind for kind, _ in HORIZONS]).subquery()
     whole = [
         func.coalesce(
-            func.sum(case((and_(rows.c.kind == kind, rows.c.bucket < bindparam(f"b{w}")), rows.c.n), else_=0)),
+            func.sum(
+                case((and_(rows.c.kind == kind, rows.c.bucket < bindparam(f"b{w}")), rows.c.n), else_=0)
+            ),
             0,
         )
         for kind, _ in HORIZONS
@@ -129,7 +131,7 @@ def window_params(now: float) -> dict[str, float]:
 
 
 def read_fleet(conn: Connection, now: float) -> Fleet:
-    """The fleet counts at `now`, in two statements that read no more than ten minutes' expiries per window."""
+    """The fleet counts at `now`, in two statements reading at most ten minutes' expiries per window."""
     total, sources = 0, []
     for kind, name, n in conn.execute(totals_query()):
         if kind == "total":
@@ -179,11 +181,22 @@ def _fold(conn: Connection, start: int, stop: int) -> int:
     changes = sorted((key, n) for key, n in sums.items() if n)
     if not changes:
         return len(gone)
-    stored = {(k, n, float(b)) for k, n, b in conn.execute(select(FleetCount.kind, FleetCount.name, FleetCount.bucket))}
+    stored = {
+        (k, n, float(b))
+        for k, n, b in conn.execute(select(FleetCount.kind, FleetCount.name, FleetCount.bucket))
+    }
     add = [{"k": k, "n": name, "b": b, "d": n} for (k, name, b), n in changes if (k, name, b) in stored]
-    new = [{"kind": k, "name": name, "bucket": b, "tokens": n} for (k, name, b), n in changes if (k, name, b) not in stored]
+    new = [
+        {"kind": k, "name": name, "bucket": b, "tokens": n}
+        for (k, name, b), n in changes
+        if (k, name, b) not in stored
+    ]
     if add:  # relative: a fold running beside this one adds its own sums, never overwrites these
-        key = (FleetCount.kind == bindparam("k"), FleetCount.name == bindparam("n"), FleetCount.bucket == bindparam("b"))
+        key = (
+            FleetCount.kind == bindparam("k"),
+            FleetCount.name == bindparam("n"),
+            FleetCount.bucket == bindparam("b"),
+        )
         conn.execute(update(FleetCount).where(*key).values(tokens=FleetCount.tokens + bindparam("d")), add)
     if new:
         conn.execute(insert(FleetCount), new)
@@ -227,4 +240,3 @@ class FleetCountsComponent:
 
     def close(self) -> None:
         """Nothing held between folds."""
-

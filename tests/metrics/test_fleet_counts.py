@@ -207,7 +207,9 @@ def test_a_source_sync_adds_changes_and_retires_counted(engine: Engine, tmp_path
         apply_sync(s, vault, "crm", rows, NOW)
     assert_equal(engine, [NOW])
     with engine.begin() as conn:  # checks observe them: valid, with horizons
-        conn.execute(update(Token).values(is_valid=True, expires_at=NOW + 3 * DAY, data_access_expires_at=NOW))
+        conn.execute(
+            update(Token).values(is_valid=True, expires_at=NOW + 3 * DAY, data_access_expires_at=NOW)
+        )
     kept = rows[10:] + [SourceRow("s-new", "app-2", "THAA" + "9" * 40, {"team": "a"})]
     with Session(engine) as s, s.begin():
         apply_sync(s, vault, "crm", kept, NOW)
@@ -266,8 +268,12 @@ def test_migration_fills_the_counts_from_existing_rows(tmp_path: Path, db_url: s
         with engine.begin() as conn:
             conn.execute(
                 insert(App).values(
-                    id=1, name="a", inspector_kind="user_token", inspector_secret="x",
-                    inspector_fingerprint="0" * 12, created_at=NOW,
+                    id=1,
+                    name="a",
+                    inspector_kind="user_token",
+                    inspector_secret="x",
+                    inspector_fingerprint="0" * 12,
+                    created_at=NOW,
                 )
             )
             conn.execute(insert(Token), [row(i, rnd) | {"app_id": 1} for i in range(200)])
