@@ -22,7 +22,17 @@ from monitor.crypto import Vault, create_key_file
 from monitor.db.migrate import upgrade
 from monitor.db.models import App, FleetCount, FleetDelta, Token
 from monitor.db.session import make_engine
-from monitor.metrics.fleet import BUCKET, HORIZONS, WINDOWS, bucket_of, bucket_start, compact, read_fleet
+from monitor.metrics.fleet import (
+    BUCKET,
+    COMPACT_EVERY,
+    HORIZONS,
+    WINDOWS,
+    FleetCountsComponent,
+    bucket_of,
+    bucket_start,
+    compact,
+    read_fleet,
+)
 from monitor.sources.apply import apply_sync
 from monitor.sources.read import SourceRow
 
@@ -287,3 +297,16 @@ def test_bucket_start_is_the_first_double_of_its_bucket() -> None:
     for b in (0.0, 1.0, 500_000.0, 511_111.0):
         lo = bucket_start(b)
         assert bucket_of(lo) >= b > bucket_of(math.nextafter(lo, -math.inf))
+
+
+def test_the_daemon_job_folds_the_deltas(engine: Engine) -> None:
+    rnd = random.Random(9)
+    with engine.begin() as conn:
+        conn.execute(insert(Token), [row(i, rnd) for i in range(50)])
+    component = FleetCountsComponent(engine)
+    assert [(j.name, j.interval) for j in component.jobs()] == [("fleet-counts", COMPACT_EVERY)]
+    component.compact()
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(FleetDelta)) == 0
+        assert conn.scalar(select(FleetCount.tokens).where(FleetCount.kind == "total")) == 50
+    assert_equal(engine, [NOW])
