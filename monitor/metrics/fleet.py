@@ -75,14 +75,17 @@ def bucket_start(b: float) -> float:
     return x
 
 
-def _both(kinds: Sequence[str]) -> Select:
-    """(kind, name, bucket, n) of the folded counts and the deltas not yet folded, of `kinds`."""
+def _both(kinds: Sequence[str], below: Any = None) -> Select:
+    """(kind, name, bucket, n) of the folded counts and the deltas not yet folded, of `kinds` (and with
+    `below`, of the buckets under it: a range of fleet_counts' primary key)."""
     folded = select(FleetCount.kind, FleetCount.name, FleetCount.bucket, FleetCount.tokens.label("n"))
     deltas = select(FleetDelta.kind, FleetDelta.name, FleetDelta.bucket, FleetDelta.delta.label("n"))
-    both = union_all(
-        folded.where(FleetCount.kind.in_(list(kinds))), deltas.where(FleetDelta.kind.in_(list(kinds)))
-    ).subquery()
-    return select(both)
+    folded = folded.where(FleetCount.kind.in_(list(kinds)))
+    deltas = deltas.where(FleetDelta.kind.in_(list(kinds)))
+    if below is not None:
+        folded = folded.where(FleetCount.name == "", FleetCount.bucket < below)
+        deltas = deltas.where(FleetDelta.bucket < below)
+    return select(union_all(folded, deltas).subquery())
 
 
 @cache
@@ -105,7 +108,7 @@ def windows_query() -> Select:
 
     Built once; `window_params(now)` binds it (building it on every scrape cost more than running it).
     """
-    rows = _both([kind for kind, _ in HORIZONS]).subquery()
+    rows = _both([kind for kind, _ in HORIZONS], bindparam(f"b{len(WINDOWS) - 1}")).subquery()
     whole = [
         func.coalesce(
             func.sum(
@@ -116,7 +119,7 @@ def windows_query() -> Select:
         for kind, _ in HORIZONS
         for w in range(len(WINDOWS))
     ]
-    summed = select(*whole).where(rows.c.bucket < bindparam(f"b{len(WINDOWS) - 1}")).subquery()
+    summed = select(*whole).subquery()
     edges = [_edge(column, w) for _, column in HORIZONS for w in range(len(WINDOWS))]
     return select(*summed.c, *edges)
 
@@ -205,11 +208,11 @@ def _fold(conn: Connection, start: int, stop: int) -> int:
 
 
 def _vacuum(engine: Engine) -> None:
-    """PostgreSQL: clear the folded deltas' dead rows now, so that reading the few live ones never walks
-    a table of dead ones (autovacuum would, later; a server without it never would)."""
+    """PostgreSQL: clear the folded deltas' and the replaced counts' dead rows now, so that a scrape never
+    walks dead rows to read the few live ones (autovacuum would, later; a server without it never would)."""
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM (SKIP_LOCKED) fleet_deltas"))
+            conn.execute(text("VACUUM (SKIP_LOCKED) fleet_deltas, fleet_counts"))
     except DBAPIError as exc:  # not the table's owner: autovacuum's job then
         log.debug("fleet counts: VACUUM fleet_deltas refused: %s", type(exc.orig).__name__)
 
