@@ -8,7 +8,9 @@ append, so concurrent writers never wait on a counter row; an update that change
 inserts nothing (a WHEN clause on SQLite and PostgreSQL, an IF on MariaDB). The daemon folds the deltas into
 `fleet_counts` (monitor.metrics.fleet.compact), filled here from the existing rows.
 
-PostgreSQL counts inserts and deletes per statement (transition tables: a chunk of 1,000 imported tokens
+A later migration that rebuilds `tokens` on SQLite (batch_alter_table copies it into a new table) drops
+these triggers with the old table: it must create them again (tests/metrics/test_fleet_counts.py, run at
+head, fails otherwise). PostgreSQL counts inserts and deletes per statement (transition tables: a chunk of 1,000 imported tokens
 appends a handful of rows), updates per row. SQLite and MariaDB count per row.
 
 Revision ID: 0012

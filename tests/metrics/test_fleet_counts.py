@@ -310,3 +310,11 @@ def test_the_daemon_job_folds_the_deltas(engine: Engine) -> None:
         assert conn.scalar(select(func.count()).select_from(FleetDelta)) == 0
         assert conn.scalar(select(FleetCount.tokens).where(FleetCount.kind == "total")) == 50
     assert_equal(engine, [NOW])
+
+
+def test_the_windows_and_horizons_are_the_exposed_ones() -> None:
+    """threads_monitor_tokens_expiring labels its values with monitor.metrics.tokens' WINDOWS and HORIZONS."""
+    from monitor.metrics import tokens
+
+    assert [seconds for _, seconds in tokens.WINDOWS] == list(WINDOWS)
+    assert [name for name, _ in tokens.HORIZONS] == [name for name, _ in HORIZONS]
