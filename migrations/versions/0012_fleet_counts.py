@@ -10,8 +10,8 @@ inserts nothing (a WHEN clause on SQLite and PostgreSQL, an IF on MariaDB). The 
 
 A later migration that rebuilds `tokens` on SQLite (batch_alter_table copies it into a new table) drops
 these triggers with the old table: it must create them again (tests/metrics/test_fleet_counts.py, run at
-head, fails otherwise). PostgreSQL counts inserts and deletes per statement (transition tables: a chunk of 1,000 imported tokens
-appends a handful of rows), updates per row. SQLite and MariaDB count per row.
+head, fails otherwise). PostgreSQL counts inserts and deletes per statement (transition tables: a chunk of
+1,000 imported tokens appends a handful of rows), updates per row. SQLite and MariaDB count per row.
 
 Revision ID: 0012
 Revises: 0009
