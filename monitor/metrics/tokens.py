@@ -2,8 +2,9 @@
 
 It keeps no state between scrapes: each `collect()` reads the tokens table (joined with apps) with Core
 SELECTs and yields fresh families, so a removed token's series vanish and a refreshed token's gauges move.
-Fleet counts are SQL aggregates, so `per_token = "problems"` reads only the tokens in trouble, whatever the
-fleet size. The per-token samples are made while they are rendered (monitor/metrics_series.py).
+The fleet counts (total, per source, per expiry window) are kept by the database (monitor.metrics.fleet), and
+the states are counted over the tokens in trouble, so `per_token = "problems"` reads only those, whatever
+the fleet size. The per-token samples are made while they are rendered (monitor/metrics_series.py).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, select
+from sqlalchemy import Connection, Select, func, or_, select
 
 from monitor.context import Context
 from monitor.db.models import Alert, App, Notification, Token
+from monitor.metrics.fleet import read_fleet
 from monitor.metrics.series import token_families
 from monitor.state import STATES, Horizons
 from monitor.state.sql import problems_filter, refused_apps_query, state_case
@@ -62,14 +64,9 @@ _PER_TOKEN_COLUMNS = (
 )
 
 
-def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-
-def totals_query() -> Select:
-    """One row: every token, and the notifications waiting in the outbox."""
-    pending = select(func.count()).select_from(Notification).where(Notification.status == "pending")
-    return select(select(func.count()).select_from(Token).scalar_subquery(), pending.scalar_subquery())
+def pending_query() -> Select:
+    """The notifications waiting in the outbox."""
+    return select(func.count()).select_from(Notification).where(Notification.status == "pending")
 
 
 def trouble_states_query(h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> Select:
@@ -77,20 +74,6 @@ def trouble_states_query(h: Horizons, now: float, refused_apps: Sequence[int] = 
     state = state_case(h, now).label("state")
     stmt: Select = select(state, func.count()).join(App, Token.app_id == App.id)
     return stmt.where(problems_filter(h, now, refused_apps)).group_by(state)
-
-
-def expiring_queries(now: float) -> list[Select]:
-    """One row per horizon (HORIZONS order): its valid tokens per window, cumulative, in WINDOWS order.
-
-    Each reads one range of the (is_valid, horizon) index, the longest window, once.
-    """
-    longest = WINDOWS[-1][1]
-    return [
-        select(*(_count(column <= now + seconds) for _, seconds in WINDOWS)).where(
-            Token.is_valid.is_(True), column <= now + longest
-        )
-        for _, column in HORIZONS
-    ]
 
 
 def per_token_query(mode: str, h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> Select:
@@ -133,12 +116,13 @@ def firing_query() -> Select:
 
 
 def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
-    """Everything a scrape needs, in at most two full scans of the tokens table whatever the mode.
+    """Everything a scrape needs, reading only the tokens in trouble (all of them in mode `all`).
 
     Tokens per state: the database computes the state of each row it returns; the rows outside
     `problems_filter` are all OK, so `ok` also gets what COUNT(*) has beyond the rows counted.
     """
-    total, pending = conn.execute(totals_query()).one()
+    fleet = read_fleet(conn, now)  # kept by the database: never counts the tokens table (migration 0012)
+    total, pending = fleet.total, int(conn.scalar(pending_query()) or 0)
     refused = list(conn.scalars(refused_apps_query()))
     if mode == "none":
         rows: Sequence[Any] = []
@@ -151,10 +135,7 @@ def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
     for state, count in counted:
         states[state] += count
     states["ok"] += max(0, total - sum(states.values()))  # a token added between the reads: never < 0
-    expiring = [int(n) for query in expiring_queries(now) for n in conn.execute(query).one()]
-    sources = conn.execute(
-        select(Token.source, func.count()).where(Token.source.is_not(None)).group_by(Token.source)
-    ).all()
+    expiring, sources = fleet.expiring, fleet.sources
     muted: Sequence[tuple[str, str]] = ()
     if mode != "none":
         muted_apps = list(conn.scalars(select(App.id).where(App.muted_until > now)))
