@@ -336,30 +336,5 @@ class Callback(Base):
 TOKENS = cast(Table, Token.__table__)
 SOURCES = cast(Table, Source.__table__)
 
-
-class FleetDelta(Base):
-    """A change to the fleet counts, appended by the database's triggers on `tokens` (migration 0012) on
-    every insert, delete and update of `is_valid`, `expires_at`, `data_access_expires_at` or `source`: no
-    writer can forget one, and concurrent writers never contend on a counter row. `kind` is total, source
-    (`name` is the source), expires_at or data_access (`bucket` is FLOOR(horizon / 600) of a valid token).
-    The daemon folds them into `fleet_counts` every few seconds (monitor.metrics.fleet.compact)."""
-
-    __tablename__ = "fleet_deltas"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(100))
-    bucket: Mapped[float] = mapped_column(Double)
-    delta: Mapped[int] = mapped_column(Integer)
-
-
-class FleetCount(Base):
-    """The folded fleet counts (one row per kind, name and bucket; rows that fell to 0 are dropped): with the
-    deltas not yet folded, what /metrics reports without counting the tokens table (monitor.metrics.fleet)."""
-
-    __tablename__ = "fleet_counts"
-
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    bucket: Mapped[float] = mapped_column(Double, primary_key=True)
-    tokens: Mapped[int] = mapped_column(Integer)
+# The fleet counts' tables (migration 0012) live in a module of their own; importing it registers them.
+import monitor.db.fleet_tables  # noqa: E402,F401

@@ -36,7 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from monitor.db.models import FleetCount, FleetDelta, Token
+from monitor.db.fleet_tables import FleetCount, FleetDelta
+from monitor.db.models import Token
 from monitor.jobs import Job
 
 __all__ = ["COMPACT_EVERY", "Fleet", "FleetCountsComponent", "bucket_of", "compact", "read_fleet"]

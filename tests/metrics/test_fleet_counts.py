@@ -19,8 +19,9 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.crypto import Vault, create_key_file
+from monitor.db.fleet_tables import FleetCount, FleetDelta
 from monitor.db.migrate import upgrade
-from monitor.db.models import App, FleetCount, FleetDelta, Token
+from monitor.db.models import App, Token
 from monitor.db.session import make_engine
 from monitor.metrics.fleet import (
     BUCKET,
