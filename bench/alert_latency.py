@@ -120,7 +120,7 @@ def monitor(
 def _wait_checked(daemon: Daemon, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with daemon.ctx.sessions() as s:
+        with daemon.sessions() as s:
             if s.scalar(select(Token.last_check_at)) is not None:
                 return
         time.sleep(0.05)  # polling a condition with a deadline
@@ -136,7 +136,7 @@ def measure(scenario: str, sweep: float, group_wait: float) -> dict[str, Any]:
         if scenario == "revoke":
             crossed = time.time()
             sim.update_token("BENCH-TOKEN", state="revoked")
-            with transaction(daemon.ctx.sessions) as s:
+            with transaction(daemon.sessions) as s:
                 s.execute(update(Token).values(next_check_at=crossed))
             alertname = "TokenInvalid"
         else:

@@ -108,7 +108,7 @@ def world(quick: bool, tokens: int, users: int) -> Iterator[tuple[Daemon, Simula
 def _wait_all_checked(daemon: Daemon, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with daemon.ctx.sessions() as s:
+        with daemon.sessions() as s:
             if not s.scalar(select(func.count()).where(Token.user_id.is_(None))):
                 return
         time.sleep(0.05)  # polling a condition with a deadline
@@ -119,7 +119,7 @@ def _wait_invalid(daemon: Daemon, count: int, timeout: float) -> float:
     """When `count` tokens were first stored as invalid (the revocation seen, before any notification)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with daemon.ctx.sessions() as s:
+        with daemon.sessions() as s:
             if s.scalar(select(func.count()).where(Token.last_result == "invalid")) >= count:
                 return time.time()
         time.sleep(0.01)  # polling a condition with a deadline

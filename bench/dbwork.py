@@ -181,7 +181,7 @@ class Window:
 def running(config_file: Path) -> Iterator[tuple[Daemon, Counter]]:
     daemon = Daemon(load_config(str(config_file)))
     counter = Counter()
-    counter.attach(daemon.ctx.engine)
+    counter.attach(daemon.engine)
     daemon.start()
     try:
         yield daemon, counter
@@ -207,7 +207,7 @@ def measure(kind: str, n: int, idle: float, trouble: float = 0.0) -> dict[str, A
                 before = pg_stats(url) if pg else {}
                 warm, after_warm = _sweep_window(daemon, counter, 2 * n, url if pg else None, before)
                 idle_w = _idle_window(daemon, counter, idle, url if pg else None, after_warm)
-                scans = full_scans(daemon.ctx.engine, dict(counter.seen))
+                scans = full_scans(daemon.engine, dict(counter.seen))
             tables = table_reads(url) if pg else []
     return {
         "kind": kind,

@@ -128,7 +128,9 @@ def run(rows: int, postgres: str | None) -> list[tuple[str, float, float, str]]:
             if prepare is not None:
                 prepare(app, rows)
             now += 300
-            seconds, cpu, report = timed(partial(sync_source, ctx, source, now, engines=engines))
+            seconds, cpu, report = timed(
+                partial(sync_source, ctx.sessions, ctx.vault, source, now, engines=engines)
+            )
             summary = (
                 f"+{len(report.added)} ~{len(report.changed)} -{len(report.retired)} ={report.unchanged}"
             )

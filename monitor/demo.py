@@ -22,6 +22,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -248,10 +249,10 @@ class Demo:
         config = build_config(self.folder, self.sim.url, self.listen, self.callbacks)
         (self.folder / "config.toml").write_text(text)
         create_key_file(config.security.key_files[0])
+        with closing(Context(config, clock=self.clock)) as ctx:  # as `migrate` and `tokens add` would
+            migrate.upgrade(ctx.engine)
+            strings = seed(self.sim, ctx, self.clock())
         self.daemon = Daemon(config, clock=self.clock, notify_stream=self.out)
-        ctx = self.daemon.ctx
-        migrate.upgrade(ctx.engine)
-        strings = seed(self.sim, ctx, self.clock())
         self._print(self.banner())
         self.daemon.start()
         for tok in (t for t in TOKENS if t.revoke_after is not None):
@@ -305,8 +306,8 @@ class Demo:
         last_printed = 0.0
         while not self.stopping.wait(POLL):
             now = self.clock()
-            with self.daemon.ctx.sessions() as s:
-                rows = status_rows(s, self.daemon.ctx.horizons, now)
+            with self.daemon.sessions() as s:
+                rows = status_rows(s, self.daemon.horizons, now)
             news = changes(last, rows, now)
             if news or now - last_printed >= TABLE_EVERY:
                 if last:
@@ -329,7 +330,7 @@ class Demo:
             if getattr(self.daemon, "sweeper", None) is not None:  # start() got far enough to need a stop
                 self.daemon.stop()
             else:
-                self.daemon.ctx.close()
+                self.daemon.db.close()
         if self.sim is not None:
             self.sim.stop()
         if self.folder is not None:

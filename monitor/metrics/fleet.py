@@ -236,7 +236,7 @@ class FleetCountsComponent:
         if folded:
             log.debug("fleet counts: folded %d delta(s)", folded)
 
-    def reload(self, config: object) -> None:
+    def reload(self, settings: object) -> None:
         """Nothing configurable."""
 
     def stop(self) -> None:

@@ -175,9 +175,11 @@ def test_usage_at_100_percent_pauses_the_apps_checks(fleet: Fleet) -> None:
         close_sweeper(sweeper)
 
 
-def test_throttling_answers_are_stored_and_retried_after_the_wait(fleet: Fleet) -> None:
-    fleet.add_app("a")
-    names = fleet.add_tokens("a", 4)
+def test_throttling_answers_are_stored_and_retried_after_the_wait(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    fleet.add_app("growth")
+    names = fleet.add_tokens("growth", 4)
     fleet.sim.set_fault("throttle", code=4, percent=100, minutes=30)
     clock = Clock()
     sweeper = fleet.sweeper(clock=clock)
@@ -191,6 +193,8 @@ def test_throttling_answers_are_stored_and_retried_after_the_wait(fleet: Fleet) 
         assert_schedule_intact(fleet, clock.now)
     finally:
         close_sweeper(sweeper)
+    throttled = [r.getMessage() for r in caplog.records if "is throttled" in r.getMessage()]
+    assert throttled and throttled[0].startswith("app growth is throttled"), throttled  # its name, not its id
 
 
 FAULTS: dict[str, dict] = {
