@@ -34,7 +34,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from monitor.db.fleet_tables import FleetCount, FleetDelta
 from monitor.db.models import Token
@@ -230,8 +230,8 @@ class FleetCountsComponent:
     def compact(self) -> None:
         try:
             folded = compact(self.engine)
-        except DBAPIError as exc:  # another daemon created the same count row first: its fold stands
-            log.info("fleet counts: folding deferred (%s)", type(exc.orig).__name__)
+        except IntegrityError:  # another daemon created the same count row first: this fold rolled back
+            log.info("fleet counts: another daemon folded at the same time; folding again next time")
             return
         if folded:
             log.debug("fleet counts: folded %d delta(s)", folded)
