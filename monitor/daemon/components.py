@@ -24,6 +24,7 @@ from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.jobs import Component, Job
 from monitor.metrics import Events
+from monitor.metrics.fleet import FleetCountsComponent
 from monitor.refresh.job import Refresher, spool_directory
 from monitor.refresh.settings import RefreshSettings
 from monitor.refresh.store import SPOOL_DIR, Spool
@@ -68,9 +69,9 @@ def build_components(
     notify_stream: Any = None,
     registry: CollectorRegistry | None = None,
 ) -> list[Wired[Any]]:
-    """Alerting, refresh, sources and (with [callbacks]) the callback listener: the daemon schedules their
-    jobs, reloads, stops and closes them. Components that count register their series on `registry`. The
-    listener binds here: a port in use raises DaemonError."""
+    """Alerting, refresh, sources, the fleet counts' folding and (with [callbacks]) the callback listener:
+    the daemon schedules their jobs, reloads, stops and closes them. Components that count register their
+    series on `registry`. The listener binds here: a port in use raises DaemonError."""
     alerts = AlertsComponent(
         sessions,
         AlertSettings.of(config),
@@ -99,6 +100,7 @@ def build_components(
         Wired(alerts, AlertSettings.of),
         Wired(refresher, RefreshSettings.of),
         Wired(sources, SourcesSettings.of),
+        Wired(FleetCountsComponent(sessions.kw["bind"]), _no_settings),
     ]
     settings = CallbacksSettings.of(config)
     if settings is not None:
@@ -121,3 +123,7 @@ def build_components(
             raise
         components.append(Wired(callbacks, CallbacksSettings.of))
     return components
+
+
+def _no_settings(config: Config) -> None:
+    """The fleet counts' folding has nothing configurable."""

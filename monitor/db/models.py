@@ -335,3 +335,6 @@ class Callback(Base):
 # The Core tables of the leased models, typed as Table (SQLAlchemy types __table__ as a FromClause).
 TOKENS = cast(Table, Token.__table__)
 SOURCES = cast(Table, Source.__table__)
+
+# The fleet counts' tables (migration 0012) live in a module of their own; importing it registers them.
+import monitor.db.fleet_tables  # noqa: E402,F401

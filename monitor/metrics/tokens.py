@@ -2,8 +2,9 @@
 
 It keeps no state between scrapes: each `collect()` reads the tokens table (joined with apps) with Core
 SELECTs and yields fresh families, so a removed token's series vanish and a refreshed token's gauges move.
-Fleet counts are SQL aggregates, so `per_token = "problems"` reads only the tokens in trouble, whatever the
-fleet size. The per-token samples are made while they are rendered (monitor/metrics_series.py).
+The fleet counts (total, per source, per expiry window) are kept by the database (monitor.metrics.fleet), and
+the states are counted over the tokens in trouble, so `per_token = "problems"` reads only those, whatever
+the fleet size. The per-token samples are made while they are rendered (monitor/metrics_series.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, select
 
 from monitor.db.models import Alert, App, Notification, Token
+from monitor.metrics.fleet import read_fleet
 from monitor.metrics.labels import TokenLabels, labels_family, read_labels
 from monitor.state import STATES, Horizons
 from monitor.state.sql import problems_filter, refused_apps_query, state_case
@@ -63,10 +65,9 @@ def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
 
-def totals_query() -> Select:
-    """One row: every token, and the notifications waiting in the outbox."""
-    pending = select(func.count()).select_from(Notification).where(Notification.status == "pending")
-    return select(select(func.count()).select_from(Token).scalar_subquery(), pending.scalar_subquery())
+def pending_query() -> Select:
+    """The notifications waiting in the outbox."""
+    return select(func.count()).select_from(Notification).where(Notification.status == "pending")
 
 
 def trouble_states_query(h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> Select:
@@ -74,20 +75,6 @@ def trouble_states_query(h: Horizons, now: float, refused_apps: Sequence[int] = 
     state = state_case(h, now).label("state")
     stmt: Select = select(state, func.count()).join(App, Token.app_id == App.id)
     return stmt.where(problems_filter(h, now, refused_apps)).group_by(state)
-
-
-def expiring_queries(now: float) -> list[Select]:
-    """One row per horizon (HORIZONS order): its valid tokens per window, cumulative, in WINDOWS order.
-
-    Each reads one range of the (is_valid, horizon) index, the longest window, once.
-    """
-    longest = WINDOWS[-1][1]
-    return [
-        select(*(_count(column <= now + seconds) for _, seconds in WINDOWS)).where(
-            Token.is_valid.is_(True), column <= now + longest
-        )
-        for _, column in HORIZONS
-    ]
 
 
 def per_token_query(mode: str, h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> Select:
@@ -133,13 +120,14 @@ def firing_query() -> Select:
 def read_stored(
     conn: Connection, mode: str, h: Horizons, now: float, label_keys: Sequence[str] = ()
 ) -> Stored:
-    """Everything a scrape needs, in at most two full scans of the tokens table whatever the mode (a third
-    for threads_token_labels when `label_keys` allows some: the operator's choice).
+    """Everything a scrape needs, reading only the tokens in trouble (all of them in mode `all`; every token's
+    labels for threads_token_labels when `label_keys` allows some: the operator's choice).
 
     Tokens per state: the database computes the state of each row it returns; the rows outside
     `problems_filter` are all OK, so `ok` also gets what COUNT(*) has beyond the rows counted.
     """
-    total, pending = conn.execute(totals_query()).one()
+    fleet = read_fleet(conn, now)  # kept by the database: never counts the tokens table (migration 0012)
+    total, pending = fleet.total, int(conn.scalar(pending_query()) or 0)
     refused = list(conn.scalars(refused_apps_query()))
     if mode == "none":
         rows: Sequence[Any] = []
@@ -152,10 +140,7 @@ def read_stored(
     for state, count in counted:
         states[state] += count
     states["ok"] += max(0, total - sum(states.values()))  # a token added between the reads: never < 0
-    expiring = [int(n) for query in expiring_queries(now) for n in conn.execute(query).one()]
-    sources = conn.execute(
-        select(Token.source, func.count()).where(Token.source.is_not(None)).group_by(Token.source)
-    ).all()
+    expiring, sources = fleet.expiring, fleet.sources
     muted: Sequence[tuple[str, str]] = ()
     if mode != "none":
         muted_apps = list(conn.scalars(select(App.id).where(App.muted_until > now)))

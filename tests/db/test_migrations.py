@@ -14,7 +14,7 @@ from monitor.db.models import Base
 from monitor.db.session import make_engine
 
 TABLES = {"apps", "tokens", "snapshots", "alerts", "alert_events", "notifications", "sources", "callbacks"}
-TABLES |= {"token_events"}
+TABLES |= {"token_events", "fleet_deltas", "fleet_counts"}
 
 
 @pytest.fixture
