@@ -22,7 +22,8 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerting.evaluate import Evaluation, evaluate
-from monitor.alerting.outbox import Outbox, build_notifiers, enqueue_pending
+from monitor.alerting.outbox import Outbox, build_notifiers
+from monitor.alerting.routing import enqueue_pending
 from monitor.config.load import AlertsConfig, Config, NotifierConfig
 from monitor.config.secret_values import all_secrets
 from monitor.db.models import Alert, Notification

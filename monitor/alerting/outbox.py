@@ -1,8 +1,8 @@
-"""The durable outbox: group pending alert events into one message per notifier, then deliver with retries.
+"""The durable outbox: deliver the stored messages with retries, each notifier on a thread of its own.
 
-Every message is a `notifications` row before its first attempt. Delivery claims due rows with a lease
-(SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL/MariaDB), so with several daemons each message is sent by
-one of them; a transient failure backs off exponentially with jitter (at least the server's Retry-After), a
+Every message is a `notifications` row before its first attempt (routing.py groups alert events into them).
+Delivery claims due rows with a lease (claims.py), so with several daemons each message is sent by one of
+them; a transient failure backs off exponentially with jitter (at least the server's Retry-After), a
 permanent one fails the row at once, and a row older than `notification_ttl` is dropped and counted.
 """
 
@@ -20,28 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import retry
 from monitor.alerting.channels import counted_as, due_channels
+from monitor.alerting.claims import Claimed, claim_due, drop_expired, postpone, settle
 from monitor.alerting.durations import DeliveryDurations
-from monitor.alerting.routing import enqueue_pending, group_key, route
-from monitor.db.models import Notification
-from monitor.db.session import transaction
-from monitor.notify import (
-    Message,
-    Notifier,
-    NotifierSettings,
-    NotifyError,
-    build_notifier,
-)
+from monitor.notify import Message, Notifier, NotifierSettings, NotifyError, build_notifier
 from monitor.redact import Redactor
 
 log = logging.getLogger("monitor.outbox")
 
 __all__ = ["BACKOFF_CAP", "BACKOFF_FIRST", "DeliveryStats", "Outbox", "backoff", "build_notifiers"]
-__all__ += ["enqueue_pending", "group_key", "route"]  # grouping lives in routing.py
 
 BACKOFF_FIRST, BACKOFF_CAP, BACKOFF_JITTER = 10.0, 600.0, 0.2
 
@@ -76,15 +66,6 @@ class DeliveryStats:
     def add(self, outcome: str) -> None:
         with self._lock:  # channels deliver on threads of their own
             self.outcomes[outcome] += 1
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    id: int
-    notifier: str
-    payload: str
-    created_at: float
-    attempts: int
 
 
 MAX_CHANNELS = 32  # delivery threads: one per notifier that has due messages, at most this many at once
@@ -157,7 +138,9 @@ class Outbox:
                 running = self._busy.get(name)
                 if running is not None and not running.done():
                     continue  # this channel is still on its last round: it alone waits
-                rows = self._claim(now, name)
+                rows = claim_due(
+                    self.sessions, name, now, owner=self.owner, lease=self.lease, batch=self.batch
+                )
                 if rows:
                     future = self._pool.submit(self._deliver, name, notifier, rows, stats, now)
                     self._busy[name] = future
@@ -170,56 +153,13 @@ class Outbox:
         """Drop and count what stayed undelivered for the TTL, whoever's notifier it was for (a notifier
         removed from every daemon's config ends here too, a day later, instead of on the first daemon that
         has not been reloaded yet)."""
-        free = or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now)
-        with transaction(self.sessions) as s:
-            rows = s.execute(
-                select(Notification.id, Notification.notifier)
-                .where(Notification.status == "pending", Notification.created_at <= now - self.ttl, free)
-                .limit(1000)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if rows:
-                s.execute(
-                    update(Notification)
-                    .where(Notification.id.in_([r.id for r in rows]))
-                    .values(status="dropped", lease_owner=None, lease_expires_at=None)
-                )
-        for r in rows:
-            log.warning("dropping notification %d for %s: not delivered within the TTL", r.id, r.notifier)
+        for row_id, notifier in drop_expired(self.sessions, now, self.ttl):
+            log.warning("dropping notification %d for %s: not delivered within the TTL", row_id, notifier)
             stats.add("dropped")
-            self.on_outcome(counted_as(self.notifiers, r.notifier), "dropped")
-
-    def _claim(self, now: float, notifier: str) -> list[_Claimed]:
-        free = or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < now)
-        with transaction(self.sessions) as s:
-            rows = s.execute(
-                select(
-                    Notification.id,
-                    Notification.notifier,
-                    Notification.payload,
-                    Notification.created_at,
-                    Notification.attempts,
-                )
-                .where(
-                    Notification.status == "pending",
-                    Notification.next_attempt_at <= now,
-                    free,
-                    Notification.notifier == notifier,
-                )
-                .order_by(Notification.next_attempt_at, Notification.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if rows:
-                s.execute(
-                    update(Notification)
-                    .where(Notification.id.in_([r.id for r in rows]), free)
-                    .values(lease_owner=self.owner, lease_expires_at=now + self.lease)
-                )
-        return [_Claimed(r.id, r.notifier, r.payload, r.created_at, r.attempts or 0) for r in rows]
+            self.on_outcome(counted_as(self.notifiers, notifier), "dropped")
 
     def _deliver(
-        self, name: str, notifier: Notifier, rows: list[_Claimed], stats: DeliveryStats, claimed_at: float
+        self, name: str, notifier: Notifier, rows: list[Claimed], stats: DeliveryStats, claimed_at: float
     ) -> None:
         for i, row in enumerate(rows):
             now = self.clock()
@@ -268,7 +208,7 @@ class Outbox:
 
     def _finish(
         self,
-        row: _Claimed,
+        row: Claimed,
         *,
         status: str,
         outcome: str,
@@ -276,48 +216,15 @@ class Outbox:
         now: float,
         error: str | None = None,
     ) -> None:
-        values: dict[str, Any] = {
-            "status": status,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "attempts": row.attempts + (status != "dropped"),
-        }
-        if status == "sent":
-            values["sent_at"] = now
-        if error is not None:
-            values["last_error"] = error[:500]
-        with transaction(self.sessions) as s:
-            s.execute(
-                update(Notification)
-                .where(Notification.id == row.id, Notification.lease_owner == self.owner)
-                .values(**values)
-            )
+        settle(self.sessions, row, owner=self.owner, status=status, now=now, error=error)
         stats.add(outcome)
         self.on_outcome(counted_as(self.notifiers, row.notifier), outcome)
 
     def _retry(
-        self, row: _Claimed | None, rest: list[_Claimed], at: float, error: str, stats: DeliveryStats
+        self, row: Claimed | None, rest: list[Claimed], at: float, error: str, stats: DeliveryStats
     ) -> None:
-        mine = Notification.lease_owner == self.owner
-        with transaction(self.sessions) as s:
-            if row is not None:
-                s.execute(
-                    update(Notification)
-                    .where(Notification.id == row.id, mine)
-                    .values(
-                        attempts=row.attempts + 1,
-                        next_attempt_at=at,
-                        last_error=error[:500],
-                        lease_owner=None,
-                        lease_expires_at=None,
-                    )
-                )
-            if rest:  # not attempted: they wait with the failed one, without spending an attempt
-                s.execute(
-                    update(Notification)
-                    .where(Notification.id.in_([r.id for r in rest]), mine)
-                    .values(next_attempt_at=at, lease_owner=None, lease_expires_at=None)
-                )
+        # `rest` was not attempted: it waits with the failed row, without spending an attempt.
+        postpone(self.sessions, row, rest, owner=self.owner, at=at, error=error)
         if row is not None:
             stats.add("retry")
 

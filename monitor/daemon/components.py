@@ -16,12 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import api
 from monitor.alerting.job import AlertsComponent, AlertSettings
+from monitor.check.settings import SweepSettings
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config
 from monitor.crypto import Vault
 from monitor.daemon.callbacks import CallbacksComponent, CallbacksSettings
+from monitor.daemon.errors import DaemonError
+from monitor.daemon.sweeping import calls_in_the_last_hour
 from monitor.graph.budget import CallBudget
-from monitor.graph.client import GraphClient
+from monitor.graph.client import ApiUsage, GraphClient
 from monitor.jobs import Component, Job
 from monitor.metrics import Events
 from monitor.metrics.fleet import FleetCountsComponent
@@ -29,8 +32,10 @@ from monitor.refresh.job import Refresher, spool_directory
 from monitor.refresh.settings import RefreshSettings
 from monitor.refresh.store import SPOOL_DIR, Spool
 from monitor.sources.job import SourcesComponent, SourcesSettings
+from monitor.state import Horizons
+from monitor.web.server import WebServer
 
-__all__ = ["Wired", "build_components"]
+__all__ = ["Checking", "Wired", "build_checking", "build_components", "start_web"]
 
 S = TypeVar("S")
 
@@ -53,6 +58,87 @@ class Wired(Generic[S]):
 
     def close(self) -> None:
         self.component.close()
+
+
+@dataclass(frozen=True)
+class Checking:
+    """What checks tokens: the API client, the hourly call budget and the sweeper that uses both."""
+
+    client: GraphClient
+    budget: CallBudget
+    sweeper: Sweeper
+
+
+def build_checking(
+    config: Config,
+    *,
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    clock: Callable[[], float],
+    owner: str,
+    on_api_response: Callable[[str, str, ApiUsage | None], None],
+    on_check: Callable[[str, float], None],
+    on_progress: Callable[[], None],
+) -> Checking:
+    """The client, a budget that counts the calls stored in the last hour, and the sweeper; the client is
+    closed again when a later step fails."""
+    threads = config.threads
+    client = GraphClient(
+        base_url=threads.base_url,
+        api_version=threads.api_version,
+        timeout=threads.timeout,
+        retries=threads.retries,
+        pool_size=max(16, threads.concurrency * 2),
+        on_response=on_api_response,
+    )
+    try:
+        budget = CallBudget(threads.max_calls_per_hour)
+        budget.preload(calls_in_the_last_hour(sessions, clock()))
+        sweep = SweepSettings.of(config)
+        sweeper = Sweeper(
+            sessions=sessions,
+            vault=vault,
+            client=client,
+            cadence=sweep.cadence,
+            owner=owner,
+            concurrency=threads.concurrency,
+            lease=sweep.lease,
+            budget=budget,
+            retries=threads.retries,
+            clock=clock,
+            on_check=on_check,
+            on_progress=on_progress,
+            horizons=sweep.horizons,
+        )
+    except BaseException:
+        client.close()
+        raise
+    return Checking(client, budget, sweeper)
+
+
+def start_web(
+    config: Config,
+    *,
+    registry: CollectorRegistry,
+    health: Callable[[], tuple[bool, dict[str, Any]]],
+    sessions: sessionmaker[Session],
+    horizons: Horizons,
+    clock: Callable[[], float],
+) -> WebServer:
+    """The metrics and status endpoint, listening: a port in use is a DaemonError naming [http] listen."""
+    web = WebServer(
+        config.http, registry=registry, health=health, sessions=sessions, horizons=horizons, clock=clock
+    )
+    try:
+        web.start()
+    except OSError as exc:
+        raise DaemonError(
+            f"cannot listen on {config.http.listen} ([http] listen): {exc.strerror or exc}"
+        ) from None
+    except BaseException:
+        web.stop()
+        raise
+    return web
 
 
 def build_components(

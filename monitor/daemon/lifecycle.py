@@ -1,7 +1,8 @@
 """The daemon's lifecycle: start the scheduler and the endpoint, run jobs, reload on SIGHUP, stop cleanly.
 
-Every job runs inside one catch-and-log boundary (`JobHealth.guard`, which counts each run): one failing job,
-a database outage or a bad API answer is logged and retried on the next tick, never fatal.
+The parts are built in components.py, timed in scheduling.py, and a reload's refusal is reloading.py's. Every
+job runs inside one catch-and-log boundary (`JobHealth.guard`, which counts each run): one failing job, a
+database outage or a bad API answer is logged and retried on the next tick, never fatal.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,25 +23,24 @@ from monitor import __version__
 from monitor.check.observe import Cadence
 from monitor.check.settings import SweepSettings
 from monitor.check.store import release
-from monitor.check.sweep import Sweeper
-from monitor.config.load import Config, ConfigError, load_config
+from monitor.config.load import Config
 from monitor.config.secret_values import all_secrets
 from monitor.crypto import Vault
-from monitor.daemon.components import Wired, build_components
+from monitor.daemon.components import Wired, build_checking, build_components, start_web
 from monitor.daemon.errors import DaemonError
 from monitor.daemon.heartbeat import Heartbeat, HeartbeatSettings
 from monitor.daemon.jobhealth import JobHealth, ReloadStatus
 from monitor.daemon.logs import follow_config_level
+from monitor.daemon.reloading import reload_config
+from monitor.daemon.scheduling import quiet_library_logs, reschedule, start_scheduler, start_watchdog
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.signals import run_until_signalled
-from monitor.daemon.sweeping import calls_in_the_last_hour, sweep_once
-from monitor.daemon.watchdog import Liveness, health_report, ping_while_alive
+from monitor.daemon.sweeping import prune_once, sweep_once
+from monitor.daemon.watchdog import Liveness, health_report
 from monitor.db.leases import owner_of
 from monitor.db.locks import SqliteLock
 from monitor.db.migrate import ensure_current
 from monitor.db.session import Database, sqlite_path, transaction
-from monitor.graph.budget import CallBudget
-from monitor.graph.client import ApiUsage, GraphClient
 from monitor.jobs import Job
 from monitor.metrics.exposition import Events, MetricsInputs, MetricsRegistry, MetricsSettings, build_metrics
 from monitor.redact import error_line, protect_logs
@@ -95,10 +94,7 @@ class Daemon:
     # --- start -------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        # APScheduler logs every run at INFO and a "skipped: maximum number of running instances" WARNING on
-        # every tick of a sweep that outlasts sweep_interval (normal with big fleets): neither is news.
-        logging.getLogger("apscheduler").setLevel(logging.ERROR)
-        logging.getLogger("urllib3").setLevel(logging.WARNING)  # its DEBUG lines carry URLs with secrets
+        quiet_library_logs()
         path = sqlite_path(self.config.database.url)
         if path is not None:
             self._lock = SqliteLock(path)
@@ -115,37 +111,22 @@ class Daemon:
         ensure_current(self.engine)  # refuse a database that is not migrated to head
         vault = self.vault = Vault(self.config.security.key_files)
         self.metrics = MetricsInputs(self.engine, MetricsSettings.of(self.config), clock=self.clock)
-        registry, self.events = build_metrics(self.metrics, version=__version__)
+        registry, events = build_metrics(self.metrics, version=__version__)
         assert isinstance(registry, MetricsRegistry)  # build_metrics without a registry makes one
-        self.registry, live = registry, registry.live
+        self.registry, self.events, live = registry, events, registry.live
         self.job_health = JobHealth(live, clock=self.clock, started=self.clock())
         self.reloads = ReloadStatus(live, started=self.clock())
-        self.client = GraphClient(
-            base_url=self.config.threads.base_url,
-            api_version=self.config.threads.api_version,
-            timeout=self.config.threads.timeout,
-            retries=self.config.threads.retries,
-            pool_size=max(16, self.config.threads.concurrency * 2),
-            on_response=self._on_api_response,
-        )
-        self.budget = CallBudget(self.config.threads.max_calls_per_hour)
-        self.budget.preload(calls_in_the_last_hour(self.sessions, self.clock()))
-        sweep = SweepSettings.of(self.config)
-        self.sweeper = Sweeper(
+        checking = build_checking(
+            self.config,
             sessions=self.sessions,
             vault=vault,
-            client=self.client,
-            cadence=sweep.cadence,
-            owner=self.owner,
-            concurrency=self.config.threads.concurrency,
-            lease=sweep.lease,
-            budget=self.budget,
-            retries=self.config.threads.retries,
             clock=self.clock,
-            on_check=self._on_check,
+            owner=self.owner,
+            on_api_response=events.api,
+            on_check=events.check,
             on_progress=self.liveness.beat,
-            horizons=sweep.horizons,
         )
+        self.client, self.budget, self.sweeper = checking.client, checking.budget, checking.sweeper
         self._components = build_components(
             self.config,
             sessions=self.sessions,
@@ -155,43 +136,23 @@ class Daemon:
             client=self.client,
             sweeper=self.sweeper,
             budget=self.budget,
-            events=self.events,
+            events=events,
             notify_stream=self.notify_stream,
             registry=live,
         )
         heartbeat = Heartbeat(HeartbeatSettings.of(self.config), health=self.job_health)
         self._components.append(Wired(heartbeat, HeartbeatSettings.of))
         # The endpoint binds first: a port in use is a clear start-up error before any job runs.
-        self.web = WebServer(
-            self.config.http,
-            registry=self.registry,
+        self.web = start_web(
+            self.config,
+            registry=registry,
             health=self.health,
             sessions=self.sessions,
             horizons=self.horizons,
             clock=self.clock,
         )
-        try:
-            self.web.start()
-        except OSError as exc:
-            self.web = None
-            raise DaemonError(
-                f"cannot listen on {self.config.http.listen} ([http] listen): {exc.strerror or exc}"
-            ) from None
-        defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults=defaults)
-        jobs = self._jobs()
-        self.job_health.schedule(jobs)
-        for job in jobs:
-            self._scheduler.add_job(
-                self.job_health.guard(job),
-                "interval",
-                seconds=job.interval,
-                id=job.name,
-                name=job.name,
-                next_run_time=_utc_in(job.first_delay),
-            )
-        self._scheduler.start()
-        self._start_watchdog()
+        self._scheduler = start_scheduler(self._jobs(), self.job_health)
+        start_watchdog(self.sd, self.liveness, self._scheduler_running, self.stopped)
 
     def _abort_start(self) -> None:
         """Undo a partial start so a failed start leaves no thread, port or lock behind."""
@@ -216,13 +177,6 @@ class Daemon:
             jobs.extend(comp.jobs())
         return jobs
 
-    def _start_watchdog(self) -> None:
-        interval = self.sd.watchdog_interval()
-        if not interval:
-            return
-        args = (self.sd, self.liveness, self._scheduler_running, self.stopped, interval / 2)
-        threading.Thread(target=ping_while_alive, args=args, name="watchdog", daemon=True).start()
-
     def _scheduler_running(self) -> bool:
         return self._scheduler is not None and self._scheduler.running
 
@@ -232,19 +186,7 @@ class Daemon:
         sweep_once(self.sweeper, self.liveness, self.sd, self.config.threads.max_calls_per_hour)
 
     def _prune(self) -> None:
-        from monitor.check.retention import prune
-
-        removed = prune(self.sessions, self.clock() - self.config.schedule.retention)
-        if removed:
-            log.info("retention: pruned %d snapshot(s) older than the retention period", removed)
-
-    def _on_check(self, result: str, duration: float) -> None:
-        if self.events is not None:
-            self.events.check(result, duration)
-
-    def _on_api_response(self, endpoint: str, code: str, usage: ApiUsage | None) -> None:
-        if self.events is not None:
-            self.events.api(endpoint, code, usage)
+        prune_once(self.sessions, self.clock() - self.config.schedule.retention)
 
     # --- health, reload, stop ----------------------------------------------------------------------
 
@@ -256,39 +198,9 @@ class Daemon:
         """Re-read the config: notifiers and thresholds change in place. Whatever goes wrong (a file that
         cannot be read or is not valid, a component refusing the new settings) is logged and the previous
         configuration stays in force: a reload never ends the daemon."""
-        self.sd.reloading()
-        try:
-            new = load_config(os.fspath(path))
-        except ConfigError as exc:
-            return self._refused(f"reload refused, still running on the previous configuration:\n{exc}")
-        except Exception as exc:  # the boundary: no reason to read a file may end monitoring
-            return self._refused(
-                f"reload refused, still running on the previous configuration: {error_line(exc)}"
-            )
-        old = self.config
-        try:
-            self._apply(new)
-        except Exception as exc:
-            log.error(
-                "reload failed while applying %s: %s; restoring the previous configuration",
-                path,
-                error_line(exc),
-            )
-            try:
-                self._apply(old)
-            except Exception as again:
-                log.error("restoring the previous configuration failed too: %s", error_line(again))
-            return self._refused("reload refused, still running on the previous configuration")
-        log.info("configuration reloaded from %s", path)
-        self.reloads.reloaded(True, self.clock())
-        self.sd.ready("configuration reloaded")
-        return True
-
-    def _refused(self, message: str) -> bool:
-        log.error("%s", message)
-        self.reloads.reloaded(False, self.clock())
-        self.sd.ready("reload refused: invalid configuration (see the log)")
-        return False
+        return reload_config(
+            path, current=self.config, apply=self._apply, reloads=self.reloads, sd=self.sd, clock=self.clock
+        )
 
     def _apply(self, new: Config) -> None:
         """Every part gets its own settings from `new` through its `reload`; nothing is set from outside."""
@@ -300,10 +212,7 @@ class Daemon:
         if self.web is not None:
             self.web.reload(self.horizons)
         if self._scheduler is not None:
-            jobs = self._jobs()
-            for job in jobs:  # intervals derive from [schedule]: every job follows the new values
-                self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
-            self.job_health.schedule(jobs)
+            reschedule(self._scheduler, self._jobs(), self.job_health)
         follow_config_level(new.log.level)  # unless `run --log-level` pinned one
         protect_logs(all_secrets(new))
         for comp in self._components:
@@ -340,7 +249,3 @@ class Daemon:
     def run(self, config_path: str | os.PathLike[str] | None = None) -> int:
         """Start, then block until SIGTERM/SIGINT; SIGHUP reloads `config_path`."""
         return run_until_signalled(self, config_path)
-
-
-def _utc_in(seconds: float) -> Any:
-    return datetime.now(UTC) + timedelta(seconds=seconds)

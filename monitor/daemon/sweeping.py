@@ -1,4 +1,5 @@
-"""The daemon's sweep job: one sweep inside the watchdog's progress tracking, summarised in the log."""
+"""The daemon's own jobs: one sweep inside the watchdog's progress tracking, summarised in the log, and the
+daily retention pass."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.check.retention import prune
 from monitor.check.store import call_times_since
 from monitor.check.sweep import Sweeper
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.watchdog import Liveness
 
-__all__ = ["calls_in_the_last_hour", "sweep_once"]
+__all__ = ["calls_in_the_last_hour", "prune_once", "sweep_once"]
 
 log = logging.getLogger("monitor.daemon")
 
@@ -41,3 +43,10 @@ def calls_in_the_last_hour(sessions: sessionmaker[Session], now: float) -> list[
     not stored). With several daemons this counts theirs too: conservative, never over the ceiling."""
     with sessions() as s:
         return [now - t for t in call_times_since(s, now - 3600)]
+
+
+def prune_once(sessions: sessionmaker[Session], cutoff: float) -> None:
+    """Drop the history older than `cutoff` (check/retention.py); say so when there was any."""
+    removed = prune(sessions, cutoff)
+    if removed:
+        log.info("retention: pruned %d snapshot(s) older than the retention period", removed)

@@ -13,15 +13,8 @@ from receivers import HttpReceiver, HttpRequest, HttpResponse
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerting.outbox import (
-    BACKOFF_CAP,
-    Outbox,
-    backoff,
-    build_notifiers,
-    enqueue_pending,
-    group_key,
-    route,
-)
+from monitor.alerting.outbox import BACKOFF_CAP, Outbox, backoff, build_notifiers
+from monitor.alerting.routing import enqueue_pending, group_key, route
 from monitor.config.load import NotifierConfig
 from monitor.db.migrate import upgrade
 from monitor.db.models import AlertEventRow, Notification

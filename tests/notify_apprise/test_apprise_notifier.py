@@ -17,7 +17,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from support import free_port
 
-from monitor.alerting.outbox import Outbox, build_notifiers, enqueue_pending
+from monitor.alerting.outbox import Outbox, build_notifiers
+from monitor.alerting.routing import enqueue_pending
 from monitor.config.load import ConfigError, NotifierConfig, load_config, parse_config
 from monitor.db.migrate import upgrade
 from monitor.db.models import AlertEventRow, Notification
