@@ -530,6 +530,11 @@ BAD_INPUT: dict[str, BadCase] = {
         "THQWJ-x",
         "label name '9x' is not valid",
     ),
+    "one label twice": (
+        ["tokens", "add", "t9", "--app", "acme", "--token-stdin", "--label", "team=a", "--label", "team=b"],
+        "THQWJ-x",
+        "--label: label 'team' is given twice",
+    ),
     "reserved label": (
         ["tokens", "add", "t9", "--app", "acme", "--token-stdin", "--label", "severity=x"],
         "THQWJ-x",
