@@ -144,6 +144,8 @@ def test_a_new_string_is_queued_even_right_after_a_callback_check(served: Served
     token checked by a callback a moment ago still queues the new one (else it answers the old verdict)."""
     assert served("PUT", "/fresh", '{"app": "growth", "token": "THAAold123"}').status_code == 201
     with transaction(fleet.ctx.sessions) as s:
-        s.execute(update(Token).where(Token.name == "fresh").values(recheck_at=None, callback_check_at=time.time()))
+        s.execute(
+            update(Token).where(Token.name == "fresh").values(recheck_at=None, callback_check_at=time.time())
+        )
     assert served("PUT", "/fresh", '{"app": "growth", "token": "THAAnew123"}').status_code == 200
     assert fleet.rows()["fresh"].recheck_at is not None
