@@ -475,6 +475,7 @@ def test_keys_rotate_with_an_unrelated_key_fails_cleanly(ready: Cli, tmp_path: P
 BadCase = tuple[list[str], str, str]
 BAD_INPUT: dict[str, BadCase] = {
     "check an unknown app": (["check", "--app", "nope"], "", "no app named 'nope'"),
+    "list an unknown app": (["tokens", "list", "--app", "nope"], "", "no app named 'nope'"),
     "check names with --all": (["check", "t1", "--all"], "", "token names, or --all, --app or --user-id"),
     "check names with --app": (
         ["check", "t1", "--app", "acme"],
