@@ -87,6 +87,13 @@ Run `threads-token-monitor COMMAND --help` for a command's options and examples;
 `threads-token-monitor completion bash|zsh|fish` completes them with Tab."""
 
 
+def _config_option(text: str) -> str:
+    """An empty --config (`-c "$CONF"` with CONF unset) is a mistake, not a wish for the default file."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty")
+    return text
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="threads-token-monitor", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -100,6 +107,7 @@ def build_parser() -> ArgumentParser:
         "-c",
         "--config",
         metavar="PATH",
+        type=_config_option,
         help=f"config file, before or after the command (default ${CONFIG_ENV}, then {DEFAULT_CONFIG})",
     )
     return parser

@@ -474,6 +474,14 @@ def test_keys_rotate_with_an_unrelated_key_fails_cleanly(ready: Cli, tmp_path: P
 
 BadCase = tuple[list[str], str, str]
 BAD_INPUT: dict[str, BadCase] = {
+    "check an unknown app": (["check", "--app", "nope"], "", "no app named 'nope'"),
+    "list an unknown app": (["tokens", "list", "--app", "nope"], "", "no app named 'nope'"),
+    "check names with --all": (["check", "t1", "--all"], "", "token names, or --all, --app or --user-id"),
+    "check names with --app": (
+        ["check", "t1", "--app", "acme"],
+        "",
+        "token names, or --all, --app or --user-id",
+    ),
     "unknown app": (
         ["tokens", "add", "t9", "--app", "nope", "--token-stdin"],
         "THQWJ-x",
@@ -529,6 +537,11 @@ BAD_INPUT: dict[str, BadCase] = {
         ["tokens", "add", "t9", "--app", "acme", "--token-stdin", "--label", "9x=1"],
         "THQWJ-x",
         "label name '9x' is not valid",
+    ),
+    "one label twice": (
+        ["tokens", "add", "t9", "--app", "acme", "--token-stdin", "--label", "team=a", "--label", "team=b"],
+        "THQWJ-x",
+        "--label: label 'team' is given twice",
     ),
     "reserved label": (
         ["tokens", "add", "t9", "--app", "acme", "--token-stdin", "--label", "severity=x"],

@@ -86,3 +86,13 @@ def test_status_rows_of_named_tokens_read_only_those_rows(tmp_path: Path) -> Non
     ))  # fmt: skip
     assert "ix_tokens_name" in plan or "uq_tokens_name" in plan or "autoindex" in plan
     engine.dispose()
+
+
+def test_a_token_never_checked_has_unknown_horizons_not_never() -> None:
+    """'never' means a horizon that does not expire (SPEC 3); a token not yet checked has no horizon known."""
+    fresh = row("fresh", state="unchecked", result=None, last_check_at=None, expires_at=None)
+    lines = status_table([fresh, row("forever", expires_at=None)], NOW, colour=False).splitlines()
+    assert lines[1].split()[:7] == ["fresh", "a", "never", "checked", "-", "-", "never"]
+    assert lines[2].split()[3:5] == ["never", "never"]
+    refused = row("refused", state="unchecked", result="inspector", expires_at=None)
+    assert status_table([refused], NOW, colour=False).splitlines()[1].split()[5:7] == ["-", "-"]

@@ -195,7 +195,7 @@ class RegistryApi:
             changed = bool(plan.added or plan.replaced)
             if changed:
                 token_id = get_token(s, target.name).id
-                queue_tokens(s, [Token.id == token_id], "recheck", now)
+                queue_tokens(s, [Token.id == token_id], "recheck", now, new_string=True)
         checked = False
         if changed:
             self.wake()

@@ -65,12 +65,18 @@ def _eligible(now: float) -> list[ColumnElement[bool]]:
 
 
 def queue_tokens(
-    session: Session, where: Sequence[ColumnElement[bool]], kind: Kind, now: float, limit: int | None = None
+    session: Session,
+    where: Sequence[ColumnElement[bool]],
+    kind: Kind,
+    now: float,
+    limit: int | None = None,
+    *,
+    new_string: bool = False,
 ) -> int:
     """Ask for an immediate check of the tokens matching `where` (at most `limit` of them, lowest ids
-    first), except those already queued or checked because of a callback less than RECHECK_SPACING ago;
-    the number queued."""
-    eligible = [*where, *_eligible(now)]
+    first), except those already queued or checked because of a callback less than RECHECK_SPACING ago
+    (a `new_string` is no repeat: only the queued ones are left out); the number queued."""
+    eligible = [*where, Token.recheck_at.is_(None)] if new_string else [*where, *_eligible(now)]
     if limit is not None:
         ids = list(session.scalars(select(Token.id).where(*eligible).order_by(Token.id).limit(limit)))
         if not ids:

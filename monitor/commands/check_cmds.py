@@ -62,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _select_ids(ctx: Context, args: argparse.Namespace) -> dict[int, str]:
     stmt = select(Token.id, Token.name).join(App, Token.app_id == App.id)
+    if args.names and (args.all or args.app or args.user_id):  # which did they mean? both would be a guess
+        raise RegistryError("give token names, or --all, --app or --user-id, not both")
     if args.names:
         stmt = stmt.where(Token.name.in_(args.names))
     elif args.app or args.user_id:
@@ -70,6 +72,8 @@ def _select_ids(ctx: Context, args: argparse.Namespace) -> dict[int, str]:
     elif not args.all:
         raise RegistryError("name the tokens to check, or use --all, --app or --user-id")
     with ctx.sessions() as s:
+        if args.app and s.scalar(select(App.id).where(App.name == args.app)) is None:
+            raise RegistryError(f"no app named {args.app!r} (see `apps list`)")
         found = {row.id: row.name for row in s.execute(stmt)}
     if args.user_id and not found:
         raise RegistryError(f"no token was last seen with user id {args.user_id!r}")

@@ -40,29 +40,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="only tokens with this label (repeatable)",
+        help="only tokens with this label (repeatable; a key given twice takes either value)",
     )
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(handler=cmd_status)
 
 
-def _wanted(args: argparse.Namespace) -> tuple[set[str], dict[str, str]]:
-    labels: dict[str, str] = {}
+def _wanted(args: argparse.Namespace) -> tuple[set[str], dict[str, set[str]]]:
+    """The states and labels asked for: a key given twice takes either value (like a repeated --state)."""
+    labels: dict[str, set[str]] = {}
     for item in args.label:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise RegistryError(f"--label {item!r}: expected KEY=VALUE")
-        labels[key.strip()] = value.strip()
+        labels.setdefault(key.strip(), set()).add(value.strip())
     return set(args.state), labels
 
 
-def keep(row: StatusRow, states: set[str], app: str | None, labels: dict[str, str]) -> bool:
+def keep(row: StatusRow, states: set[str], app: str | None, labels: dict[str, set[str]]) -> bool:
     """Whether `row` passes every filter given (none given: every row does)."""
     have = dict(row.labels)
     return (
         (not states or row.state in states)
         and (app is None or row.app == app)
-        and all(have.get(k) == v for k, v in labels.items())
+        and all(have.get(k) in v for k, v in labels.items())
     )
 
 

@@ -18,6 +18,7 @@ from monitor.registry import (
     Change,
     NewToken,
     add_tokens,
+    get_app,
     get_token,
     history,
     parse_label_args,
@@ -163,6 +164,7 @@ def cmd_tokens_list(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.sessions() as s:
         stmt = select(Token, App.name).join(App, Token.app_id == App.id).order_by(Token.name)
         if args.app:
+            get_app(s, args.app)  # an unknown app is a mistake (exit 2), not an empty registry
             stmt = stmt.where(App.name == args.app)
         rows = [token_json(t, app) for t, app in s.execute(stmt)]
     if args.json:

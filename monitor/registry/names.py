@@ -117,6 +117,8 @@ def parse_label_args(items: Iterable[str], option: str = "--label") -> dict[str,
         if not sep:
             shown = "(a value shaped like a token)" if looks_like_token(item) else repr(item)
             raise RegistryError(f"{option} {shown}: expected KEY=VALUE")
+        if labels.get(key.strip(), value.strip()) != value.strip():  # which one was meant? (values unshown)
+            raise RegistryError(f"{option}: label {key.strip()!r} is given twice, with different values")
         labels[key.strip()] = value.strip()
     return check_labels(labels)
 

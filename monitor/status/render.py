@@ -20,6 +20,13 @@ def until(at: float | None, now: float) -> str:
     return relative(at, now)
 
 
+def horizon(row: StatusRow, at: float | None, now: float) -> str:
+    """`until(at)`, or '-' while no check of the token got an answer: no horizon is known yet ('never' would
+    say it does not expire)."""
+    unanswered = row.last_success_at is None and row.last_result in (*FAILED, Verdict.INSPECTOR)
+    return "-" if row.last_check_at is None or unanswered else until(at, now)
+
+
 ASKED_CHECK_TAKES = 120.0  # seconds from a queued check's claim to its stored result, at most
 
 
@@ -62,8 +69,8 @@ COLUMNS: dict[str, tuple[str, Callable[[StatusRow, float], str]]] = {
     "name": ("name", lambda r, now: r.name),
     "app": ("app", lambda r, now: r.app),
     "state": ("state", lambda r, now: describe_state(r)),
-    "expires": ("expires", lambda r, now: until(r.expires_at, now)),
-    "data_access": ("data access expires", lambda r, now: until(r.data_access_expires_at, now)),
+    "expires": ("expires", lambda r, now: horizon(r, r.expires_at, now)),
+    "data_access": ("data access expires", lambda r, now: horizon(r, r.data_access_expires_at, now)),
     "last_check": ("last check", last_check),
     "scopes": ("scopes", lambda r, now: " ".join(r.scopes) or "-"),
     "source": ("source", lambda r, now: r.source or "manual"),

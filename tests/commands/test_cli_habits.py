@@ -138,3 +138,13 @@ def test_the_console_script_suggests_and_takes_the_option_after_the_command(conf
         capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert done.returncode == 0 and json.loads(done.stdout)[0]["name"] == "alpha", done.stderr
+
+
+def test_an_empty_config_path_is_a_usage_error_not_the_default(
+    configs: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-c "$CONF"` with CONF unset must not quietly read $THREADS_TOKEN_MONITOR_CONFIG or the system file."""
+    monkeypatch.setenv(CONFIG_ENV, str(configs["alpha"]))
+    for argv in (["-c", "", "apps", "list"], ["apps", "list", "--config="]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "" and "--config: the path is empty" in err, (argv, err)

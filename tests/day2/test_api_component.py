@@ -5,6 +5,7 @@ writes beyond MAX_WRITERS are refused busy rather than queued, and a database fa
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,3 +137,15 @@ def test_the_body_limit_is_64_kib_exactly(served: Served) -> None:
     assert served("PUT", "/body", at_limit).status_code == 400  # read: the label is too long, a clear 400
     assert served("PUT", "/body", at_limit + " ").status_code == 413
     assert served.counts[("put", "too_large")] == 1
+
+
+def test_a_new_string_is_queued_even_right_after_a_callback_check(served: Served, fleet: Fleet) -> None:
+    """The 10 s spacing stops a repeated request, not a new string: a PUT that replaces the string of a
+    token checked by a callback a moment ago still queues the new one (else it answers the old verdict)."""
+    assert served("PUT", "/fresh", '{"app": "growth", "token": "THAAold123"}').status_code == 201
+    with transaction(fleet.ctx.sessions) as s:
+        s.execute(
+            update(Token).where(Token.name == "fresh").values(recheck_at=None, callback_check_at=time.time())
+        )
+    assert served("PUT", "/fresh", '{"app": "growth", "token": "THAAnew123"}').status_code == 200
+    assert fleet.rows()["fresh"].recheck_at is not None

@@ -217,3 +217,13 @@ def test_mutes_alerts_list_and_status_filters(cli: InProcessCli, fleet: Fleet) -
     listed = json.loads(cli.ok("apps", "list", "--json"))
     assert listed[0]["muted_until"] == "2030-01-01T00:00:00Z"
     assert "unmuted app" in cli.ok("apps", "unmute", APP)
+
+
+def test_a_repeated_label_filter_on_one_key_means_either_value(cli: InProcessCli, fleet: Fleet) -> None:
+    """Like a repeated --state: `--label team=x --label team=y` lists both teams, not only the last one."""
+    x, y, z = fleet.add_tokens(APP, 3, prefix="lab")
+    for name, team in ((x, "x"), (y, "y"), (z, "z")):
+        cli.ok("tokens", "label", name, f"team={team}")
+    picked = json.loads(cli.ok("status", "--label", "team=x", "--label", "team=y", "--json"))
+    assert sorted(r["name"] for r in picked) == sorted([x, y])
+    assert cli.ok("status", "--label", "team=x", "--label", "other=1") == "no token matches\n"
