@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_db import to_head
 from sqlalchemy import func, select
 from support import free_port, wait_until  # noqa: F401 - wait_until: still importable from here
 
@@ -31,7 +32,6 @@ from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, load_config
 from monitor.context import Context
 from monitor.crypto import create_key_file
-from monitor.db import migrate
 from monitor.db.models import App, Snapshot, Token
 from monitor.db.session import transaction
 from monitor.graph.budget import CallBudget
@@ -215,7 +215,7 @@ def make_fleet(tmp_path: Path, db_url: str, sim: Simulator, **sections: dict[str
     path.write_text(config_text(db_url, key, sim.url, sections), encoding="utf-8")
     config = load_config(path)
     ctx = Context(config)
-    migrate.upgrade(ctx.engine)
+    to_head(ctx.engine)
     return Fleet(sim=sim, config_path=path, config=config, ctx=ctx)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
+from helpers_db import to_head
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +24,7 @@ LABELS = {"team": "growth", "env": "prod", "owner": "zoë 東京", "empty": ""}
 
 def _migrated(url: str) -> Iterator[sessionmaker[Session]]:
     engine: Engine = make_engine(url)
-    migrate.upgrade(engine)
+    to_head(engine)
     yield make_sessionmaker(engine)
     engine.dispose()
 

@@ -16,6 +16,7 @@ import pytest
 import requests
 from conftest import write_config
 from cryptography.fernet import Fernet
+from helpers_db import to_head
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from support import free_port
@@ -29,7 +30,6 @@ from monitor.check.observe import next_check_at
 from monitor.config.load import Config, load_config
 from monitor.crypto import Vault
 from monitor.daemon.lifecycle import cadence_of
-from monitor.db.migrate import upgrade
 from monitor.db.models import AlertEventRow, Notification, Token
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.notify import AlertEvent
@@ -55,7 +55,7 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 def sessions(config: Config) -> sessionmaker[Session]:
     engine = make_engine(config.database.url)
-    upgrade(engine)
+    to_head(engine)
     return make_sessionmaker(engine)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers_db import to_head
 from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
-from monitor.db.migrate import upgrade
 from monitor.db.models import App, Token
 from monitor.db.session import make_engine
 from monitor.state import Horizons
@@ -64,7 +64,7 @@ def test_table_plain_when_not_coloured_and_tinted_when_asked() -> None:
 
 def test_status_rows_of_named_tokens_read_only_those_rows(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
-    upgrade(engine)
+    to_head(engine)
     app = {"id": 1, "name": "acme", "inspector_kind": "user_token", "inspector_secret": "x",
            "inspector_fingerprint": "0" * 12, "created_at": 0.0}  # fmt: skip
     tokens = [

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from helpers_db import to_head
 from receivers import HttpReceiver, SmtpReceiver, all_text
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.alerting.job import AlertsComponent, AlertSettings, evaluate, exclusive
 from monitor.config.load import AlertsConfig, Config, NotifierConfig, parse_config
 from monitor.crypto import Vault, create_key_file
-from monitor.db.migrate import upgrade
 from monitor.db.models import Alert, AlertEventRow, Notification, Token
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.registry import NewToken, add_app, add_tokens, delete_tokens
@@ -45,7 +45,7 @@ def token_string(i: int) -> str:
 
 def make_db(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
-    upgrade(engine)
+    to_head(engine)
     return make_sessionmaker(engine)
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from helpers_db import to_head
 from prometheus_client import CollectorRegistry
 from receivers import HttpReceiver, HttpRequest, HttpResponse
 from sqlalchemy import insert, select
@@ -16,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.alerting.outbox import BACKOFF_CAP, Outbox, backoff, build_notifiers
 from monitor.alerting.routing import enqueue_pending, group_key, route
 from monitor.config.load import NotifierConfig
-from monitor.db.migrate import upgrade
 from monitor.db.models import AlertEventRow, Notification
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.notify import AlertEvent
@@ -61,7 +61,7 @@ def hook_cfg(name: str, receiver: HttpReceiver) -> NotifierConfig:
 
 def make_db(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
-    upgrade(engine)
+    to_head(engine)
     return make_sessionmaker(engine)
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from conftest import write_config
+from helpers_db import to_head
 
 from monitor.config.load import load_config
 from monitor.context import Context
 from monitor.crypto import create_key_file
 from monitor.daemon.lifecycle import Daemon
-from monitor.db import migrate
 from monitor.simulator import Simulator
 
 
@@ -30,7 +30,7 @@ def test_reload_applies_schedule_budget_and_thresholds_and_refuses_a_bad_file(
         )
         config = load_config(path)
         ctx = Context(config)
-        migrate.upgrade(ctx.engine)
+        to_head(ctx.engine)
         ctx.close()
         daemon = Daemon(config)
         daemon.start()
@@ -101,7 +101,7 @@ def test_a_reload_that_fails_to_apply_is_logged_and_the_daemon_runs_on(
     path = write_config(tmp_path / "config.toml", sqlite_url, key, '[http]\nlisten = "127.0.0.1:0"\n')
     config = load_config(path)
     ctx = Context(config)
-    migrate.upgrade(ctx.engine)
+    to_head(ctx.engine)
     ctx.close()
     daemon = Daemon(config)
     daemon.start()

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from helpers_db import to_head
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerting.job import evaluate, exclusive
 from monitor.config.load import AlertsConfig
 from monitor.crypto import Vault
-from monitor.db.migrate import upgrade
 from monitor.db.models import Alert, AlertEventRow, Token
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.registry import NewToken, add_app, add_tokens, mute_app, mute_token, unmute_app
@@ -29,7 +29,7 @@ CFG = AlertsConfig()  # expiry 7d/2d, repeat 24h
 @pytest.fixture
 def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(db_url)
-    upgrade(engine)
+    to_head(engine)
     yield make_sessionmaker(engine)
     engine.dispose()
 

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
+from helpers_db import to_head
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerting.job import evaluate, exclusive
 from monitor.config.load import AlertsConfig
 from monitor.crypto import Vault
-from monitor.db.migrate import upgrade
 from monitor.db.models import AlertEventRow, App, Token
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.registry import NewToken, add_app, add_tokens, remove_app, remove_token
@@ -26,7 +26,7 @@ T0 = 1_800_000_000.0
 @pytest.fixture
 def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(db_url)
-    upgrade(engine)
+    to_head(engine)
     yield make_sessionmaker(engine)
     engine.dispose()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from helpers_db import to_head
 from receivers import HttpReceiver, HttpResponse
 from sqlalchemy import select
 
@@ -19,7 +20,6 @@ from monitor.alerting.outbox import Outbox, build_notifiers
 from monitor.cli import main
 from monitor.config.load import load_config
 from monitor.context import Context, all_secrets
-from monitor.db import migrate
 from monitor.db.models import Notification
 from monitor.db.session import transaction
 from monitor.notify.relay import RELAY
@@ -129,7 +129,7 @@ def test_the_outbox_logs_and_stores_no_secret_a_receiver_echoed(
     caplog.set_level(logging.DEBUG)
     config = load_config(write_config(tmp_path, echo, sqlite_url))
     ctx = Context(config)
-    migrate.upgrade(ctx.engine)
+    to_head(ctx.engine)
     from monitor.callbacks.store import queue_relay
     from monitor.commands.notify_cmds import test_message
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import apprise
 import pytest
+from helpers_db import to_head
 from receivers import HttpReceiver, SmtpReceiver
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,6 @@ from support import free_port
 from monitor.alerting.outbox import Outbox, build_notifiers
 from monitor.alerting.routing import enqueue_pending
 from monitor.config.load import ConfigError, NotifierConfig, load_config, parse_config
-from monitor.db.migrate import upgrade
 from monitor.db.models import AlertEventRow, Notification
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.notify import AlertEvent, AppriseNotifier, Message, NotifyError, build_notifier
@@ -220,7 +220,7 @@ def test_apprise_pacing_between_sends_stays_inside_the_deadline(http: HttpReceiv
 @pytest.fixture
 def sessions(sqlite_url: str) -> sessionmaker[Session]:
     engine = make_engine(sqlite_url)
-    upgrade(engine)
+    to_head(engine)
     return make_sessionmaker(engine)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_db import to_head
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 from support import wait_until
@@ -25,7 +26,6 @@ from monitor.cli import main as cli_main
 from monitor.config.load import Config, RefreshConfig, parse_config
 from monitor.context import Context
 from monitor.crypto import create_key_file, fingerprint
-from monitor.db import migrate
 from monitor.db.models import Alert, App, Token
 from monitor.db.session import transaction
 from monitor.graph.client import GraphClient, RefreshResult, Verdict, classify_refresh
@@ -272,7 +272,7 @@ def _env(tmp_path: Path, url: str, sim: Simulator, **refresh: Any) -> Iterator[E
     config, _ = make_config(tmp_path, url, sim.url, **refresh)
     clock: Clock = sim.clock  # type: ignore[assignment]
     ctx = Context(config, clock=clock)
-    migrate.upgrade(ctx.engine)
+    to_head(ctx.engine)
     with transaction(ctx.sessions) as s:
         add_app(
             s, ctx.vault, "growth", "THAA-inspector-secret", kind="user_token", threads_app_id="1", now=T0
@@ -539,7 +539,7 @@ def test_the_daemon_refreshes_with_its_refresh_component(tmp_path: Path) -> None
         sim.add_token("THAA-daemon-initial", app_id="1", issued_at=now - 55 * DAY, expires_at=now + 5 * DAY)
         config, _ = make_config(tmp_path, f"sqlite:///{tmp_path / 'monitor.sqlite3'}", sim.url)
         ctx = Context(config)
-        migrate.upgrade(ctx.engine)
+        to_head(ctx.engine)
         with transaction(ctx.sessions) as s:
             add_app(
                 s,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers_daemon import Fleet, new_secret
+from helpers_db import to_head
 from receivers import SmtpReceiver
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +25,6 @@ from monitor.alerting.job import AlertsComponent, AlertSettings
 from monitor.alerting.outbox import BACKOFF_FIRST
 from monitor.config.load import AlertsConfig, Config, NotifierConfig
 from monitor.crypto import Vault, create_key_file
-from monitor.db.migrate import upgrade
 from monitor.db.models import Notification, Token
 from monitor.db.session import make_engine, make_sessionmaker, transaction
 from monitor.registry import NewToken, add_app, add_tokens
@@ -49,7 +49,7 @@ class Clock:
 def sessions(tmp_path: Path, evidence: Evidence) -> Iterator[sessionmaker[Session]]:
     url = f"sqlite:///{tmp_path / 'alerts.sqlite3'}"
     engine = make_engine(url)
-    upgrade(engine)
+    to_head(engine)
     factory = make_sessionmaker(engine)
     key = tmp_path / "secret.key"
     create_key_file(key)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import FreshDatabase, write_config
+from helpers_db import to_head
 from helpers_metrics import metrics_inputs
 from sqlalchemy import Engine, create_engine, func, select, text, update
 from support import database_server, statements
@@ -24,7 +25,6 @@ from monitor.cli import main
 from monitor.config.load import Config, DatabaseConfig, SecurityConfig, SourceConfig
 from monitor.context import Context
 from monitor.crypto import create_key_file, fingerprint
-from monitor.db import migrate
 from monitor.db.models import Alert, Snapshot, Source, Token
 from monitor.db.session import transaction
 from monitor.metrics.exposition import build_metrics
@@ -147,7 +147,7 @@ def _world(tmp_path: Path, monitor_url: str, app_url: str) -> Iterator[World]:
     )
     holder: dict[str, float] = {"now": NOW}
     ctx = Context(config, clock=lambda: holder["now"])
-    migrate.upgrade(ctx.engine)
+    to_head(ctx.engine)
     with transaction(ctx.sessions) as s:
         add_app(
             s,

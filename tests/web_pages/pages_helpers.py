@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers_db import to_head
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.db.migrate import upgrade
 from monitor.db.models import App, Snapshot, Token
 from monitor.db.session import make_engine, make_sessionmaker
 
@@ -17,7 +17,7 @@ DAY = 86400.0
 
 def migrated(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
-    upgrade(engine)
+    to_head(engine)
     return make_sessionmaker(engine)
 
 
