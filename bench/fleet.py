@@ -40,13 +40,14 @@ from sqlalchemy.engine import make_url
 
 from bench.common import database
 from bench.dbwork import analyze
+from bench.record import Record
 from bench.scrape import DAY, fill
 from monitor.config.load import DatabaseConfig, MetricsConfig, default_config
 from monitor.context import Context
 from monitor.db.migrate import upgrade
 from monitor.db.models import Token
 from monitor.db.session import make_engine
-from monitor.metrics.exposition import MetricsRegistry
+from monitor.metrics.exposition import MetricsInputs, MetricsRegistry, MetricsSettings
 from monitor.metrics.fleet import HORIZONS, WINDOWS, compact, read_fleet
 
 TARGET_SECONDS = 0.05
@@ -103,7 +104,7 @@ def scrapes(engine: Engine, url: str, now: float, repeat: int) -> dict[str, floa
         default_config(), database=DatabaseConfig(url=url), metrics=MetricsConfig(per_token="problems")
     )
     ctx = Context(config, clock=lambda: now)
-    cached = MetricsRegistry(ctx)
+    cached = MetricsRegistry(MetricsInputs(ctx.engine, MetricsSettings.of(config), clock=ctx.clock))
     cached.render()
 
     def changed() -> bytes:
@@ -155,7 +156,9 @@ def copy_of(server: str, template: str) -> Iterator[str]:
         admin.dispose()
 
 
-def part_one(kind: str, tmp: Path, n: int, repeat: int, template: str | None = None) -> list[str]:
+def part_one(
+    kind: str, tmp: Path, n: int, repeat: int, template: str | None = None, rec: Record | None = None
+) -> list[str]:
     with ExitStack() as stack:
         if template is None:
             now = time.time()
@@ -176,6 +179,14 @@ def part_one(kind: str, tmp: Path, n: int, repeat: int, template: str | None = N
     verdict = {True: "pass", False: "FAIL"}
     lines = [prepared]
     for label, m in (("before VACUUM", before), ("after VACUUM ANALYZE", after)):
+        if rec is not None:
+            rec.row(
+                f"changed problems scrape, {n:,} tokens, {label}",
+                measured=f"{m['changed']:.3f} s",
+                target=f"<= {TARGET_SECONDS} s",
+                ok=m["changed"] <= TARGET_SECONDS,
+                raw={k: round(v, 5) for k, v in m.items()},
+            )
         lines += [
             f"{label}: /metrics problems, after a check changed a token  {m['changed']:.3f} s"
             f"   target <= {TARGET_SECONDS} s: {verdict[m['changed'] <= TARGET_SECONDS]}",
@@ -298,14 +309,19 @@ def main(argv: list[str] | None = None) -> int:
     n, m, count = (2000, 2000, 50) if args.quick else (args.tokens, args.write_tokens, args.updates)
     stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     print(f"# bench.fleet {stamp}, nproc {os.cpu_count()}, {kind.split('://')[0]}", flush=True)
+    rec = Record("fleet", quick=args.quick)
     with tempfile.TemporaryDirectory(prefix="ttm-bench-fleet") as tmp:
         if n:
             (Path(tmp) / "one").mkdir()
-            lines = part_one(kind, Path(tmp) / "one", n, args.repeat, args.template)
+            lines = part_one(kind, Path(tmp) / "one", n, args.repeat, args.template, rec)
             print("\n".join(lines), flush=True)
         if m:
             (Path(tmp) / "two").mkdir()
-            print("\n".join(part_two(kind, Path(tmp) / "two", m, count)), flush=True)
+            lines = part_two(kind, Path(tmp) / "two", m, count)
+            print("\n".join(lines), flush=True)
+            for line in lines[-2:]:
+                rec.note(line)
+    rec.save()
     return 0
 
 

@@ -27,6 +27,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str], str]] = [
     ("profile_check", "profile_check", ["--rounds", "3"], ["--quick"], "cpu"),
     ("sweep", "sweep", [], ["--quick"], "cpu"),
     ("scrape", "scrape", [], ["--quick"], "cpu"),
+    ("scrape_gzip", "scrape_gzip", [], ["--quick"], "cpu"),
     ("memory", "memory", [], ["--quick"], "cpu"),
     ("apicalls", "apicalls", [], ["--quick"], "cpu"),
     ("sources", "sources", [], ["--rows", "2000"], "cpu"),
@@ -38,6 +39,8 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str], str]] = [
     ("dbwork", "dbwork", ["--sizes", "1000,10000"], ["--quick"], "wait"),
     ("dbwork_latency", "dbwork", ["--latency-bound"], ["--latency-bound", "--quick"], "wait"),
     ("scaleout", "scaleout", [], ["--quick"], "wait"),
+    # A million tokens needs a prepared copy: `python -m bench.fleet --prepare DB`, then `--template DB`.
+    ("fleet", "fleet", ["--tokens", "20000", "--write-tokens", "20000"], ["--quick"], "wait"),
     ("large", "large", [], ["--tokens", "2000", "--scale-tokens", "0"], "quick-only"),
 ]
 NEEDS_POSTGRES = {"scaleout", "large"}

@@ -28,13 +28,14 @@ from sqlalchemy import update
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.record import Record  # noqa: E402
 from bench.scrape import fill  # noqa: E402
 from monitor.config.load import DatabaseConfig, MetricsConfig, default_config  # noqa: E402
 from monitor.context import Context  # noqa: E402
 from monitor.db.models import Token  # noqa: E402
 from monitor.db.session import make_engine  # noqa: E402
 from monitor.metrics.cache import GZIP_LEVEL  # noqa: E402
-from monitor.metrics.exposition import MetricsRegistry  # noqa: E402
+from monitor.metrics.exposition import MetricsInputs, MetricsRegistry, MetricsSettings  # noqa: E402
 
 
 def cpu(fn: Callable[[], object], repeat: int) -> float:
@@ -59,7 +60,7 @@ def measure(tokens: int, repeat: int) -> dict[str, Any]:
         metrics = MetricsConfig(per_token="all", scopes=True, labels=("team",))
         config = replace(default_config(), database=DatabaseConfig(url=url), metrics=metrics)
         ctx = Context(config, clock=lambda: now)
-        registry = MetricsRegistry(ctx)
+        registry = MetricsRegistry(MetricsInputs(ctx.engine, MetricsSettings.of(config), clock=ctx.clock))
         plain = registry.render()
         packed = registry.render(gzipped=True)
         assert gzip.decompress(packed).count(b"\n") == plain.count(b"\n"), "the gzip body differs"
@@ -112,8 +113,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="200 tokens, once: checks that it runs")
     args = parser.parse_args(argv)
-    print(table(measure(args.tokens, args.repeat)))
+    tokens, repeat = (200, 1) if args.quick else (args.tokens, args.repeat)
+    row = measure(tokens, repeat)
+    print(table(row))
+    rec = Record("scrape_gzip", quick=args.quick)
+    rec.row(
+        f"/metrics bytes on the wire, {tokens:,} tokens, every series: identity / gzip",
+        measured=f"{row['identity_bytes'] / 1e6:.2f} MB / {row['gzip_bytes'] / 1e6:.2f} MB",
+        raw={k: v for k, v in row.items() if isinstance(v, int | float)},
+    )
+    rec.row(
+        "CPU of a changed scrape: identity / gzip",
+        measured=f"{row['changed_identity_s']:.3f} s / {row['changed_gzip_s']:.3f} s",
+    )
+    rec.row(
+        "CPU of an unchanged (cached) scrape: identity / gzip",
+        measured=f"{row['unchanged_identity_s']:.3f} s / {row['unchanged_gzip_s']:.3f} s",
+    )
+    rec.save()
     return 0
 
 
