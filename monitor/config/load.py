@@ -58,9 +58,9 @@ from monitor.config.values import (
 
 __all__ = [
     "AlertsConfig", "CallbacksConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig",
-    "MetricsConfig", "NotifierConfig", "PlatformsConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig", "SourceConfig",
-    "ThreadsConfig", "Thresholds", "config_keys", "config_path", "default_config", "load_config",
-    "parse_config", "parse_duration", "split_host_port", "MIN_API_TOKEN", "MAX_CONFIG_BYTES",
+    "MetricsConfig", "NotifierConfig", "PlatformsConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig",
+    "SourceConfig", "ThreadsConfig", "Thresholds", "config_keys", "config_path", "default_config",
+    "load_config", "parse_config", "parse_duration", "split_host_port", "MIN_API_TOKEN", "MAX_CONFIG_BYTES",
 ]  # fmt: skip
 
 DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
