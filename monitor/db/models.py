@@ -34,6 +34,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# A token's type as text (USER, PAGE, APP, SYSTEM_USER...): 32 characters (migration 0010); SQLite kept the
+# column of 16 it had, as it enforces no length and widening it there would rebuild `tokens`.
+TYPE_NAME = String(32).with_variant(String(16), "sqlite")
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere 64-bit ids for the tall tables.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -79,6 +83,8 @@ class App(Base):
     muted_until: Mapped[float | None] = mapped_column(Double)
     muted_at: Mapped[float | None] = mapped_column(Double)
     mute_comment: Mapped[str | None] = mapped_column(String(300))
+    # The Meta platform the app belongs to: threads | facebook | instagram (migration 0010, SPEC 16).
+    platform: Mapped[str] = mapped_column(String(16), default="threads", server_default="threads")
 
 
 class Token(Base):
@@ -155,11 +161,21 @@ class Token(Base):
     scopes_lost: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )  # written by checks
-    token_type: Mapped[str | None] = mapped_column(String(16))
+    token_type: Mapped[str | None] = mapped_column(TYPE_NAME)
     application: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_subcode: Mapped[int | None] = mapped_column(Integer)
+    # SPEC 16 (migration 0010): the Page of a Page token, granular scopes as JSON [{scope, target_ids?}],
+    # debug_token's `metadata` as JSON; where `expires_at` came from (monitor.graph.facts: debug_token, never,
+    # refresh, exchange; None: unknown) and what said the token is valid (debug_token, me).
+    profile_id: Mapped[str | None] = mapped_column(String(64))
+    granular_scopes: Mapped[str | None] = mapped_column(Text)
+    token_metadata: Mapped[str | None] = mapped_column(Text)
+    expiry_source: Mapped[str | None] = mapped_column(String(16))
+    validity_source: Mapped[str | None] = mapped_column(String(16))
+    # The baseline of granular targets (JSON {scope: [target ids]}): a shorter list is TokenScopesLost.
+    expected_targets: Mapped[str | None] = mapped_column(Text)
     invalid_reason: Mapped[str | None] = mapped_column(String(32))
 
     # Automatic refresh.
@@ -223,11 +239,17 @@ class Snapshot(Base):
     data_access_expires_at: Mapped[float | None] = mapped_column(Double)
     issued_at: Mapped[float | None] = mapped_column(Double)
     scopes: Mapped[str | None] = mapped_column(Text)
-    token_type: Mapped[str | None] = mapped_column(String(16))
+    token_type: Mapped[str | None] = mapped_column(TYPE_NAME)
     application: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_subcode: Mapped[int | None] = mapped_column(Integer)
+    # As on the token row (migration 0010).
+    profile_id: Mapped[str | None] = mapped_column(String(64))
+    granular_scopes: Mapped[str | None] = mapped_column(Text)
+    token_metadata: Mapped[str | None] = mapped_column(Text)
+    expiry_source: Mapped[str | None] = mapped_column(String(16))
+    validity_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class Alert(Base):
