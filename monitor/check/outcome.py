@@ -13,6 +13,7 @@ from typing import Any
 
 from monitor.check.observe import ANSWERED, Cadence, Observation, changed, next_check_at, observe
 from monitor.check.store import Claimed
+from monitor.graph.granular import lost_targets, targets_baseline
 from monitor.graph.results import CheckResult, Verdict
 from monitor.state import Horizons, State, lost_scopes, token_state
 
@@ -93,11 +94,17 @@ def result_rows(
     expected = c.expected_scopes
     if expected is None and obs.is_valid and obs.scopes is not None:
         expected = obs.scopes
+    # The same for the targets of granular scopes: a Page taken out of a grant is a scope lost in part.
+    targets = c.expected_targets
+    if targets is None and obs.is_valid and obs.granular_scopes is not None:
+        targets = targets_baseline(obs.granular_scopes)
+    lost = lost_scopes(expected, obs.scopes) or lost_targets(targets, obs.granular_scopes)
     update = {
         "b_id": c.id,
         "b_fp": c.fingerprint,
         "expected_scopes": expected,
-        "scopes_lost": bool(obs.is_valid) and bool(lost_scopes(expected, obs.scopes)),
+        "expected_targets": targets,
+        "scopes_lost": bool(obs.is_valid) and bool(lost),
         "last_check_at": now,
         "last_success_at": now if answered else c.last_success_at,
         "last_result": obs.result,

@@ -81,6 +81,7 @@ class Sweeper:
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
         self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
+        self._platforms: dict[int, str] = {}  # app id -> its platform (monitor.graph.platforms)
         # Apps whose inspector credential was refused: one probe token per app and backoff until it answers
         # again, instead of one wasted call per token.
         self.probes = InspectorProbes()
@@ -217,6 +218,7 @@ class Sweeper:
                 self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
                 if cached is not None:  # a new inspector credential: forget what the old one taught us
                     self.probes.forget(app.id)
+            self._platforms[app.id] = app.platform
             if app.inspector_state == "invalid":
                 self.probes.mark_invalid(app.id)
 
@@ -274,7 +276,8 @@ class Sweeper:
     def _call(self, c: store.Claimed) -> CheckResult:
         try:
             token = self.vault.decrypt(c.secret)
-            return self.client.debug_token(token, self._inspectors[c.app_id][1])
+            platform = self._platforms.get(c.app_id, "threads")
+            return self.client.inspect(platform, token, self._inspectors[c.app_id][1])
         except Exception as exc:  # one unreadable token must not abort the sweep of all the others
             log.error("token %s could not be inspected: %s", c.name, type(exc).__name__)
             return CheckResult(

@@ -27,9 +27,7 @@ def merge_threads(
     ctx: ParseContext, data: Mapping[str, Any], threads: ThreadsConfig, platforms: PlatformsConfig
 ) -> tuple[ThreadsConfig, PlatformsConfig]:
     """Read [threads] base_url/api_version as [platforms.threads]; both given is a problem."""
-    old = data.get("threads") if isinstance(data.get("threads"), dict) else {}
-    new_table = data.get("platforms", {}) if isinstance(data.get("platforms"), dict) else {}
-    new = new_table.get("threads") if isinstance(new_table.get("threads"), dict) else {}
+    old, new = _table(data, "threads"), _table(_table(data, "platforms"), "threads")
     chosen: dict[str, str] = {}
     for key in HOST_KEYS:
         if key in old and key in new:
@@ -41,13 +39,19 @@ def merge_threads(
             getattr(threads, key) if key in old and key not in new else getattr(platforms.threads, key)
         )
     host = PlatformConfig(chosen["base_url"], chosen["api_version"])
-    return replace(threads, **chosen), replace(platforms, threads=host)
+    return replace(threads, base_url=host.base_url, api_version=host.api_version), replace(
+        platforms, threads=host
+    )
+
+
+def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def host_urls(data: Mapping[str, Any], platforms: PlatformsConfig) -> list[tuple[str, str]]:
     """(key the user wrote, URL) for every platform's base_url, for the plain-text check."""
-    table = data.get("platforms") if isinstance(data.get("platforms"), dict) else {}
-    threads_given = isinstance(table.get("threads"), dict) and "base_url" in table["threads"]
+    threads_given = "base_url" in _table(_table(data, "platforms"), "threads")
     return [
         ("platforms.threads.base_url" if threads_given else "threads.base_url", platforms.threads.base_url),
         ("platforms.facebook.base_url", platforms.facebook.base_url),

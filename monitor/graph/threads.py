@@ -1,0 +1,26 @@
+"""Threads (graph.threads.com): debug_token, and `th_refresh_token` for long-lived user tokens.
+
+The app token is `TH|APP_ID|APP_SECRET`; an app token (`type` APP) needs no renewal.
+"""
+
+from __future__ import annotations
+
+from monitor.graph.platform import AppKeys, Calls, Platform, Renewal, not_renewable
+from monitor.graph.results import GraphError, RefreshResult
+
+
+class Threads(Platform):
+    name = "threads"
+
+    def app_token(self, app_id: str, app_secret: str) -> str:
+        if not app_id or not app_secret or "|" in app_id + app_secret:
+            raise GraphError("app_id and app_secret must be non-empty and must not contain '|'")
+        return f"TH|{app_id}|{app_secret}"
+
+    def renewal(self, kind: str | None) -> Renewal:
+        return Renewal.NONE if kind == "APP" else Renewal.GRANT
+
+    def renew(self, calls: Calls, token: str, kind: str | None, app: AppKeys) -> RefreshResult:
+        if self.renewal(kind) is not Renewal.GRANT:
+            return not_renewable(self.renewal(kind))
+        return calls.refresh_access_token(token, self.name, "th_refresh_token")
