@@ -76,6 +76,10 @@ class PlatformsConfig:
             raise KeyError(name)
         return getattr(self, name)  # type: ignore[no-any-return]
 
+    def hosts(self) -> dict[str, tuple[str, str]]:
+        """{platform: (base_url, api_version)}, as GraphClient takes them."""
+        return {name: (self.get(name).base_url, self.get(name).api_version) for name in PLATFORM_NAMES}
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:

@@ -96,6 +96,7 @@ class Daemon:
         self.client = GraphClient(
             base_url=self.config.threads.base_url,
             api_version=self.config.threads.api_version,
+            hosts=self.config.platforms.hosts(),
             timeout=self.config.threads.timeout,
             retries=self.config.threads.retries,
             pool_size=max(16, self.config.threads.concurrency * 2),

@@ -21,6 +21,7 @@ KINDS = {"SYSTEM_USER": Renewal.EXCHANGE, "USER": Renewal.REAUTHORIZE}
 
 class Facebook(Platform):
     name = "facebook"
+    renews = frozenset({"SYSTEM_USER"})
 
     def renewal(self, kind: str | None) -> Renewal:
         return KINDS.get(kind or "", Renewal.NONE)

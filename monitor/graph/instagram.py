@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor.graph.platform import AppKeys, Calls, Platform, Renewal, not_renewable
+from monitor.graph.platform import Calls, Platform
 from monitor.graph.results import CheckResult, RefreshResult, Verdict
 
 
@@ -35,10 +35,5 @@ class Instagram(Platform):
         seen = calls.me(token, self.name)
         return replace(seen, attempts=described.attempts + seen.attempts)
 
-    def renewal(self, kind: str | None) -> Renewal:
-        return Renewal.NONE if kind == "APP" else Renewal.GRANT
-
-    def renew(self, calls: Calls, token: str, kind: str | None, app: AppKeys) -> RefreshResult:
-        if self.renewal(kind) is not Renewal.GRANT:
-            return not_renewable(self.renewal(kind))
+    def grant(self, calls: Calls, token: str) -> RefreshResult:
         return calls.refresh_access_token(token, self.name, "ig_refresh_token")

@@ -49,6 +49,16 @@ class Platform:
     """One platform's rules; stateless."""
 
     name: ClassVar[str]
+    # The token types a server renews: `renews` (None: every type but those in `keeps`). Also read as SQL by
+    # the refresh job's claim (monitor.refresh.store), so the two cannot disagree.
+    renews: ClassVar[frozenset[str] | None] = None
+    keeps: ClassVar[frozenset[str]] = frozenset({"APP"})
+
+    def renews_kind(self, kind: str | None) -> bool:
+        """Whether a server renews a token of debug_token `type` `kind` (None: not known yet)."""
+        if self.renews is not None:
+            return kind in self.renews
+        return kind not in self.keeps
 
     def app_token(self, app_id: str, app_secret: str) -> str:
         """The app access token `APP_ID|APP_SECRET`, a debug_token caller."""
@@ -67,11 +77,16 @@ class Platform:
 
     def renewal(self, kind: str | None) -> Renewal:
         """How a token of debug_token `type` `kind` is renewed."""
-        raise NotImplementedError
+        return Renewal.GRANT if self.renews_kind(kind) else Renewal.NONE
 
     def renew(self, calls: Calls, token: str, kind: str | None, app: AppKeys) -> RefreshResult:
         """A new string for `token`, or why not (a refusal is INVALID: permanent)."""
-        return not_renewable(self.renewal(kind))
+        renewal = self.renewal(kind)
+        return self.grant(calls, token) if renewal is Renewal.GRANT else not_renewable(renewal)
+
+    def grant(self, calls: Calls, token: str) -> RefreshResult:
+        """The platform's refresh grant (Threads and Instagram have one)."""
+        return not_renewable(Renewal.NONE)
 
 
 def not_renewable(renewal: Renewal) -> RefreshResult:

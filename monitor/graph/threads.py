@@ -5,7 +5,7 @@ The app token is `TH|APP_ID|APP_SECRET`; an app token (`type` APP) needs no rene
 
 from __future__ import annotations
 
-from monitor.graph.platform import AppKeys, Calls, Platform, Renewal, not_renewable
+from monitor.graph.platform import Calls, Platform
 from monitor.graph.results import GraphError, RefreshResult
 
 
@@ -17,10 +17,5 @@ class Threads(Platform):
             raise GraphError("app_id and app_secret must be non-empty and must not contain '|'")
         return f"TH|{app_id}|{app_secret}"
 
-    def renewal(self, kind: str | None) -> Renewal:
-        return Renewal.NONE if kind == "APP" else Renewal.GRANT
-
-    def renew(self, calls: Calls, token: str, kind: str | None, app: AppKeys) -> RefreshResult:
-        if self.renewal(kind) is not Renewal.GRANT:
-            return not_renewable(self.renewal(kind))
+    def grant(self, calls: Calls, token: str) -> RefreshResult:
         return calls.refresh_access_token(token, self.name, "th_refresh_token")
