@@ -52,9 +52,10 @@ def eligible(t: RefreshFacts, cfg: RefreshConfig, now: float) -> bool:
     """True when the token should be refreshed at `now`.
 
     Refresh is on globally and for the token; a server renews its kind; the last inspection said valid;
-    the expiry is known, not passed and less than `cfg.before` away; the string is at least `cfg.min_age`
-    old (the API refuses younger ones) and the last refresh too (an API that keeps answering with the old expiry must not be
-    asked again at once); no backoff is running; no earlier refreshed string still waits to be written back.
+    the expiry is known, not passed and less than `cfg.before` away; the string is at least
+    `cfg.min_age` old (the API refuses younger ones) and the last refresh too (an API that keeps answering
+    with the old expiry must not be asked again at once); no backoff is running; no earlier refreshed
+    string still waits to be written back.
     """
     if not (cfg.enabled and t.auto_refresh and t.renewable and t.is_valid is True):
         return False
