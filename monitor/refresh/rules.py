@@ -41,6 +41,9 @@ class RefreshFacts:
     # Whether a server renews a token of this kind at all (monitor.graph.platforms: Threads and Instagram
     # user tokens, Facebook system-user tokens with an expiry); a Facebook user, Page or app token is not.
     renewable: bool = True
+    # The expiry is unknown because only GET /me answers for the token (Instagram Login): one refresh, once
+    # the string is old enough, tells it (`expires_in`); "never" is not unknown and is never refreshed.
+    expiry_unknown: bool = False
 
 
 def issued(t: RefreshFacts) -> float:
@@ -60,8 +63,9 @@ def eligible(t: RefreshFacts, cfg: RefreshConfig, now: float) -> bool:
     if not (cfg.enabled and t.auto_refresh and t.renewable and t.is_valid is True):
         return False
     if t.expires_at is None:  # never expires ("never": refreshing would make it a 60-day one), or unknown
-        return False
-    if not (now < t.expires_at and t.expires_at - now < cfg.before):
+        if not t.expiry_unknown:
+            return False
+    elif not (now < t.expires_at and t.expires_at - now < cfg.before):
         return False
     if issued(t) > now - cfg.min_age:
         return False

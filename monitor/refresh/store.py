@@ -26,6 +26,7 @@ from monitor.db import leases
 from monitor.db.models import TOKENS, App, Token
 from monitor.graph.platforms import PLATFORMS, platform_named
 from monitor.graph.results import RefreshResult
+from monitor.graph.wire import BY_ME
 from monitor.refresh.rules import UNMOVED, Outcome, RefreshFacts, error_text, moved, next_attempt
 from monitor.registry.events import record
 
@@ -126,6 +127,11 @@ class Candidate:
     app: AppRow | None = None
 
 
+def expiry_unknown() -> ColumnElement[bool]:
+    """SQL of RefreshFacts.expiry_unknown: no expiry known, and only GET /me answers for the token."""
+    return and_(Token.expires_at.is_(None), Token.expiry_source.is_(None), Token.validity_source == BY_ME)
+
+
 def renewable_kinds() -> ColumnElement[bool]:
     """SQL: the token's kind is one its app's platform renews (the same sets as Platform.renews_kind)."""
     terms: list[ColumnElement[bool]] = []
@@ -150,8 +156,7 @@ def claim_eligible(
         .where(
             Token.auto_refresh.is_(True),
             Token.is_valid.is_(True),
-            Token.expires_at > now,
-            Token.expires_at < now + cfg.before,
+            or_(and_(Token.expires_at > now, Token.expires_at < now + cfg.before), expiry_unknown()),
             func.coalesce(Token.issued_at, Token.secret_changed_at) <= now - cfg.min_age,
             or_(Token.last_refresh_at.is_(None), Token.last_refresh_at <= now - cfg.min_age),
             or_(Token.next_refresh_at.is_(None), Token.next_refresh_at <= now),
@@ -193,6 +198,7 @@ def _candidate(t: Token, app: AppRow) -> Candidate:
         bool(t.writeback_pending),
         t.last_refresh_at,
         renewable=platform_named(app.platform).renews_kind(t.token_type),
+        expiry_unknown=t.expires_at is None and t.expiry_source is None and t.validity_source == BY_ME,
     )
     return Candidate(
         t.id, t.name, t.secret, t.fingerprint, t.source, t.refresh_failures or 0, facts, t.token_type, app
