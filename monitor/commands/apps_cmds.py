@@ -259,7 +259,6 @@ def app_json(app: App, tokens: int, now: float | None = None) -> dict[str, Any]:
     muted = app.muted_until is not None and now is not None and app.muted_until > now
     out = {
         "name": app.name,
-        "platform": app.platform or "threads",
         "threads_app_id": app.threads_app_id,
         "inspector_kind": app.inspector_kind,
         "inspector_fingerprint": app.inspector_fingerprint,
@@ -277,24 +276,24 @@ def cmd_apps_list(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     now = ctx.now()
     with ctx.sessions() as s:
-        rows = [app_json(app, n, now) for app, n in list_apps(s)]
+        rows = [app_json(app, n, now) | {"platform": app.platform or "threads"} for app, n in list_apps(s)]
     if args.json:
         print_json(rows)
     elif not rows:
         print("no apps registered (add one with `apps add`)")
     else:
-        headers = ["name", "platform", "app id", "inspector", "fingerprint", "inspector state", "tokens"]
-        headers.append("callbacks")
+        headers = ["name", "threads app id", "inspector", "fingerprint", "inspector state", "tokens"]
+        headers += ["platform", "callbacks"]
         muted = any(r.get("muted_until") for r in rows)  # the column shows only while a mute is in force
         table = [
             [
                 r["name"],
-                r["platform"],
                 r["threads_app_id"] or "-",
                 r["inspector_kind"],
                 r["inspector_fingerprint"],
                 r["inspector_state"] or "not used yet",
                 str(r["tokens"]),
+                r["platform"],
                 "verifiable" if r["callback_secret"] else "refused: no app secret",
             ]
             + ([f"until {r['muted_until']}" if r.get("muted_until") else "-"] if muted else [])
