@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
+from monitor.db.facts import TYPE_NAME, MetaFacts
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -33,10 +35,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-# A token's type as text (USER, PAGE, APP, SYSTEM_USER...): 32 characters (migration 0010); SQLite kept the
-# column of 16 it had, as it enforces no length and widening it there would rebuild `tokens`.
-TYPE_NAME = String(32).with_variant(String(16), "sqlite")
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere 64-bit ids for the tall tables.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -83,11 +81,10 @@ class App(Base):
     muted_until: Mapped[float | None] = mapped_column(Double)
     muted_at: Mapped[float | None] = mapped_column(Double)
     mute_comment: Mapped[str | None] = mapped_column(String(300))
-    # The Meta platform the app belongs to: threads | facebook | instagram (migration 0010, SPEC 16).
-    platform: Mapped[str] = mapped_column(String(16), default="threads", server_default="threads")
+    platform: Mapped[str] = mapped_column(String(16), default="threads", server_default="threads")  # SPEC 16
 
 
-class Token(Base):
+class Token(MetaFacts, Base):
     """A registered access token, its schedule, its lease and its latest observation."""
 
     __tablename__ = "tokens"
@@ -166,16 +163,7 @@ class Token(Base):
     user_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_subcode: Mapped[int | None] = mapped_column(Integer)
-    # SPEC 16 (migration 0010): the Page of a Page token, granular scopes as JSON [{scope, target_ids?}],
-    # debug_token's `metadata` as JSON; where `expires_at` came from (monitor.graph.facts: debug_token, never,
-    # refresh, exchange; None: unknown) and what said the token is valid (debug_token, me).
-    profile_id: Mapped[str | None] = mapped_column(String(64))
-    granular_scopes: Mapped[str | None] = mapped_column(Text)
-    token_metadata: Mapped[str | None] = mapped_column(Text)
-    expiry_source: Mapped[str | None] = mapped_column(String(16))
-    validity_source: Mapped[str | None] = mapped_column(String(16))
-    # The baseline of granular targets (JSON {scope: [target ids]}): a shorter list is TokenScopesLost.
-    expected_targets: Mapped[str | None] = mapped_column(Text)
+    expected_targets: Mapped[str | None] = mapped_column(Text)  # JSON {scope: [ids]}: TokenScopesLost
     invalid_reason: Mapped[str | None] = mapped_column(String(32))
 
     # Automatic refresh.
@@ -218,7 +206,7 @@ class TokenEvent(Base):
     detail: Mapped[str | None] = mapped_column(String(300))
 
 
-class Snapshot(Base):
+class Snapshot(MetaFacts, Base):
     """One row per change of what a check observed about a token."""
 
     __tablename__ = "snapshots"
@@ -244,12 +232,6 @@ class Snapshot(Base):
     user_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_subcode: Mapped[int | None] = mapped_column(Integer)
-    # As on the token row (migration 0010).
-    profile_id: Mapped[str | None] = mapped_column(String(64))
-    granular_scopes: Mapped[str | None] = mapped_column(Text)
-    token_metadata: Mapped[str | None] = mapped_column(Text)
-    expiry_source: Mapped[str | None] = mapped_column(String(16))
-    validity_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class Alert(Base):

@@ -18,7 +18,7 @@ import requests
 import urllib3
 
 from monitor.graph.me import classify_me
-from monitor.graph.platform import AppKeys
+from monitor.graph.base import AppKeys
 from monitor.graph.platforms import platform_named
 from monitor.graph.results import (
     RETRYABLE,

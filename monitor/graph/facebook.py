@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor.graph.platform import AppKeys, Calls, Platform, Renewal, not_renewable
+from monitor.graph.base import AppKeys, Calls, Platform, Renewal, not_renewable
 from monitor.graph.results import RefreshResult, Verdict, refresh_result
 from monitor.graph.wire import FROM_EXCHANGE
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor.graph.platform import Calls, Platform
+from monitor.graph.base import Calls, Platform
 from monitor.graph.results import CheckResult, RefreshResult, Verdict
 
 

@@ -5,7 +5,7 @@ The app token is `TH|APP_ID|APP_SECRET`; an app token (`type` APP) needs no rene
 
 from __future__ import annotations
 
-from monitor.graph.platform import Calls, Platform
+from monitor.graph.base import Calls, Platform
 from monitor.graph.results import GraphError, RefreshResult
 
 
