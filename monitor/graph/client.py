@@ -17,8 +17,8 @@ from typing import Any
 import requests
 import urllib3
 
-from monitor.graph.me import classify_me
 from monitor.graph.base import AppKeys
+from monitor.graph.me import classify_me
 from monitor.graph.platforms import platform_named
 from monitor.graph.results import (
     RETRYABLE,

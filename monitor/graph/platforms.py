@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from monitor.graph.base import AppKeys, Platform, Renewal
 from monitor.graph.facebook import Facebook
 from monitor.graph.instagram import Instagram
-from monitor.graph.base import AppKeys, Platform, Renewal
 from monitor.graph.threads import Threads
 
 __all__ = ["PLATFORMS", "AppKeys", "Platform", "Renewal", "platform_named"]
