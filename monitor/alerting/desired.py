@@ -14,6 +14,8 @@ from monitor.alerting.ladder import OPEN
 from monitor.alerting.rules import Desired, TokenFacts, app_alerts, source_alerts, token_alerts
 from monitor.config.load import AlertsConfig
 from monitor.db.models import Alert, App, Source, Token
+from monitor.state import Horizons
+from monitor.state.sql import inspector_refused, trouble
 
 __all__ = [
     "SLACK",
@@ -25,7 +27,7 @@ __all__ = [
     "timely_ids",
     "token_desired",
 ]
-__all__ += ["trouble", "trouble_ids", "written_since"]
+__all__ += ["trouble_ids", "written_since"]
 
 CHUNK = 500
 
@@ -58,27 +60,15 @@ _FACT_COLUMNS = (
 SLACK = 5.0
 
 
-def trouble(cfg: AlertsConfig, now: float) -> list[ColumnElement[bool]]:
-    """SQL conditions, one per kind of trouble, selecting every token a rule could fire for (a superset:
-    the rules decide). Each is a range or an equality on one indexed column."""
-    return [
-        Token.is_valid.is_(False),
-        Token.failing_since.is_not(None),
-        Token.refresh_error.is_not(None),
-        Token.expires_at <= now + max(cfg.expiry.warning, cfg.expiry.critical),
-        Token.data_access_expires_at <= now + max(cfg.data_access.warning, cfg.data_access.critical),
-        Token.scopes_lost.is_(True),
-    ]
-
-
 def trouble_ids(cfg: AlertsConfig, now: float) -> CompoundSelect:
-    """The ids of the tokens in `trouble`, as a UNION of one indexed lookup per condition.
+    """The ids of the tokens in monitor.state.sql.trouble, as a UNION of one indexed lookup per condition.
 
     One OR over the conditions is read through every index by PostgreSQL when its statistics are fresh,
     but as "every valid token" when they are stale, and as a whole-table scan by SQLite; the union reads
     the tokens in trouble and nothing else on both, whatever the statistics say.
     """
-    return union(*(select(Token.id).where(condition) for condition in trouble(cfg, now)))
+    conditions = trouble(Horizons.from_alerts(cfg), now)
+    return union(*(select(Token.id).where(condition) for condition in conditions))
 
 
 def written_since(since: float) -> Select[int, float]:
@@ -155,9 +145,7 @@ def facts_of(session: Session, ids: Sequence[int], facts: MutableMapping[int, To
 def subject_desired(session: Session) -> dict[str, Desired]:
     """The alerts that should be firing now for apps (InspectorInvalid) and sources (SourceFailing)."""
     out: dict[str, Desired] = {}
-    for app, reason in session.execute(
-        select(App.name, App.inspector_reason).where(App.inspector_state == "invalid")
-    ):
+    for app, reason in session.execute(select(App.name, App.inspector_reason).where(inspector_refused())):
         out.update((d.key, d) for d in app_alerts(app, reason))
     for name, error in session.execute(
         select(Source.name, Source.last_error).where(Source.last_error.is_not(None))

@@ -24,7 +24,7 @@ from monitor.alerting.ladder import (
 )
 from monitor.graph.granular import describe_lost, lost_targets
 from monitor.graph.platforms import Renewal, platform_named
-from monitor.state import State, horizon_level, lost_scopes
+from monitor.state import State, Verdict, horizon_level, lost_scopes
 
 # The ladder's names, imported from here by older code and tests.
 __all__ = ["LATER_TOLERANCE", "RESET_ON_LATER_AT", "AlertState", "Desired", "Step", "TokenFacts", "alert_key"]
@@ -116,7 +116,7 @@ def token_alerts(t: TokenFacts, cfg: Any, now: float) -> list[Desired]:
         add("TokenInvalid", "critical", {"reason": t.invalid_reason or "unknown"})
     # An inspector problem is reported once per app (InspectorInvalid), not once per token.
     failing = t.failing_since is not None and now - t.failing_since >= cfg.check_failing_after
-    if failing and t.last_result != "inspector":
+    if failing and t.last_result != Verdict.INSPECTOR:
         add("TokenCheckFailing", "warning", annotations=_error(t.last_error), at=t.failing_since)
     if t.refresh_error:
         near = t.expires_at is not None and t.expires_at - now <= cfg.expiry.critical

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from monitor.api.parse import ListQuery, encode_cursor
 from monitor.db.models import App, Token
-from monitor.metrics.tokens import state_case
 from monitor.state import Horizons
-from monitor.status import STATUS_SELECT, status_row_of
+from monitor.state.row import StatusRow
+from monitor.state.sql import STATUS_SELECT, state_case
 
 __all__ = ["list_tokens", "token_view"]
 
@@ -21,7 +21,7 @@ _COLUMNS = (*STATUS_SELECT, Token.fingerprint, Token.auto_refresh, Token.last_ch
 
 
 def _json(row: Any, h: Horizons, now: float) -> dict[str, Any]:
-    out = status_row_of(row, h, now).to_json()
+    out = StatusRow.from_row(row._mapping, h, now).to_json()
     out["fingerprint"], out["auto_refresh"] = row.fingerprint, bool(row.auto_refresh)
     return out
 

@@ -10,18 +10,18 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from monitor.graph.results import CheckResult, Verdict
+from monitor.graph.results import CheckResult
 from monitor.graph.wire import BY_DEBUG, BY_ME, Granular, TokenInfo
+from monitor.state import ANSWERED, FAILED, Verdict
 
-ANSWERED = (Verdict.VALID, Verdict.INVALID)  # the API said something about the token itself
-TRANSIENT = (Verdict.ERROR.value, Verdict.THROTTLED.value)  # no answer this time, nothing learnt
+TRANSIENT = FAILED  # no answer this time, nothing learnt
 
 
 @dataclass(frozen=True)
 class Observation:
     """What is known about a token after a check; errors keep the previous token facts."""
 
-    result: str  # valid | invalid | inspector | throttled | error
+    result: Verdict
     reason: str | None
     fingerprint: str
     is_valid: bool | None = None
@@ -79,14 +79,35 @@ class Observation:
             "user_id": self.user_id,
             "error_code": self.error_code,
             "error_subcode": self.error_subcode,
-            "invalid_reason": self.reason if self.result == "invalid" else None,
+            "invalid_reason": self.reason if self.result == Verdict.INVALID else None,
             **{name: getattr(self, name) for name in SPEC16_FACTS},
         }
 
     def snapshot_columns(self) -> dict[str, Any]:
         cols = self.token_columns()
         del cols["invalid_reason"]
-        return {**cols, "result": self.result, "reason": self.reason, "fingerprint": self.fingerprint}
+        return {**cols, "result": self.result.value, "reason": self.reason, "fingerprint": self.fingerprint}
+
+
+@dataclass(frozen=True)
+class CheckWrite:
+    """What one check writes: the token's latest observation and bookkeeping, and whether the observation
+    changed (then a snapshot of it is written too). monitor.check.writes turns it into SQL parameters."""
+
+    token_id: int
+    fingerprint: str  # the string checked: a write for a string replaced meanwhile is dropped
+    at: float  # when the check was made (last_check_at, observed_at, the snapshot's time)
+    observation: Observation
+    last_success_at: float | None
+    last_error: str | None
+    consecutive_failures: int
+    failing_since: float | None
+    next_check_at: float
+    expected_scopes: str | None
+    scopes_lost: bool
+    expected_targets: str | None  # JSON {scope: [ids]}: the granular baseline (SPEC 16)
+    changed_at: float | None  # stamps updated_at when the check changed what the alert rules read
+    changed: bool  # the observation differs from the previous one: a snapshot row
 
 
 SPEC16_FACTS = ("profile_id", "granular_scopes", "token_metadata", "expiry_source", "validity_source")
@@ -103,7 +124,7 @@ def granular_json(granular: Granular | None) -> str | None:
 def _answered(result: CheckResult, fingerprint: str) -> Observation:
     info = result.info
     return Observation(
-        result=Verdict(result.verdict).value,
+        result=Verdict(result.verdict),
         reason=result.reason if result.verdict == Verdict.INVALID else None,
         fingerprint=fingerprint,
         is_valid=result.verdict == Verdict.VALID,
@@ -144,7 +165,7 @@ def _keep_unknown(obs: Observation, info: TokenInfo | None, previous: Observatio
 
 def observe(previous: Observation | None, result: CheckResult, fingerprint: str) -> Observation:
     """The observation after `result`: answers replace the facts, failures keep the previous ones."""
-    verdict = Verdict(result.verdict).value
+    verdict = Verdict(result.verdict)
     if result.verdict in ANSWERED:
         return _keep_unknown(_answered(result, fingerprint), result.info, previous)
     base = previous if previous is not None and previous.fingerprint == fingerprint else None
@@ -170,7 +191,7 @@ class Cadence:
 
 def next_check_at(
     *,
-    result: str,
+    result: Verdict | str,
     expires_at: float | None,
     data_access_expires_at: float | None,
     consecutive_failures: int,
@@ -189,13 +210,13 @@ def next_check_at(
     """
     lo, hi = cadence.min_interval, max(cadence.min_interval, cadence.max_interval)
     floor = lo  # the earliest allowed check, jitter included
-    if result in ("error", "throttled", "inspector"):
+    if result in (*FAILED, Verdict.INSPECTOR):
         steps = max(0, consecutive_failures - 1)
         interval = min(hi, lo * (2 ** min(steps, 30)))
         if retry_after:
             floor = max(lo, min(retry_after, hi))  # the server asked us to wait: jitter must not undercut it
             interval = max(interval, floor)
-    elif result == "invalid":
+    elif result == Verdict.INVALID:
         interval = hi  # dead tokens stay dead; a new string is checked at once anyway
     else:
         interval = hi

@@ -1,6 +1,7 @@
-"""What one check's outcome writes: the token row's new values and, when the observation changed, a snapshot.
+"""What one check's outcome writes (a CheckWrite: the token's new values and, when the observation changed,
+a snapshot).
 
-Pure: the claimed row, the API's answer, the cadence, `now` and a random number in, column values out. Also
+Pure: the claimed row, the API's answer, the cadence, `now` and a random number in, a value out. Also
 the sweep's value types (one outcome, a sweep's counts).
 """
 
@@ -9,13 +10,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from monitor.check.observe import ANSWERED, Cadence, Observation, changed, next_check_at, observe
+from monitor.check.observe import (
+    ANSWERED,
+    Cadence,
+    CheckWrite,
+    Observation,
+    changed,
+    next_check_at,
+    observe,
+)
 from monitor.check.store import Claimed
 from monitor.graph.granular import lost_targets, targets_baseline
 from monitor.graph.results import CheckResult, Verdict
-from monitor.state import Horizons, State, lost_scopes, token_state
+from monitor.state import Horizons, InspectorState, State, lost_scopes, token_state
 
 PAUSE_AT_PERCENT = 95.0  # usage headers at or above this pause an app's checks until access is regained
 UNSTORABLE = CheckResult(
@@ -66,16 +74,16 @@ def quiet_first(c: Claimed, obs: Observation, horizons: Horizons | None, now: fl
     return state == State.OK
 
 
-def result_rows(
+def check_write(
     c: Claimed,
     r: CheckResult,
     cadence: Cadence,
     now: float,
     rand: float,
     horizons: Horizons | None = None,
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(values for the token row, keyed for store.write_results; a snapshot row or None). `horizons` (the
-    alert thresholds) let a quiet first observation leave `updated_at` alone."""
+) -> CheckWrite:
+    """What the check of `c` that answered `r` writes. `horizons` (the alert thresholds) let a quiet first
+    observation leave `updated_at` alone."""
     obs = observe(c.previous, r, c.fingerprint)
     answered = r.verdict in ANSWERED
     failures = 0 if answered else c.consecutive_failures + 1
@@ -99,32 +107,29 @@ def result_rows(
     if targets is None and obs.is_valid and obs.granular_scopes is not None:
         targets = targets_baseline(obs.granular_scopes)
     lost = lost_scopes(expected, obs.scopes) or lost_targets(targets, obs.granular_scopes)
-    update = {
-        "b_id": c.id,
-        "b_fp": c.fingerprint,
-        "expected_scopes": expected,
-        "expected_targets": targets,
-        "scopes_lost": bool(obs.is_valid) and bool(lost),
-        "last_check_at": now,
-        "last_success_at": now if answered else c.last_success_at,
-        "last_result": obs.result,
-        "last_error": None if r.verdict == Verdict.VALID else error_text(r),
-        "consecutive_failures": failures,
-        "failing_since": None if answered else (c.failing_since or now),
-        "next_check_at": nxt,
-        "observed_at": now,
-        **obs.token_columns(),
-    }
-    snapshot = (
-        {"token_id": c.id, "observed_at": now, **obs.snapshot_columns()} if changed(c.previous, obs) else None
-    )
+    failing_since = None if answered else (c.failing_since or now)
+    snapshot = changed(c.previous, obs)
     # A change of what the alert rules read stamps `updated_at`: the alert evaluation looks at such tokens
     # (and not at the fleet) between its full passes. A check that saw what the last one saw stamps nothing,
     # nor does a healthy token's first answer (most of a freshly imported fleet's first sweep).
-    observed = snapshot is not None and not quiet_first(c, obs, horizons, now)
-    facts_changed = observed or (update["failing_since"] is None) != (c.failing_since is None)
-    update["b_changed"] = now if facts_changed else None
-    return update, snapshot
+    observed = snapshot and not quiet_first(c, obs, horizons, now)
+    facts_changed = observed or (failing_since is None) != (c.failing_since is None)
+    return CheckWrite(
+        token_id=c.id,
+        fingerprint=c.fingerprint,
+        at=now,
+        observation=obs,
+        last_success_at=now if answered else c.last_success_at,
+        last_error=None if r.verdict == Verdict.VALID else error_text(r),
+        consecutive_failures=failures,
+        failing_since=failing_since,
+        next_check_at=nxt,
+        expected_scopes=expected,
+        scopes_lost=bool(obs.is_valid) and bool(lost),
+        expected_targets=targets,
+        changed_at=now if facts_changed else None,
+        changed=snapshot,
+    )
 
 
 def error_text(r: CheckResult) -> str:
@@ -137,8 +142,10 @@ def error_text(r: CheckResult) -> str:
     return ": ".join(parts)[:300]
 
 
-def inspector_states(outcomes: Sequence[CheckOutcome]) -> list[tuple[int, str, str | None, str | None]]:
-    """(app id, "ok" | "invalid", reason, message) for each app a batch of outcomes says something about:
+def inspector_states(
+    outcomes: Sequence[CheckOutcome],
+) -> list[tuple[int, InspectorState, str | None, str | None]]:
+    """(app id, its inspector state, reason, message) for each app a batch of outcomes says something about:
     one refusal of its inspector credential outweighs any answer."""
     apps: dict[int, CheckResult] = {}
     for o in outcomes:
@@ -147,9 +154,9 @@ def inspector_states(outcomes: Sequence[CheckOutcome]) -> list[tuple[int, str, s
     out = []
     for app_id, r in apps.items():
         if r.verdict == Verdict.INSPECTOR:
-            out.append((app_id, "invalid", r.reason, r.message))
+            out.append((app_id, InspectorState.INVALID, r.reason, r.message))
         elif r.verdict in ANSWERED:
-            out.append((app_id, "ok", None, None))
+            out.append((app_id, InspectorState.OK, None, None))
     return out
 
 

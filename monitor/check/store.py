@@ -1,4 +1,4 @@
-"""The sweep's SQL: claim due tokens with leases, load what a check needs, write results in batches.
+"""The sweep's SQL: claim due tokens with leases, load what a check needs (writes.py stores the results).
 
 Claims use SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL and MariaDB, so several daemons share one
 database without inspecting a token twice; SQLite has one daemon per file (see SqliteLock).
@@ -11,14 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Double, and_, bindparam, func, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check.observe import SPEC16_FACTS, Observation
 from monitor.db import leases
-from monitor.db.models import TOKENS, App, Snapshot, Token
+from monitor.db.models import TOKENS, App, Token
 from monitor.db.session import transaction
+from monitor.state import InspectorState, Verdict
 
 T = TOKENS
 T_ = TypeVar("T_")
@@ -84,12 +85,20 @@ _CLAIM_COLUMNS = (
 )
 
 
+def _stored_verdict(text: str | None) -> Verdict:
+    """The stored last_result as a Verdict: none yet reads as valid; a text no check writes as an error
+    (nothing learnt), so a hand-edited row never stops the sweep."""
+    if text is None:
+        return Verdict.VALID
+    return Verdict(text) if text in set(Verdict) else Verdict.ERROR
+
+
 def _claimed(row: Any) -> Claimed:
     previous = None
     if row.observed_at is not None:
-        reason = row.invalid_reason if row.last_result == "invalid" else None
+        reason = row.invalid_reason if row.last_result == Verdict.INVALID else None
         previous = Observation(
-            result=row.last_result or "valid",
+            result=_stored_verdict(row.last_result),
             reason=reason,
             fingerprint=row.fingerprint,
             is_valid=row.is_valid,
@@ -224,59 +233,6 @@ def load_apps(session: Session, ids: Sequence[int]) -> dict[int, AppCredential]:
     }
 
 
-_RESULT_UPDATE = (
-    update(T)
-    .where(
-        and_(
-            T.c.id == bindparam("b_id"),
-            T.c.fingerprint == bindparam("b_fp"),
-            T.c.lease_owner == bindparam("b_owner"),
-        )
-    )
-    .values(
-        {
-            c: bindparam(c)
-            for c in (
-                "last_check_at",
-                "last_success_at",
-                "last_result",
-                "last_error",
-                "consecutive_failures",
-                "failing_since",
-                "next_check_at",
-                "observed_at",
-                "is_valid",
-                "expires_at",
-                "data_access_expires_at",
-                "issued_at",
-                "scopes",
-                "expected_scopes",
-                "scopes_lost",
-                "token_type",
-                "application",
-                "user_id",
-                "error_code",
-                "error_subcode",
-                "invalid_reason",
-                "expected_targets",
-                *SPEC16_FACTS,
-            )
-        }
-        | {"lease_owner": None, "lease_expires_at": None}
-        # b_changed: the check's time when it changed what the alert rules read, else None (keep the stamp).
-        | {"updated_at": func.coalesce(bindparam("b_changed", type_=Double()), T.c.updated_at)}
-    )
-)
-
-
-def write_results(session: Session, owner: str, updates: Sequence[dict], snapshots: Sequence[dict]) -> None:
-    """Store a batch of check outcomes and release their leases. `updates` rows hold b_id and b_fp."""
-    if updates:
-        session.connection().execute(_RESULT_UPDATE, [dict(u, b_owner=owner) for u in updates])
-    if snapshots:
-        session.execute(insert(Snapshot), list(snapshots))
-
-
 def release(
     session: Session, owner: str, ids: Sequence[int] | None = None, next_check_at: float | None = None
 ) -> int:
@@ -291,13 +247,13 @@ def renew(session: Session, owner: str, ids: Sequence[int], until: float) -> Non
 
 
 def set_inspector_state(
-    session: Session, app_id: int, state: str, reason: str | None, message: str | None, now: float
+    session: Session, app_id: int, state: InspectorState, reason: str | None, message: str | None, now: float
 ) -> None:
     session.execute(
         update(App)
         .where(App.id == app_id)
         .values(
-            inspector_state=state,
+            inspector_state=state.value,
             inspector_reason=reason,
             inspector_message=message,
             inspector_checked_at=now,

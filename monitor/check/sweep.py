@@ -19,16 +19,16 @@ from typing import TypeVar
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check import store
+from monitor.check import store, writes
 from monitor.check.observe import Cadence
 from monitor.check.outcome import (
     UNSTORABLE,
     CheckOutcome,
     CheckRun,
     SweepStats,
+    check_write,
     inspector_states,
     pause_for,
-    result_rows,
 )
 from monitor.check.probe import Gate, InspectorProbes, opener
 from monitor.check.progress import Tick
@@ -36,7 +36,7 @@ from monitor.crypto import Vault
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
 from monitor.graph.results import CheckResult, Verdict
-from monitor.state import Horizons
+from monitor.state import Horizons, InspectorState
 
 log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")
@@ -219,7 +219,7 @@ class Sweeper:
                 if cached is not None:  # a new inspector credential: forget what the old one taught us
                     self.probes.forget(app.id)
             self._platforms[app.id] = app.platform
-            if app.inspector_state == "invalid":
+            if app.inspector_state == InspectorState.INVALID:
                 self.probes.mark_invalid(app.id)
 
     def _submit(
@@ -316,15 +316,12 @@ class Sweeper:
             self.on_check(o.result.verdict.value, o.duration)
 
     def _write(self, outcomes: list[CheckOutcome], owner: str, now: float) -> None:
-        updates, snapshots = [], []
-        for o in outcomes:
-            update, snapshot = result_rows(o.claimed, o.result, self.cadence, now, self.rand(), self.horizons)
-            updates.append(update)
-            if snapshot is not None:
-                snapshots.append(snapshot)
+        batch = [
+            check_write(o.claimed, o.result, self.cadence, now, self.rand(), self.horizons) for o in outcomes
+        ]
 
         def write(s: Session) -> None:
-            store.write_results(s, owner, updates, snapshots)
+            writes.write_results(s, owner, batch)
             for app_id, state, reason, message in inspector_states(outcomes):
                 store.set_inspector_state(s, app_id, state, reason, message, now)
             store.release(s, owner, [o.claimed.id for o in outcomes])

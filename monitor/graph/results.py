@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from monitor.graph.wire import (
@@ -24,6 +23,7 @@ from monitor.graph.wire import (
     parse_time,
     parse_token_info,
 )
+from monitor.state.rule import Verdict  # what a check says: stored as last_result, read by the state rule
 
 __all__ = ["ApiUsage", "CheckResult", "GraphError", "RefreshResult", "TokenInfo", "Verdict"]
 __all__ += ["app_token", "check_result", "classify_debug", "classify_refresh", "refresh_result"]
@@ -34,14 +34,6 @@ INVALID_SUBCODES = {463: "expired", 460: "password_changed", 466: "revoked"}
 RETRYABLE = frozenset({"timeout", "connection", "http_5xx", "transient"})
 DEFAULT_THROTTLE_WAIT = 60.0
 MALFORMED = "unexpected response shape"
-
-
-class Verdict(StrEnum):
-    VALID = "valid"
-    INVALID = "invalid"
-    INSPECTOR = "inspector"
-    THROTTLED = "throttled"
-    ERROR = "error"
 
 
 @dataclass(frozen=True)

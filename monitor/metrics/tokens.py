@@ -20,9 +20,9 @@ from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, selec
 
 from monitor.context import Context
 from monitor.db.models import Alert, App, Notification, Token
-from monitor.graph.results import Verdict
 from monitor.metrics.series import token_families
 from monitor.state import STATES, Horizons
+from monitor.state.sql import problems_filter, refused_apps_query, state_case
 
 WINDOWS = (
     ("1d", 86400.0),
@@ -60,57 +60,6 @@ _PER_TOKEN_COLUMNS = (
     Token.last_success_at,
     Token.last_result,
 )
-_ANSWERED = ("valid", "invalid")
-
-
-def _unchecked() -> ColumnElement[bool]:
-    """SQL twin of state.token_state's UNCHECKED, plus an app whose inspector credential was refused."""
-    return or_(Token.last_result == "inspector", Token.is_valid.is_(None), App.inspector_state == "invalid")
-
-
-def state_case(h: Horizons, now: float) -> ColumnElement[str]:
-    """SQL twin of monitor.state.token_state (tests hold the two to the same answers)."""
-    critical = or_(
-        Token.expires_at <= now + h.expiry_critical,
-        Token.data_access_expires_at <= now + h.data_access_critical,
-    )
-    warning = or_(
-        Token.expires_at <= now + h.expiry_warning,
-        Token.data_access_expires_at <= now + h.data_access_warning,
-    )
-    return case(
-        (_unchecked(), "unchecked"),
-        (Token.is_valid.is_(False), "invalid"),
-        (critical, "critical"),
-        (warning, "warning"),
-        else_="ok",
-    )
-
-
-def problems_filter(h: Horizons, now: float, refused_apps: Sequence[int] = ()) -> ColumnElement[bool]:
-    """Tokens worth a per-token series under `per_token = "problems"`.
-
-    Every term can be read through an index of its own (so the database reads the problem tokens, not
-    the fleet): "not valid" is spelt as false or NULL, "not answered" as the other verdicts, and the apps
-    whose inspector was refused (`refused_apps`, read first from the small apps table) as their ids.
-    """
-    unanswered = [v.value for v in Verdict if v.value not in _ANSWERED]
-    terms = [
-        Token.is_valid.is_(False),
-        Token.is_valid.is_(None),
-        Token.last_result.is_(None),
-        Token.last_result.in_(unanswered),
-        Token.expires_at <= now + h.expiry_warning,
-        Token.data_access_expires_at <= now + h.data_access_warning,
-    ]
-    if refused_apps:
-        terms.append(Token.app_id.in_(list(refused_apps)))
-    return or_(*terms)
-
-
-def refused_apps_query() -> Select:
-    """The ids of the apps whose inspector credential was refused (their tokens are all unchecked)."""
-    return select(App.id).where(App.inspector_state == "invalid")
 
 
 def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
@@ -197,7 +146,7 @@ def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
         counted: Iterable[tuple[str, int]] = [(str(state), int(n)) for state, n in result]
     else:
         rows = conn.execute(per_token_query(mode, h, now, refused)).all()
-        counted = Counter(row[-1] for row in rows).items()
+        counted = Counter(row[-1] for row in rows).items()  # state_case, the last column
     states = dict.fromkeys((s.value for s in STATES), 0)
     for state, count in counted:
         states[state] += count

@@ -13,6 +13,7 @@ from monitor.db.models import Alert, App, Token
 from monitor.graph.platforms import PLATFORMS
 from monitor.registry.names import RegistryError, check_app_secret, check_name, check_token_string
 from monitor.registry.tokens import check_key, delete_tokens
+from monitor.state import Verdict
 
 __all__ = ["add_app", "get_app", "list_apps", "remove_app", "set_app_secret", "set_inspector"]
 
@@ -77,7 +78,7 @@ def set_inspector(
     # Unchecked tokens of a refused inspector wait on its backoff: the new credential checks them now.
     session.execute(
         update(Token)
-        .where(Token.app_id == app.id, Token.last_result == "inspector")
+        .where(Token.app_id == app.id, Token.last_result == Verdict.INSPECTOR.value)
         .values(next_check_at=now),
         execution_options={"synchronize_session": False},
     )

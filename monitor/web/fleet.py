@@ -1,32 +1,29 @@
 """The fleet page's reads: counts per state, one page of rows, trouble first, without a full scan.
 
-A token's state is not stored: it depends on `now` and the thresholds. Each state ("bucket") is written
-here as a WHERE clause whose leading terms an index answers (is_valid, expires_at, data_access_expires_at,
-last_result), so counting the few tokens in trouble reads only them, healthy tokens are total minus trouble,
-and a page is one LIMIT/OFFSET query inside the buckets it spans. Tests hold these clauses to
-monitor.state.token_state.
+A token's state is not stored: it depends on `now` and the thresholds. Each state ("bucket") is a WHERE
+clause (monitor.state.sql.bucket_clauses) whose leading terms an index answers, so counting the few tokens in
+trouble reads only them, healthy tokens are total minus trouble, and a page is one LIMIT/OFFSET query inside
+the buckets it spans.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, func, select, true
 from sqlalchemy.orm import Session
 
 from monitor.db.models import App, Token
-from monitor.state import Horizons
-from monitor.status import STATUS_SELECT, StatusRow, label_pairs, mute_of
+from monitor.state import BUCKETS, Horizons
+from monitor.state.row import StatusRow
+from monitor.state.sql import STATUS_SELECT, bucket_clauses, refused_apps_query
 from monitor.web.search import search_clause
 
-# Trouble first; "failing" is an ok token whose latest check got no answer (the last answer still holds).
-BUCKETS = ("invalid", "critical", "warning", "failing", "unchecked", "ok")
-FAILED = ("error", "throttled")
+__all__ = ["BUCKETS", "PAGE_SIZE", "Filters", "Listing", "app_names", "count_buckets", "read_listing"]
+
 PAGE_SIZE = 100
 FEW_MATCHES = 5000
-NEVER = 1e18  # stands for a horizon that never comes (NULL), later than any timestamp
 
 
 @dataclass(frozen=True)
@@ -48,54 +45,6 @@ class Listing:
     matching: int  # tokens under every filter, the state one included
     page: int
     pages: int
-
-
-def _checked(bad_apps: Sequence[int]) -> ColumnElement[bool]:
-    """Not unchecked for a reason other than is_valid (which each bucket tests itself)."""
-    answered = func.coalesce(Token.last_result, "") != "inspector"
-    return and_(answered, Token.app_id.not_in(bad_apps)) if bad_apps else answered
-
-
-def _near(now: float, expiry: float, data_access: float) -> tuple[ColumnElement[bool], ...]:
-    """(inside the window on either horizon, outside it on both): NULL means never expires.
-
-    Only "inside" may use the horizon indexes; "outside" holds nearly every token, so its columns are
-    wrapped (a planner without statistics, SQLite's, would otherwise walk the index for it).
-    """
-    exp, dae = now + expiry, now + data_access
-    inside = or_(Token.expires_at <= exp, Token.data_access_expires_at <= dae)
-    outside = and_(
-        func.coalesce(Token.expires_at, NEVER) > exp,
-        func.coalesce(Token.data_access_expires_at, NEVER) > dae,
-    )
-    return inside, outside
-
-
-def bucket_clauses(h: Horizons, now: float, bad_apps: Sequence[int]) -> dict[str, ColumnElement[bool]]:
-    """A WHERE clause per bucket; together they split the tokens with no overlap.
-
-    `bad_apps`: ids of apps whose inspector credential is refused (their tokens are unchecked).
-    """
-    checked = _checked(bad_apps)
-    # Wrapped: SQLite's planner has no statistics and would walk the is_valid index, true for nearly all.
-    valid = and_(checked, func.coalesce(Token.is_valid, false()) == true())
-    critical, not_critical = _near(now, h.expiry_critical, h.data_access_critical)
-    warning, not_warning = _near(now, h.expiry_warning, h.data_access_warning)
-    failed = Token.last_result.in_(FAILED)
-    unchecked = or_(Token.is_valid.is_(None), Token.last_result == "inspector")
-    return {
-        "invalid": and_(Token.is_valid == false(), checked),
-        "critical": and_(critical, valid),
-        "warning": and_(warning, valid, not_critical),
-        "failing": and_(failed, valid, not_warning),
-        "unchecked": or_(unchecked, Token.app_id.in_(bad_apps)) if bad_apps else unchecked,
-        "ok": and_(valid, not_warning, or_(Token.last_result.is_(None), Token.last_result.not_in(FAILED))),
-    }
-
-
-def bad_app_ids(session: Session) -> list[int]:
-    """Apps whose inspector credential was refused: a tiny table, read once per request."""
-    return list(session.scalars(select(App.id).where(App.inspector_state == "invalid")))
 
 
 def filter_clause(session: Session, filters: Filters) -> ColumnElement[bool]:
@@ -128,10 +77,6 @@ def count_buckets(
     return counts
 
 
-ROW_COLUMNS = STATUS_SELECT
-STATE_OF_BUCKET = {"failing": "ok"}
-
-
 def _soonest() -> ColumnElement[Any]:
     exp, dae = Token.expires_at, Token.data_access_expires_at
     return case((exp.is_(None), dae), (dae.is_(None), exp), (exp < dae, exp), else_=dae)
@@ -153,23 +98,13 @@ def bucket_query(
     MariaDB refuses LIMIT inside IN."""
     order = _order(bucket)
     ids = select(Token.id).where(clause, where).order_by(*order).offset(offset).limit(limit).subquery()
-    stmt = select(*ROW_COLUMNS).join(ids, ids.c.id == Token.id).join(App, Token.app_id == App.id)
+    stmt = select(*STATUS_SELECT).join(ids, ids.c.id == Token.id).join(App, Token.app_id == App.id)
     return stmt.order_by(*order)
-
-
-def status_row(bucket: str, r: Any, now: float) -> StatusRow:
-    """A selected row (ROW_COLUMNS) as the StatusRow the pages and `status` share."""
-    result = "inspector" if r[11] == "invalid" else r[6]
-    state = STATE_OF_BUCKET.get(bucket, bucket)
-    scopes = tuple((r[8] or "").split())
-    mute = mute_of(r[16], r[17], r[18], r[19], now=now)
-    return StatusRow(r[0], r[1], state, r[3], r[4], r[5], result, r[7], scopes, r[9], r[10],
-                     label_pairs(r[12]), r[13], r[14], r[15], *mute)  # fmt: skip
 
 
 def read_listing(session: Session, filters: Filters, h: Horizons, now: float) -> Listing:
     """Counts and the rows of `filters.page`, reading only the buckets that page spans."""
-    clauses = bucket_clauses(h, now, bad_app_ids(session))
+    clauses = bucket_clauses(h, now, list(session.scalars(refused_apps_query())))
     where = filter_clause(session, filters)
     counts = count_buckets(session, clauses, where)
     shown = [filters.state] if filters.state else list(BUCKETS)
@@ -180,7 +115,7 @@ def read_listing(session: Session, filters: Filters, h: Horizons, now: float) ->
             skip -= counts[bucket]
             continue
         stmt = bucket_query(bucket, clauses[bucket], where, skip, PAGE_SIZE - len(rows))
-        rows += [(bucket, status_row(bucket, r, now)) for r in session.execute(stmt)]
+        rows += [(bucket, StatusRow.from_row(r._mapping, h, now)) for r in session.execute(stmt)]
         skip = 0
         if len(rows) >= PAGE_SIZE:
             break

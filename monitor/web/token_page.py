@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from monitor.db.models import Snapshot
-from monitor.state import Horizons
+from monitor.state import Horizons, InspectorState
 from monitor.status import describe_state, until
 from monitor.timefmt import humanize_duration, iso_utc
 from monitor.web.charts import BLUE, PURPLE, timeline
@@ -43,7 +43,7 @@ def _facts(pairs: list[tuple[str, str]]) -> str:
 def _identity(view: TokenView, now: float) -> str:
     row, t = view.row, view.token
     labels = ", ".join(f"{k}={v}" for k, v in row.labels) or "none"
-    refused = " (inspector credential refused)" if view.inspector_state == "invalid" else ""
+    refused = " (inspector credential refused)" if view.inspector_state == InspectorState.INVALID else ""
     who = " / ".join(x or "-" for x in (t.token_type, t.application, t.user_id))
     return _facts([
         ("State", f'<span class="s-{escape(row.state)}">&nbsp;{escape(describe_state(row))}&nbsp;</span>'),

@@ -1,7 +1,8 @@
 """What the page of one token reads: its row, its app, its firing alerts and its newest snapshots.
 
-Three indexed reads (the name's unique index, alerts by token, snapshots by token and time); the history is
-bounded, so a token that changed every hour for a year still makes a small page.
+Four indexed reads (the name's unique index, its StatusRow by primary key, alerts by token, snapshots by
+token and time); the history is bounded, so a token that changed every hour for a year still makes a small
+page.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session, load_only
 
 from monitor.db.models import Alert, App, Snapshot, Token
 from monitor.registry import Change, recent
-from monitor.state import Horizons, token_state
-from monitor.status import StatusRow, label_pairs, mute_of
+from monitor.state import Horizons
+from monitor.state.row import StatusRow
+from monitor.state.sql import STATUS_SELECT
 from monitor.web.charts import Observation
 
 HISTORY_ROWS = 100
@@ -56,24 +58,6 @@ class TokenView:
         ]
 
 
-def _row(token: Token, app: App, h: Horizons, now: float) -> StatusRow:
-    result = "inspector" if app.inspector_state == "invalid" else token.last_result
-    state = token_state(
-        is_valid=token.is_valid,
-        expires_at=token.expires_at,
-        data_access_expires_at=token.data_access_expires_at,
-        last_result=result,
-        horizons=h,
-        now=now,
-    )
-    scopes = tuple((token.scopes or "").split())
-    t = token
-    mute = mute_of(t.muted_until, t.mute_comment, app.muted_until, app.mute_comment, now=now)
-    return StatusRow(t.name, app.name, state.value, t.expires_at, t.data_access_expires_at, t.last_check_at,
-                     result, t.last_error, scopes, t.source, t.invalid_reason, label_pairs(t.labels),
-                     t.last_success_at, t.callback_check_at, t.callback_check_reason, *mute)  # fmt: skip
-
-
 def read_token_view(session: Session, name: str, h: Horizons, now: float) -> TokenView | None:
     """The token called `name` with its alerts and newest HISTORY_ROWS snapshots, or None."""
     stmt = select(Token, App).join(App, Token.app_id == App.id).where(Token.name == name)
@@ -101,4 +85,6 @@ def read_token_view(session: Session, name: str, h: Horizons, now: float) -> Tok
         .limit(HISTORY_ROWS)
     ).all()
     changes = recent(session, token.id, HISTORY_ROWS)
-    return TokenView(_row(token, app, h, now), token, app.inspector_state, alerts, history, changes)
+    stmt = select(*STATUS_SELECT).join(App, Token.app_id == App.id).where(Token.id == token.id)
+    status = StatusRow.from_row(session.execute(stmt).one()._mapping, h, now)
+    return TokenView(status, token, app.inspector_state, alerts, history, changes)

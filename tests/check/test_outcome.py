@@ -1,4 +1,4 @@
-"""monitor.check.outcome.result_rows: what one check writes, as a pure function (no clock, no I/O)."""
+"""monitor.check.outcome.check_write: what one check writes, as a pure function (no clock, no I/O)."""
 
 from __future__ import annotations
 
@@ -38,56 +38,54 @@ def claimed(previous: CheckResult | None = None, **kw: object) -> Claimed:
 
 
 def test_first_valid_answer_sets_the_scope_baseline_and_a_snapshot() -> None:
-    from monitor.check.outcome import result_rows
+    from monitor.check.outcome import check_write
 
-    update, snapshot = result_rows(claimed(), answer(Verdict.VALID), Cadence(), NOW, 0.5)
-    assert update["expected_scopes"] == "threads_basic threads_content_publish"
-    assert (
-        update["scopes_lost"] is False and update["last_error"] is None and update["last_success_at"] == NOW
-    )
-    assert snapshot is not None and snapshot["result"] == "valid"
+    write = check_write(claimed(), answer(Verdict.VALID), Cadence(), NOW, 0.5)
+    assert write.expected_scopes == "threads_basic threads_content_publish"
+    assert write.scopes_lost is False and write.last_error is None and write.last_success_at == NOW
+    assert write.changed and write.observation.result == "valid"
 
 
 def test_a_lost_scope_and_an_unchanged_observation() -> None:
-    from monitor.check.outcome import result_rows
+    from monitor.check.outcome import check_write
 
     prev = answer(Verdict.VALID)
     base = "threads_basic threads_content_publish"
-    update, snapshot = result_rows(
+    write = check_write(
         claimed(prev, expected_scopes=base), answer(Verdict.VALID, ("threads_basic",)), Cadence(), NOW, 0.5
     )
-    assert update["scopes_lost"] is True and snapshot is not None
-    update, snapshot = result_rows(claimed(prev, expected_scopes=base), prev, Cadence(), NOW, 0.5)
-    assert update["scopes_lost"] is False and snapshot is None  # nothing changed: no history row
+    assert write.scopes_lost is True and write.changed
+    write = check_write(claimed(prev, expected_scopes=base), prev, Cadence(), NOW, 0.5)
+    assert write.scopes_lost is False and not write.changed  # nothing changed: no history row
 
 
 def test_a_failure_keeps_the_facts_counts_and_backs_off() -> None:
-    from monitor.check.outcome import result_rows
+    from monitor.check.outcome import check_write
 
     failed = answer(Verdict.ERROR, reason="http_5xx", error_code=1, message="An unexpected error")
     c = claimed(
         answer(Verdict.VALID), consecutive_failures=2, failing_since=NOW - 600, last_success_at=NOW - 900
     )
-    update, _ = result_rows(c, failed, Cadence(min_interval=300, jitter=0), NOW, 0.0)
-    assert update["consecutive_failures"] == 3 and update["failing_since"] == NOW - 600
-    assert update["last_success_at"] == NOW - 900 and update["is_valid"] is True  # last known values kept
-    assert update["last_error"] == "http_5xx: code 1: An unexpected error"
-    assert update["next_check_at"] == NOW + 300 * 4
+    write = check_write(c, failed, Cadence(min_interval=300, jitter=0), NOW, 0.0)
+    assert write.consecutive_failures == 3 and write.failing_since == NOW - 600
+    assert write.last_success_at == NOW - 900 and write.observation.is_valid is True  # last known kept
+    assert write.last_error == "http_5xx: code 1: An unexpected error"
+    assert write.next_check_at == NOW + 300 * 4
 
 
 def test_a_change_of_what_the_alert_rules_read_stamps_updated_at() -> None:
     """The incremental alert evaluation reads the tokens whose `updated_at` moved: a check stamps it when
     the observation changed or a failure began or ended, and leaves it alone otherwise."""
-    from monitor.check.outcome import result_rows
+    from monitor.check.outcome import check_write
 
     prev = answer(Verdict.VALID)
     failed = answer(Verdict.ERROR, reason="http_5xx", error_code=1, message="An unexpected error")
-    same, _ = result_rows(claimed(prev), prev, Cadence(), NOW, 0.5)
-    revoked, _ = result_rows(claimed(prev), answer(Verdict.INVALID, reason="invalid"), Cadence(), NOW, 0.5)
-    first_failure, _ = result_rows(claimed(prev), failed, Cadence(), NOW, 0.5)
-    still_failing, _ = result_rows(claimed(failed, failing_since=NOW - 60), failed, Cadence(), NOW, 0.5)
-    recovered, _ = result_rows(claimed(prev, failing_since=NOW - 60), prev, Cadence(), NOW, 0.5)
-    assert [u["b_changed"] for u in (same, revoked, first_failure, still_failing, recovered)] == [
+    same = check_write(claimed(prev), prev, Cadence(), NOW, 0.5)
+    revoked = check_write(claimed(prev), answer(Verdict.INVALID, reason="invalid"), Cadence(), NOW, 0.5)
+    first_failure = check_write(claimed(prev), failed, Cadence(), NOW, 0.5)
+    still_failing = check_write(claimed(failed, failing_since=NOW - 60), failed, Cadence(), NOW, 0.5)
+    recovered = check_write(claimed(prev, failing_since=NOW - 60), prev, Cadence(), NOW, 0.5)
+    assert [w.changed_at for w in (same, revoked, first_failure, still_failing, recovered)] == [
         None,
         NOW,
         NOW,
@@ -99,7 +97,7 @@ def test_a_change_of_what_the_alert_rules_read_stamps_updated_at() -> None:
 def test_a_healthy_first_answer_stamps_nothing_a_near_or_invalid_one_does() -> None:
     """Most of a fresh fleet's first sweep: a valid token far from both horizons gives the alert rules
     nothing to say, so its first answer leaves `updated_at` alone (time crossings are found by range)."""
-    from monitor.check.outcome import result_rows
+    from monitor.check.outcome import check_write
     from monitor.state import Horizons
 
     h = Horizons()
@@ -111,9 +109,9 @@ def test_a_healthy_first_answer_stamps_nothing_a_near_or_invalid_one_does() -> N
     far, near = valid(30), valid(3)
     invalid = answer(Verdict.INVALID, reason="invalid")
     stamps = [
-        result_rows(claimed(), far, Cadence(), NOW, 0.5, h)[0]["b_changed"],
-        result_rows(claimed(), near, Cadence(), NOW, 0.5, h)[0]["b_changed"],
-        result_rows(claimed(), invalid, Cadence(), NOW, 0.5, h)[0]["b_changed"],
-        result_rows(claimed(), far, Cadence(), NOW, 0.5)[0]["b_changed"],  # thresholds unknown
+        check_write(claimed(), far, Cadence(), NOW, 0.5, h).changed_at,
+        check_write(claimed(), near, Cadence(), NOW, 0.5, h).changed_at,
+        check_write(claimed(), invalid, Cadence(), NOW, 0.5, h).changed_at,
+        check_write(claimed(), far, Cadence(), NOW, 0.5).changed_at,  # thresholds unknown
     ]
     assert stamps == [None, NOW, NOW, NOW]

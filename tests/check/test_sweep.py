@@ -430,21 +430,21 @@ def test_a_result_the_database_refuses_costs_one_token_not_the_batch(
     of the batch are stored and that token records an 'unstorable' check error instead of blocking sweeps."""
     from sqlalchemy.exc import DataError
 
-    from monitor.check import store
+    from monitor.check import writes
 
     fleet.add_app("ok")
     names = fleet.add_tokens("ok", 5)
     poisoned = fleet.rows()[names[2]].id
-    real = store.write_results
+    real = writes.write_results
 
-    def refusing(session, owner, updates, snapshots):  # type: ignore[no-untyped-def]
-        if any(u["b_id"] == poisoned and u["last_result"] != "error" for u in updates):
+    def refusing(session, owner, batch):  # type: ignore[no-untyped-def]
+        if any(w.token_id == poisoned and w.observation.result != "error" for w in batch):
             raise DataError(
                 "UPDATE tokens ...", {}, Exception("value too long for type character varying(16)")
             )
-        return real(session, owner, updates, snapshots)
+        return real(session, owner, batch)
 
-    monkeypatch.setattr(store, "write_results", refusing)
+    monkeypatch.setattr(writes, "write_results", refusing)
     sweeper = fleet.sweeper()
     try:
         stats = sweeper.sweep()

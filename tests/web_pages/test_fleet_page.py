@@ -12,10 +12,12 @@ from dataclasses import replace
 
 import pytest
 from pages_helpers import DAY, NOW, add_apps, add_tokens, migrated, token
+from sqlalchemy import true
 
 from monitor.config.load import DatabaseConfig, HttpConfig, default_config
 from monitor.context import Context
 from monitor.state import Horizons, token_state
+from monitor.state.sql import bucket_clauses, refused_apps_query
 from monitor.web import fleet
 from monitor.web.fleet import BUCKETS, Filters, read_listing
 from monitor.web.overview import read_overview
@@ -65,7 +67,8 @@ def test_buckets_agree_with_token_state(db_url: str) -> None:
         expected[name] = expected_bucket(valid, result, exp, dae, refused)
     add_tokens(sessions, rows)
     with sessions() as s:
-        counts = fleet.count_buckets(s, fleet.bucket_clauses(H, NOW, fleet.bad_app_ids(s)), fleet.true())
+        refused = list(s.scalars(refused_apps_query()))
+        counts = fleet.count_buckets(s, bucket_clauses(H, NOW, refused), true())
         for bucket in BUCKETS:
             listing = read_listing(s, Filters(state=bucket), H, NOW)
             assert counts[bucket] == listing.matching == sum(1 for b in expected.values() if b == bucket)

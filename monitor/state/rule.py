@@ -1,4 +1,8 @@
-"""What a token's latest observation means now: ok, warning, critical, invalid or unchecked. Pure."""
+"""What a token's latest observation means now: ok, warning, critical, invalid or unchecked. Pure.
+
+monitor.state.sql writes the same rule for queries; tests/state/test_sql_forms.py holds the two equal on
+every backend. A change of rule is an edit here and there, nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,29 @@ class State(StrEnum):
 
 
 STATES = tuple(State)
+
+
+class Verdict(StrEnum):
+    """What the latest check said of a token (stored as `tokens.last_result`)."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    INSPECTOR = "inspector"  # the app's inspector credential was refused: no verdict on the token
+    THROTTLED = "throttled"
+    ERROR = "error"
+
+
+class InspectorState(StrEnum):
+    """What the latest check said of an app's inspector credential (stored as `apps.inspector_state`)."""
+
+    OK = "ok"
+    INVALID = "invalid"
+
+
+ANSWERED = (Verdict.VALID, Verdict.INVALID)  # the API said something about the token itself
+FAILED = (Verdict.ERROR, Verdict.THROTTLED)  # no answer this time: the last answer still holds
+# The fleet page's groups, trouble first: a state, or "failing" (an ok token whose latest check failed).
+BUCKETS = ("invalid", "critical", "warning", "failing", "unchecked", "ok")
 
 
 @dataclass(frozen=True)
@@ -47,6 +74,12 @@ def horizon_level(at: float | None, warning: float, critical: float, now: float)
     return State.OK
 
 
+def seen_result(last_result: str | None, inspector_state: str | None) -> str | None:
+    """The token's latest result as the rule reads it: "inspector" while its app's inspector credential is
+    refused (whatever the token's own last check said), else its own."""
+    return Verdict.INSPECTOR if inspector_state == InspectorState.INVALID else last_result
+
+
 def token_state(
     *,
     is_valid: bool | None,
@@ -57,7 +90,7 @@ def token_state(
     now: float,
 ) -> State:
     """The token's state now. An inspector problem makes it unchecked: it is no verdict on the token."""
-    if last_result == "inspector" or is_valid is None:
+    if last_result == Verdict.INSPECTOR or is_valid is None:
         return State.UNCHECKED
     if not is_valid:
         return State.INVALID
@@ -72,6 +105,11 @@ def token_state(
     if State.WARNING in levels:
         return State.WARNING
     return State.OK
+
+
+def bucket_of(state: State, last_result: str | None) -> str:
+    """The fleet page's group of a token in `state` (one of BUCKETS)."""
+    return "failing" if state == State.OK and last_result in FAILED else state.value
 
 
 def mute_in_force(token_until: float | None, app_until: float | None, now: float) -> float | None:

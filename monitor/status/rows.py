@@ -1,0 +1,35 @@
+"""The registry's latest state as rows, worst first: shared by `status`, `check`, the demo and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.db.models import App, Token
+from monitor.state import Horizons, State, trouble_key
+from monitor.state.row import StatusRow
+from monitor.state.sql import STATUS_SELECT
+
+NAMES_PER_QUERY = 1000  # names per IN (...) list: below every database's parameter limit
+_STATUS_QUERY = select(*STATUS_SELECT).join(App, Token.app_id == App.id)
+
+
+def status_rows(
+    session: Session, horizons: Horizons, now: float, names: Collection[str] | None = None
+) -> list[StatusRow]:
+    """Every token's row, worst first; or only the tokens named in `names`, read through the name index
+    (the cost of `check NAME` or `status NAME` does not grow with the fleet)."""
+    if names is None:
+        found = [r._mapping for r in session.execute(_STATUS_QUERY)]
+    else:
+        wanted = sorted(set(names))
+        found = [
+            r._mapping
+            for i in range(0, len(wanted), NAMES_PER_QUERY)
+            for r in session.execute(_STATUS_QUERY.where(Token.name.in_(wanted[i : i + NAMES_PER_QUERY])))
+        ]
+    rows = [StatusRow.from_row(r, horizons, now) for r in found]
+    rows.sort(key=lambda r: (*trouble_key(State(r.state), r.expires_at, r.data_access_expires_at), r.name))
+    return rows
