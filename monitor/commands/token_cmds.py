@@ -15,7 +15,6 @@ from monitor.commands.secret_args import add_secret_options, read_secret
 from monitor.context import Context
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
-from monitor.graph.wire import expiry_word
 from monitor.registry import (
     Change,
     NewToken,
@@ -27,6 +26,7 @@ from monitor.registry import (
     remove_token,
     set_auto_refresh,
 )
+from monitor.state import expiry_word
 from monitor.tables import print_json, render_table
 from monitor.timefmt import iso_utc
 

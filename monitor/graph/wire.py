@@ -130,22 +130,6 @@ FROM_DEBUG, NEVER, FROM_REFRESH, FROM_EXCHANGE = "debug_token", "never", "refres
 BY_DEBUG, BY_ME = "debug_token", "me"
 
 
-def expiry_unknown(expiry_source: str | None, validity_source: str | None) -> bool:
-    """Whether a token without `expires_at` has an unknown expiry rather than none: an answer that could not
-    describe it (GET /me, Instagram's partial debug_token) and no refresh told it yet. Rows checked before
-    migration 0010 have neither source and read as they always did: "never"."""
-    return expiry_source is None and validity_source is not None
-
-
-def expiry_word(
-    expires_at: float | None, expiry_source: str | None, validity_source: str | None
-) -> str | None:
-    """None when there is an expiry, else "never" or "unknown" (what status, history and the page show)."""
-    if expires_at is not None:
-        return None
-    return "unknown" if expiry_unknown(expiry_source, validity_source) else "never"
-
-
 Granular = tuple[tuple[str, tuple[str, ...] | None], ...]  # (scope, target ids or None: every target)
 
 

@@ -62,15 +62,27 @@ def describe_state(row: StatusRow) -> str:
 COLUMNS: dict[str, tuple[str, Callable[[StatusRow, float], str]]] = {
     "name": ("name", lambda r, now: r.name),
     "app": ("app", lambda r, now: r.app),
+    "platform": ("platform", lambda r, now: r.platform),
     "state": ("state", lambda r, now: describe_state(r)),
-    "expires": ("expires", lambda r, now: until(r.expires_at, now)),
+    "expires": ("expires", lambda r, now: r.expiry or until(r.expires_at, now)),
     "data_access": ("data access expires", lambda r, now: until(r.data_access_expires_at, now)),
     "last_check": ("last check", last_check),
     "scopes": ("scopes", lambda r, now: " ".join(r.scopes) or "-"),
     "source": ("source", lambda r, now: r.source or "manual"),
     "detail": ("detail", lambda r, now: r.last_error or "-"),
 }
-STATUS_COLUMNS = ("name", "app", "state", "expires", "data_access", "last_check", "scopes", "source")
+# The platform last: the columns before it read as they always did.
+STATUS_COLUMNS = (
+    "name",
+    "app",
+    "state",
+    "expires",
+    "data_access",
+    "last_check",
+    "scopes",
+    "source",
+    "platform",
+)
 
 
 def status_table(
