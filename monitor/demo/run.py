@@ -190,7 +190,7 @@ class Demo:
         )
 
     def table(self, rows: Sequence[StatusRow], now: float) -> str:
-        columns = ("name", "app", "state", "expires", "data_access", "last_check", "scopes")
+        columns = ("name", "app", "state", "expires", "data_access", "last_check", "scopes", "platform")
         table = status_table(rows, now, colour=use_colour(self.out), columns=columns)
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
         return f"\n--- status at {stamp} UTC ---\n{table}\n"
