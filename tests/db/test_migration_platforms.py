@@ -38,7 +38,8 @@ def test_a_0009_registry_keeps_its_apps_as_threads_apps(engine: Engine) -> None:
         conn.execute(text(TOKEN))
         conn.execute(
             text(
-                "INSERT INTO snapshots (token_id, observed_at, result, fingerprint) VALUES (1, 2.0, 'valid', 'f')"
+                "INSERT INTO snapshots (token_id, observed_at, result, fingerprint)"
+                " VALUES (1, 2.0, 'valid', 'f')"
             )
         )
     migrate.upgrade(engine)
