@@ -35,6 +35,7 @@ from monitor.check.progress import Tick
 from monitor.crypto import Vault
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
+from monitor.graph.platforms import platform_named
 from monitor.graph.results import CheckResult, Verdict
 from monitor.state import Horizons, InspectorState
 
@@ -276,8 +277,9 @@ class Sweeper:
     def _call(self, c: store.Claimed) -> CheckResult:
         try:
             token = self.vault.decrypt(c.secret)
-            platform = self._platforms.get(c.app_id, "threads")
-            return self.client.inspect(platform, token, self._inspectors[c.app_id][1])
+            # The platform composes the client's calls (a wrapped client sees each of them).
+            platform = platform_named(self._platforms.get(c.app_id))
+            return platform.inspect(self.client, token, self._inspectors[c.app_id][1])
         except Exception as exc:  # one unreadable token must not abort the sweep of all the others
             log.error("token %s could not be inspected: %s", c.name, type(exc).__name__)
             return CheckResult(

@@ -196,8 +196,8 @@ class Refresher:
         return False
 
     def _call(self, c: Candidate) -> RefreshResult:
-        platform = c.app.platform if c.app is not None else "threads"
-        result = self.client.renew(platform, self.vault.decrypt(c.secret), c.kind, self._keys(c))
+        platform = platform_named(c.app.platform if c.app is not None else None)
+        result = platform.renew(self.client, self.vault.decrypt(c.secret), c.kind, self._keys(c))
         if self.budget is not None:
             self.budget.refund(max(0, self.calls - result.attempts))
         return result
