@@ -81,7 +81,8 @@ class App(Base):
     muted_until: Mapped[float | None] = mapped_column(Double)
     muted_at: Mapped[float | None] = mapped_column(Double)
     mute_comment: Mapped[str | None] = mapped_column(String(300))
-    platform: Mapped[str] = mapped_column(String(16), default="threads", server_default="threads")  # SPEC 16
+    # SPEC 16 (0010). No Python-side default: a Core insert at an older revision must not name the column.
+    platform: Mapped[str] = mapped_column(String(16), server_default="threads")
 
 
 class Token(MetaFacts, Base):
