@@ -25,8 +25,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
+# Every bench script in groups (bench/run.py: the CPU ones one at a time, the waiting ones together), each
+# writing its JSON record under bench/results/; then `python -m bench.render` renders bench/RESULTS.md.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py; status=$$?; $(BIN)/python -m bench.render; exit $$status
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 from sqlalchemy import create_engine, text
@@ -29,6 +30,9 @@ from monitor.crypto import Vault, create_key_file  # noqa: E402
 from monitor.db import migrate  # noqa: E402
 from monitor.db.session import make_engine, make_sessionmaker, transaction  # noqa: E402
 from monitor.registry import NewToken, add_app, add_tokens  # noqa: E402
+
+if TYPE_CHECKING:
+    from bench.record import Record
 
 DAY = 86400.0
 APP_ID, INSPECTOR = "900001", "BENCH-INSPECTOR-TOKEN"
@@ -165,11 +169,35 @@ def print_table(rows: list[dict]) -> None:
         print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols), flush=True)
 
 
+def record_rows(record: Record, rows: list[dict]) -> None:
+    """Table rows (benchmark, measured, floor, ratio, target, result) into the run's JSON record."""
+    for r in rows:
+        ratio = r.get("ratio", "-")
+        result = str(r.get("result", "-"))
+        record.row(
+            str(r["benchmark"]),
+            measured=f"{r['measured']} ({ratio})" if ratio not in ("-", "", None) else str(r["measured"]),
+            floor=str(r.get("floor", "-")),
+            target=str(r.get("target", "-")),
+            ok=None if result == "-" else result == "pass",
+            raw={k: v for k, v in r.items() if k not in ("benchmark",)},
+        )
+
+
 def bench_main(doc: str | None, run: Callable[[bool], list[dict]], argv: list[str] | None = None) -> int:
-    """The command line every table-printing benchmark shares: `--quick` for small sizes."""
+    """The command line every table-printing benchmark shares: `--quick` for small sizes. The table goes
+    to stdout and, row by row, into the script's JSON record (bench/record.py)."""
     import argparse
+
+    from bench.record import Record
 
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
     parser.add_argument("--quick", action="store_true", help="small sizes: checks that it runs")
-    print_table(run(parser.parse_args(argv).quick))
-    return 0
+    quick = parser.parse_args(argv).quick
+    module = run.__module__ if run.__module__ != "__main__" else Path(sys.argv[0]).stem  # python -m bench.x
+    record = Record(module.rsplit(".", 1)[-1], quick=quick, argv=argv)
+    rows = run(quick)
+    print_table(rows)
+    record_rows(record, rows)
+    record.save()
+    return 0 if record.passed or quick else 1

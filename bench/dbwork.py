@@ -38,6 +38,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from bench.common import database, fill_registry, simulator
+from bench.record import Record
 from monitor.config.load import load_config
 from monitor.daemon.lifecycle import Daemon
 
@@ -59,6 +60,7 @@ class Counter:
     statements: int = 0
     commits: int = 0
     seen: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # executions per distinct statement
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, engine: Engine) -> None:
@@ -68,6 +70,7 @@ class Counter:
     def _statement(self, _conn: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
         with self.lock:
             self.statements += 1
+            self.counts[statement] = self.counts.get(statement, 0) + 1
             if statement not in self.seen:
                 # executemany passes a sequence of parameter sets (a dict for insertmanyvalues' batches)
                 first = many and isinstance(params, (list, tuple)) and params
@@ -95,6 +98,27 @@ def pg_stats(url: str) -> dict[str, int]:
         ).one()
     engine.dispose()
     return {"rows": int(row[0]) + int(row[1]), "commits": int(row[2])}
+
+
+def read_by_relation(url: str) -> dict[str, int]:
+    """Rows read so far per table (sequential) and per index (index entries read), by name."""
+    engine = create_engine(make_url(url))
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        tables = conn.execute(text("SELECT relname, seq_tup_read FROM pg_stat_user_tables")).all()
+        indexes = conn.execute(
+            text("SELECT relname, indexrelname, idx_tup_read FROM pg_stat_user_indexes")
+        ).all()
+    engine.dispose()
+    out = {f"{t} (seq)": int(n or 0) for t, n in tables}
+    out.update({f"{t}.{i}": int(n or 0) for t, i, n in indexes})
+    return out
+
+
+def where_rows_go(before: dict[str, int], after: dict[str, int], checks: int) -> list[str]:
+    """Rows read per check in a window, by table scan and index, largest first."""
+    delta = sorted(((after[k] - before.get(k, 0), k) for k in after), reverse=True)
+    return [f"{n / max(1, checks):8.2f}  {k}" for n, k in delta if n > 0][:12]
 
 
 def table_reads(url: str) -> list[str]:
@@ -151,10 +175,10 @@ def full_scans(engine: Engine, seen: dict[str, Any]) -> list[str]:
     return found
 
 
-def config_text(url: str, key: Path, sim_url: str, interval: str) -> str:
+def config_text(url: str, key: Path, sim_url: str, interval: str, concurrency: int = 32) -> str:
     return (
         f'[database]\nurl = "{url}"\n[security]\nkey_file = "{key}"\n'
-        f'[threads]\nbase_url = "{sim_url}"\nconcurrency = 32\nmax_calls_per_hour = 10000000\n'
+        f'[threads]\nbase_url = "{sim_url}"\nconcurrency = {concurrency}\nmax_calls_per_hour = 10000000\n'
         f'[schedule]\nsweep_interval = "{interval}"\n[http]\nlisten = "127.0.0.1:0"\n'
         '[log]\nlevel = "warning"\n'
     )
@@ -181,7 +205,7 @@ class Window:
 def running(config_file: Path) -> Iterator[tuple[Daemon, Counter]]:
     daemon = Daemon(load_config(str(config_file)))
     counter = Counter()
-    counter.attach(daemon.ctx.engine)
+    counter.attach(daemon.engine)
     daemon.start()
     try:
         yield daemon, counter
@@ -189,7 +213,16 @@ def running(config_file: Path) -> Iterator[tuple[Daemon, Counter]]:
         daemon.stop()
 
 
-def measure(kind: str, n: int, idle: float, trouble: float = 0.0) -> dict[str, Any]:
+def measure(
+    kind: str,
+    n: int,
+    idle: float,
+    trouble: float = 0.0,
+    latency: float = 0.0,
+    concurrency: int = 32,
+    first_only: bool = False,
+    where: bool = False,
+) -> dict[str, Any]:
     """Fill, sweep, idle: the sweep window and the idle window of one fleet size."""
     with tempfile.TemporaryDirectory(prefix="ttm-bench-db") as tmp_s, database(kind, Path(tmp_s)) as url:
         tmp = Path(tmp_s)
@@ -198,26 +231,47 @@ def measure(kind: str, n: int, idle: float, trouble: float = 0.0) -> dict[str, A
         analyze(url)
         filled = time.perf_counter() - started
         pg = url.startswith("postgresql")
-        with simulator(n, expiring=trouble) as sim:
-            (tmp / "config.toml").write_text(config_text(url, tmp / "key", sim.url, "2s"))
+        with simulator(n, latency=latency, expiring=trouble) as sim:
+            (tmp / "config.toml").write_text(config_text(url, tmp / "key", sim.url, "2s", concurrency))
             with running(tmp / "config.toml") as (daemon, counter):
+                # --where: rows read per table and index (reading them adds catalog rows to the counts)
+                relations0 = read_by_relation(url) if pg and where else {}
+                time.sleep(_flush(url) if pg and where else 0.0)
                 before = pg_stats(url) if pg else {}  # from here on: the sweep, not the start-up
-                sweep, _ = _sweep_window(daemon, counter, n, url if pg else None, before)
-                make_due(url)  # a second full sweep by the same, warm daemon: the steady state
-                before = pg_stats(url) if pg else {}
-                warm, after_warm = _sweep_window(daemon, counter, 2 * n, url if pg else None, before)
+                counts0 = dict(counter.counts)
+                sweep, after_first = _sweep_window(daemon, counter, n, url if pg else None, before)
+                spread = where_rows_go(relations0, read_by_relation(url), sweep.checks) if relations0 else []
+                if relations0:  # the idle window starts after that read's own rows were counted
+                    time.sleep(_flush(url))
+                    after_first = pg_stats(url)
+                busiest = sorted(
+                    ((v - counts0.get(k, 0), k) for k, v in dict(counter.counts).items()), reverse=True
+                )[:10]
+                if first_only:  # the latency-bound runs: the first sweep is what they measure
+                    warm, after_warm = sweep, after_first
+                else:
+                    make_due(url)  # a second full sweep by the same, warm daemon: the steady state
+                    before = pg_stats(url) if pg else {}
+                    warm, after_warm = _sweep_window(daemon, counter, 2 * n, url if pg else None, before)
                 idle_w = _idle_window(daemon, counter, idle, url if pg else None, after_warm)
-                scans = full_scans(daemon.ctx.engine, dict(counter.seen))
+                scans = full_scans(daemon.engine, dict(counter.seen))
             tables = table_reads(url) if pg else []
     return {
         "kind": kind,
         "n": n,
+        "latency": latency,
+        "concurrency": concurrency,
+        "first_only": first_only,
         "fill": filled,
         "sweep": sweep,
         "warm": warm,
         "idle": idle_w,
         "scans": scans,
         "tables": tables,
+        "spread": spread,
+        "busiest": [
+            f"{c / max(1, sweep.checks):6.3f}/check  {' '.join(k.split())[:150]}" for c, k in busiest
+        ],
     }
 
 
@@ -301,6 +355,8 @@ def details(r: dict[str, Any]) -> list[str]:
     if r["tables"]:
         lines.append("   rows read by table (fill, sweep and idle): " + ", ".join(r["tables"]))
     lines += [f"   whole-table plan: {s}" for s in r["scans"]] or ["   whole-table plans: none"]
+    lines += ["   first sweep, rows read per check by relation:"] + [f"     {s}" for s in r.get("spread", [])]
+    lines += ["   first sweep, statements run most:"] + [f"     {s}" for s in r.get("busiest", [])]
     return lines
 
 
@@ -318,30 +374,110 @@ def verdict(results: Sequence[dict[str, Any]]) -> tuple[str, bool]:
     return text_, ok
 
 
+TARGET_FIRST = 15.0  # issue 30: rows per check in a latency-bound first sweep
+
+
+def verdict_first(results: Sequence[dict[str, Any]]) -> tuple[str, bool]:
+    pg = [r for r in results if r["sweep"].pg]
+    if not pg:
+        return "no PostgreSQL run: rows-read target not measured", True
+    per = [r["sweep"].pg["rows"] / max(1, r["sweep"].checks) for r in pg]
+    ok = max(per) <= TARGET_FIRST
+    sizes = " / ".join(f"{v:.2f}" for v in per)
+    return (
+        f"rows read per check (1st sweep) {sizes}; target <= {TARGET_FIRST:.0f}: {'pass' if ok else 'FAIL'}",
+        ok,
+    )
+
+
+def record(
+    rec: Record, args: argparse.Namespace, results: Sequence[dict[str, Any]], first_only: bool
+) -> None:
+    for r in results:
+        first, s, i = r["sweep"], r["warm"], r["idle"]
+        setting = f"{r['n']:,} tokens, latency {r['latency'] * 1000:.0f} ms, C = {r['concurrency']}"
+        raw = {
+            "tokens": r["n"],
+            "latency": r["latency"],
+            "concurrency": r["concurrency"],
+            "trouble": args.trouble,
+            "first": vars(first),
+            "steady": vars(s),
+            "idle": vars(i),
+            "full_scans": r["scans"],
+        }
+        if not first.pg:
+            rec.row(
+                f"{r['kind']}: statements per check, {setting}",
+                measured=f"{_per(s.statements, s.checks)} (tx {_per(s.commits, s.checks)})",
+                raw=raw,
+            )
+            continue
+        if first_only:
+            rows = first.pg["rows"] / max(1, first.checks)
+            rec.row(
+                f"PostgreSQL rows read per check, first sweep, {setting}, one daemon",
+                measured=f"{rows:.2f} ({first.checks} checks in {first.seconds:.1f} s)",
+                floor=f"idle: {_per(i.pg.get('rows', 0), i.seconds)} rows/s",
+                target=f"<= {TARGET_FIRST:.0f}",
+                ok=rows <= TARGET_FIRST,
+                raw=raw,
+            )
+        else:
+            rows = s.pg["rows"] / max(1, s.checks)
+            rec.row(
+                f"PostgreSQL rows read per check, steady sweep, {setting}",
+                measured=f"{rows:.2f} (first sweep {_per(first.pg['rows'], first.checks)})",
+                floor=f"idle: {_per(i.pg.get('rows', 0), i.seconds)} rows/s",
+                target=f"< {TARGET_ROWS:.0f}, within {TARGET_FLATNESS:.0f}x across sizes",
+                ok=rows < TARGET_ROWS,
+                raw=raw,
+            )
+    rec.save()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--db", default=os.environ.get("MONITOR_TEST_POSTGRES_URL", "sqlite"))
-    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated fleet sizes")
+    parser.add_argument("--sizes", help="comma-separated fleet sizes (default 1000,10000,100000)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle ticks after the sweep")
     parser.add_argument("--quick", action="store_true", help="200 and 1,000 tokens, 3 s idle")
     parser.add_argument(
         "--trouble", type=float, default=0.1, help="fraction of the fleet inside the expiry warning"
     )
+    parser.add_argument(
+        "--latency-bound",
+        action="store_true",
+        help="issue 30's run: the first sweep only, simulator latency 200 ms, concurrency 4, 300 and 2,400"
+        " tokens (target <= 15 rows per check)",
+    )
+    parser.add_argument(
+        "--where", action="store_true", help="also list rows read per table and index in the first sweep"
+    )
     args = parser.parse_args(argv)
-    sizes = [200, 1000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    first_only = args.latency_bound
+    latency, concurrency = (0.2, 4) if first_only else (0.0, 32)
+    if first_only:
+        sizes = [40, 120] if args.quick else [int(v) for v in (args.sizes or "300,2400").split(",")]
+    else:
+        sizes = (
+            [200, 1000] if args.quick else [int(v) for v in (args.sizes or "1000,10000,100000").split(",")]
+        )
     idle = 3.0 if args.quick else args.idle
     started = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     print(f"# dbwork {started}, nproc {os.cpu_count()}, db {args.db.split(':')[0]}, trouble {args.trouble:g}")
+    rec = Record("dbwork_latency" if first_only else "dbwork", quick=args.quick, module="dbwork")
     results = []
     for n in sizes:
-        results.append(measure(args.db, n, idle, args.trouble))
+        results.append(measure(args.db, n, idle, args.trouble, latency, concurrency, first_only, args.where))
         print(report(results)[-1], flush=True)
     print("\n".join(report(results)))
     for r in results:
         print("\n".join(details(r)))
-    line, ok = verdict(results)
+    line, ok = verdict_first(results) if first_only else verdict(results)
     print(line)
-    return 0 if ok else 1
+    record(rec, args, results, first_only)
+    return 0 if ok or args.quick else 1
 
 
 if __name__ == "__main__":

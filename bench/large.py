@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from sqlalchemy.engine import make_url
 from bench.common import ROOT, SimProcess, database, fill_registry, simulator
 from bench.dbwork import analyze, pg_stats
 from bench.memory import rss_mb
+from bench.record import Record
 from bench.sweep import bare_loop_cpu
 
 TARGET_RSS_MB = 250.0
@@ -235,6 +237,11 @@ def part_two(kind: str, m: int, window: float) -> list[str]:
     return lines
 
 
+def _split(line: str) -> tuple[str, str, str]:
+    parts = re.split(r"\s{2,}", line.strip(), maxsplit=1)
+    return (parts[0], "", parts[1]) if len(parts) == 2 else (line.strip(), "", "-")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--db", default=os.environ.get("MONITOR_TEST_POSTGRES_URL"))
@@ -246,13 +253,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a PostgreSQL URL is needed (--db or MONITOR_TEST_POSTGRES_URL)")
     stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     print(f"# bench.large {stamp}, nproc {os.cpu_count()}, tokens {args.tokens:,}", flush=True)
+    rec = Record("large", quick=args.tokens < 1_000_000)
+    lines: list[str] = []
     if args.tokens:
-        print("\n".join(part_one(args.db, args.tokens)), flush=True)
+        lines += part_one(args.db, args.tokens)
+        print("\n".join(lines), flush=True)
     if args.scale_tokens:
         print(
             f"# scale-out at {args.scale_tokens:,} tokens, L=100 ms, C=4 per daemon, {args.window:.0f} s each"
         )
-        print("\n".join(part_two(args.db, args.scale_tokens, args.window)))
+        more = part_two(args.db, args.scale_tokens, args.window)
+        print("\n".join(more))
+        lines += more
+    for line in lines:  # "what   figures   target: verdict", as printed
+        what, _, rest = _split(line)
+        verdict = "pass" if rest.endswith("pass") else ("FAIL" if rest.endswith("FAIL") else None)
+        rec.row(what, measured=rest, ok=None if verdict is None else verdict == "pass")
+    rec.save()
     return 0
 
 

@@ -33,7 +33,12 @@ from monitor.context import Context  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.models import App, Token  # noqa: E402
 from monitor.db.session import make_engine  # noqa: E402
-from monitor.metrics.exposition import MetricsRegistry, TokenCollector  # noqa: E402
+from monitor.metrics.exposition import (  # noqa: E402
+    MetricsInputs,
+    MetricsRegistry,
+    MetricsSettings,
+    TokenCollector,
+)
 
 DAY = 86400.0
 SCOPES = "threads_basic threads_content_publish threads_manage_insights"
@@ -153,7 +158,8 @@ def measure(url: str | None, tokens: int, mode: str, trouble: float, repeat: int
             metrics=MetricsConfig(per_token=mode, scopes=True),
         )
         ctx = Context(config, clock=lambda: now)
-        collector = TokenCollector(ctx)
+        inputs = MetricsInputs(ctx.engine, MetricsSettings.of(config), clock=ctx.clock)
+        collector = TokenCollector(inputs)
         live = CollectorRegistry()
         live.register(collector)
         families = [_materialised(f) for f in collector.collect()]
@@ -165,7 +171,7 @@ def measure(url: str | None, tokens: int, mode: str, trouble: float, repeat: int
             lambda: generate_latest(floor),
             lambda: list(collector.collect()),
         ]
-        cached = MetricsRegistry(ctx)
+        cached = MetricsRegistry(inputs)
         cached.render()
         runs += [cached.render, lambda: _check_then_render(ctx, cached)]
         scrape, render, build, unchanged, changed = _medians(runs, repeat)
@@ -270,6 +276,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         rows = measure(url, args.tokens, args.mode, args.trouble, args.repeat)
     print(table(rows))
+    from bench.record import Record, plain
+
+    rec = Record("scrape", quick=args.quick)
+    for r in rows:
+        ratio = f" ({r['ratio']:.2f}x)" if r["ratio"] is not None else ""
+        rec.row(
+            f"{r['what']} ({args.db.split(':')[0]}, CPU seconds, median of runs in turns)",
+            measured=f"{r['seconds']:.3f} s{ratio}",
+            floor="the floor row above" if r["ratio"] not in (None, 1.0) else "-",
+            target=r["target"],
+            ok=r["pass"],
+            raw=plain(r),
+        )
+    rec.save()
     return 0 if all(r["pass"] is not False for r in rows) else 1
 
 

@@ -210,6 +210,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"targets: under {TARGET_SECONDS} s and under {TARGET_BYTES // 1024} KiB per page; "
           f"median of {args.repeat} runs after a warm-up; now = {NOW:.0f}")  # fmt: skip
     print(table(rows))
+    from bench.record import Record, plain
+
+    rec = Record("status_page", quick=args.tokens < 100_000)
+    for r in rows:
+        size = f", {r['bytes'] / 1024:.1f} KiB" if "bytes" in r else ""
+        rec.row(
+            f"{r['what']}, {args.tokens:,} tokens, {r['backend']}",
+            measured=f"{r['seconds']:.3f} s{size}",
+            target=f"< {TARGET_SECONDS} s, < {TARGET_BYTES // 1024} KiB" if "pass" in r else "-",
+            ok=r.get("pass"),
+            raw=plain(r),
+        )
+    rec.save()
     return 0 if all(r.get("pass") is not False for r in rows) else 1
 
 

@@ -39,9 +39,9 @@ from monitor.crypto import VaultError
 from monitor.daemon.lifecycle import DaemonError
 from monitor.db.migrate import SchemaOutdated
 from monitor.db.session import DatabaseError, sqlite_path
-from monitor.importfile import ImportFileError
-from monitor.redact import protect_logs
+from monitor.redact import first_line, protect_logs
 from monitor.registry import RegistryError
+from monitor.registry.importfile import ImportFileError
 from monitor.tables import PrintableStream
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -174,8 +174,7 @@ def _db_reason(exc: SQLAlchemyError, url: str | None) -> str:
     driver's message ("connection refused", "file is not a database"), never the statement, its
     parameters or the URL (it may hold a password); a SQLite file is named by its path."""
     orig = getattr(exc, "orig", None)
-    lines = str(orig).strip().splitlines() if orig is not None else []
-    text = lines[0] if lines else type(exc).__name__
+    text = (first_line(exc) if orig is not None else "") or type(exc).__name__
     if "no such table" in text or "does not exist" in text or "doesn't exist" in text:
         text += " (run `threads-token-monitor migrate`)"
     with contextlib.suppress(ValueError, SQLAlchemyError):

@@ -11,18 +11,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.load import Config
-from monitor.config.secret_values import config_secrets
+from monitor.config.secret_values import all_secrets
 from monitor.crypto import Vault
 from monitor.db.migrate import ensure_current
 from monitor.db.session import make_engine, make_sessionmaker
-from monitor.notify import secrets_of
 from monitor.state import Horizons
 
-
-def all_secrets(config: Config) -> list[str]:
-    """Every secret `config` holds, its notifiers' included, in the forms the product sends them: what
-    logs, stored errors and printed messages are redacted of, whichever component's text carries it."""
-    return [*config_secrets(config), *(s for n in config.notifiers for s in secrets_of(n))]
+__all__ = ["Context", "all_secrets"]
 
 
 @dataclass

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+S_contra = TypeVar("S_contra", contravariant=True)
 
 
 @dataclass(frozen=True)
@@ -17,16 +19,17 @@ class Job:
     first_delay: float = 0.0
 
 
-class Component(Protocol):
-    """A part of the daemon (alerting, refresh, sources). Built with the things it uses as arguments;
-    the daemon only schedules its jobs, passes a reloaded config, and stops it in two steps."""
+class Component(Protocol[S_contra]):
+    """A part of the daemon (alerting, refresh, sources, callbacks). Built with the things it uses as
+    arguments and its own frozen settings (`S_contra`); the daemon only schedules its jobs, hands it its
+    part of a reloaded configuration, and stops it in two steps."""
 
     def jobs(self) -> list[Job]:
         """The jobs to schedule (intervals may follow the config: asked again after a reload)."""
         ...
 
-    def reload(self, config: Any) -> None:
-        """Apply a new, already validated configuration."""
+    def reload(self, settings: S_contra) -> None:
+        """Apply new, already validated settings (from a reloaded configuration)."""
         ...
 
     def stop(self) -> None:

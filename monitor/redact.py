@@ -19,7 +19,8 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 __all__ = [
     "LOG_FILTER", "MAX_LINE", "REDACTED", "RedactingFilter", "Redactor", "credential_forms", "error_line",
-    "protect_logs", "record_extras", "redact", "redact_url", "secret_variants", "url_secrets",
+    "first_line", "protect_logs", "record_extras", "redact", "redact_url", "secret_variants", "shown_error",
+    "url_secrets",
 ]  # fmt: skip
 
 REDACTED = "[redacted]"
@@ -150,13 +151,24 @@ def protect_logs(secrets: Iterable[str | None]) -> None:
             handler.addFilter(LOG_FILTER)
 
 
+def shown_error(exc: BaseException) -> BaseException:
+    """The exception whose text may be shown: for a database error the driver's (SQLAlchemy's own text
+    carries the SQL statement and its parameters), else `exc` itself."""
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError/StatementError wrap the driver's exception
+    return orig if isinstance(orig, BaseException) else exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of `shown_error(exc)`'s text ("" when it has none); not yet redacted."""
+    lines = str(shown_error(exc)).strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def error_line(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
     """One log-safe line: the exception's type and first line; for a database error, the driver's first line
-    (never the SQL statement or its parameters); secrets redacted; at most MAX_LINE characters."""
-    orig = getattr(exc, "orig", None)  # SQLAlchemy's DBAPIError/StatementError wrap the driver's exception
-    shown = orig if isinstance(orig, BaseException) else exc
-    lines = str(shown).strip().splitlines()
-    line = f"{type(shown).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    (never the SQL statement or its parameters); secrets redacted; at most MAX_LINE characters. The one
+    way the product turns an exception into text for a log, a stored error or a message."""
+    line = f"{type(shown_error(exc)).__name__}: {first_line(exc)}".rstrip(": ")
     return redact(line, secrets)[:MAX_LINE]
 
 

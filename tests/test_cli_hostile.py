@@ -14,7 +14,7 @@ import pytest
 from conftest import write_config
 
 from monitor.cli import main
-from monitor.importfile import MAX_LINE
+from monitor.registry.importfile import MAX_LINE
 
 SCRIPT = Path(sys.executable).parent / "threads-token-monitor"
 

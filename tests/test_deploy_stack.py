@@ -145,15 +145,21 @@ def alertmanager(tmp_path: Path, receiver: HttpReceiver) -> Iterator[str]:
 def prometheus(tmp_path: Path, alertmanager: str) -> Iterator[str]:
     """deploy/prometheus/prometheus.yml scraping an Exporter every second, alerting to `alertmanager`."""
     exporter = Exporter(exposition)
+    try:
+        yield from run_prometheus(tmp_path, exporter.address, alertmanager.removeprefix("http://"))
+    finally:
+        exporter.close()
+
+
+def run_prometheus(tmp_path: Path, target: str, alertmanager: str) -> Iterator[str]:
+    """deploy/prometheus/prometheus.yml scraping `target` every second, alerting to `alertmanager`."""
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8"))
     config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
     config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config["rule_files"]]
-    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
-        alertmanager.removeprefix("http://")
-    ]
+    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [alertmanager]
     (job,) = config["scrape_configs"]
     job.update(scrape_interval="1s", scrape_timeout="1s")
-    job["static_configs"][0]["targets"] = [exporter.address]
+    job["static_configs"][0]["targets"] = [target]
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     port = free_port()
@@ -165,10 +171,7 @@ def prometheus(tmp_path: Path, alertmanager: str) -> Iterator[str]:
         # Alerts evaluated before the Alertmanager is discovered are sent again after this, not after 1 min.
         "--rules.alert.resend-delay=1s",
     ]
-    try:
-        yield from _serve(args, f"http://127.0.0.1:{port}")
-    finally:
-        exporter.close()
+    yield from _serve(args, f"http://127.0.0.1:{port}")
 
 
 def _prometheus_alerts(url: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from helpers_config import EXAMPLE, flatten
+from helpers_metrics import metrics_inputs
 
 from monitor.cli import build_parser
 from monitor.config.load import config_keys, parse_config
@@ -133,7 +134,7 @@ def test_every_exported_metric_is_in_the_metrics_table(tmp_path: Path) -> None:
     try:
         migrate.upgrade(ctx.engine)
         seed(Simulator(), ctx, now=1_800_000_000.0)  # tokens, so the per-token families are collected too
-        registry, _ = build_metrics(ctx, version="test")
+        registry, _ = build_metrics(metrics_inputs(ctx), version="test")
         exported = {fam.name + ("_total" if fam.type == "counter" else "") for fam in registry.collect()}
     finally:
         ctx.close()

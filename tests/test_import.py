@@ -14,7 +14,7 @@ from support import statements
 from monitor.cli import main
 from monitor.crypto import fingerprint
 from monitor.db.models import Token
-from monitor.importfile import ImportFileError, read_import_file
+from monitor.registry.importfile import ImportFileError, read_import_file
 
 # 10,000 rows: about 35 statements today; one per row (10,000+) is what this bound exists to catch.
 IMPORT_STATEMENTS = 1_000

@@ -56,6 +56,7 @@ def tracked(*patterns: str) -> list[str]:
 class Artifacts:
     sdist: Path
     wheel: Path
+    commit: str  # of the checkout they were built from
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
         if (ROOT / name).is_file():
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, tree / name)
+    # A checkout of its own, so the build finds a commit to write into the package (monitor/REVISION).
+    git = ["git", "-C", str(tree), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "--no-gpg-sign", "-m", "packaging test"]):
+        subprocess.run([*git, *args], check=True, capture_output=True, timeout=120)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True, timeout=60)
     dist = tmp_path_factory.mktemp("dist")
     # --no-isolation: the build backend comes from the test extras instead of a download per run.
     done = subprocess.run(
@@ -97,7 +103,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     (sdist,) = dist.glob("*.tar.gz")
     (wheel,) = dist.glob("*.whl")
-    return Artifacts(sdist, wheel)
+    return Artifacts(sdist, wheel, head.stdout.strip())
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +200,25 @@ def test_the_installed_package_is_not_the_source_tree(installed: Installed) -> N
     module_file, path = where.splitlines()
     assert Path(module_file).is_relative_to(installed.venv)
     assert str(ROOT) not in path
+
+
+def test_the_installed_package_knows_the_commit_it_was_built_from(
+    artifacts: Artifacts, installed: Installed
+) -> None:
+    """setup.py writes the commit into the sdist (REVISION) and from there into the wheel; build_info's
+    `revision` reads it back."""
+    with tarfile.open(artifacts.sdist) as sdist:
+        stored = [name for name in sdist.getnames() if name.endswith("/REVISION")]
+    assert len(stored) == 1, stored
+    revision = subprocess.run(
+        [str(installed.python), "-c", "from monitor.metrics.runtime import build_revision as b; print(b())"],
+        cwd=installed.workdir,
+        env=installed.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert revision == artifacts.commit and re.fullmatch(r"[0-9a-f]{40}", revision)
 
 
 def test_version_from_the_script_and_from_python_m(installed: Installed) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from support import free_port
 
-from monitor.alerting.job import AlertsComponent
+from monitor.alerting.job import AlertsComponent, AlertSettings
 from monitor.alerting.rules import AlertState, Desired, TokenFacts, step, token_alerts
 from monitor.callbacks import CallbackServer, sign_request
 from monitor.callbacks.signed import SignedRequestError, verify_callback
@@ -205,7 +205,7 @@ def queue_event(sessions: sessionmaker[Session]) -> None:
 
 def test_alerts_are_grouped_for_30_seconds(config: Config, sessions: sessionmaker[Session]) -> None:
     queue_event(sessions)
-    component = AlertsComponent(sessions, config, owner="test", clock=lambda: NOW)
+    component = AlertsComponent(sessions, AlertSettings.of(config), owner="test", clock=lambda: NOW)
     try:
         assert component.group(NOW + 29) == 0
         assert component.group(NOW + 30) == 1
@@ -221,7 +221,7 @@ def test_an_undelivered_notification_is_dropped_at_24_hours(
     now = [float(NOW)]
     outcomes: list[str] = []
     queue_event(sessions)
-    component = AlertsComponent(sessions, config, owner="test", clock=lambda: now[0])
+    component = AlertsComponent(sessions, AlertSettings.of(config), owner="test", clock=lambda: now[0])
     component.outbox.on_outcome = lambda notifier, outcome: outcomes.append(outcome)
 
     def deliver(at: float) -> str:

@@ -51,3 +51,5 @@ def test_relative() -> None:
     assert relative(NOW + 86400 + 4 * 3600, NOW) == "in 1 day 4 hours"
     assert relative(NOW - 2 * 3600, NOW) == "2 hours ago"
     assert relative(NOW + 0.5, NOW) == "now"
+    assert relative(NOW - 3 * 86400, NOW) == "3 days ago"
+    assert relative(NOW + 3 * 86400, NOW) == "in 3 days"

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from monitor.alerting.ladder import OPEN
 from monitor.alerting.rules import Desired, TokenFacts, app_alerts, source_alerts, token_alerts
 from monitor.config.load import AlertsConfig
+from monitor.db.chunks import in_chunks
 from monitor.db.models import Alert, App, Source, Token
 from monitor.state import Horizons
 from monitor.state.sql import inspector_refused, trouble
@@ -29,7 +30,6 @@ __all__ = [
 ]
 __all__ += ["trouble_ids", "written_since"]
 
-CHUNK = 500
 
 _FACT_COLUMNS = (
     Token.id,
@@ -138,8 +138,8 @@ def token_desired(
 def facts_of(session: Session, ids: Sequence[int], facts: MutableMapping[int, TokenFacts]) -> None:
     """Add the facts of the tokens `ids` (chunked) to `facts`."""
     wanted = sorted(set(ids) - set(facts))
-    for i in range(0, len(wanted), CHUNK):
-        facts.update((t.id, t) for t in read_facts(session, Token.id.in_(wanted[i : i + CHUNK])))
+    for chunk in in_chunks(wanted):
+        facts.update((t.id, t) for t in read_facts(session, Token.id.in_(chunk)))
 
 
 def subject_desired(session: Session) -> dict[str, Desired]:

@@ -31,10 +31,10 @@ from monitor.alerting.desired import (
 )
 from monitor.alerting.ladder import OPEN, AlertState, Desired, resolves, step
 from monitor.alerting.mutes import Mutes, read_mutes
-from monitor.alerting.outbox import CHUNK
 from monitor.alerting.reasons import resolution_reason
 from monitor.alerting.rules import TokenFacts, alert_key
 from monitor.config.load import AlertsConfig
+from monitor.db.chunks import in_chunks
 from monitor.db.models import Alert, AlertEventRow, App, Token
 
 __all__ = ["SLACK", "Evaluation", "desired_alerts", "evaluate", "timely_ids", "trouble_ids", "written_since"]
@@ -69,8 +69,7 @@ def _incremental(
     desired = subject_desired(session)
     rows = open_alerts(session, Alert.token_id.is_(None))
     order = sorted(ids)
-    for i in range(0, len(order), CHUNK):
-        chunk = order[i : i + CHUNK]
+    for chunk in in_chunks(order):
         desired.update(token_desired(session, cfg, now, Token.id.in_(chunk), facts))
         rows.update(open_alerts(session, Alert.token_id.in_(chunk)))
     out.tokens = len(ids)
@@ -132,10 +131,8 @@ def evaluate(
     else:
         desired, rows = _incremental(session, cfg, since, now, seen or {}, result, facts)
     missing = [k for k in desired if k not in rows]
-    for i in range(0, len(missing), CHUNK):
-        rows.update(
-            (a.key, a) for a in session.scalars(select(Alert).where(Alert.key.in_(missing[i : i + CHUNK])))
-        )
+    for chunk in in_chunks(missing):
+        rows.update((a.key, a) for a in session.scalars(select(Alert).where(Alert.key.in_(chunk))))
     ctx = _context(session, cfg, now, desired, rows, facts)
     result.desired, events = len(desired), []
     for key in rows.keys() | desired.keys():

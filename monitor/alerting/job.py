@@ -14,20 +14,30 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerting.evaluate import Evaluation, evaluate
 from monitor.alerting.outbox import Outbox, build_notifiers, enqueue_pending
-from monitor.config.load import Config
-from monitor.context import all_secrets
+from monitor.config.load import AlertsConfig, Config, NotifierConfig
+from monitor.config.secret_values import all_secrets
 from monitor.db.models import Alert, Notification
 from monitor.jobs import Job
 from monitor.notify.relay import relay_notifiers
 
-__all__ = ["FULL_EVERY", "AlertsComponent", "Evaluation", "LockBusy", "evaluate", "exclusive"]
+__all__ = [
+    "FULL_EVERY",
+    "AlertSettings",
+    "AlertsComponent",
+    "Evaluation",
+    "LockBusy",
+    "evaluate",
+    "exclusive",
+]
 
 log = logging.getLogger("monitor.alerts")
 
@@ -79,30 +89,63 @@ def forward_url(config: Config) -> str | None:
     return config.callbacks.forward_url if config.callbacks is not None else None
 
 
+@dataclass(frozen=True)
+class AlertSettings:
+    """What alerting reads of the configuration: the [alerts] section, the notifiers (and the relay of
+    [callbacks] forward_url), the status page's address for links, the sweep interval (evaluation follows
+    it) and every secret of the configuration (what notification errors are redacted of)."""
+
+    alerts: AlertsConfig = AlertsConfig()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    forward_url: str | None = None
+    external_url: str = ""
+    sweep_interval: float = 60.0
+    secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, config: Config) -> AlertSettings:
+        return cls(
+            alerts=config.alerts,
+            notifiers=config.notifiers,
+            forward_url=forward_url(config),
+            external_url=config.http.external_url,
+            sweep_interval=config.schedule.sweep_interval,
+            secrets=tuple(all_secrets(config)),
+        )
+
+
+class NotificationCounter(Protocol):
+    """Where delivery outcomes are counted (monitor.metrics.Events)."""
+
+    def notification(self, notifier: str, outcome: str) -> None: ...
+
+
 class AlertsComponent:
     """Jobs: `alerts` (evaluate, then group), `deliver` (the outbox) and a daily prune of old history."""
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        config: Config,
+        settings: AlertSettings,
         *,
         owner: str,
         clock: Callable[[], float] = time.time,
-        events: Any = None,
+        events: NotificationCounter | None = None,
         notify_stream: Any = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
-        self.sessions, self.config, self.clock = sessions, config, clock
+        self.sessions, self.settings, self.clock = sessions, settings, clock
         self.notify_stream = notify_stream
         on_outcome = events.notification if events is not None else None
         self.outbox = Outbox(
             sessions,
-            build_notifiers(config.notifiers, notify_stream) | relay_notifiers(forward_url(config)),
+            build_notifiers(settings.notifiers, notify_stream) | relay_notifiers(settings.forward_url),
             owner=owner,
-            ttl=config.alerts.notification_ttl,
+            ttl=settings.alerts.notification_ttl,
             clock=clock,
             on_outcome=on_outcome,
-            secrets=all_secrets(config),
+            secrets=list(settings.secrets),
+            registry=registry,
         )
         self._last_eval = float("-inf")
         self._since: float | None = None  # the `now` of the last evaluation; None: the next one is full
@@ -112,10 +155,10 @@ class AlertsComponent:
     def eval_interval(self) -> float:
         # Often enough that evaluation lag + the 1 s grouping tick stay within 5 s of the latency budget
         # (sweep_interval + group_wait + 5 s); at 100,000 tokens with 1,000 firing one pass takes ~0.35 s.
-        return max(1.0, min(self.config.schedule.sweep_interval, 3.0))
+        return max(1.0, min(self.settings.sweep_interval, 3.0))
 
     def jobs(self) -> list[Job]:
-        tick = max(0.5, min(1.0, self.config.alerts.group_wait))
+        tick = max(0.5, min(1.0, self.settings.alerts.group_wait))
         return [
             Job("alerts", self.tick, tick),
             Job("deliver", self.deliver_round, 2.0, first_delay=1.0),
@@ -130,7 +173,7 @@ class AlertsComponent:
             full = self._since is None or now - self._last_full >= FULL_EVERY
             try:
                 with exclusive(self.sessions, "alerts") as s:
-                    result = evaluate(s, self.config.alerts, now, None if full else self._since, self._seen)
+                    result = evaluate(s, self.settings.alerts, now, None if full else self._since, self._seen)
             except LockBusy:
                 log.info("alerts: another daemon is evaluating; skipping this tick")
                 return
@@ -149,11 +192,12 @@ class AlertsComponent:
             self.deliver(wait=TICK_WAIT)
 
     def group(self, now: float) -> int:
-        a = self.config.alerts
+        settings = self.settings
         try:
             with exclusive(self.sessions, "group") as s:
-                url = self.config.http.external_url
-                return enqueue_pending(s, self.config.notifiers, now, a.group_wait, url)
+                return enqueue_pending(
+                    s, settings.notifiers, now, settings.alerts.group_wait, settings.external_url
+                )
         except LockBusy:
             return 0  # another daemon is grouping these very events
 
@@ -174,13 +218,14 @@ class AlertsComponent:
                 delete(Notification).where(Notification.status != "pending", Notification.created_at < cutoff)
             )
 
-    def reload(self, config: Config) -> None:
-        self.config = config
+    def reload(self, settings: AlertSettings) -> None:
+        """New thresholds, notifiers and TTL apply from the next tick; the next evaluation is a full one."""
+        self.settings = settings
         self._since = None  # thresholds may have changed: the next evaluation looks at every token again
-        self.outbox.ttl = config.alerts.notification_ttl
-        relay = relay_notifiers(forward_url(config))
-        notifiers = build_notifiers(config.notifiers, self.notify_stream) | relay
-        self.outbox.replace_notifiers(notifiers, all_secrets(config))
+        self.outbox.ttl = settings.alerts.notification_ttl
+        relay = relay_notifiers(settings.forward_url)
+        notifiers = build_notifiers(settings.notifiers, self.notify_stream) | relay
+        self.outbox.replace_notifiers(notifiers, list(settings.secrets))
 
     def stop(self) -> None:
         """Nothing to stop claiming: a tick is one short transaction, delivery ends with `close`."""

@@ -19,11 +19,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor import retry
 from monitor.alerting.channels import counted_as, due_channels
-from monitor.alerting.routing import CHUNK, enqueue_pending, group_key, route
+from monitor.alerting.durations import DeliveryDurations
+from monitor.alerting.routing import enqueue_pending, group_key, route
 from monitor.db.models import Notification
 from monitor.db.session import transaction
 from monitor.notify import (
@@ -37,20 +40,19 @@ from monitor.redact import Redactor
 
 log = logging.getLogger("monitor.outbox")
 
-__all__ = ["BACKOFF_CAP", "BACKOFF_FIRST", "CHUNK", "DeliveryStats", "Outbox", "backoff", "build_notifiers"]
+__all__ = ["BACKOFF_CAP", "BACKOFF_FIRST", "DeliveryStats", "Outbox", "backoff", "build_notifiers"]
 __all__ += ["enqueue_pending", "group_key", "route"]  # grouping lives in routing.py
 
-BACKOFF_FIRST, BACKOFF_CAP = 10.0, 600.0
+BACKOFF_FIRST, BACKOFF_CAP, BACKOFF_JITTER = 10.0, 600.0, 0.2
 
 
 # --- delivery ------------------------------------------------------------------------------------------
 
 
 def backoff(attempts: int, retry_after: float | None, rand: float) -> float:
-    """Seconds until the next attempt after `attempts` failures: 10 s doubling to 10 min, jittered by up to
-    -20 %..+20 % (`rand` in [0, 1)), and never sooner than the server's `retry_after`."""
-    base = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** min(max(attempts - 1, 0), 20))
-    delay = min(BACKOFF_CAP, base * (0.8 + 0.4 * rand))
+    """Seconds until the next attempt after `attempts` failures: 10 s doubling to 10 min, shortened by up to
+    20 % (jitter, `rand` in [0, 1)), and never sooner than the server's `retry_after`."""
+    delay = retry.backoff(attempts, BACKOFF_FIRST, BACKOFF_CAP, jitter=BACKOFF_JITTER, rand=rand)
     return max(delay, retry_after or 0.0)
 
 
@@ -106,8 +108,11 @@ class Outbox:
         batch: int = 20,
         lease: float = 300.0,
         secrets: Iterable[str] = (),
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.sessions, self.owner, self.ttl = sessions, owner, ttl
+        self.durations = DeliveryDurations(registry)
+        self.durations.known(notifiers)
         # Every configured secret, not just the failing notifier's: one receiver may echo another's.
         self.redact = Redactor(secrets)
         self.notifiers: dict[str, Notifier] = dict(notifiers)
@@ -121,6 +126,7 @@ class Outbox:
     def replace_notifiers(self, notifiers: Mapping[str, Notifier], secrets: Iterable[str] = ()) -> None:
         """Swap in notifiers built from a reloaded config (and its secrets); the old ones are closed."""
         self.redact = Redactor(secrets)
+        self.durations.known(notifiers)
         with self._turn:
             old, self.notifiers = self.notifiers, dict(notifiers)
             for name, notifier in old.items():
@@ -227,7 +233,8 @@ class Outbox:
                 self._finish(row, status="dropped", outcome="dropped", stats=stats, now=now)
                 continue
             try:
-                notifier.send(Message.from_json(row.payload))
+                with self.durations.attempt(counted_as(self.notifiers, row.notifier)):
+                    notifier.send(Message.from_json(row.payload))
             except NotifyError as exc:
                 error = self.redact(exc.message)
                 if exc.permanent:

@@ -11,13 +11,12 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from monitor.db.chunks import in_chunks
 from monitor.db.models import AlertEventRow, Notification
 from monitor.notify import AlertEvent, Message, NotifierSettings, accepts
 from monitor.notify.base import SEVERITY_RANK
 
 log = logging.getLogger("monitor.outbox")
-
-CHUNK = 500
 
 
 # --- grouping ------------------------------------------------------------------------------------------
@@ -76,8 +75,8 @@ def enqueue_pending(
     if messages:
         session.execute(insert(Notification), [_row(m, now) for m in messages])
     ids = [r.id for r in rows]
-    for i in range(0, len(ids), CHUNK):
-        session.execute(delete(AlertEventRow).where(AlertEventRow.id.in_(ids[i : i + CHUNK])))
+    for chunk in in_chunks(ids):
+        session.execute(delete(AlertEventRow).where(AlertEventRow.id.in_(chunk)))
     log.info("grouped %d alert event(s) into %d notification(s)", len(events), len(messages))
     return len(messages)
 

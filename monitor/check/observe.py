@@ -12,6 +12,7 @@ from typing import Any
 
 from monitor.graph.results import CheckResult
 from monitor.graph.wire import BY_DEBUG, BY_ME, Granular, TokenInfo
+from monitor.retry import backoff
 from monitor.state import ANSWERED, FAILED, Verdict
 
 TRANSIENT = FAILED  # no answer this time, nothing learnt
@@ -211,8 +212,7 @@ def next_check_at(
     lo, hi = cadence.min_interval, max(cadence.min_interval, cadence.max_interval)
     floor = lo  # the earliest allowed check, jitter included
     if result in (*FAILED, Verdict.INSPECTOR):
-        steps = max(0, consecutive_failures - 1)
-        interval = min(hi, lo * (2 ** min(steps, 30)))
+        interval = backoff(consecutive_failures, lo, hi)  # jitter comes below, for every kind of interval
         if retry_after:
             floor = max(lo, min(retry_after, hi))  # the server asked us to wait: jitter must not undercut it
             interval = max(interval, floor)

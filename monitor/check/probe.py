@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.check.observe import ANSWERED, Cadence
 from monitor.graph.results import CheckResult, Verdict
+from monitor.retry import backoff
 
 # None: call freely. (gate, True): this check is the app's probe and opens the gate when done.
 # (gate, False): wait for the probe; if it found an inspector problem, reuse its answer.
@@ -74,9 +75,8 @@ class InspectorProbes:
                 self._failed[app_id] = result
                 self._answering.discard(app_id)
                 failures = self.suspect[app_id] = self.suspect.get(app_id, 0) + 1
-                steps = min(failures - 1, 20)
-                backoff = min(cadence.max_interval, cadence.min_interval * 2**steps)
-                self.probe_at[app_id] = now + backoff
+                wait = backoff(failures, cadence.min_interval, cadence.max_interval)
+                self.probe_at[app_id] = now + wait
             elif result.verdict in ANSWERED:
                 self._failed.pop(app_id, None)
                 self._answering.add(app_id)

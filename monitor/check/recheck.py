@@ -15,6 +15,7 @@ import threading
 from sqlalchemy.orm import Session
 
 from monitor.check import store
+from monitor.check.settings import SweepSettings
 from monitor.check.sweep import CheckOutcome, Claim, Sweeper
 from monitor.graph.budget import BudgetShare, CallBudget
 from monitor.redact import error_line
@@ -66,9 +67,8 @@ class Rechecker:
     def run(self) -> list[CheckOutcome]:
         """Check every queued token this process can claim within the budget; what was checked."""
         outcomes: list[CheckOutcome] = []
-        # A reload changes the main sweeper's schedule, lease and alert thresholds: follow it.
-        self.sweeper.cadence, self.sweeper.lease = self.main.cadence, self.main.lease
-        self.sweeper.horizons = self.main.horizons
+        main = self.main  # a reload of the main sweeper applies here too
+        self.sweeper.reload(SweepSettings(main.cadence, main.lease, main.horizons))
         while not self._stop.is_set() and not self.main.stopping.is_set():
             size = self._room()
             if size <= 0:
@@ -93,6 +93,11 @@ class Rechecker:
             return store.claim_rechecks(s, owner, now, lease, size)
 
         return claim
+
+    def reload(self, share: float) -> None:
+        """A reloaded `recheck_share`: queued checks may spend this fraction of the call budget."""
+        if self.budget_share is not None:
+            self.budget_share.fraction = share
 
     def wake(self) -> None:
         self._wake.set()

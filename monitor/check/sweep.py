@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check import store, writes
+from monitor.check.arrivals import Arrivals
 from monitor.check.observe import Cadence
 from monitor.check.outcome import (
     UNSTORABLE,
@@ -32,6 +33,7 @@ from monitor.check.outcome import (
 )
 from monitor.check.probe import Gate, InspectorProbes, opener
 from monitor.check.progress import Tick
+from monitor.check.settings import SweepSettings
 from monitor.crypto import Vault
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
@@ -75,40 +77,44 @@ class Sweeper:
         self.clock, self.rand = clock, rand
         self.on_check = on_check or (lambda result, duration: None)
         self.on_progress = on_progress or (lambda: None)
-        # horizons: the alert thresholds (check.outcome.quiet_first); None: every change stamps updated_at
-        self.write_batch, self.horizons = write_batch, horizons
-        self.claim_size = max(64, concurrency * 8)
+        self.write_batch, self.horizons = write_batch, horizons  # horizons: see SweepSettings
+        self.claim_size = max(256, concurrency * 8)  # a claim's ~4 statements are paid per claim
         self.stopping = threading.Event()
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
         self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
         self._platforms: dict[int, str] = {}  # app id -> its platform (monitor.graph.platforms)
-        # Apps whose inspector credential was refused: one probe token per app and backoff until it answers
-        # again, instead of one wasted call per token.
+        self.app_names: dict[int, str] = {}  # app id -> name, for the log
+        # Refused inspector credentials: one probe token per app and backoff, not one wasted call per token.
         self.probes = InspectorProbes()
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
 
-    # --- public ------------------------------------------------------------------------------------
+    def reload(self, settings: SweepSettings) -> None:
+        """A reloaded schedule, lease and thresholds apply from the next claim."""
+        self.cadence, self.lease, self.horizons = settings.cadence, settings.lease, settings.horizons
 
     def sweep(self) -> SweepStats:
         """Inspect every due token (until none is due, the budget runs out, or stop() is called)."""
         stats = SweepStats()
         pending: set[Future[CheckOutcome]] = set()
-        done: list[CheckOutcome] = []
-        exhausted = False
+        arrived, done, exhausted = Arrivals[CheckOutcome](), list[CheckOutcome](), False  # check/arrivals.py
         held: set[int] = set()  # leased by this sweep and not yet stored
-        renewed = time.monotonic()
+        renewed, size = time.monotonic(), max(64, self.concurrency * 8)  # claims grow to claim_size
         try:
             while not self.stopping.is_set():
                 if len(pending) < self.concurrency * 4 and not exhausted:  # keep workers fed during writes
-                    batch = self._claim(self.claim_size, stats)
+                    batch, size = self._claim(size, stats), min(2 * size, self.claim_size)
                     futures = self._submit(batch, stats)
+                    arrived.watch(futures)
                     pending |= futures
                     held.update(c.id for c in batch)
                     exhausted = not batch or stats.budget_exhausted
                 if not pending:
                     break
-                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                refill = len(pending) - self.concurrency * 4 + 1 if not exhausted else len(pending)
+                wake = min(1.0, max(0.0, renewed + self.lease / 3 - time.monotonic())) if held else 1.0
+                finished = arrived.take(wake, need=min(refill, self.write_batch - len(done)))
+                pending.difference_update(finished)
                 done.extend(f.result() for f in finished)
                 if len(done) >= self.write_batch or (not pending and done):
                     self._store(done, stats)
@@ -177,8 +183,7 @@ class Sweeper:
             answered += [f.result() for f in pending if f.done() and not f.cancelled() and not f.exception()]
             self._store(answered, stats, owner=owner)
             run.outcomes += answered
-            left = {c.id for c in run.claimed} - {o.claimed.id for o in run.outcomes}
-            if left:
+            if left := {c.id for c in run.claimed} - {o.claimed.id for o in run.outcomes}:
                 self._tx(lambda s: store.release(s, owner, sorted(left)))
         return run
 
@@ -214,6 +219,7 @@ class Sweeper:
 
     def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
         for app in store.load_apps(session, list(app_ids)).values():
+            self.app_names[app.id] = app.name
             cached = self._inspectors.get(app.id)
             if cached is None or cached[0] != app.secret:
                 self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
@@ -303,9 +309,7 @@ class Sweeper:
         except DataError:
             # A value the database refuses must cost one token a recorded error, not the whole batch on
             # every sweep: store one by one, and an outcome that still fails as an error without its facts.
-            log.error(
-                "a batch of %d results was refused by the database; storing them one by one", len(outcomes)
-            )
+            log.error("the database refused a batch of %d results: storing them one by one", len(outcomes))
             for o in outcomes:
                 try:
                     self._write([o], owner, now)
@@ -334,7 +338,8 @@ class Sweeper:
         regain = pause_for(o.result, self.cadence.min_interval)
         if regain is not None and now + regain > self.paused_until.get(o.claimed.app_id, 0.0):
             self.paused_until[o.claimed.app_id] = now + regain
-            log.warning("app id %s is throttled: pausing its checks for %.0f s", o.claimed.app_id, regain)
+            app = self.app_names.get(o.claimed.app_id, f"#{o.claimed.app_id}")
+            log.warning("app %s is throttled: pausing its checks for %.0f s", app, regain)
 
     def _finish(self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats) -> None:
         """On the way out (normal or stop): store what finished, release what did not."""

@@ -22,6 +22,7 @@ from monitor.commands.helptext import JSON_HELP, examples
 from monitor.commands.progress import on_terminal, progress_bar
 from monitor.context import Context
 from monitor.daemon.lifecycle import cadence_of
+from monitor.db.chunks import in_chunks
 from monitor.db.leases import describe_owner, owner_of
 from monitor.db.models import App, Token
 from monitor.graph.client import GraphClient
@@ -164,10 +165,8 @@ def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
 def holders(session: Any, ids: list[int]) -> dict[str, tuple[str | None, float | None]]:
     """name -> (lease owner, lease end) of tokens another process held when this one asked for them."""
     out: dict[str, tuple[str | None, float | None]] = {}
-    for i in range(0, len(ids), 500):
-        stmt = select(Token.name, Token.lease_owner, Token.lease_expires_at).where(
-            Token.id.in_(ids[i : i + 500])
-        )
+    for chunk in in_chunks(ids):
+        stmt = select(Token.name, Token.lease_owner, Token.lease_expires_at).where(Token.id.in_(chunk))
         out.update((r.name, (r.lease_owner, r.lease_expires_at)) for r in session.execute(stmt))
     return out
 

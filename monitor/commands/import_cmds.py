@@ -1,7 +1,7 @@
 """tokens import FILE|- [--replace] [--dry-run]: many tokens at once from CSV or JSON Lines, all or nothing.
 
-Every bad line is reported at once, by number, whether the file says it (monitor.importfile) or the registry
-does (unknown app, a name taken without --replace, a source's token); then nothing is written."""
+Every bad line is reported at once, by number, whether the file says it (monitor.registry.importfile) or the
+registry does (unknown app, a name taken without --replace, a source's token); then nothing is written."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from monitor.commands.helptext import JSON_HELP, examples
 from monitor.commands.progress import count_lines, on_terminal, progress_bar
 from monitor.context import Context
 from monitor.db.session import transaction
-from monitor.importfile import STDIN, ImportFileError, label_of, parse_import
 from monitor.registry import apply_writes, plan_writes
+from monitor.registry.importfile import STDIN, ImportFileError, label_of, parse_import
 from monitor.tables import print_json
 
 

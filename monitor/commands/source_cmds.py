@@ -77,7 +77,7 @@ def cmd_sources_sync(ctx: Context, args: argparse.Namespace) -> int:
 def _sync_one(ctx: Context, source: SourceConfig, owner: str, tick: Tick) -> dict[str, Any]:
     """One source synced now, as a result row of `sources sync`."""
     try:
-        report = claim_and_sync(ctx, source, owner, force=True)
+        report = claim_and_sync(ctx.sessions, ctx.vault, source, owner, clock=ctx.clock, force=True)
     except SourceError as exc:
         return {"source": source.name, "outcome": "failure", "error": exc.message}
     finally:

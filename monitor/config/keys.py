@@ -8,6 +8,7 @@ tables, and a test compares it with config.example.toml in both directions.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -129,6 +130,27 @@ def forward_url(value: Any, ctx: ParseContext) -> str:
     return url
 
 
+PROMETHEUS_LABEL = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+@accepts({"type": "array", "uniqueItems": True, "items": {"type": "string", "pattern": PROMETHEUS_LABEL}})
+def label_keys(value: Any, ctx: ParseContext) -> tuple[str, ...]:
+    """Registry label keys to export as `label_KEY` on threads_token_labels: each must make a valid
+    Prometheus label name; a problem names the key."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f'expected an array of label keys like ["team", "env"], got {describe(value)}')
+    for key in value:
+        if not re.fullmatch(PROMETHEUS_LABEL, key):
+            raise ValueError(
+                f"{key!r} is not a valid label key for Prometheus "
+                "(letters, digits and _, not starting with a digit)"
+            )
+    duplicates = sorted({key for key in value if value.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"{', '.join(map(repr, duplicates))} listed more than once")
+    return tuple(value)
+
+
 @accepts({"type": "object"})
 def sub_table(value: Any, ctx: ParseContext) -> Any:
     """The parsed children of a sub-table, as a dict; the section's builder assembles them."""
@@ -187,6 +209,7 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
     "metrics": {
         "per_token": Field(string(choices=("all", "problems", "none"))),
         "scopes": Field(boolean),
+        "labels": Field(label_keys),
     },
     "refresh": {
         "enabled": Field(boolean),
@@ -218,10 +241,15 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
         "recheck_share": Field(number(0.01, 1.0)),
         "recheck_max_tokens": Field(integer(1, 10_000)),
     },
+    "heartbeat": {
+        "url": Field(http_url, required=True, secret=True),
+        "interval": Field(duration(1.0, DAY)),
+        "timeout": Field(duration(0.1, 60.0)),
+    },
 }
 
 # Sections that are off unless the file has them (the daemon builds nothing for an absent one).
-OPTIONAL_SECTIONS = frozenset({"callbacks"})
+OPTIONAL_SECTIONS = frozenset({"callbacks", "heartbeat"})
 
 NOTIFIER_FIELDS: Mapping[str, Field] = {
     "name": Field(string(), required=True),

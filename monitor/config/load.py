@@ -33,6 +33,7 @@ from monitor.config.model import (
     Config,
     ConfigError,
     DatabaseConfig,
+    HeartbeatConfig,
     HttpConfig,
     LogConfig,
     MetricsConfig,
@@ -57,10 +58,11 @@ from monitor.config.values import (
 )
 
 __all__ = [
-    "AlertsConfig", "CallbacksConfig", "Config", "ConfigError", "DatabaseConfig", "HttpConfig", "LogConfig",
-    "MetricsConfig", "NotifierConfig", "PlatformsConfig", "RefreshConfig", "ScheduleConfig", "SecurityConfig",
-    "SourceConfig", "ThreadsConfig", "Thresholds", "config_keys", "config_path", "default_config",
-    "load_config", "parse_config", "parse_duration", "split_host_port", "MIN_API_TOKEN", "MAX_CONFIG_BYTES",
+    "AlertsConfig", "CallbacksConfig", "Config", "ConfigError", "DatabaseConfig", "HeartbeatConfig",
+    "HttpConfig", "LogConfig", "MetricsConfig", "NotifierConfig", "PlatformsConfig", "RefreshConfig",
+    "ScheduleConfig", "SecurityConfig", "SourceConfig", "ThreadsConfig", "Thresholds", "config_keys",
+    "config_path", "default_config", "load_config", "parse_config", "parse_duration", "split_host_port",
+    "MIN_API_TOKEN", "MAX_CONFIG_BYTES",
 ]  # fmt: skip
 
 DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
@@ -237,6 +239,7 @@ _BUILDERS: Mapping[str, Callable[[ParseContext, str, dict[str, Any]], Any]] = {
     "alerts": _build_alerts,
     "log": _plain_builder(LogConfig),
     "callbacks": _build_callbacks,
+    "heartbeat": _plain_builder(HeartbeatConfig),
 }
 
 

@@ -113,6 +113,16 @@ class HttpConfig:
 class MetricsConfig:
     per_token: str = "all"  # all | problems | none
     scopes: bool = True
+    labels: tuple[str, ...] = ()  # registry label keys exported on threads_token_labels (as label_KEY)
+
+
+@dataclass(frozen=True)
+class HeartbeatConfig:
+    """[heartbeat] (SPEC 17): a push monitor's URL (Healthchecks, Uptime Kuma), pinged every `interval`."""
+
+    url: str = field(repr=False)  # a secret: the URL is the credential
+    interval: float = 60.0
+    timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,7 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     log: LogConfig = LogConfig()
     callbacks: CallbacksConfig | None = None  # off unless the file has a [callbacks] section
+    heartbeat: HeartbeatConfig | None = None  # off unless the file has a [heartbeat] section
     notifiers: tuple[NotifierConfig, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     path: Path | None = None

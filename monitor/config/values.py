@@ -8,15 +8,17 @@ handed to parsers whose messages do not (see config_schema's secret handling).
 from __future__ import annotations
 
 import copy
-import fcntl
 import json
-import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from monitor.config.files import TooLarge as TooLarge
+from monitor.config.files import read_bounded as read_bounded
+from monitor.config.frozen import FrozenMap as FrozenMap
 
 Parser = Callable[[Any, "ParseContext"], Any]
 P = TypeVar("P", bound=Callable[..., Any])
@@ -49,31 +51,6 @@ def schema_of(parse: Parser) -> dict[str, Any]:
     return copy.deepcopy(fragment)
 
 
-class FrozenMap(Mapping[str, Any]):
-    """A read-only, hashable mapping, so frozen dataclasses holding one stay hashable."""
-
-    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
-        self._data: dict[str, Any] = dict(items or {})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __hash__(self) -> int:
-        return hash(frozenset(self._data.items()))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self._data) == dict(other)
-
-    def __repr__(self) -> str:
-        return f"FrozenMap({self._data!r})"
-
-
 @dataclass
 class ParseContext:
     """What parsers need besides the value: the environment, where relative paths point, the problem list."""
@@ -104,31 +81,6 @@ def split_host_port(listen: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f'expected "HOST:PORT" or "[IPV6]:PORT" with a port 0-65535, got {describe(listen)}')
     return host, int(port)
-
-
-# ---------------------------------------------------------------------------------------------- files
-
-
-class TooLarge(Exception):
-    """A file holds more than the reader's cap (a device such as /dev/zero, a log, a wrong path)."""
-
-
-def read_bounded(path: Path, cap: int) -> bytes:
-    """At most `cap` bytes of `path`, or TooLarge; OSError as reading raises it (a directory: EISDIR).
-
-    Opened without blocking, so a FIFO nobody writes to reads as empty instead of hanging the daemon."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        chunks, size = [], 0
-        while size <= cap and (chunk := os.read(fd, min(65536, cap + 1 - size))):
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if size > cap:
-        raise TooLarge(f"larger than {cap} bytes")
-    return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------------------------------- durations

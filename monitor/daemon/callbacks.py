@@ -1,17 +1,17 @@
 """The [callbacks] component: the listener (monitor.callbacks.CallbackServer) and the checks it queues.
 
-Built with what it uses: the session factory and vault (to read app secrets and store callbacks), the
+Built with what it uses: its settings (`CallbacksSettings`: [callbacks], and the thresholds and source names
+the registry API reads), the session factory and vault (to read app secrets and store callbacks), the
 sweeper (whose API client and call budget the queued checks share, on workers of their own:
-monitor.check.recheck), the metrics hook and the clock. Its listener binds when it is built, so a port in
+monitor.check.recheck), the metrics hooks and the clock. Its listener binds when it is built, so a port in
 use is a start-up error naming the key.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +28,7 @@ from monitor.callbacks.store import (
 )
 from monitor.check.recheck import Rechecker
 from monitor.check.sweep import Sweeper
-from monitor.config.load import CallbacksConfig
+from monitor.config.load import CallbacksConfig, Config
 from monitor.crypto import Vault
 from monitor.daemon.errors import DaemonError
 from monitor.db.session import transaction
@@ -37,19 +37,27 @@ from monitor.jobs import Job
 from monitor.notify.relay import RELAY
 from monitor.state import Horizons
 
-__all__ = ["CallbacksComponent", "RegistryContext"]
+__all__ = ["CallbacksComponent", "CallbacksSettings"]
 
 log = logging.getLogger("monitor.callbacks")
 
 
 @dataclass(frozen=True)
-class RegistryContext:
-    """What the registry API reads of the running daemon: thresholds and configured sources (a reload may
-    change both), and its request counter."""
+class CallbacksSettings:
+    """[callbacks]; and what the registry API reads: the thresholds (for a token's state) and the names of
+    the configured sources (whose tokens it refuses to edit). A reload may change all three."""
 
-    horizons: Callable[[], Horizons]
-    sources: Callable[[], Collection[str]]
-    count: Callable[[str, str], None]
+    callbacks: CallbacksConfig
+    horizons: Horizons = Horizons()
+    sources: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, config: Config) -> CallbacksSettings | None:
+        """None without a [callbacks] section: no listener."""
+        if config.callbacks is None:
+            return None
+        names = frozenset(s.name for s in config.sources)
+        return cls(config.callbacks, Horizons.from_alerts(config.alerts), names)
 
 
 class CallbacksComponent:
@@ -57,7 +65,7 @@ class CallbacksComponent:
 
     def __init__(
         self,
-        config: CallbacksConfig,
+        settings: CallbacksSettings,
         *,
         sessions: sessionmaker[Session],
         vault: Vault,
@@ -65,15 +73,16 @@ class CallbacksComponent:
         count: Callable[[Kind, Outcome], None],
         clock: Callable[[], float],
         relay_outcome: Callable[[str, str], None] = lambda notifier, outcome: None,
-        registry: RegistryContext | None = None,
+        registry_count: Callable[[str, str], None] | None = None,
     ) -> None:
-        self.sessions, self.vault, self.clock = sessions, vault, clock
+        config = settings.callbacks
+        self.settings, self.sessions, self.vault, self.clock = settings, sessions, vault, clock
         self.relay_outcome = relay_outcome
         self.forward_url = config.forward_url
         self._warned: set[str] = set()  # apps already named in a "no app secret" warning
         self.max_tokens = config.recheck_max_tokens
         self.rechecker = Rechecker(sweeper, share=config.recheck_share)
-        api = self._registry_api(registry) if registry is not None else None
+        api = self._registry_api(registry_count) if registry_count is not None else None
         self.server = CallbackServer(
             secret_for=self.secret_for,
             on_deauthorize=self.on_deauthorize,
@@ -104,16 +113,17 @@ class CallbacksComponent:
             ) from None
         self.rechecker.start()
 
-    def _registry_api(self, registry: RegistryContext) -> RegistryApi:
-        """The registry API (monitor.api), behind the listener's own bearer check (throttled like recheck)."""
+    def _registry_api(self, count: Callable[[str, str], None]) -> RegistryApi:
+        """The registry API (monitor.api), behind the listener's own bearer check (throttled like recheck);
+        it reads the thresholds and source names of the settings in force (`reload` replaces them)."""
         return RegistryApi(
             sessions=self.sessions,
             vault=self.vault,
             refusal=lambda request: self.server.bearer_refusal(request),
             wake=self.rechecker.wake,
-            horizons=registry.horizons,
-            sources=registry.sources,
-            count=registry.count,
+            horizons=lambda: self.settings.horizons,
+            sources=lambda: self.settings.sources,
+            count=count,
             clock=self.clock,
         )
 
@@ -174,14 +184,16 @@ class CallbacksComponent:
     def jobs(self) -> list[Job]:
         return []
 
-    def reload(self, config: Any) -> None:
-        """A new forward_url and the recheck limits apply at once; the listener keeps its address, TLS
-        files, bounds and API token until a restart."""
-        if config.callbacks is not None:
-            self.forward_url = config.callbacks.forward_url
-            self.max_tokens = config.callbacks.recheck_max_tokens
-            if self.rechecker.budget_share is not None:
-                self.rechecker.budget_share.fraction = config.callbacks.recheck_share
+    def reload(self, settings: CallbacksSettings | None) -> None:
+        """A new forward_url, the recheck limits, thresholds and source names apply at once; the listener
+        keeps its address, TLS files, bounds and API token until a restart (None: [callbacks] was removed,
+        which too waits for a restart)."""
+        if settings is None:
+            return
+        self.settings = settings
+        self.forward_url = settings.callbacks.forward_url
+        self.max_tokens = settings.callbacks.recheck_max_tokens
+        self.rechecker.reload(settings.callbacks.recheck_share)
 
     def stop(self) -> None:
         """Stop answering callbacks (Meta retries what it could not deliver), then the queued checks."""

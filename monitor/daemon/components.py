@@ -1,74 +1,123 @@
-"""The daemon's components, each built with exactly what it uses: no component ever sees the Daemon."""
+"""The daemon's components, each built with exactly what it uses: no component ever sees the Daemon.
+
+A component gets a session factory, the vault, the clock and its own frozen settings (`AlertSettings`,
+`RefreshSettings`, ...), never the configuration as a whole. `Wired` pairs it with the function that cuts its
+settings out of a configuration, so a reload hands every component its own part and nothing else.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import api
-from monitor.alerting.job import AlertsComponent
+from monitor.alerting.job import AlertsComponent, AlertSettings
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config
-from monitor.context import Context
-from monitor.daemon.callbacks import CallbacksComponent, RegistryContext
+from monitor.crypto import Vault
+from monitor.daemon.callbacks import CallbacksComponent, CallbacksSettings
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
-from monitor.jobs import Component
+from monitor.jobs import Component, Job
+from monitor.metrics import Events
 from monitor.refresh.job import Refresher, spool_directory
+from monitor.refresh.settings import RefreshSettings
 from monitor.refresh.store import SPOOL_DIR, Spool
-from monitor.sources.job import SourcesComponent
+from monitor.sources.job import SourcesComponent, SourcesSettings
+
+__all__ = ["Wired", "build_components"]
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Wired(Generic[S]):
+    """A component and how to cut its settings out of a configuration (`reload` does both)."""
+
+    component: Component[S]
+    settings_of: Callable[[Config], S]
+
+    def jobs(self) -> list[Job]:
+        return self.component.jobs()
+
+    def reload(self, config: Config) -> None:
+        self.component.reload(self.settings_of(config))
+
+    def stop(self) -> None:
+        self.component.stop()
+
+    def close(self) -> None:
+        self.component.close()
 
 
 def build_components(
-    ctx: Context,
     config: Config,
     *,
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    clock: Callable[[], float],
     owner: str,
     client: GraphClient,
     sweeper: Sweeper,
     budget: CallBudget,
-    events: Any,
+    events: Events,
     notify_stream: Any = None,
-) -> list[Component]:
+    registry: CollectorRegistry | None = None,
+) -> list[Wired[Any]]:
     """Alerting, refresh, sources and (with [callbacks]) the callback listener: the daemon schedules their
-    jobs, reloads, stops and closes them. The listener binds here: a port in use raises DaemonError."""
+    jobs, reloads, stops and closes them. Components that count register their series on `registry`. The
+    listener binds here: a port in use raises DaemonError."""
     alerts = AlertsComponent(
-        ctx.sessions, config, owner=owner, clock=ctx.clock, events=events, notify_stream=notify_stream
+        sessions,
+        AlertSettings.of(config),
+        owner=owner,
+        clock=clock,
+        events=events,
+        notify_stream=notify_stream,
+        registry=registry,
     )
     refresher = Refresher(
-        sessions=ctx.sessions,
-        vault=ctx.vault,
+        sessions=sessions,
+        vault=vault,
         client=client,
-        config=config,
+        settings=RefreshSettings.of(config),
         owner=owner,
         check_now=sweeper.check_now,
         events=events,
         budget=budget,
-        clock=ctx.clock,
-        spool=Spool(spool_directory(config) / SPOOL_DIR, ctx.vault),
+        clock=clock,
+        spool=Spool(spool_directory(config) / SPOOL_DIR, vault),
     )
-    sources = SourcesComponent(ctx, config, owner=owner, events=events)
-    components: list[Component] = [alerts, refresher, sources]
-    if config.callbacks is not None:
-        if config.callbacks.api_token is not None:
+    sources = SourcesComponent(
+        sessions, vault, SourcesSettings.of(config), owner=owner, clock=clock, events=events
+    )
+    components: list[Wired[Any]] = [
+        Wired(alerts, AlertSettings.of),
+        Wired(refresher, RefreshSettings.of),
+        Wired(sources, SourcesSettings.of),
+    ]
+    settings = CallbacksSettings.of(config)
+    if settings is not None:
+        if settings.callbacks.api_token is not None:
             events.registry_known(api.OPERATIONS, api.OUTCOMES)
         try:
             callbacks = CallbacksComponent(
-                config.callbacks,
-                sessions=ctx.sessions,
-                vault=ctx.vault,
+                settings,
+                sessions=sessions,
+                vault=vault,
                 sweeper=sweeper,
                 count=events.callback,
-                clock=ctx.clock,
+                clock=clock,
                 relay_outcome=events.notification,
-                registry=RegistryContext(
-                    horizons=lambda: ctx.horizons,
-                    sources=lambda: {src.name for src in ctx.config.sources},
-                    count=events.registry_request,
-                ),
+                registry_count=events.registry_request,
             )
         except BaseException:
             for comp in components:  # built, not yet the daemon's: closing them is ours
                 comp.close()
             raise
-        components.append(callbacks)
+        components.append(Wired(callbacks, CallbacksSettings.of))
     return components

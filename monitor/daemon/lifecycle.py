@@ -1,7 +1,7 @@
 """The daemon's lifecycle: start the scheduler and the endpoint, run jobs, reload on SIGHUP, stop cleanly.
 
-Every job runs inside one catch-and-log boundary (`_guard`): one failing job, a database outage or a bad API
-answer is logged and retried on the next tick, never fatal.
+Every job runs inside one catch-and-log boundary (`JobHealth.guard`, which counts each run): one failing job,
+a database outage or a bad API answer is logged and retried on the next tick, never fatal.
 """
 
 from __future__ import annotations
@@ -16,27 +16,36 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import text
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import __version__
 from monitor.check.observe import Cadence
-from monitor.check.store import call_times_since, release
+from monitor.check.settings import SweepSettings
+from monitor.check.store import release
 from monitor.check.sweep import Sweeper
 from monitor.config.load import Config, ConfigError, load_config
-from monitor.context import Context, all_secrets
-from monitor.daemon.components import build_components
+from monitor.config.secret_values import all_secrets
+from monitor.crypto import Vault
+from monitor.daemon.components import Wired, build_components
 from monitor.daemon.errors import DaemonError
+from monitor.daemon.heartbeat import Heartbeat, HeartbeatSettings
+from monitor.daemon.jobhealth import JobHealth, ReloadStatus
 from monitor.daemon.logs import follow_config_level
 from monitor.daemon.sdnotify import SdNotifier
 from monitor.daemon.signals import run_until_signalled
-from monitor.daemon.watchdog import Liveness, ping_while_alive
+from monitor.daemon.sweeping import calls_in_the_last_hour, sweep_once
+from monitor.daemon.watchdog import Liveness, health_report, ping_while_alive
 from monitor.db.leases import owner_of
-from monitor.db.session import SqliteLock, sqlite_path, transaction
+from monitor.db.locks import SqliteLock
+from monitor.db.migrate import ensure_current
+from monitor.db.session import Database, sqlite_path, transaction
 from monitor.graph.budget import CallBudget
-from monitor.graph.client import GraphClient
-from monitor.jobs import Component, Job
-from monitor.metrics.exposition import build_metrics
+from monitor.graph.client import ApiUsage, GraphClient
+from monitor.jobs import Job
+from monitor.metrics.exposition import Events, MetricsInputs, MetricsRegistry, MetricsSettings, build_metrics
 from monitor.redact import error_line, protect_logs
+from monitor.state import Horizons
 from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
@@ -45,18 +54,22 @@ __all__ = ["Daemon", "DaemonError", "cadence_of"]
 
 
 def cadence_of(config: Config) -> Cadence:
-    s = config.schedule
-    return Cadence(min_interval=s.min_check_interval, max_interval=s.max_check_interval, jitter=s.jitter)
+    return SweepSettings.of(config).cadence
 
 
 class Daemon:
-    """One monitor process. `start()` returns once everything runs; `run()` blocks until a signal."""
+    """One monitor process. `start()` returns once everything runs; `run()` blocks until a signal.
+
+    It owns the engine, session factory, vault and clock, and hands each component what it uses and its own
+    settings; a reload gives each its part of the new configuration through its `reload` method."""
 
     def __init__(
         self, config: Config, *, clock: Callable[[], float] = time.time, notify_stream: Any = None
     ) -> None:
-        self.ctx = Context(config, clock=clock)
-        self.config = config
+        self.config, self.clock = config, clock
+        self.db = Database(config.database.url, pool_size=config.database.pool_size)  # opened on first use
+        self.horizons = Horizons.from_alerts(config.alerts)
+        self.vault: Vault | None = None  # read at start: a wrong key is a start-up error, not a per-check one
         self.owner = owner_of(instance=uuid.uuid4().hex[:8])
         self.notify_stream = notify_stream
         self.sd = SdNotifier()
@@ -65,10 +78,19 @@ class Daemon:
         self.stopped = threading.Event()
         self._lock: SqliteLock | None = None
         self._scheduler: BackgroundScheduler | None = None
-        self._components: list[Component] = []
-        self.web: Any = None
-        self.registry: Any = None
-        self.events: Any = None
+        self._components: list[Wired[Any]] = []
+        self.web: WebServer | None = None
+        self.metrics: MetricsInputs | None = None
+        self.registry: MetricsRegistry | None = None
+        self.events: Events | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.db.sessions
 
     # --- start -------------------------------------------------------------------------------------
 
@@ -90,9 +112,14 @@ class Daemon:
         log.info("threads-token-monitor %s started (instance %s)", __version__, self.owner)
 
     def _start(self) -> None:
-        self.ctx.require_schema()
-        self.ctx.vault  # noqa: B018 - a wrong key is a start-up error, not a per-check one
-        self.registry, self.events = build_metrics(self.ctx, version=__version__)
+        ensure_current(self.engine)  # refuse a database that is not migrated to head
+        vault = self.vault = Vault(self.config.security.key_files)
+        self.metrics = MetricsInputs(self.engine, MetricsSettings.of(self.config), clock=self.clock)
+        registry, self.events = build_metrics(self.metrics, version=__version__)
+        assert isinstance(registry, MetricsRegistry)  # build_metrics without a registry makes one
+        self.registry, live = registry, registry.live
+        self.job_health = JobHealth(live, clock=self.clock, started=self.clock())
+        self.reloads = ReloadStatus(live, started=self.clock())
         self.client = GraphClient(
             base_url=self.config.threads.base_url,
             api_version=self.config.threads.api_version,
@@ -103,34 +130,47 @@ class Daemon:
             on_response=self._on_api_response,
         )
         self.budget = CallBudget(self.config.threads.max_calls_per_hour)
-        self.budget.preload(self._calls_in_the_last_hour())
+        self.budget.preload(calls_in_the_last_hour(self.sessions, self.clock()))
+        sweep = SweepSettings.of(self.config)
         self.sweeper = Sweeper(
-            sessions=self.ctx.sessions,
-            vault=self.ctx.vault,
+            sessions=self.sessions,
+            vault=vault,
             client=self.client,
-            cadence=cadence_of(self.config),
+            cadence=sweep.cadence,
             owner=self.owner,
             concurrency=self.config.threads.concurrency,
-            lease=self.config.schedule.lease,
+            lease=sweep.lease,
             budget=self.budget,
             retries=self.config.threads.retries,
-            clock=self.ctx.clock,
+            clock=self.clock,
             on_check=self._on_check,
             on_progress=self.liveness.beat,
-            horizons=self.ctx.horizons,
+            horizons=sweep.horizons,
         )
         self._components = build_components(
-            self.ctx,
             self.config,
+            sessions=self.sessions,
+            vault=vault,
+            clock=self.clock,
             owner=self.owner,
             client=self.client,
             sweeper=self.sweeper,
             budget=self.budget,
             events=self.events,
             notify_stream=self.notify_stream,
+            registry=live,
         )
+        heartbeat = Heartbeat(HeartbeatSettings.of(self.config), health=self.job_health)
+        self._components.append(Wired(heartbeat, HeartbeatSettings.of))
         # The endpoint binds first: a port in use is a clear start-up error before any job runs.
-        self.web = WebServer(self.config.http, registry=self.registry, health=self.health, ctx=self.ctx)
+        self.web = WebServer(
+            self.config.http,
+            registry=self.registry,
+            health=self.health,
+            sessions=self.sessions,
+            horizons=self.horizons,
+            clock=self.clock,
+        )
         try:
             self.web.start()
         except OSError as exc:
@@ -140,9 +180,11 @@ class Daemon:
             ) from None
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults=defaults)
-        for job in self._jobs():
+        jobs = self._jobs()
+        self.job_health.schedule(jobs)
+        for job in jobs:
             self._scheduler.add_job(
-                self._guard(job),
+                self.job_health.guard(job),
                 "interval",
                 seconds=job.interval,
                 id=job.name,
@@ -151,13 +193,6 @@ class Daemon:
             )
         self._scheduler.start()
         self._start_watchdog()
-
-    def _calls_in_the_last_hour(self) -> list[float]:
-        """Ages of the checks and refreshes stored in the last hour (one call each: a lower bound, retries are
-        not stored). With several daemons this counts theirs too: conservative, never over the ceiling."""
-        now = self.ctx.now()
-        with self.ctx.sessions() as s:
-            return [now - t for t in call_times_since(s, now - 3600)]
 
     def _abort_start(self) -> None:
         """Undo a partial start so a failed start leaves no thread, port or lock behind."""
@@ -169,7 +204,7 @@ class Daemon:
             self.sweeper.close()
         if getattr(self, "client", None) is not None:
             self.client.close()
-        self.ctx.close()
+        self.db.close()
         if self._lock is not None:
             self._lock.release()
 
@@ -194,41 +229,13 @@ class Daemon:
 
     # --- jobs --------------------------------------------------------------------------------------
 
-    def _guard(self, job: Job) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                job.func()
-            except Exception as exc:  # the boundary: log, keep the scheduler alive, retry next tick
-                log.error("job %s failed: %s", job.name, error_line(exc))
-
-        run.__name__ = job.name
-        return run
-
     def _sweep(self) -> None:
-        self.liveness.sweep_started()
-        try:
-            stats = self.sweeper.sweep()
-        finally:
-            self.liveness.sweep_finished()
-        if stats.inspected or stats.deferred:
-            summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.results.items()))
-            log.info(
-                "sweep: inspected %d token(s) (%s)%s",
-                stats.inspected,
-                summary or "-",
-                f", {stats.deferred} deferred" if stats.deferred else "",
-            )
-            self.sd.status(f"last sweep inspected {stats.inspected} token(s)")
-        if stats.budget_exhausted:
-            log.warning(
-                "max_calls_per_hour (%d) reached: due checks wait for the budget",
-                self.config.threads.max_calls_per_hour,
-            )
+        sweep_once(self.sweeper, self.liveness, self.sd, self.config.threads.max_calls_per_hour)
 
     def _prune(self) -> None:
         from monitor.check.retention import prune
 
-        removed = prune(self.ctx.sessions, self.ctx.now() - self.config.schedule.retention)
+        removed = prune(self.sessions, self.clock() - self.config.schedule.retention)
         if removed:
             log.info("retention: pruned %d snapshot(s) older than the retention period", removed)
 
@@ -236,7 +243,7 @@ class Daemon:
         if self.events is not None:
             self.events.check(result, duration)
 
-    def _on_api_response(self, endpoint: str, code: str, usage: Any) -> None:
+    def _on_api_response(self, endpoint: str, code: str, usage: ApiUsage | None) -> None:
         if self.events is not None:
             self.events.api(endpoint, code, usage)
 
@@ -244,21 +251,7 @@ class Daemon:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         scheduler_ok = self._scheduler is not None and self._scheduler.running and not self.stopped.is_set()
-        try:
-            with self.ctx.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            db_ok = True
-        except Exception:
-            db_ok = False
-        ok = scheduler_ok and db_ok and self.liveness.alive()
-        return ok, {
-            "status": "ok" if ok else "unhealthy",
-            "scheduler": scheduler_ok,
-            "database": db_ok,
-            "sweeping": self.liveness.sweeping(),
-            "sweeps": self.liveness.sweeps,
-            "version": __version__,
-        }
+        return health_report(scheduler_ok, self.engine, self.liveness, __version__)
 
     def reload(self, path: str | os.PathLike[str]) -> bool:
         """Re-read the config: notifiers and thresholds change in place. Whatever goes wrong (a file that
@@ -288,24 +281,30 @@ class Daemon:
                 log.error("restoring the previous configuration failed too: %s", error_line(again))
             return self._refused("reload refused, still running on the previous configuration")
         log.info("configuration reloaded from %s", path)
+        self.reloads.reloaded(True, self.clock())
         self.sd.ready("configuration reloaded")
         return True
 
     def _refused(self, message: str) -> bool:
         log.error("%s", message)
+        self.reloads.reloaded(False, self.clock())
         self.sd.ready("reload refused: invalid configuration (see the log)")
         return False
 
     def _apply(self, new: Config) -> None:
-        self.config = new
-        self.ctx.config = new
-        self.ctx.__dict__.pop("horizons", None)
-        self.sweeper.horizons, self.sweeper.cadence = self.ctx.horizons, cadence_of(new)
-        self.budget.per_hour = new.threads.max_calls_per_hour
-        self.sweeper.lease = new.schedule.lease
+        """Every part gets its own settings from `new` through its `reload`; nothing is set from outside."""
+        self.config, self.horizons = new, Horizons.from_alerts(new.alerts)
+        self.sweeper.reload(SweepSettings.of(new))
+        self.budget.reload(new.threads.max_calls_per_hour)
+        if self.metrics is not None:
+            self.metrics.reload(MetricsSettings.of(new))
+        if self.web is not None:
+            self.web.reload(self.horizons)
         if self._scheduler is not None:
-            for job in self._jobs():  # intervals derive from [schedule]: every job follows the new values
+            jobs = self._jobs()
+            for job in jobs:  # intervals derive from [schedule]: every job follows the new values
                 self._scheduler.reschedule_job(job.name, trigger="interval", seconds=job.interval)
+            self.job_health.schedule(jobs)
         follow_config_level(new.log.level)  # unless `run --log-level` pinned one
         protect_logs(all_secrets(new))
         for comp in self._components:
@@ -324,7 +323,7 @@ class Daemon:
         for comp in self._components:
             comp.close()
         try:
-            with transaction(self.ctx.sessions) as s:
+            with transaction(self.sessions) as s:
                 release(s, self.owner)
         except Exception as exc:
             log.warning(
@@ -334,7 +333,7 @@ class Daemon:
             self.web.stop()
         self.sweeper.close()
         self.client.close()
-        self.ctx.close()
+        self.db.close()
         if self._lock is not None:
             self._lock.release()
         log.info("stopped")

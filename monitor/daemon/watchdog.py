@@ -6,6 +6,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, text
 
 from monitor.daemon.sdnotify import SdNotifier
 
@@ -64,3 +67,24 @@ def ping_while_alive(
                 "sweep made no progress for %.0f s: withholding the watchdog ping", liveness.stall_after
             )
             sd.status("sweep stalled: withholding the watchdog ping")
+
+
+def health_report(
+    scheduler_ok: bool, engine: Engine, liveness: Liveness, version: str
+) -> tuple[bool, dict[str, Any]]:
+    """/healthz: healthy when the scheduler runs, the database answers `SELECT 1` and sweeps progress."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        db_ok = True
+    except Exception:
+        db_ok = False
+    ok = scheduler_ok and db_ok and liveness.alive()
+    return ok, {
+        "status": "ok" if ok else "unhealthy",
+        "scheduler": scheduler_ok,
+        "database": db_ok,
+        "sweeping": liveness.sweeping(),
+        "sweeps": liveness.sweeps,
+        "version": version,
+    }

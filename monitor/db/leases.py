@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, Table, and_, or_, update
 from sqlalchemy.orm import Session
 
-__all__ = ["describe_owner", "free", "held", "owner_of", "release", "renew", "take"]
+from monitor.db.chunks import in_chunks
 
-BATCH = 1000  # ids per IN (...) list: below every database's parameter limit
+__all__ = ["describe_owner", "free", "held", "owner_of", "release", "renew", "take"]
 
 
 def free(table: Table, now: float, owner: str | None = None) -> ColumnElement[bool]:
@@ -38,10 +38,10 @@ def take(session: Session, table: Table, ids: Sequence[Any], owner: str, now: fl
     """Lease those of `ids` that are still free (or `owner`'s already) to `owner` until `now + duration`;
     the number taken."""
     taken = 0
-    for i in range(0, len(ids), BATCH):
+    for chunk in in_chunks(ids):
         stmt = (
             update(table)
-            .where(table.c.id.in_(list(ids[i : i + BATCH])), free(table, now, owner))
+            .where(table.c.id.in_(list(chunk)), free(table, now, owner))
             .values(lease_owner=owner, lease_expires_at=now + duration)
         )
         result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
@@ -65,9 +65,9 @@ def release(
 
 def renew(session: Session, table: Table, owner: str, ids: Sequence[Any], until: float) -> None:
     """Extend `owner`'s leases on `ids` to `until` (work queued behind a slow peer keeps its claim)."""
-    for i in range(0, len(ids), BATCH):
+    for chunk in in_chunks(ids):
         session.execute(
-            update(table).where(held(table, owner, ids[i : i + BATCH])).values(lease_expires_at=until),
+            update(table).where(held(table, owner, chunk)).values(lease_expires_at=until),
             execution_options={"synchronize_session": False},
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,38 +74,27 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-class SqliteLock:
-    """An exclusive advisory lock next to a SQLite file: one daemon per file.
+class Database:
+    """One process's engine and session factory for `url`, made on first use (a bad URL or an unwritable
+    SQLite file is then an error of whoever first needs the database); `close` disposes of the pool."""
 
-    SQLite cannot share leases between processes safely (no SKIP LOCKED), so a second daemon on the same
-    file is refused instead of silently doubling the API calls.
-    """
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url, self.pool_size = url, pool_size
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name(db_path.name + ".lock")
-        self._fd: int | None = None
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url, pool_size=self.pool_size)
+        return self._engine
 
-    def acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise DatabaseError(f"database.url: cannot create the lock file {self.path}: {reason}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise DatabaseError(
-                f"another threads-token-monitor daemon is already running on {self.path.with_suffix('')}; "
-                "SQLite supports one daemon per database file (use PostgreSQL to run several)"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = make_sessionmaker(self.engine)
+        return self._sessions
 
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()

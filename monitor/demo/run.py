@@ -21,10 +21,12 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.config.load import Config, parse_config, split_host_port
+from monitor.context import Context
 from monitor.crypto import create_key_file
 from monitor.daemon.lifecycle import Daemon
 from monitor.db import migrate
@@ -151,10 +153,10 @@ class Demo:
         config = build_config(self.folder, self.sim.url, self.listen, self.callbacks)
         (self.folder / "config.toml").write_text(text)
         create_key_file(config.security.key_files[0])
+        with closing(Context(config, clock=self.clock)) as ctx:  # as `migrate` and `tokens add` would
+            migrate.upgrade(ctx.engine)
+            strings = seed(self.sim, ctx, self.clock())
         self.daemon = Daemon(config, clock=self.clock, notify_stream=self.out)
-        ctx = self.daemon.ctx
-        migrate.upgrade(ctx.engine)
-        strings = seed(self.sim, ctx, self.clock())
         self._print(self.banner())
         self.daemon.start()
         for tok in (t for t in TOKENS if t.revoke_after is not None):
@@ -210,8 +212,8 @@ class Demo:
         last_printed = 0.0
         while not self.stopping.wait(POLL):
             now = self.clock()
-            with self.daemon.ctx.sessions() as s:
-                rows = status_rows(s, self.daemon.ctx.horizons, now)
+            with self.daemon.sessions() as s:
+                rows = status_rows(s, self.daemon.horizons, now)
             news = changes(last, rows, now)
             if news or now - last_printed >= TABLE_EVERY:
                 if last:
@@ -234,7 +236,7 @@ class Demo:
             if getattr(self.daemon, "sweeper", None) is not None:  # start() got far enough to need a stop
                 self.daemon.stop()
             else:
-                self.daemon.ctx.close()
+                self.daemon.db.close()
         if self.sim is not None:
             self.sim.stop()
         if self.folder is not None:

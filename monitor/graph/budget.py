@@ -23,6 +23,11 @@ class CallBudget:
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
 
+    def reload(self, per_hour: int) -> None:
+        """A reloaded `[threads] max_calls_per_hour`: the calls already made in the window still count."""
+        with self._lock:
+            self.per_hour = per_hour
+
     def _trim(self, now: float) -> None:
         while self._times and self._times[0] <= now - self.WINDOW:
             self._times.popleft()

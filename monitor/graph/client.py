@@ -37,10 +37,10 @@ from monitor.graph.wire import (
     TokenInfo,
     parse_usage,
     protect_urllib3_logs,
-    retry_after_seconds,
 )
 from monitor.net import BoundedSession, DeadlineExceeded, TooLarge
 from monitor.redact import redact
+from monitor.retry import backoff, retry_after_header
 
 __all__ = ["ApiUsage", "CheckResult", "GraphClient", "GraphError", "RefreshResult", "TokenInfo", "Verdict"]
 __all__ += ["app_token", "classify_debug", "classify_refresh", "redact"]
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 protect_urllib3_logs()
 
 MAX_INLINE_WAIT = 5.0  # a longer Retry-After on a 5xx is handed to the scheduler instead of slept on
+MAX_RETRY_WAIT = 30.0  # inline retries wait `backoff` doubling up to this, shortened by up to half (jitter)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class GraphClient:
             attempt += 1
             answer = self._fetch(endpoint, url, params)
             result = failed(*answer) if isinstance(answer, tuple) else classify(answer)
-            wait = self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
+            wait = backoff(attempt, self.backoff, MAX_RETRY_WAIT, jitter=0.5, rand=random.random())
             retry_after = result.retry_after or 0.0
             if (
                 result.verdict is not Verdict.ERROR
@@ -205,7 +206,7 @@ class GraphClient:
             return self._failed(endpoint, "unexpected", exc)
         usage = parse_usage(reply.headers)
         self._notify(endpoint, str(reply.status), usage)
-        return _Answer(reply.status, reply.body, usage, retry_after_seconds(reply.headers))
+        return _Answer(reply.status, reply.body, usage, retry_after_header(reply.headers, time.time()))
 
     def _failed(self, endpoint: str, reason: str, exc: BaseException) -> tuple[str, str]:
         self._notify(endpoint, "error", None)

@@ -284,11 +284,3 @@ def json_object(body: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return doc if isinstance(doc, dict) else None
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    try:
-        value = float(headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return min(value, 86400.0) if 0 <= value < float("inf") else None  # NaN fails the comparison

@@ -25,6 +25,7 @@ from monitor.httpd.messages import (
     parse_head,
 )
 from monitor.redact import error_line
+from monitor.retry import backoff
 
 __all__ = ["HttpServer", "accept_backoff"]
 
@@ -33,7 +34,7 @@ log = logging.getLogger("monitor.httpd")
 
 def accept_backoff(failures: int) -> float:
     """Seconds to wait after the `failures`-th accept() failure in a row: 0.1 doubling up to 0.5."""
-    return float(min(0.5, 0.1 * 2 ** (max(failures, 1) - 1)))
+    return backoff(failures, 0.1, 0.5)
 
 
 class HttpServer:

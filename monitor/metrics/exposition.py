@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor.callbacks import KINDS, OUTCOMES
-from monitor.context import Context
 from monitor.graph.results import ApiUsage
 from monitor.metrics.cache import ExpositionCache
-from monitor.metrics.tokens import TokenCollector
+from monitor.metrics.collector import TokenCollector
+from monitor.metrics.inputs import MetricsInputs, MetricsSettings
+from monitor.metrics.runtime import register_runtime
 
-__all__ = ["CHECK_BUCKETS", "Events", "MetricsRegistry", "TokenCollector", "build_metrics"]
+__all__ = ["CHECK_BUCKETS", "Events", "MetricsInputs", "MetricsRegistry", "MetricsSettings", "TokenCollector"]
+__all__ += ["build_metrics"]
 
 CHECK_RESULTS = ("valid", "invalid", "error")
 REFRESH_OUTCOMES = ("refreshed", "failed")
@@ -144,35 +146,44 @@ class MetricsRegistry(CollectorRegistry):
     counters, build info) on every call.
     """
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, inputs: MetricsInputs) -> None:
         super().__init__()
         self.live = CollectorRegistry()
-        self.cache = ExpositionCache(ctx, self.live)
+        self.cache = ExpositionCache(inputs, self.live)
         self.register(self.cache.collector)
         self.register(self.live)  # a registry is a collector: its families follow the token ones
+        self.scrapes = Counter(
+            "threads_monitor_scrapes",
+            "Expositions served on /metrics by content encoding (gzip when the scraper accepts it).",
+            ["encoding"],
+            registry=self.live,
+        )
+        for encoding in ("gzip", "identity"):
+            self.scrapes.labels(encoding)
 
-    def render(self, openmetrics: bool = False) -> bytes:
-        """The exposition body in the text format, or OpenMetrics."""
-        return self.cache.render(openmetrics)
+    def render(self, openmetrics: bool = False, gzipped: bool = False) -> bytes:
+        """The exposition body in the text format, or OpenMetrics; gzip-compressed when asked."""
+        self.scrapes.labels("gzip" if gzipped else "identity").inc()
+        return self.cache.render(openmetrics, gzipped)
 
 
 def build_metrics(
-    ctx: Context, version: str, registry: CollectorRegistry | None = None
+    inputs: MetricsInputs, version: str, registry: CollectorRegistry | None = None
 ) -> tuple[CollectorRegistry, Events]:
-    """A registry holding the token collector, the event metrics and `threads_monitor_build_info`.
+    """A registry holding the token collector, the event metrics, `threads_monitor_build_info` and the
+    process_* and python_* series.
 
     Without a `registry` argument it is a `MetricsRegistry` (cached scrapes); a given registry gets
     every collector directly and is rendered fresh on every scrape.
     """
     if registry is None:
-        registry = MetricsRegistry(ctx)
+        registry = MetricsRegistry(inputs)
         live = registry.live
     else:
-        registry.register(TokenCollector(ctx))
+        registry.register(TokenCollector(inputs))
         live = registry
     events = Events(live)
-    for notifier in ctx.config.notifiers:
-        events.notifier_known(notifier.name)
-    build = Gauge("threads_monitor_build_info", "The running version (always 1).", ["version"], registry=live)
-    build.labels(version).set(1)
+    for name in inputs.settings.notifiers:
+        events.notifier_known(name)
+    register_runtime(live, version)
     return registry, events

@@ -8,19 +8,16 @@ fleet size. The per-token samples are made while they are rendered (monitor/metr
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, Connection, Select, case, func, or_, select
 
-from monitor.context import Context
 from monitor.db.models import Alert, App, Notification, Token
-from monitor.metrics.series import token_families
+from monitor.metrics.labels import TokenLabels, labels_family, read_labels
 from monitor.state import STATES, Horizons
 from monitor.state.sql import problems_filter, refused_apps_query, state_case
 
@@ -113,6 +110,7 @@ class Stored:
     sources: list[tuple[str, int]]
     muted: Sequence[tuple[str, str]] = ()  # (token, app) of every muted token
     firing: Sequence[tuple[str, str, int]] = ()  # (alertname, severity, count) of firing alerts
+    labels: Sequence[TokenLabels] = ()  # threads_token_labels of the per-token tokens ([metrics] labels)
 
 
 def muted_query(now: float, muted_apps: Sequence[int]) -> Select:
@@ -133,8 +131,11 @@ def firing_query() -> Select:
     )
 
 
-def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
-    """Everything a scrape needs, in at most two full scans of the tokens table whatever the mode.
+def read_stored(
+    conn: Connection, mode: str, h: Horizons, now: float, label_keys: Sequence[str] = ()
+) -> Stored:
+    """Everything a scrape needs, in at most two full scans of the tokens table whatever the mode (a third
+    for threads_token_labels when `label_keys` allows some: the operator's choice).
 
     Tokens per state: the database computes the state of each row it returns; the rows outside
     `problems_filter` are all OK, so `ok` also gets what COUNT(*) has beyond the rows counted.
@@ -161,32 +162,10 @@ def read_stored(conn: Connection, mode: str, h: Horizons, now: float) -> Stored:
         muted_apps = list(conn.scalars(select(App.id).where(App.muted_until > now)))
         muted = [(str(t), str(a)) for t, a in conn.execute(muted_query(now, muted_apps))]
     firing = [(str(n), str(sev), int(c)) for n, sev, c in conn.execute(firing_query())]
-    return Stored(
-        rows, states, expiring, int(pending), [(str(src), int(n)) for src, n in sources], muted, firing
-    )
-
-
-class TokenCollector(Collector):
-    """Yields SPEC section 6's token and fleet series from the database; reads `ctx.config` each time."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def collect(self) -> Iterator[Metric]:
-        stored, seconds = self.read()
-        families = token_families(stored.rows, scopes=self.ctx.config.metrics.scopes) if stored.rows else []
-        families.extend(fleet_families(stored))
-        families.append(duration_family(seconds))
-        yield from families
-
-    def read(self) -> tuple[Stored, float]:
-        """What `collect` reads, and how long the read took (the cached render builds its own text)."""
-        started = time.perf_counter()
-        cfg = self.ctx.config.metrics
-        mode = cfg.per_token if cfg.per_token in PER_TOKEN_MODES else "all"
-        with self.ctx.engine.connect() as conn:
-            stored = read_stored(conn, mode, self.ctx.horizons, self.ctx.now())
-        return stored, time.perf_counter() - started
+    where = problems_filter(h, now, refused) if mode == "problems" else None
+    labels = read_labels(conn, label_keys, where) if mode != "none" else []
+    sources_ = [(str(src), int(n)) for src, n in sources]
+    return Stored(rows, states, expiring, int(pending), sources_, muted, firing, labels)
 
 
 def duration_family(seconds: float) -> Metric:
@@ -219,7 +198,8 @@ def fleet_families(stored: Stored) -> list[Metric]:
     )
     for source, count in stored.sources:
         by_source.add_metric([source], float(count))
-    return [tokens, window, outbox, by_source, *alert_families(stored)]
+    labels = [labels_family(stored.labels)] if stored.labels else []
+    return [tokens, window, outbox, by_source, *alert_families(stored), *labels]
 
 
 def alert_families(stored: Stored) -> list[Metric]:

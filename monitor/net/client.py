@@ -1,10 +1,10 @@
 """Outbound HTTP with a TOTAL deadline and a size cap: a slow or huge peer costs a bounded time and memory.
 
 `requests` timeouts are per socket operation: a peer that trickles its headers or body one byte a second
-never trips them. `BoundedSession.request` arms a timer for the whole call (connect, headers, body); when it
-fires, the socket in use is shut down, which wakes the blocked read at once, and the call raises
-`DeadlineExceeded`. Bodies are read in chunks up to `max_bytes` (`TooLarge` past it). `shutdown_at` gives
-any other socket client (SMTP) the same total deadline.
+never trips them. `BoundedSession.request` registers a deadline for the whole call (connect, headers, body)
+with the one watcher thread of `monitor.net.deadline`; when it passes, the socket in use is shut down, which
+wakes the blocked read at once, and the call raises `DeadlineExceeded`. Bodies are read in chunks up to
+`max_bytes` (`TooLarge` past it). `shutdown_at` gives any other socket client (SMTP) the same total deadline.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from monitor.net.deadline import Deadline, watch
 
 __all__ = ["BoundedSession", "DeadlineExceeded", "Reply", "TooLarge", "shutdown_at"]
 
@@ -74,24 +76,20 @@ class _Adapter(HTTPAdapter):
 
 
 @contextmanager
-def shutdown_at(seconds: float, sock: Callable[[], socket.socket | None]) -> Iterator[threading.Event]:
-    """Within the block, shut down `sock()` once `seconds` have passed; the event tells whether it fired."""
-    fired = threading.Event()
+def shutdown_at(seconds: float, sock: Callable[[], socket.socket | None]) -> Iterator[Deadline]:
+    """Within the block, shut down `sock()` once `seconds` have passed; `is_set()` tells whether it fired."""
 
     def cut() -> None:
-        fired.set()
         target = sock()
         if target is not None:
             with contextlib.suppress(OSError):  # already closed: nothing left to wake
                 target.shutdown(socket.SHUT_RDWR)
 
-    timer = threading.Timer(max(seconds, 0.0), cut)
-    timer.daemon = True
-    timer.start()
+    deadline = watch(seconds, cut)
     try:
-        yield fired
+        yield deadline
     finally:
-        timer.cancel()
+        deadline.cancel()
 
 
 class BoundedSession:

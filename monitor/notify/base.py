@@ -7,10 +7,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Protocol
 
 from monitor.redact import redact
+from monitor.retry import retry_after_header
 
 SEVERITY_RANK: Mapping[str, int] = {"warning": 1, "critical": 2}
 
@@ -167,22 +167,6 @@ class Notifier(ABC):
         return redact(text, self.secrets())
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
-
-
 def _retry_after_from_body(body_snippet: str) -> float | None:
     # Slack (and Discord-style APIs) may put the hint in a JSON body instead of, or as well as, the header.
     try:
@@ -204,10 +188,10 @@ def classify_http(
     snippet = " ".join(body_snippet.split())[:200]
     text = f"HTTP {status}" + (f": {snippet}" if snippet else "")
     if status == 429:
-        retry_after = parse_retry_after(headers.get("Retry-After"), now)
+        retry_after = retry_after_header(headers, time.time() if now is None else now)
         if retry_after is None:
             retry_after = _retry_after_from_body(body_snippet)
         raise NotifyError(text, retry_after=retry_after)
     if status == 408 or status >= 500:
-        raise NotifyError(text, retry_after=parse_retry_after(headers.get("Retry-After"), now))
+        raise NotifyError(text, retry_after=retry_after_header(headers, time.time() if now is None else now))
     raise NotifyError(text, permanent=True)

@@ -6,7 +6,7 @@ import html
 from collections.abc import Callable, Iterable, Mapping
 
 from monitor.notify.base import AlertEvent, Message
-from monitor.timefmt import humanize_duration, iso_utc, relative
+from monitor.timefmt import iso_utc, relative
 
 INVALID_REASONS: Mapping[str, str] = {
     "expired": "the token expired",
@@ -54,9 +54,7 @@ def _when(at: float | None, now: float, verb: str, past: str) -> str:
     """ "expires in 1 day 4 hours (2026-12-02T14:00:00Z)" or "expired 2 hours ago (...)"."""
     if at is None:
         return f"{verb} soon"
-    if at > now:
-        return f"{verb} in {humanize_duration(at - now)} ({iso_utc(at)})"
-    return f"{past} {humanize_duration(now - at)} ago ({iso_utc(at)})"
+    return f"{verb if at > now else past} {relative(at, now)} ({iso_utc(at)})"
 
 
 def _since(event: AlertEvent, now: float) -> str:
@@ -166,9 +164,8 @@ def _reauthorize(event: AlertEvent) -> str:
 def _expiry_sentence(event: AlertEvent, now: float, what: str) -> str:
     if event.at is None:
         return f"{what} expires soon."
-    if event.at > now:
-        return f"{what} expires at {iso_utc(event.at)}, in {humanize_duration(event.at - now)}."
-    return f"{what} expired at {iso_utc(event.at)}, {humanize_duration(now - event.at)} ago."
+    verb = "expires" if event.at > now else "expired"
+    return f"{what} {verb} at {iso_utc(event.at)}, {relative(event.at, now)}."
 
 
 def _describe_firing(event: AlertEvent, now: float) -> str:

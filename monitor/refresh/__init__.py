@@ -2,5 +2,6 @@
 
 from monitor.refresh.job import Refresher, spool_directory
 from monitor.refresh.rules import eligible
+from monitor.refresh.settings import RefreshSettings
 
-__all__ = ["Refresher", "eligible", "spool_directory"]
+__all__ = ["RefreshSettings", "Refresher", "eligible", "spool_directory"]

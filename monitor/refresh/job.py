@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,7 @@ from monitor.graph.results import RefreshResult
 from monitor.jobs import Job
 from monitor.redact import error_line
 from monitor.refresh.rules import Outcome, classify, eligible, error_text
+from monitor.refresh.settings import RefreshSettings
 from monitor.refresh.store import (
     Candidate,
     Refreshed,
@@ -48,6 +49,12 @@ CLAIM_BATCH = 50
 MAX_INTERVAL = 60.0
 
 
+class RefreshCounter(Protocol):
+    """Where refresh outcomes are counted (monitor.metrics.Events)."""
+
+    def refresh(self, outcome: str) -> None: ...
+
+
 class Refresher:
     """The refresh component: `tick()` is the job; `pending` maps token id -> string not yet stored."""
 
@@ -57,25 +64,25 @@ class Refresher:
         sessions: sessionmaker[Session],
         vault: Vault,
         client: GraphClient,
-        config: Config,
+        settings: RefreshSettings,
         owner: str,
         check_now: Callable[[list[int]], Any] | None = None,
-        events: Any = None,
+        events: RefreshCounter | None = None,
         budget: CallBudget | None = None,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
         spool: Spool | None = None,
     ) -> None:
-        self.sessions, self.vault, self.client, self.config = sessions, vault, client, config
+        self.sessions, self.vault, self.client, self.settings = sessions, vault, client, settings
         # Not the sweep's owner: a sweep drops all of its owner's leases when it ends.
         self.owner = owner[:62] + ":r"
         self.check_now, self.events, self.budget = check_now, events, budget
         self.clock, self.rand = clock, rand
-        self.calls = 1 + config.threads.retries
+        self.calls = 1 + settings.retries
         self.spool = spool or Spool(None, vault)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=config.threads.concurrency, thread_name_prefix="refresh")
+        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="refresh")
         self.pending: dict[int, Refreshed] = {r.id: r for r in self.spool.load()}
         if self.pending:
             log.warning(
@@ -83,10 +90,11 @@ class Refresher:
             )
 
     def jobs(self) -> list[Job]:
-        return [Job("refresh", self.tick, min(self.config.schedule.sweep_interval, MAX_INTERVAL))]
+        return [Job("refresh", self.tick, min(self.settings.sweep_interval, MAX_INTERVAL))]
 
-    def reload(self, config: Config) -> None:
-        self.config = config
+    def reload(self, settings: RefreshSettings) -> None:
+        """New [refresh] rules and lease apply from the next claim (the worker pool keeps its size)."""
+        self.settings = settings
 
     def stop(self) -> None:
         """Stop claiming: a running tick ends after its current batch (the daemon stops quickly)."""
@@ -99,7 +107,7 @@ class Refresher:
             with transaction(self.sessions) as s:
                 release(s, self.owner)
         except Exception as exc:  # noqa: BLE001 - leases expire by themselves
-            log.warning("could not release refresh leases on shutdown: %s", type(exc).__name__)
+            log.warning("could not release refresh leases on shutdown: %s", error_line(exc))
         if self.pending:
             where = "spooled in " + str(self.spool.directory) if self.spool.directory else "LOST (no spool)"
             log.error("stopping with %d refreshed token string(s) not stored: %s", len(self.pending), where)
@@ -112,14 +120,12 @@ class Refresher:
         if self.pending:
             return 0  # the database still fails: refresh nothing more until what we hold is stored
         done = 0
-        while self.config.refresh.enabled and not self.stopping.is_set():
-            claimed_at = self.clock()
+        while self.settings.refresh.enabled and not self.stopping.is_set():
+            claimed_at, lease = self.clock(), self.settings.lease
             with transaction(self.sessions) as s:
-                batch = claim_eligible(
-                    s, self.owner, self.config, claimed_at, self.config.schedule.lease, CLAIM_BATCH
-                )
+                batch = claim_eligible(s, self.owner, self.settings.refresh, claimed_at, lease, CLAIM_BATCH)
             # Stop working on a batch well before its leases run out, or another daemon could claim it.
-            stored, attempted, go_on = self._refresh_batch(batch, claimed_at + self.config.schedule.lease / 2)
+            stored, attempted, go_on = self._refresh_batch(batch, claimed_at + lease / 2)
             done += len(stored)
             self._inspect(stored)
             self._verify({c.id: c.facts.expires_at for c in batch if c.id in stored})
@@ -136,7 +142,7 @@ class Refresher:
 
     def _refresh_batch(self, batch: Sequence[Candidate], deadline: float) -> tuple[list[int], int, bool]:
         """Refresh a claimed batch on the worker pool: (ids stored, tokens attempted, whether to go on)."""
-        todo = [c for c in batch if eligible(c.facts, self.config.refresh, self.clock())]
+        todo = [c for c in batch if eligible(c.facts, self.settings.refresh, self.clock())]
         halt = threading.Event()  # the budget ran out or the database fails: start no further refresh
         with self._releasing(batch) as left:
             statuses = list(self._pool.map(lambda c: self._one(c, deadline, halt), todo))
@@ -187,7 +193,7 @@ class Refresher:
                     with transaction(self.sessions) as s:
                         release(s, self.owner, list(left))
                 except Exception as exc:  # noqa: BLE001 - the leases expire by themselves
-                    log.warning("could not release %d refresh lease(s): %s", len(left), type(exc).__name__)
+                    log.warning("could not release %d refresh lease(s): %s", len(left), error_line(exc))
 
     def _acquire(self) -> bool:
         if self.budget is None or self.budget.try_acquire(self.calls):
@@ -275,7 +281,7 @@ class Refresher:
             )
 
     def _writes_back(self, source: str | None) -> bool:
-        return source is not None and any(s.name == source and s.on_refresh for s in self.config.sources)
+        return source is not None and source in self.settings.writeback_sources
 
     def _count(self, outcome: str) -> None:
         if self.events is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from monitor import retry
 from monitor.config.model import RefreshConfig
 from monitor.graph.results import RefreshResult, Verdict
 
@@ -78,9 +79,7 @@ def eligible(t: RefreshFacts, cfg: RefreshConfig, now: float) -> bool:
 
 def backoff(failures: int, rand: float = 0.0) -> float:
     """Seconds to wait after `failures` consecutive retryable failures (>= 1); `rand` in [0, 1) is jitter."""
-    steps = max(0, failures - 1)
-    base = min(MAX_BACKOFF, MIN_BACKOFF * 2 ** min(steps, 30))
-    return max(MIN_BACKOFF * (1 - JITTER), base * (1 - JITTER * rand))
+    return retry.backoff(failures, MIN_BACKOFF, MAX_BACKOFF, jitter=JITTER, rand=rand)
 
 
 def classify(result: RefreshResult) -> Outcome:

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.check.store import release
-from monitor.config.load import Config
+from monitor.config.load import RefreshConfig
 from monitor.crypto import Vault, VaultError, fingerprint
 from monitor.db import leases
 from monitor.db.models import TOKENS, App, Token
@@ -146,10 +146,9 @@ def renewable_kinds() -> ColumnElement[bool]:
 
 
 def claim_eligible(
-    session: Session, owner: str, config: Config, now: float, lease: float, limit: int
+    session: Session, owner: str, cfg: RefreshConfig, now: float, lease: float, limit: int
 ) -> list[Candidate]:
     """Lease up to `limit` refresh-eligible tokens (soonest expiry first) that nobody else holds."""
-    cfg = config.refresh
     table = TOKENS
     stmt = (
         select(Token.id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from monitor.db.chunks import in_chunks
 from monitor.db.models import TokenEvent
 
 __all__ = ["Change", "record", "record_many", "recent"]
@@ -74,8 +75,8 @@ def record_many(
         }
         for token_id, new, old, detail in rows
     ]
-    for i in range(0, len(values), 1000):
-        session.execute(insert(TokenEvent), values[i : i + 1000])
+    for chunk in in_chunks(values):
+        session.execute(insert(TokenEvent), list(chunk))
 
 
 def recent(session: Session, token_id: int, limit: int = 100) -> list[Change]:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.crypto import Vault, fingerprint
+from monitor.db.chunks import in_chunks
 from monitor.db.models import Alert, App, Snapshot, Token
 from monitor.db.stats import after_bulk_write
 from monitor.registry.events import record
@@ -103,9 +104,8 @@ def insert_tokens(
     source: str | None = None,
     tick: Callable[[int], None] | None = None,
 ) -> None:
-    """Insert validated new tokens in chunks of 1,000."""
-    for start in range(0, len(tokens), 1000):
-        chunk = tokens[start : start + 1000]
+    """Insert validated new tokens in chunks (monitor.db.chunks)."""
+    for chunk in in_chunks(tokens):
         session.execute(insert(Token), [token_row(vault, t, app_ids[t.app], now, source) for t in chunk])
         if tick is not None:
             tick(len(chunk))
@@ -115,8 +115,7 @@ def insert_tokens(
 def existing_names(session: Session, names: Collection[str]) -> set[str]:
     found: set[str] = set()
     ordered = sorted(names)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
+    for chunk in in_chunks(ordered):
         found.update(session.scalars(select(Token.name).where(Token.name.in_(chunk))).all())
     return found
 
@@ -126,6 +125,12 @@ def get_token(session: Session, name: str) -> Token:
     if token is None:
         raise RegistryError(f"no token named {name!r} (see `tokens list`)")
     return token
+
+
+def current_string(session: Session, vault: Vault, name: str) -> str:
+    """The decrypted string the token `name` holds now (a refresh may have replaced it); RegistryError names
+    a missing token."""
+    return vault.decrypt(get_token(session, name).secret)
 
 
 def editable(token: Token, sources: Collection[str], doing: str = "edit it") -> Token:
@@ -152,8 +157,8 @@ def remove_token(session: Session, name: str, *, now: float, sources: Collection
 def delete_tokens(session: Session, ids: Sequence[int], *, now: float, reason: str = "removed") -> None:
     """Delete tokens and their history. Their firing alerts are resolved by the next alert evaluation,
     with `reason` (removed | retired by source | app removed): never "valid again"."""
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
+    for part in in_chunks(ids):
+        chunk = list(part)
         session.execute(delete(Snapshot).where(Snapshot.token_id.in_(chunk)))
         session.execute(
             update(Alert)

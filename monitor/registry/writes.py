@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor.crypto import Vault, fingerprint
+from monitor.db.chunks import in_chunks
 from monitor.db.models import App, Token
 from monitor.registry.events import record_many
 from monitor.registry.names import RegistryError, check_labels, check_name, check_token_string, label_diff
@@ -25,7 +26,6 @@ from monitor.registry.tokens import REFRESH_RESET, NewToken, check_key, insert_t
 __all__ = ["Existing", "TokenWrite", "WritePlan", "apply_writes", "plan_writes"]
 
 T = cast(Table, Token.__table__)
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,8 @@ def _existing(session: Session, names: Sequence[str]) -> dict[str, Existing]:
     cols = (T.c.id, T.c.name, T.c.app_id, T.c.fingerprint, T.c.labels, T.c.auto_refresh, T.c.source)
     out: dict[str, Existing] = {}
     ordered = sorted(set(names))
-    for i in range(0, len(ordered), CHUNK):
-        for r in session.execute(select(*cols).where(T.c.name.in_(ordered[i : i + CHUNK]))):
+    for chunk in in_chunks(ordered):
+        for r in session.execute(select(*cols).where(T.c.name.in_(chunk))):
             out[r.name] = Existing(
                 r.id, r.name, r.app_id, r.fingerprint, r.labels or {}, bool(r.auto_refresh), r.source
             )
@@ -195,9 +195,9 @@ _STRING = (
 
 def _replace(session: Session, vault: Vault, plan: WritePlan, now: float, via: str) -> None:
     """New strings, in chunks: written only where the old string is still the one planned against."""
-    for i in range(0, len(plan.replaced), CHUNK):
+    for chunk in in_chunks(plan.replaced):
         params, events = [], []
-        for index in plan.replaced[i : i + CHUNK]:
+        for index in chunk:
             write, have = plan.writes[index], plan.existing[plan.writes[index].name]
             labels, app_id, auto = _details(plan, write, have)
             values = new_string_values(vault, write.token or "", now)
@@ -211,7 +211,7 @@ def _replace(session: Session, vault: Vault, plan: WritePlan, now: float, via: s
         if rows != len(params):  # a refresh or another writer changed a string since the plan was made
             raise RegistryError("a token's string changed while this write ran: run it again")
         record_many(session, events, "replaced", via, now)
-        _labels_changed(session, plan, plan.replaced[i : i + CHUNK], now, via)
+        _labels_changed(session, plan, chunk, now, via)
 
 
 _DETAILS = (
@@ -228,8 +228,7 @@ _DETAILS = (
 
 def _update(session: Session, plan: WritePlan, indexes: Sequence[int], now: float, via: str) -> None:
     """Labels, app and auto-refresh of tokens whose string stays."""
-    for i in range(0, len(indexes), CHUNK):
-        chunk = indexes[i : i + CHUNK]
+    for chunk in in_chunks(indexes):
         params, moved, switched = [], [], []
         for index in chunk:
             write, have = plan.writes[index], plan.existing[plan.writes[index].name]

@@ -1,5 +1,5 @@
 """Reading the token registry from the application's own database, and writing refreshes back."""
 
-from monitor.sources.job import SourceError, SourcesComponent, select_sources, sync_source
+from monitor.sources.job import SourceError, SourcesComponent, SourcesSettings, select_sources, sync_source
 
-__all__ = ["SourceError", "SourcesComponent", "select_sources", "sync_source"]
+__all__ = ["SourceError", "SourcesComponent", "SourcesSettings", "select_sources", "sync_source"]

@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.crypto import Vault, fingerprint
+from monitor.db.chunks import in_chunks
 from monitor.db.models import App, Snapshot, Token
 from monitor.db.stats import after_bulk_write
 from monitor.registry import NewToken, delete_tokens, record_many, token_row
@@ -25,7 +26,6 @@ from monitor.sources.read import SourceError, SourceRow
 log = logging.getLogger("monitor.sources")
 
 T = cast(Table, Token.__table__)
-CHUNK = 1000  # rows per executemany (psycopg pipelines them; a multi-row VALUES compiles 10x slower)
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,8 @@ def load_existing(session: Session, source: str) -> dict[str, Existing]:
 def _refuse_collisions(session: Session, source: str, names: Sequence[str]) -> None:
     """A new name already used by a hand-added token or another source's token is an error, not a takeover."""
     others = or_(T.c.source.is_(None), T.c.source != source)
-    for i in range(0, len(names), CHUNK):
-        chunk = list(names[i : i + CHUNK])
+    for part in in_chunks(names):
+        chunk = list(part)
         hit = session.execute(
             select(T.c.name, T.c.source).where(T.c.name.in_(chunk), others).limit(1)
         ).first()
@@ -157,10 +157,10 @@ def _insert(
     app_ids: Mapping[str, int],
     now: float,
 ) -> None:
-    for i in range(0, len(rows), CHUNK):
+    for chunk in in_chunks(rows):
         values = [
             token_row(vault, NewToken(r.name, r.app, r.token, dict(r.labels)), app_ids[r.app], now, source)
-            for r in rows[i : i + CHUNK]
+            for r in chunk
         ]
         session.execute(insert(T), values)
     after_bulk_write(session, T.name, len(rows))
@@ -174,8 +174,7 @@ def _superseded(
     A source without `on_refresh` goes on offering the string a refresh replaced; the token's snapshot
     history knows it. Only a string the token never had is news from the application."""
     seen: set[tuple[int, str]] = set()
-    for i in range(0, len(pairs), CHUNK):
-        chunk = pairs[i : i + CHUNK]
+    for chunk in in_chunks(pairs):
         stmt = select(Snapshot.token_id, Snapshot.fingerprint).where(
             Snapshot.token_id.in_([have.id for have, _ in chunk]),
             Snapshot.fingerprint.in_([fingerprint(row.token) for _, row in chunk]),
@@ -219,7 +218,7 @@ def _update_strings(
             writeback_error=None,
         )
     )
-    for i in range(0, len(pairs), CHUNK):
+    for chunk in in_chunks(pairs):
         params = [
             {
                 "b_id": have.id,
@@ -229,16 +228,16 @@ def _update_strings(
                 "b_labels": dict(row.labels),
                 "b_app": app_ids[row.app],
             }
-            for have, row in pairs[i : i + CHUNK]
+            for have, row in chunk
         ]
         session.execute(stmt, params)
         # The token's change history shows the replacement (old and new fingerprint), as for any writer:
         # for the rows the guarded UPDATE changed (a string refreshed meanwhile stays, and is no change).
-        ids = [have.id for have, _ in pairs[i : i + CHUNK]]
+        ids = [have.id for have, _ in chunk]
         now_held = dict(session.execute(select(T.c.id, T.c.fingerprint).where(T.c.id.in_(ids))).all())
         done: list[tuple[int, str | None, str | None, str | None]] = [
             (have.id, fingerprint(row.token), have.fingerprint, None)
-            for have, row in pairs[i : i + CHUNK]
+            for have, row in chunk
             if now_held.get(have.id) == fingerprint(row.token)
         ]
         record_many(session, done, "replaced", "source", now)
@@ -254,12 +253,11 @@ def _update_details(
             labels=bindparam("b_labels", type_=T.c.labels.type), app_id=bindparam("b_app"), updated_at=now
         )
     )
-    for i in range(0, len(pairs), CHUNK):
+    for chunk in in_chunks(pairs):
         params = [
-            {"b_id": have.id, "b_labels": dict(row.labels), "b_app": app_ids[row.app]}
-            for have, row in pairs[i : i + CHUNK]
+            {"b_id": have.id, "b_labels": dict(row.labels), "b_app": app_ids[row.app]} for have, row in chunk
         ]
         session.execute(stmt, params)
     moved = [have.id for have, row in pairs if have.app_id != app_ids[row.app]]
-    for i in range(0, len(moved), CHUNK):  # another app's inspector: check again at once
-        session.execute(update(T).where(T.c.id.in_(moved[i : i + CHUNK])).values(next_check_at=now))
+    for ids in in_chunks(moved):  # another app's inspector: check again at once
+        session.execute(update(T).where(T.c.id.in_(ids)).values(next_check_at=now))

@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config.load import Config, SourceConfig
-from monitor.context import Context
+from monitor.crypto import Vault
 from monitor.db import leases
 from monitor.db.models import SOURCES, Source
 from monitor.db.session import transaction
 from monitor.jobs import Job
 from monitor.sources.apply import SyncReport, apply_sync
-from monitor.sources.read import SourceEngines, SourceError, open_engine, read_rows
+from monitor.sources.engines import SourceEngines, SourceError, open_engine
+from monitor.sources.read import read_rows
 from monitor.sources.writeback import WritebackReport, write_back_pending
 
-__all__ = ["SourceEngines", "SourceError", "SourcesComponent", "SyncReport", "WritebackReport", "claim",
-           "release", "sync_source", "write_back_pending"]  # fmt: skip
+__all__ = ["SourceEngines", "SourceError", "SourcesComponent", "SourcesSettings", "SyncReport",
+           "WritebackReport", "claim", "release", "sync_source", "write_back_pending"]  # fmt: skip
 
 log = logging.getLogger("monitor.sources")
 
@@ -37,13 +39,20 @@ LEASE = 600.0  # longer than a sync can take (statement timeout + writes); a cra
 TICK = 10.0  # how often the daemon looks for due sources (sync_interval is at least 10 s)
 
 
+class SyncCounter(Protocol):
+    """Where sync outcomes are counted (monitor.metrics.Events)."""
+
+    def source_sync(self, source: str, outcome: str) -> None: ...
+
+
 def sync_source(
-    ctx: Context,
+    sessions: sessionmaker[Session],
+    vault: Vault,
     source: SourceConfig,
     now: float,
     *,
     engines: SourceEngines | None = None,
-    events: Any = None,
+    events: SyncCounter | None = None,
 ) -> SyncReport:
     """Sync one source; raises SourceError (after recording it in `sources.last_error`) when it fails."""
     started = time.monotonic()
@@ -54,11 +63,11 @@ def sync_source(
         finally:
             if engines is None:
                 engine.dispose()
-        with transaction(ctx.sessions) as s:
-            report = apply_sync(s, ctx.vault, source.name, rows, now)
+        with transaction(sessions) as s:
+            report = apply_sync(s, vault, source.name, rows, now)
             _record(s, source, now, error=None, tokens=len(rows))
     except SourceError as exc:
-        with transaction(ctx.sessions) as s:
+        with transaction(sessions) as s:
             _record(s, source, now, error=exc.message)
         _count(events, source.name, "failure")
         log.warning("source %s: sync failed, nothing changed: %s", source.name, exc.message)
@@ -79,7 +88,7 @@ def sync_source(
     return report
 
 
-def _count(events: Any, source: str, outcome: str) -> None:
+def _count(events: SyncCounter | None, source: str, outcome: str) -> None:
     if events is not None:
         events.source_sync(source, outcome)
 
@@ -138,39 +147,63 @@ def release(sessions: sessionmaker[Session], name: str, owner: str) -> None:
 
 
 def claim_and_sync(
-    ctx: Context,
+    sessions: sessionmaker[Session],
+    vault: Vault,
     source: SourceConfig,
     owner: str,
     *,
+    clock: Callable[[], float],
     force: bool,
     engines: SourceEngines | None = None,
-    events: Any = None,
+    events: SyncCounter | None = None,
 ) -> SyncReport | None:
     """Sync when the lease is ours; None when the source is not due or another instance is syncing it."""
-    if not claim(ctx.sessions, source, owner, ctx.now(), force=force):
+    if not claim(sessions, source, owner, clock(), force=force):
         return None
     try:
-        return sync_source(ctx, source, ctx.now(), engines=engines, events=events)
+        return sync_source(sessions, vault, source, clock(), engines=engines, events=events)
     finally:
-        release(ctx.sessions, source.name, owner)
+        release(sessions, source.name, owner)
 
 
 # --- the daemon component ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SourcesSettings:
+    """The [[sources]] entries, and the sweep interval (the write-back tick follows it)."""
+
+    sources: tuple[SourceConfig, ...] = ()
+    sweep_interval: float = 60.0
+
+    @classmethod
+    def of(cls, config: Config) -> SourcesSettings:
+        return cls(sources=config.sources, sweep_interval=config.schedule.sweep_interval)
+
+
 class SourcesComponent:
     """The daemon's sync and write-back jobs. Sources are looked up on every tick, so `reload` applies."""
 
-    def __init__(self, ctx: Context, config: Config, *, owner: str, events: Any = None) -> None:
-        self.ctx, self.owner, self.events = ctx, owner, events
-        self.config = config
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        vault: Vault,
+        settings: SourcesSettings,
+        *,
+        owner: str,
+        clock: Callable[[], float] = time.time,
+        events: SyncCounter | None = None,
+    ) -> None:
+        self.sessions, self.vault, self.clock = sessions, vault, clock
+        self.owner, self.events = owner, events
+        self.settings = settings
         self.engines = SourceEngines()
         self.sources: dict[str, SourceConfig] = {}
         self._synced_once: set[str] = set()
-        self.reload(config)
+        self.reload(settings)
 
     def jobs(self) -> list[Job]:
-        interval = self.config.schedule.sweep_interval
+        interval = self.settings.sweep_interval
         return [Job("sources-sync", self.sync_due, TICK), Job("sources-writeback", self.write_back, interval)]
 
     def sync_due(self) -> None:
@@ -180,7 +213,14 @@ class SourcesComponent:
             self._synced_once.add(source.name)
             try:
                 claim_and_sync(
-                    self.ctx, source, self.owner, force=first, engines=self.engines, events=self.events
+                    self.sessions,
+                    self.vault,
+                    source,
+                    self.owner,
+                    clock=self.clock,
+                    force=first,
+                    engines=self.engines,
+                    events=self.events,
                 )
             except SourceError:
                 continue  # logged and recorded in sources.last_error by sync_source: SourceFailing fires
@@ -190,7 +230,7 @@ class SourcesComponent:
     def _forget_removed(self) -> None:
         """A source removed from the config is not failing: clear its error so SourceFailing resolves
         instead of repeating forever (its tokens can then be removed with `tokens remove`)."""
-        with transaction(self.ctx.sessions) as s:
+        with transaction(self.sessions) as s:
             s.execute(
                 update(Source)
                 .where(Source.last_error.is_not(None), Source.name.not_in(list(self.sources) or [""]))
@@ -199,16 +239,17 @@ class SourcesComponent:
 
     def write_back(self) -> None:
         report = write_back_pending(
-            self.ctx.sessions, self.ctx.vault, self.sources, self.engines, self.ctx.now(), owner=self.owner
+            self.sessions, self.vault, self.sources, self.engines, self.clock(), owner=self.owner
         )
         if report.failed:
             log.warning(
                 "write-back: %d written, %d failed (retried on the next tick)", report.written, report.failed
             )
 
-    def reload(self, config: Config) -> None:
-        self.config = config
-        self.sources = {s.name: s for s in config.sources}
+    def reload(self, settings: SourcesSettings) -> None:
+        """Added, changed and removed sources apply from the next tick."""
+        self.settings = settings
+        self.sources = {s.name: s for s in settings.sources}
         self.engines.retain(self.sources)  # a changed URL gets a new engine on its next use
 
     def stop(self) -> None:

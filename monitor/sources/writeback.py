@@ -20,7 +20,7 @@ from monitor.crypto import Vault
 from monitor.db import leases
 from monitor.db.models import TOKENS
 from monitor.db.session import transaction
-from monitor.sources.read import SourceEngines, SourceError, safe_reason
+from monitor.sources.engines import SourceEngines, SourceError, safe_reason
 
 log = logging.getLogger("monitor.sources")
 

@@ -11,11 +11,10 @@ from monitor.status.render import (
     status_table,
     until,
 )
-from monitor.status.rows import NAMES_PER_QUERY, status_rows
+from monitor.status.rows import status_rows
 
 __all__ = [
     "COLUMNS",
-    "NAMES_PER_QUERY",
     "STATE_COLOURS",
     "STATUS_COLUMNS",
     "StatusRow",

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from monitor.state import FAILED, State, Verdict
 from monitor.state.row import StatusRow
 from monitor.tables import render_table
-from monitor.timefmt import humanize_duration
+from monitor.timefmt import relative
 
 STATE_COLOURS = {"invalid": "red", "critical": "red", "warning": "yellow", "unchecked": "dim", "ok": "green"}
 
@@ -17,8 +17,7 @@ def until(at: float | None, now: float) -> str:
     """'in 3 days 4 hours', '2 hours ago', or 'never'."""
     if at is None:
         return "never"
-    left = at - now
-    return f"in {humanize_duration(left)}" if left >= 0 else f"{humanize_duration(-left)} ago"
+    return relative(at, now)
 
 
 ASKED_CHECK_TAKES = 120.0  # seconds from a queued check's claim to its stored result, at most

@@ -7,12 +7,12 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.db.chunks import in_chunks
 from monitor.db.models import App, Token
 from monitor.state import Horizons, State, trouble_key
 from monitor.state.row import StatusRow
 from monitor.state.sql import STATUS_SELECT
 
-NAMES_PER_QUERY = 1000  # names per IN (...) list: below every database's parameter limit
 _STATUS_QUERY = select(*STATUS_SELECT).join(App, Token.app_id == App.id)
 
 
@@ -27,8 +27,8 @@ def status_rows(
         wanted = sorted(set(names))
         found = [
             r._mapping
-            for i in range(0, len(wanted), NAMES_PER_QUERY)
-            for r in session.execute(_STATUS_QUERY.where(Token.name.in_(wanted[i : i + NAMES_PER_QUERY])))
+            for chunk in in_chunks(wanted)
+            for r in session.execute(_STATUS_QUERY.where(Token.name.in_(chunk)))
         ]
     rows = [StatusRow.from_row(r, horizons, now) for r in found]
     rows.sort(key=lambda r: (*trouble_key(State(r.state), r.expires_at, r.data_access_expires_at), r.name))

@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import __version__
 from monitor.config.load import HttpConfig
-from monitor.context import Context
 from monitor.httpd import HttpServer, Request, Route
 from monitor.httpd import Response as HttpResponse
 from monitor.metrics import MetricsRegistry
 from monitor.redact import error_line
+from monitor.state import Horizons
 from monitor.web.routes import TOKEN_PREFIX, PageFunction, fleet_response, token_response
 
 log = logging.getLogger("monitor.web")
@@ -37,12 +40,21 @@ OPENMETRICS = "application/openmetrics-text"
 
 
 class WebServer:
-    """Serves /metrics, /healthz and / on `http.listen` from a daemon thread."""
+    """Serves /metrics, /healthz and / on `http.listen` from a daemon thread. The status pages read through
+    `sessions` and judge tokens by `horizons` (the alert thresholds; `reload` replaces them)."""
 
     def __init__(
-        self, http: HttpConfig, *, registry: CollectorRegistry | None, health: Health, ctx: Context
+        self,
+        http: HttpConfig,
+        *,
+        registry: CollectorRegistry | None,
+        health: Health,
+        sessions: sessionmaker[Session],
+        horizons: Horizons,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.http, self.registry, self.health, self.ctx = http, registry, health, ctx
+        self.http, self.registry, self.health = http, registry, health
+        self.sessions, self.horizons, self.clock = sessions, horizons, clock
         self._server: HttpServer | None = None
         self._credentials = self._expected_credentials(http)
 
@@ -53,6 +65,10 @@ class WebServer:
         return f"{http.basic_auth_username}:{http.basic_auth_password}".encode()
 
     # --- lifecycle ---------------------------------------------------------------------------------
+
+    def reload(self, horizons: Horizons) -> None:
+        """New alert thresholds apply to the next page; address, TLS and basic auth wait for a restart."""
+        self.horizons = horizons
 
     def start(self) -> None:
         """Bind and serve on the hardened server of monitor.httpd: bounded connections and threads, a
@@ -93,7 +109,9 @@ class WebServer:
             challenge = {"WWW-Authenticate": 'Basic realm="threads-token-monitor", charset="UTF-8"'}
             return HttpResponse(401, b"authentication required\n", TEXT, challenge)
         target = request.path + (f"?{request.query}" if request.query else "")
-        status, ctype, body, extra = self.route(target, request.header("accept"))
+        status, ctype, body, extra = self.route(
+            target, request.header("accept"), request.header("accept-encoding")
+        )
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **extra}
         return HttpResponse(status, body, ctype, headers)
 
@@ -112,10 +130,10 @@ class WebServer:
             return False
         return hmac.compare_digest(given, self._credentials)
 
-    def route(self, raw_path: str, accept: str | None) -> Response:
+    def route(self, raw_path: str, accept: str | None, accept_encoding: str | None = None) -> Response:
         path, _, query = raw_path.partition("?")
         if path == "/metrics":
-            return self.metrics(accept)
+            return self.metrics(accept, accept_encoding)
         if path == "/healthz":
             return self.healthz()
         if path in ("/", "/index.html"):
@@ -124,19 +142,22 @@ class WebServer:
             return self.status_page(token_response, path)
         return 404, TEXT, b"not found: try /metrics, /healthz or /\n", {}
 
-    def metrics(self, accept: str | None) -> Response:
+    def metrics(self, accept: str | None, accept_encoding: str | None = None) -> Response:
+        """The exposition in the format `accept` asks for, gzipped when `accept_encoding` allows it."""
         if self.registry is None:
             return 503, TEXT, b"metrics are not available\n", {}
         encoder, content_type = choose_encoder(accept or "")
+        gzipped = gzip_accepted(accept_encoding or "")
         try:
             if isinstance(self.registry, MetricsRegistry):  # the daemon's: unchanged state is not re-read
-                body = self.registry.render(content_type.startswith(OPENMETRICS))
+                body = self.registry.render(content_type.startswith(OPENMETRICS), gzipped)
             else:
-                body = encoder(self.registry)
+                body = gzip.compress(encoder(self.registry)) if gzipped else encoder(self.registry)
         except Exception as exc:  # a database outage must cost one scrape, not the server
             log.warning("scrape failed: %s", error_line(exc))
             return 503, TEXT, b"metrics unavailable: the database did not answer\n", {}
-        return 200, content_type, body, {}
+        encoding = {"Content-Encoding": "gzip"} if gzipped else {}
+        return 200, content_type, body, {"Vary": "Accept-Encoding", **encoding}
 
     def healthz(self) -> Response:
         try:
@@ -147,9 +168,10 @@ class WebServer:
 
     def status_page(self, page: PageFunction, request: str) -> Response:
         """A status page for `request` (the query string of /, or the path of /tokens/NAME)."""
-        ctx = self.ctx
         try:
-            status, ctype, body = page(ctx.sessions, request, ctx.now(), ctx.horizons, version=__version__)
+            status, ctype, body = page(
+                self.sessions, request, self.clock(), self.horizons, version=__version__
+            )
         except UnicodeDecodeError:
             return 404, TEXT, b"not found: the name is not UTF-8\n", {}
         except Exception as exc:

@@ -17,7 +17,7 @@ from receivers import HttpReceiver, SmtpReceiver, all_text
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerting.job import AlertsComponent, evaluate, exclusive
+from monitor.alerting.job import AlertsComponent, AlertSettings, evaluate, exclusive
 from monitor.config.load import AlertsConfig, Config, NotifierConfig, parse_config
 from monitor.crypto import Vault, create_key_file
 from monitor.db.migrate import upgrade
@@ -101,7 +101,7 @@ def component(
     owner: str = "test-1",
 ) -> AlertsComponent:
     config = Config(alerts=AlertsConfig(group_wait=30.0), notifiers=notifier_cfgs)
-    return AlertsComponent(sessions, config, owner=owner, clock=clock)
+    return AlertsComponent(sessions, AlertSettings.of(config), owner=owner, clock=clock)
 
 
 def rows(sessions: sessionmaker[Session], model: Any) -> list[Any]:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerting.job import FULL_EVERY, AlertsComponent, Evaluation, evaluate, exclusive
+from monitor.alerting.job import FULL_EVERY, AlertsComponent, AlertSettings, Evaluation, evaluate, exclusive
 from monitor.config.load import AlertsConfig, Config
 from monitor.db.models import Alert, App, Token
 from monitor.db.session import transaction
@@ -161,7 +161,7 @@ def test_a_write_without_a_stamp_is_caught_by_the_hourly_full_pass(
     clock = Clock()
     sessions = make_db(sqlite_url)
     (name,) = add_fleet(sessions, 1, clock.now - 60)
-    comp = AlertsComponent(sessions, Config(alerts=CFG), owner="t", clock=clock)
+    comp = AlertsComponent(sessions, AlertSettings.of(Config(alerts=CFG)), owner="t", clock=clock)
     caplog.set_level(logging.DEBUG, logger="monitor.alerts")
     try:
         comp.tick()
@@ -173,7 +173,7 @@ def test_a_write_without_a_stamp_is_caught_by_the_hourly_full_pass(
         clock.now += FULL_EVERY
         comp.tick()
         assert firing(sessions) == {f"TokenInvalid/{name}": ("critical", "firing")}
-        comp.reload(Config(alerts=AlertsConfig(repeat_interval=3600.0)))
+        comp.reload(AlertSettings.of(Config(alerts=AlertsConfig(repeat_interval=3600.0))))
         clock.now += 5
         comp.tick()
     finally:

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import CollectorRegistry
 from receivers import HttpReceiver, HttpRequest, HttpResponse
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -124,9 +125,10 @@ def outbox(
 
 
 def test_backoff_doubles_from_10s_to_10min_with_jitter_and_honours_retry_after() -> None:
-    assert [backoff(n, None, 0.5) for n in (1, 2, 3)] == [10.0, 20.0, 40.0]
-    assert backoff(30, None, 0.99) == BACKOFF_CAP
-    assert backoff(1, None, 0.0) >= 8.0 and backoff(1, None, 0.999) <= 12.0
+    assert [backoff(n, None, 0.0) for n in (1, 2, 3)] == [10.0, 20.0, 40.0]
+    assert backoff(30, None, 0.0) == BACKOFF_CAP == 600.0
+    assert 8.0 <= backoff(1, None, 0.999) <= backoff(1, None, 0.5) <= 10.0  # jitter only shortens, by <= 20 %
+    assert backoff(30, None, 0.99) <= BACKOFF_CAP
     assert backoff(1, 90.0, 0.5) == 90.0
 
 
@@ -231,6 +233,27 @@ def test_404_is_permanent_and_counted_failed(
     with sessions() as s:
         error = s.scalar(select(Notification.last_error))
     assert error is not None and "404" in error and "127.0.0.1" not in error
+
+
+def test_each_attempt_is_timed_per_notifier(
+    sessions: sessionmaker[Session], clock: Clock, flaky: ScriptedReceiver
+) -> None:
+    """threads_monitor_notification_duration_seconds: present (0) for every notifier from the start, one
+    observation per attempt, refused or sent."""
+    registry = CollectorRegistry()
+    flaky.down_until, flaky.down = float("inf"), (404, {}, b"no such hook")
+    cfgs = [hook_cfg("hooks", flaky), hook_cfg("idle", flaky)]
+    queue(sessions, cfgs[:1], T0, 2)
+    box = Outbox(sessions, build_notifiers(cfgs), owner="o1", ttl=86400.0, clock=clock, registry=registry)
+    count = "threads_monitor_notification_duration_seconds_count"
+    assert registry.get_sample_value(count, {"notifier": "idle"}) == 0.0
+    box.deliver_due()
+    assert registry.get_sample_value(count, {"notifier": "hooks"}) == 2.0
+    assert registry.get_sample_value(count, {"notifier": "idle"}) == 0.0
+    total = registry.get_sample_value(
+        "threads_monitor_notification_duration_seconds_sum", {"notifier": "hooks"}
+    )
+    assert total is not None and total > 0
 
 
 def test_24h_old_is_dropped_and_counted(

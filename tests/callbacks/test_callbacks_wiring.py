@@ -103,7 +103,7 @@ def test_a_registered_app_without_a_secret_is_named_once_in_a_warning(
     from helpers_daemon import close_sweeper, make_fleet
 
     from monitor.callbacks import sign_request
-    from monitor.daemon.callbacks import CallbacksComponent
+    from monitor.daemon.callbacks import CallbacksComponent, CallbacksSettings
 
     with Simulator() as sim:
         fleet = make_fleet(tmp_path, sqlite_url, sim)
@@ -111,8 +111,9 @@ def test_a_registered_app_without_a_secret_is_named_once_in_a_warning(
         sweeper = fleet.sweeper()
         counted: list[tuple[str, str]] = []
         component = CallbacksComponent(
-            CallbacksConfig(listen="127.0.0.1:0"), sessions=fleet.ctx.sessions, vault=fleet.ctx.vault,
-            sweeper=sweeper, count=lambda kind, outcome: counted.append((kind, outcome)), clock=time.time,
+            CallbacksSettings(CallbacksConfig(listen="127.0.0.1:0")), sessions=fleet.ctx.sessions,
+            vault=fleet.ctx.vault, sweeper=sweeper,
+            count=lambda kind, outcome: counted.append((kind, outcome)), clock=time.time,
         )  # fmt: skip
         try:
             body = urlencode({"signed_request": sign_request("1", int(time.time()), "any")})

@@ -139,7 +139,7 @@ def test_over_the_backlog_a_callback_is_stored_and_checked_and_its_relay_dropped
     from helpers_daemon import close_sweeper, make_fleet
 
     from monitor.callbacks.store import RELAY_BACKLOG
-    from monitor.daemon.callbacks import CallbacksComponent
+    from monitor.daemon.callbacks import CallbacksComponent, CallbacksSettings
     from monitor.simulator import Simulator
 
     with Simulator() as sim:
@@ -161,7 +161,7 @@ def test_over_the_backlog_a_callback_is_stored_and_checked_and_its_relay_dropped
         counted: list[tuple[str, str]] = []
         sweeper = fleet.sweeper()
         component = CallbacksComponent(
-            fleet.config.callbacks,  # type: ignore[arg-type]
+            CallbacksSettings(fleet.config.callbacks),  # type: ignore[arg-type]
             sessions=fleet.ctx.sessions, vault=fleet.ctx.vault, sweeper=sweeper, count=lambda k, o: None,
             clock=lambda: NOW, relay_outcome=lambda n, o: counted.append((n, o)),
         )  # fmt: skip

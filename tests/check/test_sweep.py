@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -175,9 +175,11 @@ def test_usage_at_100_percent_pauses_the_apps_checks(fleet: Fleet) -> None:
         close_sweeper(sweeper)
 
 
-def test_throttling_answers_are_stored_and_retried_after_the_wait(fleet: Fleet) -> None:
-    fleet.add_app("a")
-    names = fleet.add_tokens("a", 4)
+def test_throttling_answers_are_stored_and_retried_after_the_wait(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    fleet.add_app("growth")
+    names = fleet.add_tokens("growth", 4)
     fleet.sim.set_fault("throttle", code=4, percent=100, minutes=30)
     clock = Clock()
     sweeper = fleet.sweeper(clock=clock)
@@ -191,6 +193,8 @@ def test_throttling_answers_are_stored_and_retried_after_the_wait(fleet: Fleet) 
         assert_schedule_intact(fleet, clock.now)
     finally:
         close_sweeper(sweeper)
+    throttled = [r.getMessage() for r in caplog.records if "is throttled" in r.getMessage()]
+    assert throttled and throttled[0].startswith("app growth is throttled"), throttled  # its name, not its id
 
 
 FAULTS: dict[str, dict] = {
@@ -298,6 +302,17 @@ def test_max_calls_per_hour_is_never_exceeded_retries_included(fleet: Fleet) -> 
     assert fleet.leases() == 0 and all(r.next_check_at is not None for r in rows.values())
 
 
+def _first_waits_for(barrier: threading.Barrier) -> Callable[[str, float], None]:
+    waited: list[bool] = []
+
+    def on_check(verdict: str, duration: float) -> None:
+        if not waited:
+            waited.append(True)
+            barrier.wait()
+
+    return on_check
+
+
 @pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
 def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator, backend: str) -> None:
     from conftest import fresh_url
@@ -310,6 +325,11 @@ def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator
         fleet.add_tokens("a", 600)
         sim.set_fault("latency", seconds=0.005)
         sweepers = [fleet.sweeper(owner=f"s{i}", concurrency=8) for i in range(2)]
+        # Neither sweeper goes past its first stored check until the other has stored one too, so both
+        # take part however the threads are scheduled (a loaded machine let one claim all 600 first).
+        both_started = threading.Barrier(2, timeout=30)
+        for sweeper in sweepers:
+            sweeper.on_check = _first_waits_for(both_started)
         stats: list = []
         threads = [threading.Thread(target=lambda s=s: stats.append(s.sweep())) for s in sweepers]
         for t in threads:

@@ -43,7 +43,7 @@ def test_reload_applies_schedule_budget_and_thresholds_and_refuses_a_bad_file(
             job = daemon._scheduler.get_job("sweep")  # type: ignore[union-attr]
             assert job.trigger.interval.total_seconds() == 7
             assert daemon.budget.per_hour == 40 and daemon.sweeper.lease == 120
-            assert daemon.ctx.horizons.expiry_warning == 9 * 86400
+            assert daemon.horizons.expiry_warning == 9 * 86400
 
             path.write_text(path.read_text() + '\n[schedule]\nsweep_interval = "soon"\n')
             assert not daemon.reload(path)
@@ -110,7 +110,7 @@ def test_a_reload_that_fails_to_apply_is_logged_and_the_daemon_runs_on(
         def broken(new: object) -> None:
             raise RuntimeError("cannot apply")
 
-        monkeypatch.setattr(daemon._components[0], "reload", broken)
+        monkeypatch.setattr(daemon._components[0].component, "reload", broken)
         assert not daemon.reload(path)
         assert "reload failed" in caplog.text and "RuntimeError: cannot apply" in caplog.text
         assert daemon.health()[0] or daemon._scheduler_running()

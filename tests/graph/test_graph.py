@@ -343,9 +343,9 @@ def test_answers_that_would_not_fit_the_registry_are_malformed(data: dict) -> No
 
 
 def test_retry_after_is_finite_and_bounded() -> None:
-    from monitor.graph.wire import retry_after_seconds
+    from monitor.retry import retry_after_header
 
-    assert retry_after_seconds({"Retry-After": "7"}) == 7
-    assert retry_after_seconds({"Retry-After": "1e400"}) is None
-    assert retry_after_seconds({"Retry-After": "nan"}) is None
-    assert retry_after_seconds({"Retry-After": "99999999"}) == 86400
+    assert retry_after_header({"Retry-After": "7"}, 0.0) == 7
+    assert retry_after_header({"Retry-After": "1e400"}, 0.0) is None
+    assert retry_after_header({"Retry-After": "nan"}, 0.0) is None
+    assert retry_after_header({"Retry-After": "99999999"}, 0.0) == 86400

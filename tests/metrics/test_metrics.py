@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from conftest import BACKENDS, fresh_url
+from helpers_metrics import configure, metrics_inputs
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, insert, update
 from support import tool
 
-from monitor.config.load import DatabaseConfig, MetricsConfig, default_config
+from monitor.config.load import DatabaseConfig, default_config
 from monitor.context import Context
 from monitor.db.migrate import upgrade
 from monitor.db.models import App, Notification, Token
@@ -138,11 +139,6 @@ def own_ctx(tmp_path: Path) -> Iterator[Context]:
     context.close()
 
 
-def configure(ctx: Context, **metrics: Any) -> None:
-    """What a SIGHUP reload does: a new config object on the same context."""
-    ctx.config = replace(ctx.config, metrics=MetricsConfig(**metrics))
-
-
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
     return registry.get_sample_value(name, labels)
 
@@ -152,7 +148,7 @@ def tokens_with(registry: CollectorRegistry, name: str) -> set[str]:
 
 
 def test_per_token_series_follow_the_stored_observation(ctx: Context) -> None:
-    registry, _ = build_metrics(ctx, version="1.2.3")
+    registry, _ = build_metrics(metrics_inputs(ctx), version="1.2.3")
     healthy = {"token": "healthy", "app": "growth"}
     assert value(registry, "threads_token_valid", **healthy) == 1.0
     assert value(registry, "threads_token_expires_at_timestamp_seconds", **healthy) == NOW + 50 * DAY
@@ -169,11 +165,12 @@ def test_per_token_series_follow_the_stored_observation(ctx: Context) -> None:
     assert value(registry, "threads_token_last_check_timestamp_seconds", **healthy) == NOW - 60
     assert value(registry, "threads_token_last_success_timestamp_seconds", **healthy) == NOW - 60
     assert value(registry, "threads_token_check_success", **healthy) == 1.0
-    assert value(registry, "threads_monitor_build_info", version="1.2.3") == 1.0
+    (build,) = [s for f in registry.collect() for s in f.samples if s.name == "threads_monitor_build_info"]
+    assert build.labels["version"] == "1.2.3" and build.value == 1.0
 
 
 def test_failing_never_checked_and_never_expiring_tokens(ctx: Context) -> None:
-    registry, _ = build_metrics(ctx, version="t")
+    registry, _ = build_metrics(metrics_inputs(ctx), version="t")
     failing = {"token": "failing", "app": "growth"}
     assert value(registry, "threads_token_check_success", **failing) == 0.0
     assert value(registry, "threads_token_valid", **failing) == 1.0  # the last answer is kept
@@ -192,7 +189,7 @@ def test_failing_never_checked_and_never_expiring_tokens(ctx: Context) -> None:
 
 
 def test_fleet_counts_match_token_state(ctx: Context) -> None:
-    registry, _ = build_metrics(ctx, version="t")
+    registry, _ = build_metrics(metrics_inputs(ctx), version="t")
     expected = {s: 0 for s in ("ok", "warning", "critical", "invalid", "unchecked")}
     inspector_refused = {"lost-inspector"}
     for row in FLEET:
@@ -224,7 +221,7 @@ def test_fleet_counts_match_token_state(ctx: Context) -> None:
 
 @pytest.mark.parametrize("mode", ["all", "problems", "none"])
 def test_per_token_modes_keep_fleet_counts(ctx: Context, mode: str) -> None:
-    registry, _ = build_metrics(ctx, version="t")
+    registry, _ = build_metrics(metrics_inputs(ctx), version="t")
     configure(ctx, per_token=mode, scopes=True)
     shown = tokens_with(registry, "threads_token_info")
     everyone = {r["name"] for r in FLEET}
@@ -238,7 +235,7 @@ def test_per_token_modes_keep_fleet_counts(ctx: Context, mode: str) -> None:
 
 
 def test_scopes_switch_and_reload(ctx: Context) -> None:
-    registry, _ = build_metrics(ctx, version="t")
+    registry, _ = build_metrics(metrics_inputs(ctx), version="t")
     assert tokens_with(registry, "threads_token_scope_granted")
     configure(ctx, per_token="all", scopes=False)  # read again at the next scrape: no restart
     assert not tokens_with(registry, "threads_token_scope_granted")
@@ -247,7 +244,7 @@ def test_scopes_switch_and_reload(ctx: Context) -> None:
 
 def test_removed_and_refreshed_tokens_leave_no_stale_series(own_ctx: Context) -> None:
     ctx = own_ctx
-    registry, _ = build_metrics(ctx, version="t")
+    registry, _ = build_metrics(metrics_inputs(ctx), version="t")
     assert "dead" in tokens_with(registry, "threads_token_valid")
     with ctx.engine.begin() as conn:
         conn.execute(delete(Token).where(Token.name == "dead"))
@@ -268,7 +265,7 @@ def test_label_values_are_escaped_in_the_text_format(own_ctx: Context) -> None:
     ctx = own_ctx
     with ctx.engine.begin() as conn:
         conn.execute(update(Token).where(Token.name == "healthy").values(application='Say "hi"\\ \n now'))
-    registry, _ = build_metrics(ctx, version="t")
+    registry, _ = build_metrics(metrics_inputs(ctx), version="t")
     text = generate_latest(registry).decode()
     parsed = {
         (s.name, s.labels.get("token")): s for f in text_string_to_metric_families(text) for s in f.samples
@@ -278,7 +275,7 @@ def test_label_values_are_escaped_in_the_text_format(own_ctx: Context) -> None:
 
 def test_events_count_checks_calls_and_notifications(own_ctx: Context) -> None:
     ctx = own_ctx
-    registry, events = build_metrics(ctx, version="t")
+    registry, events = build_metrics(metrics_inputs(ctx), version="t")
     for result in ("valid", "invalid", "error"):  # present at 0 before anything happened
         assert value(registry, "threads_monitor_checks_total", result=result) == 0.0
     assert value(registry, "threads_monitor_refreshes_total", outcome="failed") == 0.0
@@ -314,8 +311,8 @@ def test_events_count_checks_calls_and_notifications(own_ctx: Context) -> None:
 
 def test_two_registries_do_not_share_series(own_ctx: Context) -> None:
     ctx = own_ctx
-    first, events = build_metrics(ctx, version="t")
-    second, _ = build_metrics(ctx, version="t")
+    first, events = build_metrics(metrics_inputs(ctx), version="t")
+    second, _ = build_metrics(metrics_inputs(ctx), version="t")
     events.check("valid", 0.1)
     assert value(first, "threads_monitor_checks_total", result="valid") == 1.0
     assert value(second, "threads_monitor_checks_total", result="valid") == 0.0
@@ -351,7 +348,7 @@ def test_promtool_accepts_a_scrape_of_1000_tokens(tmp_path: Path) -> None:
                 for i in range(1000)
             ],
         )
-    registry, events = build_metrics(context, version="1.0.0")
+    registry, events = build_metrics(metrics_inputs(context), version="1.0.0")
     events.check("valid", 0.05)
     events.api("debug_token", "200", None)
     body = generate_latest(registry)
@@ -361,3 +358,41 @@ def test_promtool_accepts_a_scrape_of_1000_tokens(tmp_path: Path) -> None:
         [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False
     )
     assert (done.returncode, done.stdout + done.stderr) == (0, b"")
+
+
+def label_series(registry: CollectorRegistry) -> dict[str, dict[str, str]]:
+    return {
+        s.labels["token"]: s.labels
+        for f in registry.collect()
+        for s in f.samples
+        if s.name == "threads_token_labels"
+    }
+
+
+def test_registry_labels_are_exported_only_for_the_allowed_keys(own_ctx: Context) -> None:
+    with own_ctx.engine.begin() as conn:
+        conn.execute(
+            update(Token).where(Token.name == "healthy").values(labels={"team": "growth", "cc": "42"})
+        )
+        conn.execute(update(Token).where(Token.name == "dead").values(labels={"team": "ads", "env": "prod"}))
+    registry, _ = build_metrics(metrics_inputs(own_ctx), version="t")
+    assert label_series(registry) == {}, "no label is exported unless [metrics] labels allows it"
+    configure(own_ctx, labels=("team", "env"))
+    found = label_series(registry)
+    assert found["healthy"] == {"token": "healthy", "app": "growth", "label_team": "growth"}
+    assert found["dead"] == {"token": "dead", "app": "growth", "label_team": "ads", "label_env": "prod"}
+    assert found["never"] == {"token": "never", "app": "growth"}  # every per-token token, labelled or not
+    assert registry.get_sample_value("threads_token_labels", found["dead"]) == 1.0
+    configure(own_ctx, labels=("team",), per_token="problems")
+    assert "healthy" not in label_series(registry) and "dead" in label_series(registry)
+    configure(own_ctx, labels=("team",), per_token="none")
+    assert label_series(registry) == {}
+
+
+def test_the_cached_exposition_carries_the_labels(own_ctx: Context) -> None:
+    with own_ctx.engine.begin() as conn:
+        conn.execute(update(Token).where(Token.name == "healthy").values(labels={"team": "growth"}))
+    configure(own_ctx, labels=("team",))
+    registry, _ = build_metrics(metrics_inputs(own_ctx), version="t")
+    body = registry.render().decode()  # type: ignore[attr-defined]
+    assert 'threads_token_labels{app="growth",label_team="growth",token="healthy"} 1.0' in body

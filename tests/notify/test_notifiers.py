@@ -30,9 +30,9 @@ from monitor.notify import (
     build_notifier,
     classify_http,
 )
-from monitor.notify.base import parse_retry_after
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.text import description, render_html, title
+from monitor.retry import parse_retry_after
 
 # Plain-SMTP receivers require AUTH without TLS on purpose (a local relay); aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -507,7 +507,7 @@ def test_classify_http() -> None:
             classify_http(status, {}, "x")
         assert info.value.permanent is permanent, status
     assert parse_retry_after("Tue, 01 Dec 2026 10:00:30 GMT", now=NOW) == 30
-    assert parse_retry_after("soon") is None and parse_retry_after("-5") == 0
+    assert parse_retry_after("soon", NOW) is None and parse_retry_after("-5", NOW) == 0
 
 
 def test_texts_explain_what_happened() -> None:

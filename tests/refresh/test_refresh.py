@@ -43,6 +43,7 @@ from monitor.refresh.rules import (
     moved,
     next_attempt,
 )
+from monitor.refresh.settings import RefreshSettings
 from monitor.refresh.store import Spool
 from monitor.registry import NewToken, add_app, add_tokens, set_auto_refresh
 from monitor.simulator import REFRESH, Simulator
@@ -217,7 +218,7 @@ class Env:
             sessions=ctx.sessions,
             vault=ctx.vault,
             client=self.client(),
-            config=self.config,
+            settings=RefreshSettings.of(self.config),
             owner=owner,
             check_now=self.sweeper(owner).check_now,
             events=self.events,

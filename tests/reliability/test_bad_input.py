@@ -25,8 +25,8 @@ from monitor.db.models import App
 from monitor.db.session import transaction
 from monitor.graph.client import CheckResult, Verdict, classify_debug
 from monitor.graph.wire import INFO_KEYS
-from monitor.importfile import ImportFileError, read_import_file
 from monitor.registry import RegistryError, add_tokens
+from monitor.registry.importfile import ImportFileError, read_import_file
 from monitor.simulator import Simulator
 
 from .conftest import dump_database

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from support import free_port
 
-from monitor.alerting.job import AlertsComponent
+from monitor.alerting.job import AlertsComponent, AlertSettings
 from monitor.alerting.outbox import BACKOFF_FIRST
 from monitor.config.load import AlertsConfig, Config, NotifierConfig
 from monitor.crypto import Vault, create_key_file
@@ -67,7 +67,7 @@ def sessions(tmp_path: Path, evidence: Evidence) -> Iterator[sessionmaker[Sessio
 
 def alerting(sessions: sessionmaker[Session], clock: Clock, notifier: NotifierConfig) -> AlertsComponent:
     config = Config(alerts=AlertsConfig(group_wait=1.0), notifiers=(notifier,))
-    return AlertsComponent(sessions, config, owner="reliability", clock=clock)
+    return AlertsComponent(sessions, AlertSettings.of(config), owner="reliability", clock=clock)
 
 
 def outbox_row(sessions: sessionmaker[Session]) -> Notification:

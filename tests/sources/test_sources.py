@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import FreshDatabase, write_config
+from helpers_metrics import metrics_inputs
 from sqlalchemy import Engine, create_engine, func, select, text, update
 from support import database_server, statements
 
@@ -32,6 +33,7 @@ from monitor.sources.job import (
     SourceEngines,
     SourceError,
     SourcesComponent,
+    SourcesSettings,
     claim,
     sync_source,
     write_back_pending,
@@ -88,7 +90,7 @@ class World:
             return conn.execute(text(sql), params)
 
     def sync(self, source: SourceConfig | None = None, events: Any = None) -> Any:
-        return sync_source(self.ctx, source or self.source, self.now, events=events)
+        return sync_source(self.ctx.sessions, self.ctx.vault, source or self.source, self.now, events=events)
 
     def tokens(self) -> dict[str, Token]:
         with self.ctx.sessions() as s:
@@ -449,7 +451,15 @@ def test_failing_write_back_is_kept_retried_and_alerted(
 def test_component_syncs_on_schedule_and_one_daemon_at_a_time(world: World) -> None:
     world.account(1)
     events = Recorder()
-    comp = SourcesComponent(world.ctx, world.ctx.config, owner="daemon-a", events=events)
+    ctx = world.ctx
+    comp = SourcesComponent(
+        ctx.sessions,
+        ctx.vault,
+        SourcesSettings.of(ctx.config),
+        owner="daemon-a",
+        clock=ctx.clock,
+        events=events,
+    )
     assert [j.name for j in comp.jobs()] == ["sources-sync", "sources-writeback"]
 
     comp.sync_due()  # first run at start
@@ -471,7 +481,7 @@ def test_component_syncs_on_schedule_and_one_daemon_at_a_time(world: World) -> N
         name="second",
         query="SELECT 'x-' || account_id AS name, access_token AS token FROM threads_accounts",
     )
-    comp.reload(replace(world.ctx.config, sources=(world.source, second)))
+    comp.reload(SourcesSettings(sources=(world.source, second)))
     comp.sync_due()
     assert sorted(world.tokens()) == ["1", "2", "x-1", "x-2"]
 
@@ -480,7 +490,7 @@ def test_component_syncs_on_schedule_and_one_daemon_at_a_time(world: World) -> N
 
     with transaction(world.ctx.sessions) as s:
         s.execute(update(Source).where(Source.name == "second").values(last_error="boom"))
-    comp.reload(replace(world.ctx.config, sources=(world.source,)))
+    comp.reload(SourcesSettings(sources=(world.source,)))
     comp.sync_due()
     with world.ctx.sessions() as s:
         assert s.scalar(select(Source.last_error).where(Source.name == "second")) is None
@@ -598,7 +608,7 @@ def test_metrics_count_syncs_and_carry_no_token(world: World) -> None:
     from prometheus_client import generate_latest
 
     world.account(1)
-    registry, events = build_metrics(world.ctx, version="test")
+    registry, events = build_metrics(metrics_inputs(world.ctx), version="test")
     world.sync(events=events)
     with pytest.raises(SourceError):
         world.sync(replace(world.source, query="SELECT 1 AS name"), events=events)

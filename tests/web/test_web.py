@@ -7,6 +7,7 @@ the simulator served. TLS and basic auth run on a WebServer of their own with a 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import ipaddress
 import socket
 import threading
@@ -131,6 +132,26 @@ def test_metrics_show_what_the_simulator_served(env: Env) -> None:
     assert 'threads_monitor_api_requests_total{code="200",endpoint="debug_token"}' in text
 
 
+def test_metrics_are_gzipped_when_the_scraper_asks(env: Env) -> None:
+    url = f"{env.url}/metrics"
+    plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    with requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=10, stream=True) as packed:
+        raw = packed.raw.read(decode_content=False)
+        headers = packed.headers
+    assert headers["Content-Encoding"] == "gzip" and headers["Vary"] == "Accept-Encoding"
+    assert int(headers["Content-Length"]) == len(raw) < len(plain.content)
+    text = gzip.decompress(raw).decode()  # two members: the cached token part, then the live series
+
+    def names(body: str) -> set[str]:
+        return {family.name for family in text_string_to_metric_families(body)}
+
+    assert names(text) == names(plain.text) and "threads_token_valid" in names(text)
+    counts = {s.labels["encoding"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+              if s.name == "threads_monitor_scrapes_total"}  # fmt: skip
+    assert counts["gzip"] >= 1 and counts["identity"] >= 1
+
+
 def test_failing_removed_and_refreshed_tokens(env: Env) -> None:
     fleet, sim = env.fleet, env.sim
     before = env.samples()
@@ -182,21 +203,20 @@ def test_per_token_modes_and_scopes_follow_a_reload(env: Env) -> None:
         env.reconfigure(per_token="all", scopes=True)
 
 
-def test_healthz_and_a_database_outage(env: Env) -> None:
+def test_healthz_and_a_database_outage(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     resp = requests.get(f"{env.url}/healthz", timeout=10)
     assert resp.status_code == 200 and resp.json()["status"] == "ok" and resp.json()["scheduler"] is True
-    ctx = env.daemon.ctx
-    engine = ctx.engine
-    ctx.__dict__["engine"] = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
-                                           connect_args={"connect_timeout": 2})  # fmt: skip
+    # The daemon's one engine (health, metrics and pages use it) now connects to a database that is down.
+    down = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    monkeypatch.setattr(env.daemon.engine, "connect", down.connect)
     try:
         resp = requests.get(f"{env.url}/healthz", timeout=10)
         assert resp.status_code == 503 and resp.json()["database"] is False
         scrape = env.scrape()
         assert scrape.status_code == 503 and "database" in scrape.text
     finally:
-        ctx.__dict__["engine"].dispose()
-        ctx.__dict__["engine"] = engine
+        monkeypatch.undo()
+        down.dispose()
     assert env.scrape().status_code == 200  # the server survived
 
 
@@ -243,7 +263,7 @@ def test_tls_and_basic_auth(env: Env, tmp_path: Path) -> None:
     http = HttpConfig(listen="127.0.0.1:0", tls_cert_file=cert, tls_key_file=key, basic_auth_username="prom",
                       basic_auth_password="s3cret:pass")  # fmt: skip
     web = WebServer(http, registry=env.daemon.registry, health=lambda: (True, {"status": "ok"}),
-                    ctx=env.daemon.ctx)  # fmt: skip
+                    sessions=env.daemon.sessions, horizons=env.daemon.horizons)  # fmt: skip
     web.start()
     try:
         base = f"https://127.0.0.1:{web.port}"

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import replace
 
 import pytest
 from pages_helpers import DAY, NOW, add_apps, add_tokens, migrated, token
 from sqlalchemy import true
 
-from monitor.config.load import DatabaseConfig, HttpConfig, default_config
-from monitor.context import Context
+from monitor.config.load import HttpConfig
 from monitor.state import Horizons, token_state
 from monitor.state.sql import bucket_clauses, refused_apps_query
 from monitor.web import fleet
@@ -192,8 +190,10 @@ def test_overview_counts_valid_tokens_per_day(db_url: str) -> None:
 def test_the_server_dispatches_both_pages(sqlite_url: str) -> None:
     sessions = migrated(sqlite_url)
     add_tokens(sessions, [token("a/b c?", add_apps(sessions, "a")["a"])])
-    ctx = Context(replace(default_config(), database=DatabaseConfig(url=sqlite_url)), clock=lambda: NOW)
-    web = WebServer(HttpConfig(listen="127.0.0.1:0"), registry=None, health=lambda: (True, {}), ctx=ctx)
+    web = WebServer(
+        HttpConfig(listen="127.0.0.1:0"), registry=None, health=lambda: (True, {}), sessions=sessions,
+        horizons=Horizons(), clock=lambda: NOW,
+    )  # fmt: skip
     status, _, page, _ = web.route("/?q=b+c", None)
     link = re.search(r'href="(/tokens/[^"]+)"', page.decode())
     assert status == 200 and link is not None and link.group(1) == "/tokens/a%2Fb%20c%3F"
@@ -201,4 +201,3 @@ def test_the_server_dispatches_both_pages(sqlite_url: str) -> None:
     assert status == 200 and b"<h1>a/b c?</h1>" in body
     assert web.route("/tokens/nobody", None)[0] == 404 and web.route("/tokens/%ff", None)[0] == 404
     assert web.route("/?page=zero", None)[0] == 400
-    ctx.close()

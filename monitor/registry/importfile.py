@@ -17,7 +17,9 @@ from itertools import chain, count
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from monitor.registry import NewToken, RegistryError, TokenWrite, check_labels, check_name, check_token_string
+from monitor.registry.names import RegistryError, check_labels, check_name, check_token_string
+from monitor.registry.tokens import NewToken
+from monitor.registry.writes import TokenWrite
 
 STDIN = "-"
 MAX_LINE = 65536  # bytes: a token line is a few hundred; anything near this is not one
