@@ -27,6 +27,7 @@ from monitor.graph.client import GraphClient
 from monitor.notify.base import AlertEvent
 from monitor.notify.text import description, phrase
 from monitor.refresh.job import Refresher
+from monitor.refresh.settings import RefreshSettings
 from monitor.refresh.store import Spool
 from monitor.registry import NewToken, add_app, add_tokens
 from monitor.simulator import EXCHANGE, REFRESH, Simulator
@@ -87,7 +88,8 @@ class World:
 
     def refresher(self) -> Refresher:
         return Refresher(
-            sessions=self.ctx.sessions, vault=self.ctx.vault, client=self.client(), config=self.config,
+            sessions=self.ctx.sessions, vault=self.ctx.vault, client=self.client(),
+            settings=RefreshSettings.of(self.config),
             owner="daemon", check_now=self.sweeper().check_now, clock=self.clock, rand=lambda: 0.0,
             spool=Spool(self.tmp / "spool", self.ctx.vault),
         )  # fmt: skip
