@@ -48,6 +48,10 @@ _FACT_COLUMNS = (
     Token.refresh_error,
     Token.secret_changed_at,
     Token.last_refresh_at,
+    App.platform.label("platform"),
+    Token.token_type,
+    Token.granular_scopes,
+    Token.expected_targets,
 )
 # How long before its commit a write may stamp `tokens.updated_at` (a check's results are stamped right
 # before their transaction; the clocks of several daemons differ by milliseconds under NTP): an incremental

@@ -22,6 +22,8 @@ from monitor.alerting.ladder import (
     resolves,
     step,
 )
+from monitor.graph.granular import describe_lost, lost_targets
+from monitor.graph.platforms import Renewal, platform_named
 from monitor.state import State, Verdict, horizon_level, lost_scopes
 
 # The ladder's names, imported from here by older code and tests.
@@ -52,6 +54,13 @@ class TokenFacts:
     # change ends as "replaced" or "refreshed" (monitor.alerting.reasons).
     secret_changed_at: float | None = None
     last_refresh_at: float | None = None
+    # SPEC 16: the app's platform (a label of every token alert), debug_token's type (a Facebook user token
+    # cannot be renewed by a server: its TokenExpiring says the user must re-authorize), and the granular
+    # targets with their baseline (TokenScopesLost names the targets lost).
+    platform: str = "threads"
+    token_type: str | None = None
+    granular_scopes: str | None = None
+    expected_targets: str | None = None
 
 
 def alert_key(alertname: str, subject: str) -> str:
@@ -68,6 +77,10 @@ def token_alerts(t: TokenFacts, cfg: Any, now: float) -> list[Desired]:
     """The alerts that should fire for token `t` at `now` under `cfg` (an AlertsConfig)."""
     base = {str(k): str(v) for k, v in (t.labels or {}).items()}
     base.update(token=t.name, app=t.app)
+    if t.platform != "threads":
+        # Threads alerts keep the labels they always had (no `platform`: threads), so an upgrade does not
+        # change the identity of every firing alert in Alertmanager and existing routes keep matching.
+        base["platform"] = t.platform
     out: list[Desired] = []
 
     def add(
@@ -88,13 +101,17 @@ def token_alerts(t: TokenFacts, cfg: Any, now: float) -> list[Desired]:
     if t.is_valid:
         level = _level(t.expires_at, cfg.expiry.warning, cfg.expiry.critical, now)
         if level:
-            add("TokenExpiring", level, at=t.expires_at)
+            add("TokenExpiring", level, at=t.expires_at, annotations=_renewal(t))
         level = _level(t.data_access_expires_at, cfg.data_access.warning, cfg.data_access.critical, now)
         if level:
             add("TokenDataAccessExpiring", level, at=t.data_access_expires_at)
         lost = lost_scopes(t.expected_scopes, t.scopes)
-        if lost:
-            add("TokenScopesLost", "warning", {"scopes": ", ".join(lost)})
+        targets = lost_targets(t.expected_targets, t.granular_scopes)
+        if lost or targets:
+            extra = {"scopes": ", ".join(lost or sorted(targets))}
+            add(
+                "TokenScopesLost", "warning", extra | ({"targets": describe_lost(targets)} if targets else {})
+            )
     elif t.is_valid is False:
         add("TokenInvalid", "critical", {"reason": t.invalid_reason or "unknown"})
     # An inspector problem is reported once per app (InspectorInvalid), not once per token.
@@ -110,6 +127,15 @@ def token_alerts(t: TokenFacts, cfg: Any, now: float) -> list[Desired]:
             annotations=_error(t.refresh_error),
         )
     return out
+
+
+def _renewal(t: TokenFacts) -> dict[str, str]:
+    """`renewal: reauthorize` for a kind no server renews though it expires (a Facebook user token)."""
+    try:
+        renewal = platform_named(t.platform).renewal(t.token_type)
+    except KeyError:
+        return {}
+    return {"renewal": renewal.value} if renewal is Renewal.REAUTHORIZE else {}
 
 
 def _error(text: str | None) -> dict[str, str]:

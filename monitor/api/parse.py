@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from monitor.graph.platforms import PLATFORMS
 from monitor.registry import RegistryError, TokenWrite, check_comment, check_name, check_token_string
 from monitor.state import STATES
 
@@ -125,10 +126,11 @@ class ListQuery:
     state: str | None = None
     after: str | None = None  # the last name of the previous page
     limit: int = DEFAULT_PAGE
+    platform: str | None = None  # SPEC 16: only the tokens of apps of this platform
 
 
 def parse_list(query: str) -> ListQuery:
-    """?app=NAME&state=STATE&cursor=OPAQUE&limit=N (each at most once)."""
+    """?app=NAME&state=STATE&platform=NAME&cursor=OPAQUE&limit=N (each at most once)."""
     try:
         params = parse_qs(query, keep_blank_values=True, max_num_fields=10, strict_parsing=False)
     except ValueError:
@@ -145,7 +147,11 @@ def parse_list(query: str) -> ListQuery:
     app = one.get("app") or None
     if app is not None and len(app) > 200:
         raise ApiError("app is limited to 200 characters")
-    return ListQuery(app, state, decode_cursor(one["cursor"]) if one.get("cursor") else None, int(limit))
+    platform = one.get("platform") or None
+    if platform is not None and platform not in PLATFORMS:
+        raise ApiError(f"platform must be one of: {', '.join(PLATFORMS)}")
+    after = decode_cursor(one["cursor"]) if one.get("cursor") else None
+    return ListQuery(app, state, after, int(limit), platform)
 
 
 def encode_cursor(after: str) -> str:

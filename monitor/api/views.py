@@ -47,6 +47,8 @@ def list_tokens(
         if found is None:
             return {"tokens": [], "next_cursor": None}
         where = Token.app_id == found
+    if q.platform is not None:
+        where = where & Token.app_id.in_(select(App.id).where(App.platform == q.platform))
     if q.after is not None:
         where = where & (Token.name > q.after)
     if q.state is not None:

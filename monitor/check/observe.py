@@ -6,10 +6,12 @@ schedule and the classification are tested as plain functions.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.graph.results import CheckResult
+from monitor.graph.wire import BY_DEBUG, BY_ME, Granular, TokenInfo
 from monitor.retry import backoff
 from monitor.state import ANSWERED, FAILED, Verdict
 
@@ -33,6 +35,11 @@ class Observation:
     user_id: str | None = None
     error_code: int | None = None
     error_subcode: int | None = None
+    profile_id: str | None = None
+    granular_scopes: str | None = None  # JSON [{scope, target_ids?}]
+    token_metadata: str | None = None  # JSON
+    expiry_source: str | None = None  # debug_token | never | refresh | exchange; None: unknown
+    validity_source: str | None = None  # debug_token | me
 
     def key(self) -> tuple:
         """What makes two observations different. A failing check is one state, whatever the failure."""
@@ -54,6 +61,11 @@ class Observation:
             self.user_id,
             self.error_code,
             self.error_subcode,
+            self.profile_id,
+            self.granular_scopes,
+            self.token_metadata,
+            self.expiry_source,
+            self.validity_source,
         )
 
     def token_columns(self) -> dict[str, Any]:
@@ -69,6 +81,7 @@ class Observation:
             "error_code": self.error_code,
             "error_subcode": self.error_subcode,
             "invalid_reason": self.reason if self.result == Verdict.INVALID else None,
+            **{name: getattr(self, name) for name in SPEC16_FACTS},
         }
 
     def snapshot_columns(self) -> dict[str, Any]:
@@ -93,31 +106,69 @@ class CheckWrite:
     next_check_at: float
     expected_scopes: str | None
     scopes_lost: bool
+    expected_targets: str | None  # JSON {scope: [ids]}: the granular baseline (SPEC 16)
     changed_at: float | None  # stamps updated_at when the check changed what the alert rules read
     changed: bool  # the observation differs from the previous one: a snapshot row
+
+
+SPEC16_FACTS = ("profile_id", "granular_scopes", "token_metadata", "expiry_source", "validity_source")
+
+
+def granular_json(granular: Granular | None) -> str | None:
+    """`granular_scopes` as stored: JSON [{scope, target_ids?}] (no target_ids: every target)."""
+    if granular is None:
+        return None
+    entries = [{"scope": s} if ids is None else {"scope": s, "target_ids": list(ids)} for s, ids in granular]
+    return json.dumps(entries, separators=(",", ":"))
+
+
+def _answered(result: CheckResult, fingerprint: str) -> Observation:
+    info = result.info
+    return Observation(
+        result=Verdict(result.verdict),
+        reason=result.reason if result.verdict == Verdict.INVALID else None,
+        fingerprint=fingerprint,
+        is_valid=result.verdict == Verdict.VALID,
+        expires_at=info.expires_at if info else None,
+        data_access_expires_at=info.data_access_expires_at if info else None,
+        issued_at=info.issued_at if info else None,
+        # "" is an answer with no scopes (all revoked: TokenScopesLost), None is "not known".
+        scopes=" ".join(sorted(info.scopes)) if info and info.scopes is not None else None,
+        token_type=info.type if info else None,
+        application=info.application if info else None,
+        user_id=info.user_id if info else None,
+        error_code=result.error_code,
+        error_subcode=result.error_subcode,
+        profile_id=info.profile_id if info else None,
+        granular_scopes=granular_json(info.granular_scopes) if info else None,
+        token_metadata=info.metadata if info else None,
+        expiry_source=info.expiry_source if info else None,
+        validity_source=info.validity_source if info else BY_DEBUG,
+    )
+
+
+def _keep_unknown(obs: Observation, info: TokenInfo | None, previous: Observation | None) -> Observation:
+    """What this answer could not say is what the monitor knew: the expiry learned from its own refresh or
+    exchange (an answer without `expires_at` on a platform where absent is not "never"), and every other
+    fact when only GET /me answered (Instagram Login)."""
+    if info is None or previous is None:
+        return obs
+    if info.validity_source == BY_ME:
+        kept = {
+            k: getattr(previous, k) for k in ("data_access_expires_at", "issued_at", "scopes", "token_type")
+        }
+        kept |= {k: getattr(previous, k) for k in ("application", "profile_id", "granular_scopes")}
+        obs = replace(obs, token_metadata=previous.token_metadata, **kept)
+    if info.expiry_source is None:
+        obs = replace(obs, expires_at=previous.expires_at, expiry_source=previous.expiry_source)
+    return obs
 
 
 def observe(previous: Observation | None, result: CheckResult, fingerprint: str) -> Observation:
     """The observation after `result`: answers replace the facts, failures keep the previous ones."""
     verdict = Verdict(result.verdict)
     if result.verdict in ANSWERED:
-        info = result.info
-        return Observation(
-            result=verdict,
-            reason=result.reason if result.verdict == Verdict.INVALID else None,
-            fingerprint=fingerprint,
-            is_valid=result.verdict == Verdict.VALID,
-            expires_at=info.expires_at if info else None,
-            data_access_expires_at=info.data_access_expires_at if info else None,
-            issued_at=info.issued_at if info else None,
-            # "" is an answer with no scopes (all revoked: TokenScopesLost), None is "not known".
-            scopes=" ".join(sorted(info.scopes)) if info else None,
-            token_type=info.type if info else None,
-            application=info.application if info else None,
-            user_id=info.user_id if info else None,
-            error_code=result.error_code,
-            error_subcode=result.error_subcode,
-        )
+        return _keep_unknown(_answered(result, fingerprint), result.info, previous)
     base = previous if previous is not None and previous.fingerprint == fingerprint else None
     if base is None:
         return Observation(result=verdict, reason=result.reason, fingerprint=fingerprint)

@@ -21,6 +21,7 @@ from monitor.check.observe import (
     observe,
 )
 from monitor.check.store import Claimed
+from monitor.graph.granular import lost_targets, targets_baseline
 from monitor.graph.results import CheckResult, Verdict
 from monitor.state import Horizons, InspectorState, State, lost_scopes, token_state
 
@@ -101,6 +102,11 @@ def check_write(
     expected = c.expected_scopes
     if expected is None and obs.is_valid and obs.scopes is not None:
         expected = obs.scopes
+    # The same for the targets of granular scopes: a Page taken out of a grant is a scope lost in part.
+    targets = c.expected_targets
+    if targets is None and obs.is_valid and obs.granular_scopes is not None:
+        targets = targets_baseline(obs.granular_scopes)
+    lost = lost_scopes(expected, obs.scopes) or lost_targets(targets, obs.granular_scopes)
     failing_since = None if answered else (c.failing_since or now)
     snapshot = changed(c.previous, obs)
     # A change of what the alert rules read stamps `updated_at`: the alert evaluation looks at such tokens
@@ -119,7 +125,8 @@ def check_write(
         failing_since=failing_since,
         next_check_at=nxt,
         expected_scopes=expected,
-        scopes_lost=bool(obs.is_valid) and bool(lost_scopes(expected, obs.scopes)),
+        scopes_lost=bool(obs.is_valid) and bool(lost),
+        expected_targets=targets,
         changed_at=now if facts_changed else None,
         changed=snapshot,
     )

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check.observe import Observation
+from monitor.check.observe import SPEC16_FACTS, Observation
 from monitor.db import leases
 from monitor.db.models import TOKENS, App, Token
 from monitor.db.session import transaction
@@ -40,6 +40,7 @@ class Claimed:
     consecutive_failures: int
     failing_since: float | None
     expected_scopes: str | None = None
+    expected_targets: str | None = None  # JSON {scope: [target ids]}: the granular baseline
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class AppCredential:
     name: str
     secret: str = field(repr=False)
     inspector_state: str | None
+    platform: str = "threads"
 
 
 _CLAIM_COLUMNS = (
@@ -74,6 +76,12 @@ _CLAIM_COLUMNS = (
     Token.failing_since,
     Token.observed_at,
     Token.expected_scopes,
+    Token.profile_id,
+    Token.granular_scopes,
+    Token.token_metadata,
+    Token.expiry_source,
+    Token.validity_source,
+    Token.expected_targets,
 )
 
 
@@ -103,6 +111,7 @@ def _claimed(row: Any) -> Claimed:
             user_id=row.user_id,
             error_code=row.error_code,
             error_subcode=row.error_subcode,
+            **{name: getattr(row, name) for name in SPEC16_FACTS},
         )
     return Claimed(
         row.id,
@@ -115,6 +124,7 @@ def _claimed(row: Any) -> Claimed:
         row.consecutive_failures or 0,
         row.failing_since,
         row.expected_scopes,
+        row.expected_targets,
     )
 
 
@@ -215,9 +225,10 @@ def _lease(session: Session, ids: list[int], owner: str, now: float, lease: floa
 
 
 def load_apps(session: Session, ids: Sequence[int]) -> dict[int, AppCredential]:
-    stmt = select(App.id, App.name, App.inspector_secret, App.inspector_state).where(App.id.in_(list(ids)))
+    columns = (App.id, App.name, App.inspector_secret, App.inspector_state, App.platform)
+    stmt = select(*columns).where(App.id.in_(list(ids)))
     return {
-        r.id: AppCredential(r.id, r.name, r.inspector_secret, r.inspector_state)
+        r.id: AppCredential(r.id, r.name, r.inspector_secret, r.inspector_state, r.platform)
         for r in session.execute(stmt)
     }
 

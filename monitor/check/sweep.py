@@ -37,7 +37,8 @@ from monitor.check.settings import SweepSettings
 from monitor.crypto import Vault
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
-from monitor.graph.results import CheckResult, Verdict
+from monitor.graph.platforms import platform_named
+from monitor.graph.results import CheckResult, Verdict, check_result
 from monitor.state import Horizons, InspectorState
 
 log = logging.getLogger("monitor.sweep")
@@ -82,6 +83,7 @@ class Sweeper:
         self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
         self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
+        self._platforms: dict[int, str] = {}  # app id -> its platform (monitor.graph.platforms)
         self.app_names: dict[int, str] = {}  # app id -> name, for the log
         # Refused inspector credentials: one probe token per app and backoff, not one wasted call per token.
         self.probes = InspectorProbes()
@@ -217,7 +219,7 @@ class Sweeper:
 
     def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
         for app in store.load_apps(session, list(app_ids)).values():
-            self.app_names[app.id] = app.name
+            self.app_names[app.id], self._platforms[app.id] = app.name, app.platform
             cached = self._inspectors.get(app.id)
             if cached is None or cached[0] != app.secret:
                 self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
@@ -279,13 +281,12 @@ class Sweeper:
 
     def _call(self, c: store.Claimed) -> CheckResult:
         try:
-            token = self.vault.decrypt(c.secret)
-            return self.client.debug_token(token, self._inspectors[c.app_id][1])
+            platform = platform_named(self._platforms.get(c.app_id))  # it composes the client's calls
+            return platform.inspect(self.client, self.vault.decrypt(c.secret), self._inspectors[c.app_id][1])
         except Exception as exc:  # one unreadable token must not abort the sweep of all the others
-            log.error("token %s could not be inspected: %s", c.name, type(exc).__name__)
-            return CheckResult(
-                Verdict.ERROR, None, "internal", None, None, type(exc).__name__, None, None, None, attempts=0
-            )
+            why = type(exc).__name__
+            log.error("token %s could not be inspected: %s", c.name, why)
+            return check_result(Verdict.ERROR, None, reason="internal", message=why, attempts=0)
 
     def _outcome(self, c: store.Claimed, result: CheckResult, started: float) -> CheckOutcome:
         if self.budget is not None:

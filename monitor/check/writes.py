@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Double, and_, bindparam, func, insert, update
 from sqlalchemy.orm import Session
 
-from monitor.check.observe import CheckWrite
+from monitor.check.observe import SPEC16_FACTS, CheckWrite
 from monitor.db.models import TOKENS, Snapshot
 
 T = TOKENS
@@ -49,6 +49,8 @@ _RESULT_UPDATE = (
                 "error_code",
                 "error_subcode",
                 "invalid_reason",
+                "expected_targets",
+                *SPEC16_FACTS,
             )
         }
         | {"lease_owner": None, "lease_expires_at": None}
@@ -67,6 +69,7 @@ def _result_params(w: CheckWrite, owner: str) -> dict[str, Any]:
         "b_changed": w.changed_at,
         "expected_scopes": w.expected_scopes,
         "scopes_lost": w.scopes_lost,
+        "expected_targets": w.expected_targets,
         "last_check_at": w.at,
         "last_success_at": w.last_success_at,
         "last_result": w.observation.result.value,

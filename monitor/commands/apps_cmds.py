@@ -13,7 +13,8 @@ from monitor.commands.secret_args import add_secret_options, given, one_stdin, r
 from monitor.context import Context
 from monitor.db.models import App
 from monitor.db.session import transaction
-from monitor.graph.results import GraphError, app_token
+from monitor.graph.platforms import PLATFORMS, platform_named
+from monitor.graph.results import GraphError
 from monitor.registry import (
     RegistryError,
     add_app,
@@ -30,10 +31,11 @@ from monitor.timefmt import iso_utc
 def register(sub: argparse._SubParsersAction) -> None:
     apps = sub.add_parser(
         "apps",
-        help="Threads apps and their inspector credentials",
+        help="Meta apps (Threads, Facebook, Instagram) and their inspector credentials",
         description=(
-            "The Threads apps your tokens belong to. Each app needs an inspector credential (an app token\n"
-            "or a tester's user token) that the monitor uses to inspect the app's tokens."
+            "The Meta apps your tokens belong to, each of one platform (threads, facebook, instagram). Each\n"
+            "app needs an inspector credential (an app token or a tester's user token) that the monitor\n"
+            "uses to inspect the app's tokens."
         ),
         epilog=examples("apps add growth --app-id 123 --app-secret-env APP_SECRET", "apps list"),
     )
@@ -82,16 +84,24 @@ def _add(a: argparse._SubParsersAction) -> None:
         "add",
         help="register an app and its inspector credential",
         description=(
-            "Register a Threads app. Give --app-id and the app secret to inspect with the app token, or a\n"
+            "Register an app of a platform (--platform, default threads). Give --app-id and the app secret\n"
+            "to inspect with the app token (also what a Facebook system-user token's renewal needs), or a\n"
             "tester's user token (--inspector-token-stdin, -env or -file). With --check the credential is\n"
-            "tried against the Threads API first, and a refused one is not stored."
+            "tried against the platform's API first, and a refused one is not stored."
         ),
         epilog=examples(
             "apps add growth --app-id 123 --app-secret-env APP_SECRET --check",
             "apps add growth --inspector-token-env TESTER_TOKEN",
+            "apps add pages --platform facebook --app-id 456 --app-secret-env FB_APP_SECRET",
         ),
     )
     _inspector_options(p)
+    p.add_argument(
+        "--platform",
+        choices=sorted(PLATFORMS),
+        default="threads",
+        help="the Meta platform of the app's tokens (default threads; Instagram Login: instagram)",
+    )
     p.add_argument("--check", action="store_true", help="try the credential against the API first")
     p.set_defaults(handler=cmd_apps_add)
 
@@ -104,7 +114,7 @@ def _inspector_options(p: argparse.ArgumentParser) -> None:
     add_secret_options(
         p, "app-secret", "the app secret (with --app-id: the inspector TH|ID|SECRET)", required=False
     )
-    p.add_argument("--app-id", metavar="ID", help="the Threads app id (not the Facebook app id)")
+    p.add_argument("--app-id", metavar="ID", help="the app id on its platform (a Threads app has its own)")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
@@ -150,9 +160,11 @@ def _list_remove(a: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_apps_remove)
 
 
-def _inspector(args: argparse.Namespace, app_id: str | None) -> tuple[str, str, str | None]:
-    """(inspector credential, kind, app secret for callbacks): a tester's user token, else the app token
-    TH|ID|SECRET."""
+def _inspector(
+    args: argparse.Namespace, app_id: str | None, platform: str = "threads"
+) -> tuple[str, str, str | None]:
+    """(inspector credential, kind, app secret for callbacks): a tester's user token, else the platform's
+    app token (TH|ID|SECRET on Threads, ID|SECRET elsewhere)."""
     one_stdin(args, "inspector-token", "app-secret")
     secret = read_secret(args, "app-secret", "app secret")
     if given(args, "inspector-token"):
@@ -169,7 +181,7 @@ def _inspector(args: argparse.Namespace, app_id: str | None) -> tuple[str, str, 
             "or --app-id with the app secret (--app-secret-stdin, -env or -file)"
         )
     try:
-        return app_token(str(app_id), secret), "app_token", None
+        return platform_named(platform).app_token(str(app_id), secret), "app_token", None
     except GraphError:
         # The message names the rule, never the secret.
         raise RegistryError("--app-id and the app secret must not contain '|'") from None
@@ -177,15 +189,16 @@ def _inspector(args: argparse.Namespace, app_id: str | None) -> tuple[str, str, 
 
 def cmd_apps_add(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
-    inspector, kind, secret = _inspector(args, args.app_id)
-    check = inspector_check(ctx, None, inspector) if args.check else None
+    inspector, kind, secret = _inspector(args, args.app_id, args.platform)
+    check = inspector_check(ctx, None, inspector, args.platform) if args.check else None
     if check is not None and check.refused:
         print(f"app {args.name} not added: {check.text}")
         return 1
     with transaction(ctx.sessions) as s:
         app = add_app(
-            s, ctx.vault, args.name, inspector, kind=kind, threads_app_id=args.app_id, now=ctx.now()
-        )
+            s, ctx.vault, args.name, inspector, kind=kind, threads_app_id=args.app_id, now=ctx.now(),
+            platform=args.platform,
+        )  # fmt: skip
         if check is not None and check.works:
             app.inspector_state, app.inspector_checked_at = "ok", ctx.now()
         if secret is not None:
@@ -194,7 +207,10 @@ def cmd_apps_add(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         print_json(out | ({"check": check.text} if check else {}))
     else:
-        print(f"added app {args.name} (inspector {kind}, fingerprint {out['inspector_fingerprint']})")
+        print(
+            f"added {args.platform} app {args.name} "
+            f"(inspector {kind}, fingerprint {out['inspector_fingerprint']})"
+        )
         if check is not None:
             print(check.text)
     return 1 if check is not None and not check.works else 0
@@ -204,9 +220,9 @@ def cmd_apps_set_inspector(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     with ctx.sessions() as s:
         row = get_app(s, args.name)
-        app_id, app_pk = args.app_id or row.threads_app_id, row.id
-    inspector, kind, secret = _inspector(args, app_id)
-    check = inspector_check(ctx, app_pk, inspector)
+        app_id, app_pk, platform = args.app_id or row.threads_app_id, row.id, row.platform
+    inspector, kind, secret = _inspector(args, app_id, platform)
+    check = inspector_check(ctx, app_pk, inspector, platform)
     if check.refused:
         print(f"inspector of app {args.name} not replaced: {check.text}")
         return 1
@@ -260,14 +276,14 @@ def cmd_apps_list(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     now = ctx.now()
     with ctx.sessions() as s:
-        rows = [app_json(app, n, now) for app, n in list_apps(s)]
+        rows = [app_json(app, n, now) | {"platform": app.platform or "threads"} for app, n in list_apps(s)]
     if args.json:
         print_json(rows)
     elif not rows:
         print("no apps registered (add one with `apps add`)")
     else:
         headers = ["name", "threads app id", "inspector", "fingerprint", "inspector state", "tokens"]
-        headers.append("callbacks")
+        headers += ["platform", "callbacks"]
         muted = any(r.get("muted_until") for r in rows)  # the column shows only while a mute is in force
         table = [
             [
@@ -277,6 +293,7 @@ def cmd_apps_list(ctx: Context, args: argparse.Namespace) -> int:
                 r["inspector_fingerprint"],
                 r["inspector_state"] or "not used yet",
                 str(r["tokens"]),
+                r["platform"],
                 "verifiable" if r["callback_secret"] else "refused: no app secret",
             ]
             + ([f"until {r['muted_until']}" if r.get("muted_until") else "-"] if muted else [])

@@ -112,6 +112,7 @@ def make_sweeper(ctx: Context) -> Sweeper:
     client = GraphClient(
         base_url=cfg.threads.base_url,
         api_version=cfg.threads.api_version,
+        hosts=cfg.platforms.hosts(),
         timeout=cfg.threads.timeout,
         retries=cfg.threads.retries,
     )

@@ -1,4 +1,4 @@
-"""Trying an inspector credential against the Threads API before it is stored (`apps add --check`,
+"""Trying an inspector credential against the app's platform API before it is stored (`apps add --check`,
 `apps set-inspector`): one debug_token call about one of the app's tokens (or the credential itself)."""
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ class InspectorCheck:
     text: str
 
 
-def inspector_check(ctx: Context, app_id: int | None, inspector: str) -> InspectorCheck:
+def inspector_check(
+    ctx: Context, app_id: int | None, inspector: str, platform: str = "threads"
+) -> InspectorCheck:
     """Inspect one of the app's tokens (the most recently answered; the credential itself for an app
     without tokens: a tester token inspects itself) with `inspector`."""
     sample, about = inspector, "the credential itself"
@@ -42,10 +44,14 @@ def inspector_check(ctx: Context, app_id: int | None, inspector: str) -> Inspect
             sample, about = ctx.vault.decrypt(row.secret), f"token {row.name}"
     cfg = ctx.config.threads
     client = GraphClient(
-        base_url=cfg.base_url, api_version=cfg.api_version, timeout=cfg.timeout, retries=cfg.retries
+        base_url=cfg.base_url,
+        api_version=cfg.api_version,
+        hosts=ctx.config.platforms.hosts(),
+        timeout=cfg.timeout,
+        retries=cfg.retries,
     )
     try:
-        result = client.debug_token(sample, inspector)
+        result = client.inspect(platform, sample, inspector)
     finally:
         client.close()
     if result.verdict == Verdict.INSPECTOR:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Collection
 
 from monitor.commands.helptext import JSON_HELP, examples
 from monitor.context import Context
+from monitor.graph.platforms import PLATFORMS
 from monitor.registry import RegistryError
 from monitor.state import STATES
 from monitor.status import StatusRow, status_rows, status_table
@@ -23,7 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "warning tokens, then the rest by expiry. Muted tokens say so. Makes no API call."
         ),
         epilog=examples(
-            "status", "status --state invalid --state critical", "status --app growth --label team=x"
+            "status",
+            "status --state invalid --state critical",
+            "status --app growth --label team=x",
+            "status --platform facebook --json",
         ),
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="only these tokens (default: every token)")
@@ -35,6 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="only tokens in this state (repeatable: any of them)",
     )
     p.add_argument("--app", help="only the tokens of this app")
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        choices=sorted(PLATFORMS),
+        help="only the tokens of apps of this platform (repeatable: any of them)",
+    )
     p.add_argument(
         "--label",
         action="append",
@@ -57,12 +69,19 @@ def _wanted(args: argparse.Namespace) -> tuple[set[str], dict[str, set[str]]]:
     return set(args.state), labels
 
 
-def keep(row: StatusRow, states: set[str], app: str | None, labels: dict[str, set[str]]) -> bool:
+def keep(
+    row: StatusRow,
+    states: set[str],
+    app: str | None,
+    labels: dict[str, set[str]],
+    platforms: Collection[str] = (),
+) -> bool:
     """Whether `row` passes every filter given (none given: every row does)."""
     have = dict(row.labels)
     return (
         (not states or row.state in states)
         and (app is None or row.app == app)
+        and (not platforms or row.platform in platforms)
         and all(have.get(k) in v for k, v in labels.items())
     )
 
@@ -76,8 +95,8 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     missing = sorted(set(args.names) - {r.name for r in rows})
     for name in missing:
         print(f"no token named {name!r} (see `tokens list`)", file=sys.stderr)
-    filtered = states or args.app or labels
-    rows = [r for r in rows if keep(r, states, args.app, labels)]
+    filtered = states or args.app or labels or args.platform
+    rows = [r for r in rows if keep(r, states, args.app, labels, args.platform)]
     if args.json:
         print_json([r.to_json() for r in rows])
         return 1 if missing else 0

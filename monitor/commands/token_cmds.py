@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -26,6 +27,7 @@ from monitor.registry import (
     remove_token,
     set_auto_refresh,
 )
+from monitor.state import expiry_word
 from monitor.tables import print_json, render_table
 from monitor.timefmt import iso_utc
 
@@ -211,6 +213,7 @@ def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
         print(f"{args.name}: never checked")
     else:
         headers = ["observed", "result", "reason", "fingerprint", "expires", "data access expires", "scopes"]
+        headers.append("details")
         print(render_table(headers, [_history_cells(r) for r in rows]))
     return 0
 
@@ -233,7 +236,34 @@ def check_row(sn: Any) -> dict[str, Any]:
         "user_id": sn.user_id,
         "error_code": sn.error_code,
         "error_subcode": sn.error_subcode,
+        "profile_id": sn.profile_id,
+        "granular_scopes": _json(sn.granular_scopes),
+        "metadata": _json(sn.token_metadata),
+        "expiry": expiry_word(sn.expires_at, sn.expiry_source, sn.validity_source),
+        "expiry_source": sn.expiry_source,
+        "validity_source": sn.validity_source,
     }
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _details(r: dict[str, Any]) -> str:
+    """The kind of token and where the facts came from, for the history table's last column."""
+    parts = [r["type"] or ""]
+    if r.get("profile_id"):
+        parts.append(f"page {r['profile_id']}")
+    limited = [g for g in r.get("granular_scopes") or [] if isinstance(g, dict) and g.get("target_ids")]
+    parts += [f"{g['scope']} on {', '.join(map(str, g['target_ids']))}" for g in limited]
+    if r.get("validity_source") == "me":
+        parts.append("checked via /me")
+    if r.get("expiry_source") in ("refresh", "exchange"):
+        parts.append(f"expiry from {r['expiry_source']}")
+    return "; ".join(p for p in parts if p) or "-"
 
 
 def change_row(c: Change) -> dict[str, Any]:
@@ -252,15 +282,16 @@ def change_row(c: Change) -> dict[str, Any]:
 def _history_cells(r: dict[str, Any]) -> list[str]:
     if r["kind"] == "change":
         fingerprint = f"{r['previous_fingerprint']} -> {r['fingerprint']}" if r["fingerprint"] else "-"
-        return [r["observed_at"], r["result"], r["reason"], fingerprint, "", "", r["detail"] or ""]
+        return [r["observed_at"], r["result"], r["reason"], fingerprint, "", "", r["detail"] or "", ""]
     return [
         r["observed_at"],
         r["result"],
         r["reason"] or "-",
         r["fingerprint"],
-        r["expires_at"] or "never",
+        r["expires_at"] or r["expiry"] or "never",
         r["data_access_expires_at"] or "never",
         " ".join(r["scopes"]) or "-",
+        _details(r),
     ]
 
 

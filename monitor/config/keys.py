@@ -162,6 +162,11 @@ THRESHOLD_FIELDS: Mapping[str, Field] = {
     "critical": Field(duration(60.0)),
 }
 
+PLATFORM_FIELDS: Mapping[str, Field] = {
+    "base_url": Field(http_url),
+    "api_version": Field(string()),
+}
+
 SECTIONS: Mapping[str, Mapping[str, Field]] = {
     "database": {
         "url": Field(database_url, secret=True),
@@ -172,12 +177,18 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
         "key_files": Field(path_list),
     },
     "threads": {
-        "base_url": Field(http_url),
-        "api_version": Field(string()),
+        # The old place of [platforms.threads]: no default of their own here (config/hosts.py merges them).
+        "base_url": opt(http_url, None),
+        "api_version": opt(string(), None),
         "timeout": Field(duration(0.1, 300.0)),
         "concurrency": Field(integer(1, 256)),
         "max_calls_per_hour": Field(integer(1, 10_000_000)),
         "retries": Field(integer(0, 10)),
+    },
+    "platforms": {
+        "threads": Field(sub_table, children=PLATFORM_FIELDS),
+        "facebook": Field(sub_table, children=PLATFORM_FIELDS),
+        "instagram": Field(sub_table, children=PLATFORM_FIELDS),
     },
     "schedule": {
         "sweep_interval": Field(duration(1.0, 3600.0)),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.fields import field_keys, parse_fields, unknown_key
+from monitor.config.hosts import build_platforms, host_urls, merge_threads
 from monitor.config.keys import (
     MIN_API_TOKEN,
     NOTIFIER_FIELDS,
@@ -37,6 +38,7 @@ from monitor.config.model import (
     LogConfig,
     MetricsConfig,
     NotifierConfig,
+    PlatformsConfig,
     RefreshConfig,
     ScheduleConfig,
     SecurityConfig,
@@ -57,10 +59,10 @@ from monitor.config.values import (
 
 __all__ = [
     "AlertsConfig", "CallbacksConfig", "Config", "ConfigError", "DatabaseConfig", "HeartbeatConfig",
-    "HttpConfig", "LogConfig", "MetricsConfig", "NotifierConfig", "RefreshConfig", "ScheduleConfig",
-    "SecurityConfig", "SourceConfig", "ThreadsConfig", "Thresholds", "config_keys", "config_path",
-    "default_config", "load_config", "parse_config", "parse_duration", "split_host_port", "MIN_API_TOKEN",
-    "MAX_CONFIG_BYTES",
+    "HttpConfig", "LogConfig", "MetricsConfig", "NotifierConfig", "PlatformsConfig", "RefreshConfig",
+    "ScheduleConfig", "SecurityConfig", "SourceConfig", "ThreadsConfig", "Thresholds", "config_keys",
+    "config_path", "default_config", "load_config", "parse_config", "parse_duration", "split_host_port",
+    "MIN_API_TOKEN", "MAX_CONFIG_BYTES",
 ]  # fmt: skip
 
 DEFAULT_CONFIG = "/etc/threads-token-monitor/config.toml"
@@ -141,7 +143,11 @@ def parse_config(
     notifiers = _parse_array(ctx, "notifiers", data.get("notifiers", []), _parse_notifier)
     sources = _parse_array(ctx, "sources", data.get("sources", []), _parse_source)
     _check_resolve_timeouts(ctx, sections.get("alerts", AlertsConfig()), notifiers)
-    check_plaintext(ctx, sections.get("threads", ThreadsConfig()), notifiers)
+    threads, platforms = merge_threads(
+        ctx, data, sections.get("threads", ThreadsConfig()), sections.get("platforms", PlatformsConfig())
+    )
+    sections["threads"], sections["platforms"] = threads, platforms
+    check_plaintext(ctx, host_urls(data, platforms), notifiers)
     if ctx.problems:
         raise ConfigError(ctx.problems, path)
     return Config(**sections, notifiers=notifiers, sources=sources, path=path)
@@ -225,6 +231,7 @@ _BUILDERS: Mapping[str, Callable[[ParseContext, str, dict[str, Any]], Any]] = {
     "database": _plain_builder(DatabaseConfig),
     "security": _build_security,
     "threads": _plain_builder(ThreadsConfig),
+    "platforms": build_platforms,
     "schedule": _build_schedule,
     "http": _build_http,
     "metrics": _plain_builder(MetricsConfig),

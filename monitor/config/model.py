@@ -40,12 +40,45 @@ class SecurityConfig:
 
 @dataclass(frozen=True)
 class ThreadsConfig:
-    base_url: str = "https://graph.threads.net"
+    """The API client's knobs; `base_url` and `api_version` are the old place of [platforms.threads] and
+    always equal it once loaded (SPEC 16)."""
+
+    base_url: str = "https://graph.threads.com"  # Meta's current docs; graph.threads.net is still accepted
     api_version: str = "v1.0"
     timeout: float = 10.0
     concurrency: int = 8
     max_calls_per_hour: int = 1000
     retries: int = 2
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Where one Meta platform's Graph API answers."""
+
+    base_url: str
+    api_version: str
+
+
+PLATFORM_NAMES = ("threads", "facebook", "instagram")
+
+
+@dataclass(frozen=True)
+class PlatformsConfig:
+    """[platforms.threads|facebook|instagram] (SPEC 16); Instagram is the API with Instagram Login."""
+
+    threads: PlatformConfig = PlatformConfig("https://graph.threads.com", "v1.0")
+    facebook: PlatformConfig = PlatformConfig("https://graph.facebook.com", "v25.0")
+    instagram: PlatformConfig = PlatformConfig("https://graph.instagram.com", "v25.0")
+
+    def get(self, name: str) -> PlatformConfig:
+        """The host of platform `name` (one of PLATFORM_NAMES; KeyError otherwise)."""
+        if name not in PLATFORM_NAMES:
+            raise KeyError(name)
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+    def hosts(self) -> dict[str, tuple[str, str]]:
+        """{platform: (base_url, api_version)}, as GraphClient takes them."""
+        return {name: (self.get(name).base_url, self.get(name).api_version) for name in PLATFORM_NAMES}
 
 
 @dataclass(frozen=True)
@@ -180,6 +213,7 @@ class Config:
     database: DatabaseConfig = DatabaseConfig()
     security: SecurityConfig = SecurityConfig()
     threads: ThreadsConfig = ThreadsConfig()
+    platforms: PlatformsConfig = PlatformsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     http: HttpConfig = HttpConfig()
     metrics: MetricsConfig = MetricsConfig()

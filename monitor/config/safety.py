@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from monitor.config.model import NotifierConfig, ThreadsConfig
+from monitor.config.model import NotifierConfig
 from monitor.config.values import ParseContext
 
 
@@ -27,15 +27,19 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def check_plaintext(ctx: ParseContext, threads: ThreadsConfig, notifiers: Sequence[NotifierConfig]) -> None:
-    """Report each setting that would send a token or a password unencrypted to another machine."""
-    parts = urlsplit(threads.base_url)
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        ctx.problem(
-            "threads.base_url",
-            "http:// would send every access token in clear: use https:// "
-            "(plain http only to this machine, such as the built-in simulator)",
-        )
+def check_plaintext(
+    ctx: ParseContext, hosts: Sequence[tuple[str, str]], notifiers: Sequence[NotifierConfig]
+) -> None:
+    """Report each setting that would send a token or a password unencrypted to another machine; `hosts`
+    are (key, URL) of every platform's API root."""
+    for key, url in hosts:
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            ctx.problem(
+                key,
+                "http:// would send every access token in clear: use https:// "
+                "(plain http only to this machine, such as the built-in simulator)",
+            )
     for i, n in enumerate(notifiers):
         settings = n.settings
         if n.type != "email" or settings.get("security") != "none":

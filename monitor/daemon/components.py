@@ -86,6 +86,7 @@ def build_checking(
     client = GraphClient(
         base_url=threads.base_url,
         api_version=threads.api_version,
+        hosts=config.platforms.hosts(),
         timeout=threads.timeout,
         retries=threads.retries,
         pool_size=max(16, threads.concurrency * 2),

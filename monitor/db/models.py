@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
+from monitor.db.facts import TYPE_NAME, MetaFacts
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -79,9 +81,11 @@ class App(Base):
     muted_until: Mapped[float | None] = mapped_column(Double)
     muted_at: Mapped[float | None] = mapped_column(Double)
     mute_comment: Mapped[str | None] = mapped_column(String(300))
+    # SPEC 16 (0010). No Python-side default: a Core insert at an older revision must not name the column.
+    platform: Mapped[str] = mapped_column(String(16), server_default="threads")
 
 
-class Token(Base):
+class Token(MetaFacts, Base):
     """A registered access token, its schedule, its lease and its latest observation."""
 
     __tablename__ = "tokens"
@@ -155,11 +159,12 @@ class Token(Base):
     scopes_lost: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )  # written by checks
-    token_type: Mapped[str | None] = mapped_column(String(16))
+    token_type: Mapped[str | None] = mapped_column(TYPE_NAME)
     application: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_subcode: Mapped[int | None] = mapped_column(Integer)
+    expected_targets: Mapped[str | None] = mapped_column(Text)  # JSON {scope: [ids]}: TokenScopesLost
     invalid_reason: Mapped[str | None] = mapped_column(String(32))
 
     # Automatic refresh.
@@ -202,7 +207,7 @@ class TokenEvent(Base):
     detail: Mapped[str | None] = mapped_column(String(300))
 
 
-class Snapshot(Base):
+class Snapshot(MetaFacts, Base):
     """One row per change of what a check observed about a token."""
 
     __tablename__ = "snapshots"
@@ -223,7 +228,7 @@ class Snapshot(Base):
     data_access_expires_at: Mapped[float | None] = mapped_column(Double)
     issued_at: Mapped[float | None] = mapped_column(Double)
     scopes: Mapped[str | None] = mapped_column(Text)
-    token_type: Mapped[str | None] = mapped_column(String(16))
+    token_type: Mapped[str | None] = mapped_column(TYPE_NAME)
     application: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[int | None] = mapped_column(Integer)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
 import urllib3
 
+from monitor.graph.base import AppKeys
+from monitor.graph.me import classify_me
+from monitor.graph.platforms import platform_named
 from monitor.graph.results import (
     RETRYABLE,
     CheckResult,
@@ -62,8 +65,9 @@ class GraphClient:
 
     def __init__(
         self,
-        base_url: str = "https://graph.threads.net",
+        base_url: str = "https://graph.threads.com",
         api_version: str = "v1.0",
+        hosts: Mapping[str, tuple[str, str]] | None = None,
         timeout: float = 10.0,
         retries: int = 2,
         backoff: float = 0.5,
@@ -76,17 +80,33 @@ class GraphClient:
             raise GraphError("timeout, max_body_bytes and pool_size must be positive, retries >= 0")
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version.strip("/")
+        # platform name -> (base URL, API version); `base_url` and `api_version` are Threads' unless given.
+        given = dict(hosts or {})
+        given.setdefault("threads", (base_url, api_version))
+        self.hosts = {name: (url.rstrip("/"), version.strip("/")) for name, (url, version) in given.items()}
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.max_body_bytes = max_body_bytes
         self._on_response, self._sleep = on_response, sleep
         self._http = BoundedSession(pool_size=pool_size)
 
-    def debug_token(self, input_token: str, inspector: str) -> CheckResult:
+    def inspect(self, platform: str, token: str, inspector: str) -> CheckResult:
+        """Inspect `token` as its platform does (monitor.graph.platforms); never raises."""
+        return platform_named(platform).inspect(self, token, inspector)
+
+    def renew(self, platform: str, token: str, kind: str | None, app: AppKeys) -> RefreshResult:
+        """Renew `token` (of type `kind`) as its platform does; never raises."""
+        return platform_named(platform).renew(self, token, kind, app)
+
+    def _url(self, platform: str, path: str, versioned: bool = True) -> str:
+        base, version = self.hosts.get(platform, self.hosts["threads"])
+        return f"{base}/{version}/{path}" if versioned else f"{base}/{path}"
+
+    def debug_token(self, input_token: str, inspector: str, platform: str = "threads") -> CheckResult:
         """Inspect `input_token` with `inspector` (a tester's user token or an app token); never raises."""
         if not input_token or not inspector:
             raise GraphError("input_token and inspector must be non-empty")
         secrets = (input_token, inspector)
-        url = f"{self.base_url}/{self.api_version}/debug_token"
+        url = self._url(platform, "debug_token")
         params = {"input_token": input_token, "access_token": inspector}
 
         def classify(answer: _Answer) -> CheckResult:
@@ -97,20 +117,52 @@ class GraphClient:
 
         return self._call("debug_token", url, params, classify, failed)
 
-    def refresh_access_token(self, token: str) -> RefreshResult:
+    def refresh_access_token(
+        self, token: str, platform: str = "threads", grant_type: str = "th_refresh_token"
+    ) -> RefreshResult:
         """Refresh a long-lived token; on success `access_token` holds the string that replaces it."""
         if not token:
             raise GraphError("token must be non-empty")
-        url = f"{self.base_url}/refresh_access_token"
-        params = {"grant_type": "th_refresh_token", "access_token": token}
+        url = self._url(platform, "refresh_access_token", versioned=False)
+        params = {"grant_type": grant_type, "access_token": token}
+        return self._grant("refresh_access_token", url, params, (token,))
 
+    def exchange_token(self, token: str, app_id: str, app_secret: str, platform: str) -> RefreshResult:
+        """`oauth/access_token?grant_type=fb_exchange_token&set_token_expires_in_60_days=true`: a new 60-day
+        string for a system-user token, with the app's id and secret."""
+        if not token or not app_id or not app_secret:
+            raise GraphError("token, app_id and app_secret must be non-empty")
+        url = self._url(platform, "oauth/access_token")
+        params = {"grant_type": "fb_exchange_token", "client_id": app_id, "client_secret": app_secret}
+        params |= {"set_token_expires_in_60_days": "true", "fb_exchange_token": token}
+        return self._grant("exchange_token", url, params, (token, app_secret))
+
+    def me(self, token: str, platform: str) -> CheckResult:
+        """`GET /me?fields=user_id,username`: whether the token works, for a platform whose debug_token cannot
+        describe it (Instagram Login); never raises."""
+        if not token:
+            raise GraphError("token must be non-empty")
+        url = self._url(platform, "me")
+        params = {"fields": "user_id,username", "access_token": token}
+
+        def classify(answer: _Answer) -> CheckResult:
+            return classify_me(answer.status, answer.body, answer.usage, answer.retry_after, (token,))
+
+        def failed(reason: str, message: str) -> CheckResult:
+            return check_result(Verdict.ERROR, None, reason=reason, message=message)
+
+        return self._call("me", url, params, classify, failed)
+
+    def _grant(
+        self, endpoint: str, url: str, params: dict[str, str], secrets: tuple[str, ...]
+    ) -> RefreshResult:
         def classify(answer: _Answer) -> RefreshResult:
-            return classify_refresh(answer.status, answer.body, answer.usage, answer.retry_after, (token,))
+            return classify_refresh(answer.status, answer.body, answer.usage, answer.retry_after, secrets)
 
         def failed(reason: str, message: str) -> RefreshResult:
             return refresh_result(Verdict.ERROR, None, reason=reason, message=message)
 
-        return self._call("refresh_access_token", url, params, classify, failed)
+        return self._call(endpoint, url, params, classify, failed)
 
     def close(self) -> None:
         """Close pooled connections."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.graph.wire import (
+    FROM_REFRESH,
     INFO_KEYS,
     ApiUsage,
     GraphErr,
@@ -63,6 +64,7 @@ class RefreshResult:
     http_status: int | None = None
     usage: ApiUsage | None = None
     attempts: int = 1
+    expiry_source: str = FROM_REFRESH  # what `expires_in` is, stored as tokens.expiry_source
 
 
 class GraphError(Exception):

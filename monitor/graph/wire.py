@@ -123,17 +123,35 @@ def protect_urllib3_logs() -> None:
 MAX_MESSAGE = 300
 
 
+# Where a token's expiry came from (tokens.expiry_source): debug_token's `expires_at`, debug_token saying it
+# never expires (0 or absent), or the `expires_in` of the monitor's own refresh or exchange; None: unknown.
+FROM_DEBUG, NEVER, FROM_REFRESH, FROM_EXCHANGE = "debug_token", "never", "refresh", "exchange"
+# What said the token is valid (tokens.validity_source): debug_token, or GET /me (Instagram Login).
+BY_DEBUG, BY_ME = "debug_token", "me"
+
+
+Granular = tuple[tuple[str, tuple[str, ...] | None], ...]  # (scope, target ids or None: every target)
+
+
 @dataclass(frozen=True)
 class TokenInfo:
+    """What an answer said about a token: the superset of debug_token's fields, each optional (SPEC 16)."""
+
     is_valid: bool
-    expires_at: float | None
+    expires_at: float | None  # None: never (expiry_source "never") or unknown (expiry_source None)
     data_access_expires_at: float | None
     issued_at: float | None
-    scopes: tuple[str, ...]
+    scopes: tuple[str, ...] | None  # None: the answer did not say (GET /me)
     type: str | None
     application: str | None
     user_id: str | None
     app_id: str | None
+    profile_id: str | None = None
+    granular_scopes: Granular | None = None
+    metadata: str | None = None  # JSON text
+    expiry_source: str | None = FROM_DEBUG
+    validity_source: str = BY_DEBUG
+    expires_given: bool = True  # whether the answer had `expires_at` at all
 
 
 class Malformed(ValueError):
@@ -191,29 +209,73 @@ def parse_graph_error(obj: Any, secrets: tuple[str, ...], subcode_key: str) -> G
     return GraphErr(_int(obj.get("code")), subcode, short)
 
 
+def _scope(s: Any) -> bool:
+    return isinstance(s, str) and 0 < len(s) <= MAX_SCOPE_LENGTH and s.isprintable() and " " not in s
+
+
+def _scopes(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > MAX_SCOPES or not all(_scope(s) for s in value):
+        raise Malformed("scopes")
+    return tuple(value)
+
+
+MAX_TARGETS = 1000
+
+
+def parse_granular(value: Any) -> Granular | None:
+    """`granular_scopes`: [{scope, target_ids?}], sorted; no `target_ids` means every target."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_SCOPES:
+        raise Malformed("granular_scopes")
+    out: dict[str, tuple[str, ...] | None] = {}
+    for entry in value:
+        if not isinstance(entry, dict) or not _scope(entry.get("scope")):
+            raise Malformed("granular_scopes")
+        targets = entry.get("target_ids")
+        if targets is not None and (not isinstance(targets, list) or len(targets) > MAX_TARGETS):
+            raise Malformed("granular_scopes")
+        ids = None if targets is None else tuple(sorted({str(_str(t, limit=64)) for t in targets}))
+        out[entry["scope"]] = ids
+    return tuple(sorted(out.items()))
+
+
+MAX_METADATA = 2000
+
+
+def parse_metadata(value: Any) -> str | None:
+    """debug_token's `metadata` (auth_type, sso...) as JSON text; one too large to keep is left out."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Malformed("metadata")
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_METADATA else None
+
+
 def parse_token_info(data: dict[str, Any], is_valid: bool) -> TokenInfo:
-    scopes = data.get("scopes", [])
-    if not isinstance(scopes, list) or len(scopes) > MAX_SCOPES:
-        raise Malformed("scopes")
-    if not all(
-        isinstance(s, str) and 0 < len(s) <= MAX_SCOPE_LENGTH and s.isprintable() and " " not in s
-        for s in scopes
-    ):
-        raise Malformed("scopes")
+    expires_at = parse_time(data.get("expires_at"))
     return TokenInfo(
         is_valid=is_valid,
-        expires_at=parse_time(data.get("expires_at")),
+        expires_at=expires_at,
         data_access_expires_at=parse_time(data.get("data_access_expires_at")),
         issued_at=parse_time(data.get("issued_at")),
-        scopes=tuple(scopes),
-        type=_str(data.get("type"), limit=16),
+        scopes=_scopes(data.get("scopes", [])),
+        type=_str(data.get("type"), limit=32),
         application=_str(data.get("application"), limit=200),
         user_id=_str(data.get("user_id"), limit=64),
         app_id=_str(data.get("app_id"), limit=64),
+        profile_id=_str(data.get("profile_id"), limit=64),
+        granular_scopes=parse_granular(data.get("granular_scopes")),
+        metadata=parse_metadata(data.get("metadata")),
+        # expires_at absent or 0: the token never expires (the Access Token Debugger shows "Never").
+        expiry_source=FROM_DEBUG if expires_at is not None else NEVER,
+        expires_given=data.get("expires_at") is not None,
     )
 
 
-INFO_KEYS = ("expires_at", "data_access_expires_at", "issued_at", "type", "application", "user_id", "app_id")
+INFO_KEYS: tuple[str, ...] = ("expires_at", "data_access_expires_at", "issued_at", "type", "application")
+INFO_KEYS += ("user_id", "app_id", "profile_id", "granular_scopes", "metadata")
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:

@@ -68,8 +68,9 @@ class LazySamples:
     _CHECKED,
     _SUCCESS,
     _RESULT,
-) = range(13)
-_WIDTH = 14
+    _PLATFORM,
+) = range(14)
+_WIDTH = 15
 _ANSWERED_VALUE = dict.fromkeys(_ANSWERED, 1.0)
 
 
@@ -115,9 +116,23 @@ def _info(name: str) -> Maker:
         facts = map(
             dict, map(zip, repeat(_INFO_LABELS), zip(*columns, strict=True))
         )  # dict(zip(keys, values)) in C
-        return _samples(name, facts, repeat(1.0))
+        return _samples(name, _with_platform(facts, of[_PLATFORM]), repeat(1.0))
 
     return make
+
+
+def _with_platform(
+    facts: Iterable[dict[str, str]], platforms: Sequence[str | None]
+) -> Iterator[dict[str, str]]:
+    """The info series' `platform` label (SPEC 16) for the tokens of Facebook and Instagram apps; a Threads
+    token's series has none (it reads as it always did: an absent label is `platform=""`, i.e. threads)."""
+    if all(p in (None, "threads") for p in platforms):
+        yield from facts
+        return
+    for labels, platform in zip(facts, platforms, strict=True):
+        if platform and platform != "threads":
+            labels["platform"] = platform
+        yield labels
 
 
 def _scopes(name: str) -> Maker:

@@ -58,6 +58,7 @@ _PER_TOKEN_COLUMNS = (
     Token.last_check_at,
     Token.last_success_at,
     Token.last_result,
+    App.platform,
 )
 
 

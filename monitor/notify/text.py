@@ -77,13 +77,15 @@ def phrase(event: AlertEvent, now: float) -> str:
         return resolved_phrase(event)
     name, labels = event.alertname, event.labels
     if name == "TokenExpiring":
-        return _when(event.at, now, "expires", "expired")
+        return _when(event.at, now, "expires", "expired") + _reauthorize(event)
     if name == "TokenDataAccessExpiring":
         return "data access " + _when(event.at, now, "expires", "expired")
     if name == "TokenInvalid":
         return "is invalid: " + INVALID_REASONS.get(
             labels.get("reason", ""), labels.get("reason", "no reason")
         )
+    if name == "TokenScopesLost" and labels.get("targets"):
+        return f"lost targets of permissions: {labels['targets']}"
     if name == "TokenScopesLost":
         return f"lost permissions: {labels.get('scopes', 'unknown scopes')}"
     if name == "TokenCheckFailing":
@@ -151,6 +153,14 @@ def summary(event: AlertEvent, now: float) -> str:
     return ("Resolved: " if event.status == "resolved" else "") + f"{who} {phrase(event, now)}"
 
 
+def _reauthorize(event: AlertEvent) -> str:
+    """For a token no server can renew (a Facebook user token): who must act, and by when."""
+    if event.annotations.get("renewal") != "reauthorize":
+        return ""
+    by = f" before {iso_utc(event.at)}" if event.at is not None else ""
+    return f"; the user must re-authorize{by}"
+
+
 def _expiry_sentence(event: AlertEvent, now: float, what: str) -> str:
     if event.at is None:
         return f"{what} expires soon."
@@ -162,7 +172,12 @@ def _describe_firing(event: AlertEvent, now: float) -> str:
     who, labels = _who(event), event.labels
     builders: dict[str, Callable[[], str]] = {
         "TokenExpiring": lambda: (
-            _expiry_sentence(event, now, who) + " Refresh it or re-authorise the account."
+            _expiry_sentence(event, now, who)
+            + (
+                " No server can extend it" + _reauthorize(event) + ", then store the new token."
+                if _reauthorize(event)
+                else " Refresh it or re-authorise the account."
+            )
         ),
         "TokenDataAccessExpiring": lambda: (
             _expiry_sentence(event, now, f"Data access of {_who(event, start=False)}")
@@ -175,8 +190,12 @@ def _describe_firing(event: AlertEvent, now: float) -> str:
             + ". Ask the account owner to re-authorise the app, then store the new token."
         ),
         "TokenScopesLost": lambda: (
-            f"{who} lost the permissions {labels.get('scopes', '(unknown)')}. "
-            "Calls that need them will fail; re-authorise the account with these permissions."
+            (
+                f"{who} lost targets of its permissions ({labels['targets']}). "
+                if labels.get("targets")
+                else f"{who} lost the permissions {labels.get('scopes', '(unknown)')}. "
+            )
+            + "Calls that need them will fail; re-authorise the account with these permissions."
         ),
         "TokenCheckFailing": lambda: (
             f"Checks of {_who(event, start=False)} have failed {_since(event, now)}. "

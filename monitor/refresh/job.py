@@ -27,6 +27,7 @@ from monitor.crypto import Vault, fingerprint
 from monitor.db.session import transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
+from monitor.graph.platforms import AppKeys, Renewal, platform_named
 from monitor.graph.results import RefreshResult
 from monitor.jobs import Job
 from monitor.redact import error_line
@@ -171,7 +172,7 @@ class Refresher:
                 return "error"
             return "failed"
         r = Refreshed(c.id, c.name, c.fingerprint, result.access_token or "", self.clock(), result.expires_in,
-                      self._writes_back(c.source))  # fmt: skip
+                      self._writes_back(c.source), result.expiry_source)  # fmt: skip
         with self._lock:
             self.pending[r.id] = r
         self.spool.put(r)
@@ -201,10 +202,24 @@ class Refresher:
         return False
 
     def _call(self, c: Candidate) -> RefreshResult:
-        result = self.client.refresh_access_token(self.vault.decrypt(c.secret))
+        platform = platform_named(c.app.platform if c.app is not None else None)
+        result = platform.renew(self.client, self.vault.decrypt(c.secret), c.kind, self._keys(c))
         if self.budget is not None:
             self.budget.refund(max(0, self.calls - result.attempts))
         return result
+
+    def _keys(self, c: Candidate) -> AppKeys:
+        """The app's id and secret, for the renewals that need them (a system-user token's exchange): from
+        its app token, else its stored callback secret; none when the monitor holds no secret."""
+        app = c.app
+        if app is None or platform_named(app.platform).renewal(c.kind) is not Renewal.EXCHANGE:
+            return AppKeys()
+        if app.inspector_kind == "app_token":
+            keys = platform_named(app.platform).app_keys(self.vault.decrypt(app.inspector_secret))
+            if keys is not None:
+                return keys
+        secret = self.vault.decrypt(app.callback_secret) if app.callback_secret else None
+        return AppKeys(app.app_id, secret)
 
     def _failed(self, c: Candidate, result: RefreshResult, outcome: Outcome) -> None:
         with transaction(self.sessions) as s:

@@ -39,6 +39,12 @@ class RefreshFacts:
     next_refresh_at: float | None
     writeback_pending: bool
     last_refresh_at: float | None = None
+    # Whether a server renews a token of this kind at all (monitor.graph.platforms: Threads and Instagram
+    # user tokens, Facebook system-user tokens with an expiry); a Facebook user, Page or app token is not.
+    renewable: bool = True
+    # The expiry is unknown because only GET /me answers for the token (Instagram Login): one refresh, once
+    # the string is old enough, tells it (`expires_in`); "never" is not unknown and is never refreshed.
+    expiry_unknown: bool = False
 
 
 def issued(t: RefreshFacts) -> float:
@@ -49,14 +55,18 @@ def issued(t: RefreshFacts) -> float:
 def eligible(t: RefreshFacts, cfg: RefreshConfig, now: float) -> bool:
     """True when the token should be refreshed at `now`.
 
-    Refresh is on globally and for the token; the last inspection said valid; the expiry is known, not
-    passed and less than `cfg.before` away; the string is at least `cfg.min_age` old (the API refuses
-    younger ones) and the last refresh too (an API that keeps answering with the old expiry must not be
-    asked again at once); no backoff is running; no earlier refreshed string still waits to be written back.
+    Refresh is on globally and for the token; a server renews its kind; the last inspection said valid;
+    the expiry is known, not passed and less than `cfg.before` away; the string is at least
+    `cfg.min_age` old (the API refuses younger ones) and the last refresh too (an API that keeps answering
+    with the old expiry must not be asked again at once); no backoff is running; no earlier refreshed
+    string still waits to be written back.
     """
-    if not (cfg.enabled and t.auto_refresh and t.is_valid is True and t.expires_at is not None):
+    if not (cfg.enabled and t.auto_refresh and t.renewable and t.is_valid is True):
         return False
-    if not (now < t.expires_at and t.expires_at - now < cfg.before):
+    if t.expires_at is None:  # never expires ("never": refreshing would make it a 60-day one), or unknown
+        if not t.expiry_unknown:
+            return False
+    elif not (now < t.expires_at and t.expires_at - now < cfg.before):
         return False
     if issued(t) > now - cfg.min_age:
         return False

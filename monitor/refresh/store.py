@@ -16,15 +16,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.check.store import release
 from monitor.config.load import RefreshConfig
 from monitor.crypto import Vault, VaultError, fingerprint
 from monitor.db import leases
-from monitor.db.models import TOKENS, Token
+from monitor.db.models import TOKENS, App, Token
+from monitor.graph.platforms import PLATFORMS, platform_named
 from monitor.graph.results import RefreshResult
+from monitor.graph.wire import BY_ME
 from monitor.refresh.rules import UNMOVED, Outcome, RefreshFacts, error_text, moved, next_attempt
 from monitor.registry.events import record
 
@@ -44,6 +46,7 @@ class Refreshed:
     refreshed_at: float
     expires_in: float | None
     writeback: bool  # its source writes refreshed strings back (on_refresh)
+    expiry_source: str = "refresh"  # refresh | exchange: what `expires_in` came from (tokens.expiry_source)
 
 
 class Spool:
@@ -101,6 +104,17 @@ class Spool:
 
 
 @dataclass(frozen=True)
+class AppRow:
+    """What a renewal may need of a token's app: its platform and (ciphertexts) the keys of an exchange."""
+
+    platform: str
+    inspector_kind: str
+    inspector_secret: str = field(repr=False)
+    app_id: str | None
+    callback_secret: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Candidate:
     id: int
     name: str
@@ -109,6 +123,26 @@ class Candidate:
     source: str | None
     refresh_failures: int
     facts: RefreshFacts
+    kind: str | None = None  # debug_token's type
+    app: AppRow | None = None
+
+
+def expiry_unknown() -> ColumnElement[bool]:
+    """SQL of RefreshFacts.expiry_unknown: no expiry known, and only GET /me answers for the token."""
+    return and_(Token.expires_at.is_(None), Token.expiry_source.is_(None), Token.validity_source == BY_ME)
+
+
+def renewable_kinds() -> ColumnElement[bool]:
+    """SQL: the token's kind is one its app's platform renews (the same sets as Platform.renews_kind)."""
+    terms: list[ColumnElement[bool]] = []
+    for name, platform in PLATFORMS.items():
+        kind: ColumnElement[bool]
+        if platform.renews is not None:
+            kind = Token.token_type.in_(sorted(platform.renews))
+        else:
+            kind = or_(Token.token_type.is_(None), Token.token_type.not_in(sorted(platform.keeps)))
+        terms.append(and_(Token.app_id.in_(select(App.id).where(App.platform == name)), kind))
+    return or_(*terms)
 
 
 def claim_eligible(
@@ -121,12 +155,12 @@ def claim_eligible(
         .where(
             Token.auto_refresh.is_(True),
             Token.is_valid.is_(True),
-            Token.expires_at > now,
-            Token.expires_at < now + cfg.before,
+            or_(and_(Token.expires_at > now, Token.expires_at < now + cfg.before), expiry_unknown()),
             func.coalesce(Token.issued_at, Token.secret_changed_at) <= now - cfg.min_age,
             or_(Token.last_refresh_at.is_(None), Token.last_refresh_at <= now - cfg.min_age),
             or_(Token.next_refresh_at.is_(None), Token.next_refresh_at <= now),
             or_(Token.writeback_pending.is_(None), Token.writeback_pending.is_(False)),
+            renewable_kinds(),
             leases.free(table, now),
         )
         .order_by(Token.expires_at)
@@ -137,10 +171,22 @@ def claim_eligible(
     if not ids or not leases.take(session, table, ids, owner, now, lease):
         return []
     rows = session.execute(select(Token).where(leases.held(table, owner, ids))).scalars().all()
-    return [_candidate(t) for t in rows]
+    apps = _apps(session, {t.app_id for t in rows})
+    return [_candidate(t, apps[t.app_id]) for t in rows]
 
 
-def _candidate(t: Token) -> Candidate:
+def _apps(session: Session, ids: set[int]) -> dict[int, AppRow]:
+    columns = (App.id, App.platform, App.inspector_kind, App.inspector_secret, App.threads_app_id)
+    stmt = select(*columns, App.callback_secret).where(App.id.in_(sorted(ids)))
+    return {
+        r.id: AppRow(
+            r.platform or "threads", r.inspector_kind, r.inspector_secret, r.threads_app_id, r.callback_secret
+        )
+        for r in session.execute(stmt)
+    }
+
+
+def _candidate(t: Token, app: AppRow) -> Candidate:
     facts = RefreshFacts(
         bool(t.auto_refresh),
         t.is_valid,
@@ -150,8 +196,12 @@ def _candidate(t: Token) -> Candidate:
         t.next_refresh_at,
         bool(t.writeback_pending),
         t.last_refresh_at,
+        renewable=platform_named(app.platform).renews_kind(t.token_type),
+        expiry_unknown=t.expires_at is None and t.expiry_source is None and t.validity_source == BY_ME,
     )
-    return Candidate(t.id, t.name, t.secret, t.fingerprint, t.source, t.refresh_failures or 0, facts)
+    return Candidate(
+        t.id, t.name, t.secret, t.fingerprint, t.source, t.refresh_failures or 0, facts, t.token_type, app
+    )
 
 
 def store_refreshed(session: Session, vault: Vault, owner: str, r: Refreshed, now: float) -> str:
@@ -174,6 +224,7 @@ def store_refreshed(session: Session, vault: Vault, owner: str, r: Refreshed, no
     )
     if r.expires_in:
         values["expires_at"] = r.refreshed_at + r.expires_in
+        values["expiry_source"] = r.expiry_source
     if r.writeback:
         values["writeback_pending"] = True  # monitor.sources.job writes it to the application's database
     stmt = update(Token).where(Token.id == r.id, Token.fingerprint == r.old_fingerprint).values(values)

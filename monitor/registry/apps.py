@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from monitor.crypto import Vault, fingerprint
 from monitor.db.models import Alert, App, Token
+from monitor.graph.platforms import PLATFORMS
 from monitor.registry.names import RegistryError, check_app_secret, check_name, check_token_string
 from monitor.registry.tokens import check_key, delete_tokens
 from monitor.state import Verdict
@@ -26,8 +27,11 @@ def add_app(
     kind: str,
     threads_app_id: str | None,
     now: float,
+    platform: str = "threads",
 ) -> App:
     check_name(name, "app name")
+    if platform not in PLATFORMS:
+        raise RegistryError(f"unknown platform {platform!r}: one of {', '.join(PLATFORMS)}")
     inspector = check_token_string(inspector, "inspector credential")
     if session.scalar(select(App.id).where(App.name == name)) is not None:
         raise RegistryError(f"an app named {name!r} already exists")
@@ -39,6 +43,7 @@ def add_app(
         inspector_secret=vault.encrypt(inspector),
         inspector_fingerprint=fingerprint(inspector),
         created_at=now,
+        platform=platform,
     )
     session.add(app)
     session.flush()

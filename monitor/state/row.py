@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from monitor.state.rule import Horizons, State, mute_in_force, seen_result, token_state
+from monitor.state.rule import Horizons, State, expiry_word, mute_in_force, seen_result, token_state
 from monitor.timefmt import iso_utc
 
 _TIMES = ("expires_at", "data_access_expires_at", "last_check_at", "last_success_at", "callback_check_at")
@@ -32,6 +32,13 @@ class StatusRow:
     callback_check_reason: str | None = None  # deauthorize | recheck
     muted_until: float | None = None  # the mute in force (the token's own or its app's), until then
     mute_comment: str | None = None
+    # SPEC 16: the app's platform, debug_token's type, the expiry in words when there is none ("never" or
+    # "unknown", expiry_word) and where the expiry and the validity came from.
+    platform: str = "threads"
+    token_type: str | None = None
+    expiry: str | None = None
+    expiry_source: str | None = None
+    validity_source: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], horizons: Horizons, now: float) -> StatusRow:
@@ -67,6 +74,11 @@ class StatusRow:
             callback_check_reason=row["callback_check_reason"],
             muted_until=until,
             mute_comment=comment,
+            platform=row["platform"] or "threads",
+            token_type=row["token_type"],
+            expiry=expiry_word(row["expires_at"], row["expiry_source"], row["validity_source"]),
+            expiry_source=row["expiry_source"],
+            validity_source=row["validity_source"],
         )
 
     def to_json(self) -> dict:

@@ -118,6 +118,18 @@ def mute_in_force(token_until: float | None, app_until: float | None, now: float
     return max(ends) if ends else None
 
 
+def expiry_word(
+    expires_at: float | None, expiry_source: str | None, validity_source: str | None
+) -> str | None:
+    """None when the token has an expiry; else "never" (debug_token said so: `expires_at` absent or 0; and
+    every row checked before the sources were kept) or "unknown" (an answer that could not describe it, such
+    as GET /me for an Instagram Login token, and no refresh of the monitor's told it yet). Either way the
+    rule above sees no expiry horizon: no expiry alert, never refreshed for it."""
+    if expires_at is not None:
+        return None
+    return "unknown" if expiry_source is None and validity_source is not None else "never"
+
+
 def lost_scopes(expected: str | None, scopes: str | None) -> list[str]:
     """Scopes in the baseline that the latest observation no longer has, sorted."""
     if not expected or scopes is None:

@@ -53,6 +53,10 @@ STATUS_SELECT = (
     Token.mute_comment,
     App.muted_until.label("app_muted_until"),
     App.mute_comment.label("app_mute_comment"),
+    App.platform,
+    Token.token_type,
+    Token.expiry_source,
+    Token.validity_source,
 )
 
 

@@ -20,11 +20,13 @@ def until(at: float | None, now: float) -> str:
     return relative(at, now)
 
 
-def horizon(row: StatusRow, at: float | None, now: float) -> str:
+def horizon(row: StatusRow, at: float | None, now: float, word: str | None = None) -> str:
     """`until(at)`, or '-' while no check of the token got an answer: no horizon is known yet ('never' would
-    say it does not expire)."""
+    say it does not expire); `word` ("never", "unknown": state.rule.expiry_word) when there is no date."""
     unanswered = row.last_success_at is None and row.last_result in (*FAILED, Verdict.INSPECTOR)
-    return "-" if row.last_check_at is None or unanswered else until(at, now)
+    if row.last_check_at is None or unanswered:
+        return "-"
+    return word or until(at, now)
 
 
 ASKED_CHECK_TAKES = 120.0  # seconds from a queued check's claim to its stored result, at most
@@ -68,15 +70,27 @@ def describe_state(row: StatusRow) -> str:
 COLUMNS: dict[str, tuple[str, Callable[[StatusRow, float], str]]] = {
     "name": ("name", lambda r, now: r.name),
     "app": ("app", lambda r, now: r.app),
+    "platform": ("platform", lambda r, now: r.platform),
     "state": ("state", lambda r, now: describe_state(r)),
-    "expires": ("expires", lambda r, now: horizon(r, r.expires_at, now)),
+    "expires": ("expires", lambda r, now: horizon(r, r.expires_at, now, r.expiry)),
     "data_access": ("data access expires", lambda r, now: horizon(r, r.data_access_expires_at, now)),
     "last_check": ("last check", last_check),
     "scopes": ("scopes", lambda r, now: " ".join(r.scopes) or "-"),
     "source": ("source", lambda r, now: r.source or "manual"),
     "detail": ("detail", lambda r, now: r.last_error or "-"),
 }
-STATUS_COLUMNS = ("name", "app", "state", "expires", "data_access", "last_check", "scopes", "source")
+# The platform last: the columns before it read as they always did.
+STATUS_COLUMNS = (
+    "name",
+    "app",
+    "state",
+    "expires",
+    "data_access",
+    "last_check",
+    "scopes",
+    "source",
+    "platform",
+)
 
 
 def status_table(

@@ -34,6 +34,7 @@ class Filters:
     state: str | None = None
     app: str | None = None
     page: int = 1
+    platform: str | None = None  # SPEC 16: only the tokens of apps of this platform
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ def filter_clause(session: Session, filters: Filters) -> ColumnElement[bool]:
     where: ColumnElement[bool] = true()
     if filters.app is not None:
         where = Token.app_id == select(App.id).where(App.name == filters.app).scalar_subquery()
+    if filters.platform is not None:  # apps are few: their ids, then the tokens' app index
+        where = and_(where, Token.app_id.in_(select(App.id).where(App.platform == filters.platform)))
     if not filters.q:
         return where
     return and_(where, search_clause(session, filters.q, where, FEW_MATCHES))

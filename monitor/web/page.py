@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
+from monitor.graph.platforms import PLATFORMS
 from monitor.state import Horizons
 from monitor.status import StatusRow, describe_state, until
 from monitor.timefmt import iso_utc
@@ -20,7 +21,18 @@ from monitor.web.overview import Overview
 from monitor.web.params import href
 
 TITLE = "Threads token monitor"
-HEADERS = ("Token", "App", "State", "Expires", "Data access expires", "Last check", "Labels", "Scopes", "")
+HEADERS = (
+    "Token",
+    "App",
+    "Platform",
+    "State",
+    "Expires",
+    "Data access expires",
+    "Last check",
+    "Labels",
+    "Scopes",
+    "",
+)
 
 
 def token_href(name: str) -> str:
@@ -28,9 +40,10 @@ def token_href(name: str) -> str:
     return "/tokens/" + quote(name, safe="")
 
 
-def _when(at: float | None, now: float) -> str:
+def _when(at: float | None, now: float, word: str | None = None) -> str:
+    """A time cell's title and text; `word` ("never", "unknown") when there is no time."""
     iso = iso_utc(at) if at else ""
-    return f'title="{escape(iso)}">{escape(until(at, now))}'
+    return f'title="{escape(iso)}">{escape(word or until(at, now))}'
 
 
 def _row(bucket: str, row: StatusRow, now: float) -> str:
@@ -38,8 +51,9 @@ def _row(bucket: str, row: StatusRow, now: float) -> str:
     labels = ", ".join(f"{k}={v}" for k, v in row.labels)
     cells = (
         f'<td>{escape(row.name)}</td><td data-label="App">{escape(row.app)}</td>'
+        f'<td data-label="Platform">{escape(row.platform)}</td>'
         f'<td class="state s-{bucket}">{escape(describe_state(row))}</td>'
-        f'<td data-label="Expires" {_when(row.expires_at, now)}</td>'
+        f'<td data-label="Expires" {_when(row.expires_at, now, row.expiry)}</td>'
         f'<td data-label="Data access" {_when(row.data_access_expires_at, now)}</td>'
         f'<td data-label="Last check">{escape(checked)}</td>'
         f'<td class="labels" data-label="Labels">{escape(labels)}</td>'
@@ -74,6 +88,9 @@ def _search(filters: Filters, apps: Sequence[str]) -> str:
         f'<option value="{escape(a)}"{" selected" if filters.app == a else ""}>{escape(a)}</option>'
         for a in apps
     )
+    platform_options = "".join(
+        f'<option value="{p}"{" selected" if filters.platform == p else ""}>{p}</option>' for p in PLATFORMS
+    )
     return (
         '<form class="search" method="get" action="/" role="search">'
         f'<input type="search" name="q" value="{escape(filters.q)}" '
@@ -81,6 +98,8 @@ def _search(filters: Filters, apps: Sequence[str]) -> str:
         'title="Part of a name, an app or a label, in any case; key=value: a label with exactly that value">'
         f'<select name="state" aria-label="state"><option value="">any state</option>{states}</select>'
         f'<select name="app" aria-label="app"><option value="">any app</option>{app_options}</select>'
+        f'<select name="platform" aria-label="platform"><option value="">any platform</option>'
+        f"{platform_options}</select>"
         '<button type="submit">Search</button></form>'
     )
 
@@ -138,7 +157,7 @@ def render_fleet_page(
     version: str = "",
 ) -> str:
     """The whole fleet page: trouble first, healthy tokens by name, PAGE_SIZE rows a page."""
-    scope = " matching" if filters.q or filters.app else ""
+    scope = " matching" if filters.q or filters.app or filters.platform else ""
     body = "\n".join((
         f'<h1><a href="/" style="color:inherit;text-decoration:none">{TITLE}</a></h1>',
         meta_line(f"{sum(listing.counts.values()):,} token(s){scope}", now, version),

@@ -11,11 +11,12 @@ import unicodedata
 from dataclasses import replace
 from urllib.parse import parse_qs, urlencode
 
+from monitor.graph.platforms import PLATFORMS
 from monitor.web.fleet import BUCKETS, Filters
 
 MAX_TEXT = 200
 MAX_PAGE = 1_000_000
-KNOWN = ("q", "state", "app", "page")
+KNOWN = ("q", "state", "app", "page", "platform")
 
 
 class BadRequest(Exception):
@@ -61,7 +62,10 @@ def parse_filters(query: str) -> Filters:
     if any(unicodedata.category(char) == "Cc" for char in q + (app or "")):
         # A NUL ends the text in SQLite's LIKE (an empty pattern matches every token); none is a search.
         raise BadRequest("search text and app name must not hold control characters")
-    return Filters(q=q, state=state, app=app, page=_page(values.get("page", "")))
+    platform = values.get("platform") or None
+    if platform is not None and platform not in PLATFORMS:
+        raise BadRequest(f"platform must be one of: {', '.join(PLATFORMS)}")
+    return Filters(q=q, state=state, app=app, page=_page(values.get("page", "")), platform=platform)
 
 
 def href(filters: Filters, **changes: object) -> str:
@@ -70,6 +74,7 @@ def href(filters: Filters, **changes: object) -> str:
         changes["page"] = 1
     target = replace(filters, **changes)  # type: ignore[arg-type]
     pairs = [("q", target.q), ("state", target.state or ""), ("app", target.app or "")]
+    pairs.append(("platform", target.platform or ""))
     query = [(k, v) for k, v in pairs if v]
     if target.page != 1:
         query.append(("page", str(target.page)))

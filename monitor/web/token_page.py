@@ -6,10 +6,11 @@ Everything shown passes through html.escape; the token string itself is never re
 
 from __future__ import annotations
 
+import json
 from html import escape
 
-from monitor.db.models import Snapshot
-from monitor.state import Horizons, InspectorState
+from monitor.db.models import Snapshot, Token
+from monitor.state import Horizons, InspectorState, expiry_word
 from monitor.status import describe_state, until
 from monitor.timefmt import humanize_duration, iso_utc
 from monitor.web.charts import BLUE, PURPLE, timeline
@@ -25,6 +26,7 @@ HISTORY_HEADERS = (
     "Scopes",
     "Error",
     "String",
+    "Kind",
 )
 
 
@@ -47,17 +49,60 @@ def _identity(view: TokenView, now: float) -> str:
     who = " / ".join(x or "-" for x in (t.token_type, t.application, t.user_id))
     return _facts([
         ("State", f'<span class="s-{escape(row.state)}">&nbsp;{escape(describe_state(row))}&nbsp;</span>'),
-        ("Expires", _at(row.expires_at, now)),
+        ("Expires", _at(row.expires_at, now, row.expiry or "never") + _source(row.expiry_source)),
         ("Data access expires", _at(row.data_access_expires_at, now)),
         ("Issued", _at(t.issued_at, now, "unknown")),
-        ("App", escape(row.app + refused)),
+        ("App", escape(f"{row.app} ({row.platform}){refused}")),
         ("Labels", escape(labels)),
         ("Source", escape(row.source or "added by hand")),
         ("Type / application / user", escape(who)),
         ("Scopes", escape(" ".join(row.scopes) or "-")),
+        *_meta_facts(t),
         ("String", f"fingerprint {escape(t.fingerprint)}, last replaced {_at(t.secret_changed_at, now)}"),
         ("Muted", _muted(view, now)),
     ])  # fmt: skip
+
+
+SOURCES = {
+    "debug_token": "from debug_token",
+    "never": "debug_token says it never expires",
+    "refresh": "from the monitor's own refresh",
+    "exchange": "from the monitor's own exchange",
+    "me": "GET /me (debug_token cannot describe this token)",
+}
+
+
+def _source(source: str | None) -> str:
+    """Where a fact came from, as a small note (nothing for a row checked before sources were kept)."""
+    return f" <small>({escape(SOURCES.get(source, source))})</small>" if source else ""
+
+
+def _meta_facts(t: Token) -> list[tuple[str, str]]:
+    """SPEC 16 facts, where the token has them: its Page, the targets of its granular scopes, debug_token's
+    metadata, and what said it is valid."""
+    out = []
+    if t.profile_id:
+        out.append(("Page (profile_id)", escape(t.profile_id)))
+    granted = _json(t.granular_scopes)
+    if isinstance(granted, list):
+        parts = [
+            f"{g.get('scope')}: " + (", ".join(map(str, g["target_ids"])) if g.get("target_ids") else "all")
+            for g in granted
+            if isinstance(g, dict)
+        ]
+        out.append(("Granular scopes", escape("; ".join(parts) or "-")))
+    if t.token_metadata:
+        out.append(("Metadata", escape(t.token_metadata)))
+    if t.validity_source:
+        out.append(("Validity", "checked" + _source(t.validity_source)))
+    return out
+
+
+def _json(text: str | None) -> object:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
 
 
 def _muted(view: TokenView, now: float) -> str:
@@ -127,20 +172,39 @@ def _iso(at: float | None, missing: str) -> str:
     return escape(iso_utc(at)) if at else missing
 
 
+def _expiry(s: Snapshot) -> str:
+    return expiry_word(s.expires_at, s.expiry_source, s.validity_source) or "never"
+
+
 def _snapshot(s: Snapshot, now: float) -> str:
     error = " / ".join(str(x) for x in (s.error_code, s.error_subcode) if x is not None)
     result = s.result + (f" ({s.reason})" if s.reason else "")
     cells = (
         f'<td title="{escape(iso_utc(s.observed_at))}">{escape(until(s.observed_at, now))}</td>'
         f'<td data-label="Result">{escape(result)}</td>'
-        f'<td data-label="Expires">{_iso(s.expires_at, "never")}</td>'
+        f'<td data-label="Expires">{_iso(s.expires_at, _expiry(s))}</td>'
         f'<td data-label="Data access">{_iso(s.data_access_expires_at, "never")}</td>'
         f'<td data-label="Issued">{_iso(s.issued_at, "-")}</td>'
         f'<td class="scopes" data-label="Scopes">{escape(s.scopes or "-")}</td>'
         f'<td data-label="Error">{escape(error or "-")}</td>'
         f'<td data-label="String">{escape(s.fingerprint)}</td>'
+        f'<td data-label="Kind">{escape(_kind(s))}</td>'
     )  # fmt: skip
     return f"<tr>{cells}</tr>"
+
+
+def _kind(s: Snapshot) -> str:
+    """Type, Page and limited grants of a snapshot (SPEC 16)."""
+    parts = [s.token_type or ""]
+    if s.profile_id:
+        parts.append(f"page {s.profile_id}")
+    granted = _json(s.granular_scopes)
+    for g in granted if isinstance(granted, list) else []:
+        if isinstance(g, dict) and g.get("target_ids"):
+            parts.append(f"{g.get('scope')} on {', '.join(map(str, g['target_ids']))}")
+    if s.validity_source == "me":
+        parts.append("via /me")
+    return "; ".join(p for p in parts if p) or "-"
 
 
 def _history(view: TokenView, now: float) -> str:

@@ -30,12 +30,14 @@ TOKEN_FIELDS = (
     Token.expires_at, Token.data_access_expires_at, Token.issued_at, Token.scopes, Token.token_type,
     Token.application, Token.user_id, Token.invalid_reason, Token.last_refresh_at, Token.next_refresh_at,
     Token.refresh_error, Token.callback_check_at, Token.callback_check_reason, Token.muted_until,
-    Token.muted_at, Token.mute_comment,
+    Token.muted_at, Token.mute_comment, Token.profile_id, Token.granular_scopes, Token.token_metadata,
+    Token.expiry_source, Token.validity_source,
 )  # fmt: skip
 SNAPSHOT_FIELDS = (
     Snapshot.observed_at, Snapshot.result, Snapshot.reason, Snapshot.fingerprint, Snapshot.is_valid,
     Snapshot.expires_at, Snapshot.data_access_expires_at, Snapshot.issued_at, Snapshot.scopes,
-    Snapshot.error_code, Snapshot.error_subcode,
+    Snapshot.error_code, Snapshot.error_subcode, Snapshot.token_type, Snapshot.profile_id,
+    Snapshot.granular_scopes, Snapshot.expiry_source, Snapshot.validity_source,
 )  # fmt: skip
 
 

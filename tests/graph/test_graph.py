@@ -323,7 +323,7 @@ def test_secrets_never_leak(
 @pytest.mark.parametrize(
     "data",
     [
-        {"type": "USER_WITH_A_LONG_TYPE_NAME"},  # longer than tokens.token_type (16)
+        {"type": "USER_WITH_A_LONG_TYPE_NAME_BEYOND_ANY_KIND"},  # longer than tokens.token_type (32)
         {"user_id": "9" * 65},
         {"application": "x" * 201},
         {"expires_at": 1e20},  # beyond year 9999: nothing could print it

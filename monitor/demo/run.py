@@ -12,7 +12,6 @@ whenever something changes. SIGINT/SIGTERM stop everything and remove the tempor
 
 from __future__ import annotations
 
-import secrets
 import shlex
 import shutil
 import signal
@@ -24,7 +23,6 @@ import time
 import tomllib
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,17 +31,14 @@ from monitor.context import Context
 from monitor.crypto import create_key_file
 from monitor.daemon.lifecycle import Daemon
 from monitor.db import migrate
-from monitor.db.session import transaction
-from monitor.registry import NewToken, add_app, add_tokens, set_app_secret
+from monitor.demo.cast import APPS, TOKENS, seed
 from monitor.simulator import Simulator
 from monitor.status import StatusRow, describe_state, status_rows, status_table, until
 from monitor.tables import use_colour
 
-DAY = 86400.0
 DEFAULT_LISTEN = "127.0.0.1:9469"
 TABLE_EVERY = 60.0  # re-print an unchanged table this often, so "last check" stays truthful
 POLL = 1.0  # how often the table's content is compared with the last one printed
-REVOKE_AFTER = 20.0  # seconds after the start when cyberdyne's user removes the app
 
 
 def program() -> str:
@@ -53,49 +48,6 @@ def program() -> str:
     if script.is_file():
         return shlex.quote(str(script))
     return f"{shlex.quote(str(Path(sys.executable).absolute()))} -m monitor"
-
-
-@dataclass(frozen=True)
-class DemoApp:
-    name: str
-    app_id: str
-    sim_state: str  # simulator app state: ok | dev_mode | invalid
-    application: str
-
-
-@dataclass(frozen=True)
-class DemoToken:
-    name: str
-    app: str
-    story: str  # one line for the banner: what this token shows
-    sim: dict[str, Any] = field(default_factory=dict)  # Simulator.add_token keyword arguments, times relative
-    throttle: bool = False
-    auto_refresh: bool = False
-    revoke_after: float | None = None  # the user removes the app then: the simulator calls back
-
-
-APPS = (
-    DemoApp("growth", "1001", "ok", "Growth Bot"),
-    DemoApp("partner", "1002", "ok", "Partner Sync"),
-    DemoApp("legacy", "1003", "dev_mode", "Legacy Poster"),
-)
-
-TOKENS = (
-    DemoToken("acme", "growth", "healthy: 59 days left", {}),
-    DemoToken("globex", "growth", "expires in 2 days -> TokenExpiring (critical)",
-              {"expires_in": 2 * DAY - 600}),
-    DemoToken("initech", "growth", "data access ends in 5 days -> TokenDataAccessExpiring (warning)",
-              {"data_access_in": 5 * DAY}),
-    DemoToken("hooli", "growth", "revoked by the user -> TokenInvalid", {"state": "revoked"}),
-    DemoToken("umbrella", "growth", "auto-refresh on, 6 days left -> the daemon refreshes it",
-              {"expires_in": 6 * DAY, "issued_ago": 54 * DAY}, auto_refresh=True),
-    DemoToken("wayne", "partner", "its app's API throttles -> checks back off, TokenCheckFailing after 1 min",
-              {}, throttle=True),
-    DemoToken("stark", "legacy", "app in dev mode refuses the inspector -> InspectorInvalid", {}),
-    DemoToken("cyberdyne", "growth", f"its user removes the app at +{REVOKE_AFTER:.0f} s -> Meta's "
-              "deauthorize callback -> checked at once -> TokenInvalid within seconds, not hours", {},
-              revoke_after=REVOKE_AFTER),
-)  # fmt: skip
 
 
 def demo_config_text(folder: Path, base_url: str, listen: str, callbacks: str = "127.0.0.1:0") -> str:
@@ -111,6 +63,12 @@ key_file = "{folder / "secret.key"}"
 [threads]
 base_url = "{base_url}"
 max_calls_per_hour = 3600
+
+[platforms.facebook]
+base_url = "{base_url}/facebook"
+
+[platforms.instagram]
+base_url = "{base_url}/instagram"
 
 [schedule]
 sweep_interval = "2s"
@@ -141,40 +99,6 @@ type = "console"
 def build_config(folder: Path, base_url: str, listen: str, callbacks: str = "127.0.0.1:0") -> Config:
     text = demo_config_text(folder, base_url, listen, callbacks)
     return parse_config(tomllib.loads(text), path=folder / "config.toml")
-
-
-def seed(sim: Simulator, ctx: Context, now: float) -> dict[str, str]:
-    """Register the demo's apps (with the app secret that signs their callbacks) and tokens in the simulator
-    and in the registry (as `apps add` and `tokens add` would); the token strings by name."""
-    new_tokens = []
-    with transaction(ctx.sessions) as s:
-        for app in APPS:
-            inspector, secret = "THAA" + secrets.token_urlsafe(24), secrets.token_hex(16)
-            sim.add_app(
-                app.app_id, inspector, state=app.sim_state, application=app.application, app_secret=secret
-            )
-            add_app(s, ctx.vault, app.name, inspector, kind="user_token", threads_app_id=app.app_id, now=now)
-            set_app_secret(s, ctx.vault, app.name, secret)
-        app_ids = {a.name: a.app_id for a in APPS}
-        for i, tok in enumerate(TOKENS):
-            value = "THAA" + secrets.token_urlsafe(36)
-            sim.add_token(
-                value, app_id=app_ids[tok.app], user_id=str(17841400000000 + i), **_sim_fields(tok.sim, now)
-            )
-            if tok.throttle:
-                sim.set_fault("throttle", token=value, endpoint="debug_token", minutes=1)
-            new_tokens.append(NewToken(tok.name, tok.app, value, {"team": tok.app}, tok.auto_refresh))
-        add_tokens(s, ctx.vault, new_tokens, now=now)
-    return {t.name: t.token for t in new_tokens}
-
-
-def _sim_fields(spec: dict[str, Any], now: float) -> dict[str, Any]:
-    issued = now - spec.get("issued_ago", DAY)
-    out: dict[str, Any] = {"issued_at": issued, "state": spec.get("state", "valid")}
-    out["expires_at"] = now + spec["expires_in"] if "expires_in" in spec else issued + 60 * DAY
-    data_access = now + spec["data_access_in"] if "data_access_in" in spec else issued + 90 * DAY
-    out["data_access_expires_at"] = data_access
-    return out
 
 
 def changes(before: dict[str, StatusRow], rows: Sequence[StatusRow], now: float) -> list[str]:
@@ -260,9 +184,11 @@ class Demo:
     def banner(self) -> str:
         assert self.folder is not None and self.sim is not None
         base = f"http://{self.listen}"
-        stories = "\n".join(f"  {t.name:<9} ({t.app:<7}) {t.story}" for t in TOKENS)
+        platforms = {a.name: a.platform for a in APPS}
+        stories = "\n".join(f"  {t.name:<9} ({t.app:<7} {platforms[t.app]:<9}) {t.story}" for t in TOKENS)
         return (
-            "threads-token-monitor demo: the real daemon against the built-in Threads API simulator\n"
+            "threads-token-monitor demo: the real daemon against the built-in Meta API simulator "
+            "(Threads, Facebook, Instagram)\n"
             f"  simulator   {self.sim.url} (no network needed)\n"
             f"  database    {self.folder / 'demo.sqlite3'}{'' if self.keep else ' (removed on exit)'}\n"
             f"  metrics     {base}/metrics\n"
@@ -277,7 +203,7 @@ class Demo:
         )
 
     def table(self, rows: Sequence[StatusRow], now: float) -> str:
-        columns = ("name", "app", "state", "expires", "data_access", "last_check", "scopes")
+        columns = ("name", "app", "state", "expires", "data_access", "last_check", "scopes", "platform")
         table = status_table(rows, now, colour=use_colour(self.out), columns=columns)
         stamp = time.strftime("%H:%M:%S", time.gmtime(now))
         return f"\n--- status at {stamp} UTC ---\n{table}\n"
