@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.callbacks.server import Kind, RecheckRequest
+from monitor.callbacks.recheck import RecheckRequest
+from monitor.callbacks.server import Kind
 from monitor.crypto import Vault
 from monitor.db.models import App, Callback, Notification, Token
 from monitor.notify.relay import relay_channel, relay_message
@@ -25,6 +26,7 @@ __all__ = [
     "RELAY_BACKLOG",
     "Queued",
     "app_exists",
+    "app_platform",
     "app_secret",
     "queue_relay",
     "queue_tokens",
@@ -50,6 +52,16 @@ def app_secret(session: Session, vault: Vault, app: str) -> str | None:
     if row.inspector_kind == "app_token":
         return vault.decrypt(row.inspector_secret).rsplit("|", 1)[-1] or None
     return None
+
+
+def app_platform(session: Session, app: str) -> str | None:
+    """The platform of a registered app (None: unknown app). Before apps had a platform (SPEC 16), every
+    app is a Threads app."""
+    column = getattr(App, "platform", None)
+    if column is None:
+        return "threads" if app_exists(session, app) else None
+    value = session.scalar(select(column).where(App.name == app))
+    return None if value is None else str(value)
 
 
 def app_exists(session: Session, app: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.config.dburl import database_url
 from monitor.config.fields import Field, opt
@@ -129,6 +130,17 @@ def forward_url(value: Any, ctx: ParseContext) -> str:
     return url
 
 
+@accepts(schema_of(http_url) | {"description": "the base URL Meta's users see (no query or fragment)"})
+def public_url(value: Any, ctx: ParseContext) -> str:
+    """The base of the data deletion status pages' URL: http(s), a host, no query, fragment or credentials
+    (people open it; it is not a secret, so a problem may name it)."""
+    url = http_url(value, ctx)
+    parts = urlsplit(url)
+    if not parts.hostname or parts.query or parts.fragment or "#" in url or "?" in url or parts.username:
+        raise ValueError(f"expected a base URL such as https://monitor.example.com, got {url!r}")
+    return url
+
+
 @accepts({"type": "object"})
 def sub_table(value: Any, ctx: ParseContext) -> Any:
     """The parsed children of a sub-table, as a dict; the section's builder assembles them."""
@@ -199,6 +211,7 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
         "tls_key_file": Field(existing_file),
         "api_token": Field(api_token, secret=True),
         "forward_url": Field(forward_url),
+        "public_url": Field(public_url),
         "max_connections": Field(integer(1, 10_000)),
         "max_connections_per_client": Field(integer(1, 10_000)),
         "header_timeout": Field(duration(0.1, 300.0)),

@@ -332,6 +332,19 @@ class Callback(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)  # tokens it queued for a check
 
 
+class Deletion(Base):
+    """A data deletion request done (SPEC 16): what `GET /deletion/<code>` shows; no user id in it."""
+
+    __tablename__ = "deletions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)  # the confirmation code, unguessable
+    request_key: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC keyed with the app secret
+    app: Mapped[str] = mapped_column(String(100))  # its name then: the record outlives the app
+    platform: Mapped[str] = mapped_column(String(16))
+    done_at: Mapped[float] = mapped_column(Double)  # when the deletion was done (and the page says so)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # rows deleted, by kind
+
+
 # The Core tables of the leased models, typed as Table (SQLAlchemy types __table__ as a FromClause).
 TOKENS = cast(Table, Token.__table__)
 SOURCES = cast(Table, Source.__table__)
