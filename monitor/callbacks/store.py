@@ -68,6 +68,13 @@ def app_exists(session: Session, app: str) -> bool:
     return session.scalar(select(App.id).where(App.name == app)) is not None
 
 
+def _naming(user_id: str) -> ColumnElement[bool]:
+    """Tokens last seen with this id: as their user, or as their Page (`profile_id`, where the schema has
+    it: a Page that removed the app is named so)."""
+    column = getattr(Token, "profile_id", None)
+    return Token.user_id == user_id if column is None else or_(Token.user_id == user_id, column == user_id)
+
+
 def _eligible(now: float) -> list[ColumnElement[bool]]:
     """Not queued already, and not checked because of a callback less than RECHECK_SPACING ago."""
     return [
@@ -124,7 +131,7 @@ def store_deauthorization(session: Session, app: str, user_id: str, issued_at: i
     )
     if session.scalar(seen) is not None:
         return None
-    queued = queue_tokens(session, [Token.app_id == app_id, Token.user_id == user_id], "deauthorize", now)
+    queued = queue_tokens(session, [Token.app_id == app_id, _naming(user_id)], "deauthorize", now)
     session.add(
         Callback(
             kind="deauthorize",
