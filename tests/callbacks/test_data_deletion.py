@@ -235,3 +235,16 @@ def test_a_page_callback_names_the_page_by_profile_id(world: World) -> None:
     answer = world.post(urllib.parse.urlencode({"signed_request": signed}).encode())
     assert answer.status_code == 200 and set(answer.json()) == {"url", "confirmation_code"}
     assert len(world.fleet.rows()) == 3 and world.counted == [("data_deletion", "accepted")]
+
+
+def test_copies_of_one_request_racing_each_other_get_one_code(world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = world.body(ALICE)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: world.post(body), range(4)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.json()["confirmation_code"] for a in answers}) == 1
+    with world.fleet.ctx.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Deletion)) == 1
+    assert sorted(world.counted) == [("data_deletion", "accepted")] + [("data_deletion", "replayed")] * 3
