@@ -7,7 +7,9 @@ not at all. It deletes:
 - the callback and recheck rows of the app naming the id;
 - the resolved alerts of those tokens, and every alert whose text names the id;
 - alert events and outbox messages (sent or pending, relays of callbacks included) that name the id:
-  `mentions(text)` says which, since only the caller knows how a relayed callback body names a user.
+  `mentions(text)` says which (a LIKE finds the candidates, `mentions` decides), since only the caller
+  knows how a relayed callback body names a user. Texts are searched whatever app they belong to: an id
+  in them is the user's.
 
 A firing alert of an erased token whose text does not name the user is not deleted but ended, with the
 reason "deleted on request" (never "valid again"): the notifiers that heard it fire hear it end, and no
@@ -95,7 +97,7 @@ def erase_user(
         snapshots += _delete(session, Snapshot, Snapshot.token_id.in_(chunk))
         events += _delete(session, TokenEvent, TokenEvent.token_id.in_(chunk))
         alerts += _delete(session, Alert, Alert.token_id.in_(chunk), Alert.status == "resolved")
-    alerts += _delete_ids(session, Alert, _alerts_naming(session, user_id))
+    alerts += _delete_ids(session, Alert, _alerts_naming(session, user_id, mentions))
     for chunk in _chunks(ids):
         ended += _count(session, Alert, Alert.token_id.in_(chunk), Alert.status == "firing")
     delete_tokens(session, ids, now=now, reason=DELETED)  # the rest: firing alerts end, never "valid again"
@@ -112,11 +114,12 @@ def erase_user(
     )
 
 
-def _alerts_naming(session: Session, user_id: str) -> list[int]:
-    """Alerts whose subject, labels or annotations hold the id (an operator's label may)."""
+def _alerts_naming(session: Session, user_id: str, mentions: Callable[[str], bool]) -> list[int]:
+    """Alerts whose subject, labels or annotations name the id (an operator's label may)."""
     like = f"%{user_id}%"
     texts = (Alert.subject, cast(Alert.labels, Text), cast(Alert.annotations, Text))
-    return list(session.scalars(select(Alert.id).where(or_(*[text.like(like) for text in texts]))))
+    stmt = select(Alert.id, *texts).where(or_(*[text.like(like) for text in texts]))
+    return [row[0] for row in session.execute(stmt) if mentions(" ".join(str(v) for v in row[1:]))]
 
 
 def _events_naming(session: Session, user_id: str, mentions: Callable[[str], bool]) -> list[int]:

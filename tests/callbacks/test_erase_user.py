@@ -77,3 +77,19 @@ def test_mentions_are_whole_ids_or_relayed_bodies() -> None:
     mentions = mentions_user("111")
     assert mentions('{"user": "111"}') and mentions("user 111.")
     assert not mentions("user 1111") and not mentions("21110") and not mentions("not json")
+
+
+def test_an_alert_naming_a_longer_number_is_not_the_users(sessions: sessionmaker[Session]) -> None:
+    from sqlalchemy import insert
+
+    from monitor.db.models import Alert
+
+    with transaction(sessions) as s:
+        for key, owner in (("mine", "111"), ("theirs", "11123")):
+            s.execute(insert(Alert).values(
+                key=key, alertname="TokenInvalid", subject=key, status="resolved", severity="critical",
+                labels={"owner": owner}, annotations={}, fingerprint=key, started_at=T0, updated_at=T0,
+            ))  # fmt: skip
+    assert erase(sessions, "growth", "111", T0).alerts == 1
+    with sessions() as s:
+        assert list(s.scalars(select(Alert.key))) == ["theirs"]
