@@ -11,8 +11,9 @@ from monitor.alerting.rules import TokenFacts
 
 __all__ = ["REASONS", "REMOVALS", "resolution_reason"]
 
-# Written on a token's firing alerts when the token is deleted (monitor.registry.delete_tokens).
-REMOVALS = ("removed", "retired by source", "app removed")
+# Written on a token's firing alerts when the token is deleted (monitor.registry.delete_tokens; "deleted on
+# request": Meta's data deletion request for its user, monitor.registry.erase_user).
+REMOVALS = ("removed", "retired by source", "app removed", "deleted on request")
 REASONS = (
     "valid again",  # TokenInvalid: the same string answers valid
     "replaced",  # a new string (or inspector credential) was stored, and it is fine

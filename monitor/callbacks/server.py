@@ -16,16 +16,21 @@ app exists); the count says why. No secret, bearer token or signed_request is ev
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from monitor.callbacks.bearer import BearerGuard
+from monitor.callbacks.deletion_http import DeletionDoor, DeletionHooks
+from monitor.callbacks.recheck import (
+    MAX_RECHECK_BODY,
+    MAX_RECHECK_TOKENS,
+    RecheckError,
+    RecheckRequest,
+    parse_recheck,
+)
 from monitor.callbacks.signed import MAX_BODY, Deauthorization, SignedRequestError, verify_callback
 from monitor.httpd import HttpServer, Limits, Request, Response, Route
 from monitor.redact import error_line
@@ -36,6 +41,8 @@ __all__ = [
     "MAX_RECHECK_BODY",
     "MAX_RECHECK_TOKENS",
     "OUTCOMES",
+    "PLATFORMS",
+    "PLATFORM_DEAUTHORIZE_PATH",
     "RECHECK_PATH",
     "CallbackServer",
     "Kind",
@@ -47,12 +54,12 @@ __all__ = [
 
 log = logging.getLogger("monitor.callbacks")
 
-Kind = Literal["deauthorize", "recheck", "api"]  # api: the other bearer-protected routes
+Kind = Literal["deauthorize", "data_deletion", "recheck", "api"]  # api: the other bearer-protected routes
 Outcome = Literal[
     "accepted", "replayed", "bad_signature", "unknown_app", "stale", "bad_request", "unauthorized",
     "throttled",
 ]  # fmt: skip
-KINDS: tuple[Kind, ...] = ("deauthorize", "recheck", "api")
+KINDS: tuple[Kind, ...] = ("deauthorize", "data_deletion", "recheck", "api")
 OUTCOMES: tuple[Outcome, ...] = (
     "accepted",
     "replayed",
@@ -64,69 +71,23 @@ OUTCOMES: tuple[Outcome, ...] = (
     "throttled",
 )
 
-DEAUTHORIZE_PATH = "/callbacks/threads/{app}/deauthorize"
+DEAUTHORIZE_PATH = "/callbacks/threads/{app}/deauthorize"  # SPEC 11's path: one case of the next
+PLATFORM_DEAUTHORIZE_PATH = "/callbacks/{platform}/{app}/deauthorize"
+PLATFORMS = ("threads", "facebook", "instagram")
 RECHECK_PATH = "/api/v1/recheck"
-MAX_RECHECK_TOKENS = 1000
-MAX_RECHECK_BODY = 256 * 1024  # room for MAX_RECHECK_TOKENS names of the registry's longest (200 characters)
 REFUSED = "refused"
 # The listener faces the internet: these are its bounds unless [callbacks] gives others (monitor.httpd).
 LIMITS = Limits(max_connections_per_client=8, head_deadline=5.0, idle_timeout=5.0, close_after_error=True)
-
-_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
-_USER_ID = re.compile(r"[0-9]{1,64}")
 
 # Stores a verified callback before the 200 goes out; False: a replay of one stored already (no news).
 OnDeauthorize = Callable[[str, str, int, bytes, str], bool | None]
 
 
-@dataclass(frozen=True)
-class RecheckRequest:
-    """Tokens to check at once: by registered name, or every token of `app` last seen with `user_id`."""
-
-    tokens: tuple[str, ...] = ()
-    app: str | None = None
-    user_id: str | None = None
-
-
-class RecheckError(ValueError):
-    """A recheck body to refuse (400); the message is fixed text, never a piece of the body."""
-
-
-def parse_recheck(body: bytes) -> RecheckRequest:
-    """`{"token": NAME}`, `{"tokens": [NAME, ...]}` (1 to MAX_RECHECK_TOKENS) or `{"app": NAME, "user_id":
-    DIGITS}`, nothing more; names 1-200 characters without control characters. RecheckError otherwise."""
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise RecheckError("the body is not JSON") from None
-    keys = set(data) if isinstance(data, dict) else set()
-    if keys == {"token"}:
-        return RecheckRequest(tokens=(_name(data["token"]),))
-    if keys == {"tokens"}:
-        names = data["tokens"]
-        if not isinstance(names, list) or not 1 <= len(names) <= MAX_RECHECK_TOKENS:
-            raise RecheckError(f"tokens must be a list of 1 to {MAX_RECHECK_TOKENS} names")
-        return RecheckRequest(tokens=tuple(dict.fromkeys(_name(name) for name in names)))
-    if keys == {"app", "user_id"}:
-        return RecheckRequest(app=_name(data["app"]), user_id=_user_id(data["user_id"]))
-    raise RecheckError('expected {"token": NAME}, {"tokens": [NAME, ...]} or {"app": NAME, "user_id": ID}')
-
-
-def _name(value: object) -> str:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise RecheckError("a name must be a string of 1 to 200 characters")
-    return value
-
-
-def _user_id(value: object) -> str:
-    text = str(value) if type(value) is int and value >= 0 else value
-    if not isinstance(text, str) or not _USER_ID.fullmatch(text):
-        raise RecheckError("user_id must be a string of digits")
-    return text
-
-
 class CallbackServer:
-    """Serves POST /callbacks/threads/{app}/deauthorize and, with an `api_token`, POST /api/v1/recheck."""
+    """Serves POST /callbacks/{platform}/{app}/deauthorize; with `deletion`, Meta's data deletion request
+    and its status pages (monitor.callbacks.deletion_http); with an `api_token`, POST /api/v1/recheck.
+    `platform_of(app)` is the platform of a registered app (a callback on another platform's path is
+    refused as an unknown app)."""
 
     def __init__(
         self,
@@ -143,8 +104,22 @@ class CallbackServer:
         tls_key_file: Path | str | None = None,
         limits: Limits | None = None,
         api_routes: Sequence[Route] = (),
+        platform_of: Callable[[str], str | None] = lambda app: "threads",
+        deletion: DeletionHooks | None = None,
     ) -> None:
         self.secret_for, self.on_deauthorize, self.on_recheck = secret_for, on_deauthorize, on_recheck
+        self.platform_of = platform_of
+        self.deletion = (
+            None
+            if deletion is None
+            else DeletionDoor(
+                deletion,
+                app_secret=self.app_secret,
+                count=self._count_deletion,
+                now=now,
+                own_url=lambda: self.url,  # the listener's, once bound
+            )
+        )
         self.api_routes = list(api_routes)  # more of the API (the registry: monitor.api), behind the bearer
         self.count, self.now = count, now
         self._api_token = api_token
@@ -160,9 +135,11 @@ class CallbackServer:
         )
 
     def routes(self) -> list[Route]:
-        """The deauthorize route, and the API's routes when an API token is set (else they answer 404)."""
+        """The deauthorize route, the data deletion door's, and the API's routes when an API token is set
+        (else they answer 404)."""
         routes = [
-            Route("POST", DEAUTHORIZE_PATH, self.deauthorize, MAX_BODY, self.deauthorize_oversized),
+            Route("POST", PLATFORM_DEAUTHORIZE_PATH, self.deauthorize, MAX_BODY, self.deauthorize_oversized),
+            *(self.deletion.routes() if self.deletion is not None else ()),
         ]
         if self._api_token is not None:
             routes.append(Route("POST", RECHECK_PATH, self.recheck, MAX_RECHECK_BODY, self.recheck_oversized))
@@ -185,10 +162,17 @@ class CallbackServer:
 
     # --- deauthorize ------------------------------------------------------------------------------
 
+    def app_secret(self, app: str, platform: str) -> str | None:
+        """The secret verifying `app`'s callbacks on `platform`'s path; None: refuse (unknown platform or
+        app, an app of another platform, or no secret stored)."""
+        if platform not in PLATFORMS or self.platform_of(app) != platform:
+            return None
+        return self.secret_for(app)
+
     def deauthorize(self, request: Request) -> Response:
         """200 once a verified callback is stored; 400 (counted by reason) for anything refused."""
         app = request.params["app"]
-        secret = self.secret_for(app)
+        secret = self.app_secret(app, request.params["platform"])
         if secret is None:
             return self._refuse("deauthorize", "unknown_app")
         try:
@@ -199,7 +183,7 @@ class CallbackServer:
 
     def deauthorize_oversized(self, request: Request) -> Response:
         """A body over 8 KiB, never read: refused like any bad request (an unknown app stays one)."""
-        known = self.secret_for(request.params["app"]) is not None
+        known = self.app_secret(request.params["app"], request.params["platform"]) is not None
         return self._refuse("deauthorize", "bad_request" if known else "unknown_app")
 
     def _store(self, app: str, verified: Deauthorization, request: Request, secret: str) -> Response:
@@ -281,6 +265,9 @@ class CallbackServer:
         return Response.text(
             401, "unauthorized", {"WWW-Authenticate": 'Bearer realm="threads-token-monitor"'}
         )
+
+    def _count_deletion(self, outcome: str) -> None:
+        self.count("data_deletion", cast(Outcome, outcome))
 
     def _refuse(self, kind: Kind, outcome: Outcome) -> Response:
         self.count(kind, outcome)

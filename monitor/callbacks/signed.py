@@ -2,7 +2,8 @@
 
 A deauthorize callback is a form POST with the field `signed_request=<sig>.<payload>`, both parts base64url
 without padding; the payload is JSON `{"algorithm": "HMAC-SHA256", "issued_at": <unix>, "user_id": "<id>"}`
-and `sig` the HMAC-SHA256 of the payload part (its ASCII text) keyed with the app secret.
+(a Page that removed the app is named by `profile_id` instead of `user_id`, observed) and `sig` the
+HMAC-SHA256 of the payload part (its ASCII text) keyed with the app secret.
 
 The signature is checked before anything in the payload is believed. A payload naming another algorithm is
 refused as `bad_signature`: HMAC-SHA256 is the only signature accepted, so whatever signed it, it is not
@@ -27,11 +28,13 @@ __all__ = [
     "MAX_AGE",
     "MAX_BODY",
     "MAX_SKEW",
+    "SUBJECTS",
     "Deauthorization",
     "Reason",
     "SignedRequestError",
     "parse_form_body",
     "sign_request",
+    "named_id",
     "verify_callback",
     "verify_signed_request",
 ]
@@ -58,12 +61,17 @@ class SignedRequestError(ValueError):
         self.detail = detail
 
 
+SUBJECTS = ("user_id", "profile_id")  # what a payload may name: a user, or (a Page's callback) the Page
+
+
 @dataclass(frozen=True)
 class Deauthorization:
-    """What a verified callback says: this Threads user removed the app (or lost the grant) at `issued_at`."""
+    """What a verified callback says: this user (or Page: `subject` is "profile_id") removed the app, lost
+    the grant or asked for their data to be deleted, at `issued_at`. `user_id` is the id either way."""
 
     user_id: str
     issued_at: int
+    subject: str = "user_id"
 
 
 def parse_form_body(body: bytes, content_type: str | None) -> str:
@@ -101,12 +109,13 @@ def verify_signed_request(signed_request: str, secret: str, now: float) -> Deaut
     data = _json_object(payload)
     if str(data.get("algorithm", "")).upper() != ALGORITHM:
         raise SignedRequestError("bad_signature", f"algorithm is not {ALGORITHM}")
-    issued_at, user_id = data.get("issued_at"), data.get("user_id")
+    issued_at = data.get("issued_at")
     if type(issued_at) is not int:  # bool is an int; a float is not a Unix second
         raise SignedRequestError("bad_request", "issued_at is not an integer")
     if not now - MAX_AGE <= issued_at <= now + MAX_SKEW:
         raise SignedRequestError("stale", "issued_at is too old or in the future")
-    return Deauthorization(_user_id(user_id), issued_at)
+    subject = "user_id" if data.get("user_id") is not None else "profile_id"
+    return Deauthorization(_user_id(data.get(subject)), issued_at, subject)
 
 
 def verify_callback(body: bytes, content_type: str | None, secret: str, now: float) -> Deauthorization:
@@ -114,9 +123,22 @@ def verify_callback(body: bytes, content_type: str | None, secret: str, now: flo
     return verify_signed_request(parse_form_body(body, content_type), secret, now)
 
 
-def sign_request(user_id: str, issued_at: int, secret: str, *, algorithm: str = ALGORITHM) -> str:
-    """A `signed_request` as Meta makes it (for tests, the simulator and tools)."""
-    payload = json.dumps({"algorithm": algorithm, "issued_at": issued_at, "user_id": user_id}).encode()
+def named_id(signed_request: str) -> str | None:
+    """The id (user_id, else profile_id) a `signed_request` payload names, NOT verified: for finding stored
+    copies of callbacks already verified (a relayed body), never for believing one. None if unreadable."""
+    try:
+        data = _json_object(_b64decode(signed_request.partition(".")[2]))
+        return _user_id(data.get("user_id") if data.get("user_id") is not None else data.get("profile_id"))
+    except SignedRequestError:
+        return None
+
+
+def sign_request(
+    user_id: str, issued_at: int, secret: str, *, algorithm: str = ALGORITHM, subject: str = "user_id"
+) -> str:
+    """A `signed_request` as Meta makes it (for tests, the simulator and tools); `subject` is the payload
+    field naming the id (profile_id: a Page's callback)."""
+    payload = json.dumps({"algorithm": algorithm, "issued_at": issued_at, subject: user_id}).encode()
     payload_part = _b64encode(payload)
     signature = hmac.new(secret.encode("utf-8"), payload_part.encode("ascii"), hashlib.sha256).digest()
     return f"{_b64encode(signature)}.{payload_part}"
@@ -156,5 +178,5 @@ def _user_id(value: object) -> str:
     if type(value) is int and value >= 0:
         value = str(value)
     if not isinstance(value, str) or not _USER_ID.fullmatch(value):
-        raise SignedRequestError("bad_request", "user_id is not a string of digits")
+        raise SignedRequestError("bad_request", "user_id (or profile_id) is not a string of digits")
     return value

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.callbacks.server import Kind, RecheckRequest
+from monitor.callbacks.recheck import RecheckRequest
+from monitor.callbacks.server import Kind
 from monitor.crypto import Vault
 from monitor.db.models import App, Callback, Notification, Token
 from monitor.notify.relay import relay_channel, relay_message
@@ -25,6 +26,7 @@ __all__ = [
     "RELAY_BACKLOG",
     "Queued",
     "app_exists",
+    "app_platform",
     "app_secret",
     "queue_relay",
     "queue_tokens",
@@ -52,8 +54,20 @@ def app_secret(session: Session, vault: Vault, app: str) -> str | None:
     return None
 
 
+def app_platform(session: Session, app: str) -> str | None:
+    """The platform of a registered app (None: unknown app); migration 0010 made older apps Threads apps."""
+    value = session.scalar(select(App.platform).where(App.name == app))
+    return None if value is None else str(value)
+
+
 def app_exists(session: Session, app: str) -> bool:
     return session.scalar(select(App.id).where(App.name == app)) is not None
+
+
+def _naming(user_id: str) -> ColumnElement[bool]:
+    """Tokens last seen with this id: as their user, or as their Page (`profile_id`: a Page that removed the
+    app is named so)."""
+    return or_(Token.user_id == user_id, Token.profile_id == user_id)
 
 
 def _eligible(now: float) -> list[ColumnElement[bool]]:
@@ -118,7 +132,7 @@ def store_deauthorization(session: Session, app: str, user_id: str, issued_at: i
     )
     if session.scalar(seen) is not None:
         return None
-    queued = queue_tokens(session, [Token.app_id == app_id, Token.user_id == user_id], "deauthorize", now)
+    queued = queue_tokens(session, [Token.app_id == app_id, _naming(user_id)], "deauthorize", now)
     session.add(
         Callback(
             kind="deauthorize",

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.config.dburl import database_url
 from monitor.config.fields import Field, opt
@@ -151,6 +152,17 @@ def label_keys(value: Any, ctx: ParseContext) -> tuple[str, ...]:
     return tuple(value)
 
 
+@accepts(schema_of(http_url) | {"description": "the base URL Meta's users see (no query or fragment)"})
+def public_url(value: Any, ctx: ParseContext) -> str:
+    """The base of the data deletion status pages' URL: http(s), a host, no query, fragment or credentials
+    (people open it; it is not a secret, so a problem may name it)."""
+    url = http_url(value, ctx)
+    parts = urlsplit(url)
+    if not parts.hostname or parts.query or parts.fragment or "#" in url or "?" in url or parts.username:
+        raise ValueError(f"expected a base URL such as https://monitor.example.com, got {url!r}")
+    return url
+
+
 @accepts({"type": "object"})
 def sub_table(value: Any, ctx: ParseContext) -> Any:
     """The parsed children of a sub-table, as a dict; the section's builder assembles them."""
@@ -233,6 +245,7 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
         "tls_key_file": Field(existing_file),
         "api_token": Field(api_token, secret=True),
         "forward_url": Field(forward_url),
+        "public_url": Field(public_url),
         "max_connections": Field(integer(1, 10_000)),
         "max_connections_per_client": Field(integer(1, 10_000)),
         "header_timeout": Field(duration(0.1, 300.0)),

@@ -161,6 +161,9 @@ class CallbacksConfig:
     tls_key_file: Path | None = None
     api_token: str | None = field(default=None, repr=False)  # None: POST /api/v1/recheck answers 404
     forward_url: str | None = None  # relay each accepted callback's body here ("{app}" -> the app's name)
+    # The base of the data deletion status page's URL in the answers to Meta (what its users open: behind
+    # a reverse proxy, the proxy's https URL); None: the listener's own URL (http(s)://listen).
+    public_url: str | None = None
     # The listener faces the internet: bounds against slow, idle and greedy clients (monitor.httpd.Limits).
     max_connections: int = 64
     max_connections_per_client: int = 8

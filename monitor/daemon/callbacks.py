@@ -17,10 +17,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.api import RegistryApi
-from monitor.callbacks import CallbackServer, Kind, Outcome, RecheckRequest
+from monitor.callbacks import (
+    CallbackServer,
+    Deauthorization,
+    DeletionHooks,
+    DeletionRecord,
+    Kind,
+    Outcome,
+    RecheckRequest,
+    find_by_code,
+    find_by_key,
+    mentions_user,
+    request_key,
+    store_deletion,
+)
 from monitor.callbacks.store import (
     RELAY_BACKLOG,
     app_exists,
+    app_platform,
     app_secret,
     queue_relay,
     store_deauthorization,
@@ -35,6 +49,7 @@ from monitor.db.session import transaction
 from monitor.httpd import Limits
 from monitor.jobs import Job
 from monitor.notify.relay import RELAY
+from monitor.registry import erase_user
 from monitor.state import Horizons
 
 __all__ = ["CallbacksComponent", "CallbacksSettings"]
@@ -78,7 +93,7 @@ class CallbacksComponent:
         config = settings.callbacks
         self.settings, self.sessions, self.vault, self.clock = settings, sessions, vault, clock
         self.relay_outcome = relay_outcome
-        self.forward_url = config.forward_url
+        self.forward_url, self.public_url = config.forward_url, config.public_url
         self._warned: set[str] = set()  # apps already named in a "no app secret" warning
         self.max_tokens = config.recheck_max_tokens
         self.rechecker = Rechecker(sweeper, share=config.recheck_share)
@@ -103,6 +118,8 @@ class CallbacksComponent:
                 close_after_error=True,
             ),
             api_routes=api.routes() if api is not None else (),
+            platform_of=self.platform_of,
+            deletion=DeletionHooks(self.on_data_deletion, self.find_deletion, lambda: self.public_url),
         )
         try:
             self.server.start()
@@ -170,6 +187,38 @@ class CallbacksComponent:
             RELAY_BACKLOG,
         )
 
+    def platform_of(self, app: str) -> str | None:
+        with self.sessions() as s:
+            return app_platform(s, app)
+
+    def on_data_deletion(
+        self, app: str, platform: str, verified: Deauthorization, secret: str
+    ) -> tuple[DeletionRecord, bool]:
+        """Delete what the monitor holds about the request's user and record it, in one transaction before
+        the answer goes out: (the record, False). The same request again: (its record, True), nothing
+        else done. Raises (nothing deleted) if it cannot be done."""
+        key, now, user = request_key(secret, app, platform, verified), self.clock(), verified.user_id
+        try:
+            with transaction(self.sessions) as s:
+                found = find_by_key(s, key)
+                if found is not None:
+                    return found, True
+                erased = erase_user(s, app, user, now=now, mentions=mentions_user(user))
+                record = store_deletion(s, key, app, platform, now, erased.to_json())
+        except IntegrityError:  # the same request, done meanwhile by another connection or daemon
+            with self.sessions() as s:
+                found = find_by_key(s, key)
+            if found is None:
+                raise
+            return found, True
+        counts = ", ".join(f"{n} {kind}" for kind, n in record.counts.items() if n)
+        log.info("data deletion request for app %s: deleted %s", app, counts or "nothing (none held)")
+        return record, False
+
+    def find_deletion(self, code: str) -> DeletionRecord | None:
+        with self.sessions() as s:
+            return find_by_code(s, code)
+
     def on_recheck(self, request: RecheckRequest) -> dict[str, int]:
         """Queue at most `recheck_max_tokens` of what `request` names; the counts of the 202 answer."""
         with transaction(self.sessions) as s:
@@ -185,13 +234,14 @@ class CallbacksComponent:
         return []
 
     def reload(self, settings: CallbacksSettings | None) -> None:
-        """A new forward_url, the recheck limits, thresholds and source names apply at once; the listener
-        keeps its address, TLS files, bounds and API token until a restart (None: [callbacks] was removed,
-        which too waits for a restart)."""
+        """A new forward_url, public_url, the recheck limits, thresholds and source names apply at once; the
+        listener keeps its address, TLS files, bounds and API token until a restart (None: [callbacks] was
+        removed, which too waits for a restart)."""
         if settings is None:
             return
         self.settings = settings
         self.forward_url = settings.callbacks.forward_url
+        self.public_url = settings.callbacks.public_url
         self.max_tokens = settings.callbacks.recheck_max_tokens
         self.rechecker.reload(settings.callbacks.recheck_share)
 

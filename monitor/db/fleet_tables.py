@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Double, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitor.db.models import Base, BigId
+from monitor.db.base import Base, BigId
 
 
 class FleetDelta(Base):

@@ -11,33 +11,23 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Double,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
+from monitor.db.base import NAMING_CONVENTION as NAMING_CONVENTION
+from monitor.db.base import Base as Base
+from monitor.db.base import BigId as BigId
 from monitor.db.facts import TYPE_NAME, MetaFacts
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere 64-bit ids for the tall tables.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _where_set(column: str) -> dict[str, Any]:
@@ -49,10 +39,6 @@ def _where(condition: str) -> dict[str, Any]:
     """A partial index over the rows where `condition` holds (PostgreSQL, SQLite; MariaDB indexes all)."""
     where = text(condition)
     return {"postgresql_where": where, "sqlite_where": where}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class App(Base):
@@ -321,25 +307,13 @@ class Source(Base):
     lease_expires_at: Mapped[float | None] = mapped_column(Double)
 
 
-class Callback(Base):
-    """A verified deauthorize callback or recheck request, stored before it is acknowledged."""
-
-    __tablename__ = "callbacks"
-    # A deauthorize callback is stored once: a replay of it is no news (migration 0009).
-    __table_args__ = (Index("ux_callbacks_once", "kind", "app_id", "user_id", "issued_at", unique=True),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # deauthorize | recheck
-    app_id: Mapped[int | None] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[str | None] = mapped_column(String(64))
-    issued_at: Mapped[float | None] = mapped_column(Double)
-    received_at: Mapped[float] = mapped_column(Double, index=True)
-    tokens: Mapped[int] = mapped_column(Integer, default=0)  # tokens it queued for a check
-
-
-# The Core tables of the leased models, typed as Table (SQLAlchemy types __table__ as a FromClause).
 TOKENS = cast(Table, Token.__table__)
 SOURCES = cast(Table, Source.__table__)
 
 # The fleet counts' tables (migration 0012) live in a module of their own; importing it registers them.
 import monitor.db.fleet_tables  # noqa: E402,F401
+
+# The callbacks' tables (a deauthorize callback or recheck request, a data deletion done) live in a module of
+# their own; importing it registers them, and names them here for the code that imports them from models.
+from monitor.db.callback_tables import Callback as Callback  # noqa: E402
+from monitor.db.callback_tables import Deletion as Deletion  # noqa: E402

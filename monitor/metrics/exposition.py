@@ -77,7 +77,7 @@ class Events:
         )
         self.callbacks = Counter(
             "threads_monitor_callbacks",
-            "Deauthorize callbacks and recheck requests by kind and outcome.",
+            "Deauthorize and data deletion callbacks and recheck requests by kind and outcome.",
             ["kind", "outcome"],
             registry=registry,
         )
@@ -135,7 +135,8 @@ class Events:
         self.registry_requests.labels(operation, outcome).inc()
 
     def callback(self, kind: str, outcome: str) -> None:
-        """One deauthorize callback or recheck request, accepted or refused (`outcome` says why)."""
+        """One deauthorize or data deletion callback or recheck request, accepted or refused (`outcome`
+        says why)."""
         self.callbacks.labels(kind, outcome).inc()
 
 

@@ -109,6 +109,7 @@ _REASON_PHRASES: Mapping[str, str] = {
     "removed": "removed from the monitor (nothing was fixed: it is no longer watched)",
     "retired by source": "retired by source: it left its source (nothing was fixed: it is no longer watched)",
     "app removed": "ended: app removed from the monitor with its tokens (nothing was fixed)",
+    "deleted on request": "ended: deleted at its user's data deletion request (nothing was fixed)",
     "threshold changed": "ended: threshold changed in the configuration (the token did not change)",
     "renewed": "renewed: the deadline moved later",
     "permissions back": "has its permissions back",

@@ -6,6 +6,7 @@ that a removal ends its alerts as "removed") holds for all of them.
 """
 
 from monitor.registry.apps import add_app, get_app, list_apps, remove_app, set_app_secret, set_inspector
+from monitor.registry.erase import DELETED, Erased, erase_user
 from monitor.registry.events import Change, recent, record, record_many
 from monitor.registry.mutes import MAX_MUTE, Mute, mute_app, mute_end, mute_token, unmute_app, unmute_token
 from monitor.registry.names import (
@@ -44,6 +45,7 @@ from monitor.registry.tokens import (
 from monitor.registry.writes import Existing, TokenWrite, WritePlan, apply_writes, plan_writes
 
 __all__ = [
+    "DELETED",
     "LABEL_RE",
     "MAX_MUTE",
     "MAX_TOKEN_LENGTH",
@@ -51,6 +53,7 @@ __all__ = [
     "REFRESH_RESET",
     "RESERVED_LABELS",
     "Change",
+    "Erased",
     "Existing",
     "Mute",
     "NewToken",
@@ -70,6 +73,7 @@ __all__ = [
     "current_string",
     "delete_tokens",
     "editable",
+    "erase_user",
     "get_app",
     "get_token",
     "history",

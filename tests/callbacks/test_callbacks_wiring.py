@@ -37,6 +37,10 @@ def test_the_section_is_off_unless_present_and_has_defaults() -> None:
     )
     assert (given.host, given.port, given.api_token) == ("::1", 9999, "s3cret-api-token-of-enough-characters")
     assert "s3cret" not in repr(given)
+    assert CallbacksConfig().public_url is None  # the listener's own URL
+    assert parse({"public_url": "https://monitor.example.com/meta/"}).public_url == (
+        "https://monitor.example.com/meta"
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,6 +53,10 @@ def test_the_section_is_off_unless_present_and_has_defaults() -> None:
         ({"api_token": "a", "api_token_env": "B"}, "callbacks.api_token"),
         ({"tls_cert_file": "/etc/hostname"}, "callbacks.tls_key_file"),
         ({"lisen": "127.0.0.1:1"}, "callbacks.lisen"),
+        ({"public_url": "ftp://monitor.example.com"}, "callbacks.public_url"),
+        ({"public_url": "https://monitor.example.com/?x=1"}, "callbacks.public_url"),
+        ({"public_url": "https://user:pw@monitor.example.com"}, "callbacks.public_url"),
+        ({"public_url": "https://"}, "callbacks.public_url"),
     ],
 )
 def test_every_problem_names_its_key(callbacks: dict[str, Any], problem: str) -> None:

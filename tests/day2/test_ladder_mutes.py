@@ -155,7 +155,7 @@ def test_reasons() -> None:
     refreshed = facts(secret_changed_at=T0 + HOUR, last_refresh_at=T0 + HOUR)
     assert resolution_reason(alert("TokenExpiring"), refreshed) == "refreshed"
     assert resolution_reason(alert(), None) == "removed"
-    for hint in ("removed", "retired by source", "app removed"):
+    for hint in ("removed", "retired by source", "app removed", "deleted on request"):
         assert resolution_reason(alert(resolved_reason=hint, token_id=None), None) == hint
         assert resolution_reason(alert(resolved_reason=hint), facts()) == hint
     same = facts(expires_at=T0 + 5 * DAY)

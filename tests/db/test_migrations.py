@@ -15,6 +15,7 @@ from monitor.db.session import make_engine
 
 TABLES = {"apps", "tokens", "snapshots", "alerts", "alert_events", "notifications", "sources", "callbacks"}
 TABLES |= {"token_events", "fleet_deltas", "fleet_counts"}
+TABLES |= {"deletions"}  # migration 0011
 
 
 @pytest.fixture
