@@ -65,7 +65,7 @@ def test_exit_codes_and_stdin_reach_the_command() -> None:
         run(world, "threads-token-monitor init")
         out = run(world, "THREADS_APP_SECRET=... threads-token-monitor apps add growth --app-id "
                          "123456789012345 --app-secret-env THREADS_APP_SECRET")  # fmt: skip
-        assert out.startswith("added app growth")
+        assert out.startswith("added threads app growth")
         assert "added token acme" in run(
             world, "threads-token-monitor tokens add acme --app growth --token-stdin < acme.txt"
         )

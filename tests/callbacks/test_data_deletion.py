@@ -21,7 +21,7 @@ from sqlalchemy import Table, func, insert, select
 from monitor.callbacks import sign_request
 from monitor.callbacks.store import queue_relay, store_deauthorization
 from monitor.config.model import CallbacksConfig
-from monitor.daemon.callbacks import CallbacksComponent
+from monitor.daemon.callbacks import CallbacksComponent, CallbacksSettings
 from monitor.db.models import Alert, AlertEventRow, Base, Deletion, Notification
 from monitor.db.session import transaction
 from monitor.notify.relay import relay_channel
@@ -73,7 +73,7 @@ def world(tmp_path: Path, db_url: str) -> Iterator[World]:
         counted: list[tuple[str, str]] = []
         config = CallbacksConfig(listen="127.0.0.1:0", public_url="https://monitor.example.com/meta")
         component = CallbacksComponent(
-            config, sessions=fleet.ctx.sessions, vault=fleet.ctx.vault, sweeper=sweeper,
+            CallbacksSettings(config), sessions=fleet.ctx.sessions, vault=fleet.ctx.vault, sweeper=sweeper,
             count=lambda kind, outcome: counted.append((kind, outcome)), clock=time.time,
         )  # fmt: skip
         world = World(fleet, sim, component, secret, clock, counted)
