@@ -209,7 +209,7 @@ class Env:
         # Sweeper.check_now() only knows the inspector credentials a sweep has loaded before (KeyError
         # otherwise); in a daemon the sweep runs first. Until check_now loads them itself, load them here.
         with self.ctx.sessions() as s:
-            sweeper._load_inspectors(s, set(s.scalars(select(App.id))))
+            sweeper.apps.load(s, set(s.scalars(select(App.id))))
         return sweeper
 
     def refresher(self, owner: str = "daemon-a", ctx: Context | None = None) -> Refresher:
