@@ -576,7 +576,7 @@ def test_the_daemon_refreshes_with_its_refresh_component(tmp_path: Path) -> None
 def test_the_spool_lives_where_the_service_can_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not next to the key: under systemd the key comes from the read-only $CREDENTIALS_DIRECTORY."""
     from monitor.config.load import parse_config
-    from monitor.refresh.job import spool_directory
+    from monitor.refresh.spooldir import spool_directory
 
     def cfg(url: str) -> Config:
         key = str(tmp_path / "creds" / "k")
