@@ -16,30 +16,22 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TypeVar
 
-from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check import store, writes
+from monitor.check import store
+from monitor.check.apps import SweepApps
 from monitor.check.arrivals import Arrivals
 from monitor.check.observe import Cadence
-from monitor.check.outcome import (
-    UNSTORABLE,
-    CheckOutcome,
-    CheckRun,
-    SweepStats,
-    check_write,
-    inspector_states,
-    pause_for,
-)
-from monitor.check.probe import Gate, InspectorProbes, opener
+from monitor.check.outcome import CheckOutcome, CheckRun, SweepStats
+from monitor.check.probe import Gate, opener
 from monitor.check.progress import Tick
 from monitor.check.settings import SweepSettings
+from monitor.check.writeback import write_outcomes
 from monitor.crypto import Vault
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
-from monitor.graph.platforms import platform_named
-from monitor.graph.results import CheckResult, Verdict, check_result
-from monitor.state import Horizons, InspectorState
+from monitor.graph.results import CheckResult
+from monitor.state import Horizons
 
 log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")
@@ -80,13 +72,13 @@ class Sweeper:
         self.write_batch, self.horizons = write_batch, horizons  # horizons: see SweepSettings
         self.claim_size = max(256, concurrency * 8)  # a claim's ~4 statements are paid per claim
         self.stopping = threading.Event()
-        self.paused_until: dict[int, float] = {}  # app id -> time its throttling ends
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
-        self._inspectors: dict[int, tuple[str, str]] = {}  # app id -> (ciphertext, plaintext)
-        self._platforms: dict[int, str] = {}  # app id -> its platform (monitor.graph.platforms)
-        self.app_names: dict[int, str] = {}  # app id -> name, for the log
-        # Refused inspector credentials: one probe token per app and backoff, not one wasted call per token.
-        self.probes = InspectorProbes()
+        self.apps = SweepApps(vault)  # check/apps.py: inspectors, names, probes and pauses per app
+        self.paused_until, self.app_names, self.probes = (
+            self.apps.paused_until,
+            self.apps.names,
+            self.apps.probes,
+        )
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
 
     def reload(self, settings: SweepSettings) -> None:
@@ -158,7 +150,7 @@ class Sweeper:
 
         def claim_and_load(s: Session) -> list[store.Claimed]:
             claimed = claim(s, owner, now)
-            self._load_inspectors(s, {c.app_id for c in claimed})
+            self.apps.load(s, {c.app_id for c in claimed})
             return claimed
 
         run = CheckRun(self._tx(claim_and_load))
@@ -209,24 +201,13 @@ class Sweeper:
 
         def claim(s: Session) -> list[store.Claimed]:
             claimed = store.claim_due(s, self.owner, now, self.lease, size)
-            self._load_inspectors(s, {c.app_id for c in claimed})
+            self.apps.load(s, {c.app_id for c in claimed})
             return claimed
 
         return self._tx(claim)
 
     def _tx(self, work: Callable[[Session], T]) -> T:
         return store.in_transaction(self.sessions, work)
-
-    def _load_inspectors(self, session: Session, app_ids: set[int]) -> None:
-        for app in store.load_apps(session, list(app_ids)).values():
-            self.app_names[app.id], self._platforms[app.id] = app.name, app.platform
-            cached = self._inspectors.get(app.id)
-            if cached is None or cached[0] != app.secret:
-                self._inspectors[app.id] = (app.secret, self.vault.decrypt(app.secret))
-                if cached is not None:  # a new inspector credential: forget what the old one taught us
-                    self.probes.forget(app.id)
-            if app.inspector_state == InspectorState.INVALID:
-                self.probes.mark_invalid(app.id)
 
     def _submit(
         self,
@@ -272,21 +253,12 @@ class Sweeper:
                 if failed is not None:  # the app's inspector is refused: no call, the token stays unchecked
                     result = replace(failed, attempts=0, usage=None)
                     return self._outcome(c, result, started)
-            result = self._call(c)
+            result = self.apps.inspect(self.client, c)
             self.probes.learn(c.app_id, result, cadence=self.cadence, now=self.clock())
             return self._outcome(c, result, started)
         finally:
             if probe and gate is not None:
                 gate[0].set()
-
-    def _call(self, c: store.Claimed) -> CheckResult:
-        try:
-            platform = platform_named(self._platforms.get(c.app_id))  # it composes the client's calls
-            return platform.inspect(self.client, self.vault.decrypt(c.secret), self._inspectors[c.app_id][1])
-        except Exception as exc:  # one unreadable token must not abort the sweep of all the others
-            why = type(exc).__name__
-            log.error("token %s could not be inspected: %s", c.name, why)
-            return check_result(Verdict.ERROR, None, reason="internal", message=why, attempts=0)
 
     def _outcome(self, c: store.Claimed, result: CheckResult, started: float) -> CheckOutcome:
         if self.budget is not None:
@@ -298,44 +270,21 @@ class Sweeper:
     def _store(self, outcomes: list[CheckOutcome], stats: SweepStats, owner: str | None = None) -> None:
         if not outcomes:
             return
-        owner = owner or self.owner
-        now = self.clock()
-        try:
-            self._write(outcomes, owner, now)
-        except DataError:
-            # A value the database refuses must cost one token a recorded error, not the whole batch on
-            # every sweep: store one by one, and an outcome that still fails as an error without its facts.
-            log.error("the database refused a batch of %d results: storing them one by one", len(outcomes))
-            for o in outcomes:
-                try:
-                    self._write([o], owner, now)
-                except DataError:
-                    self._write([replace(o, result=UNSTORABLE)], owner, now)
+        owner, now = owner or self.owner, self.clock()
+        write_outcomes(
+            self.sessions,
+            outcomes,
+            owner=owner,
+            now=now,
+            cadence=self.cadence,
+            rand=self.rand,
+            horizons=self.horizons,
+        )
         for o in outcomes:
-            self._note_throttling(o, now)
+            self.apps.note_throttling(o, now, self.cadence.min_interval)
             stats.inspected += 1
             stats.results[o.result.verdict.value] += 1
             self.on_check(o.result.verdict.value, o.duration)
-
-    def _write(self, outcomes: list[CheckOutcome], owner: str, now: float) -> None:
-        batch = [
-            check_write(o.claimed, o.result, self.cadence, now, self.rand(), self.horizons) for o in outcomes
-        ]
-
-        def write(s: Session) -> None:
-            writes.write_results(s, owner, batch)
-            for app_id, state, reason, message in inspector_states(outcomes):
-                store.set_inspector_state(s, app_id, state, reason, message, now)
-            store.release(s, owner, [o.claimed.id for o in outcomes])
-
-        self._tx(write)
-
-    def _note_throttling(self, o: CheckOutcome, now: float) -> None:
-        regain = pause_for(o.result, self.cadence.min_interval)
-        if regain is not None and now + regain > self.paused_until.get(o.claimed.app_id, 0.0):
-            self.paused_until[o.claimed.app_id] = now + regain
-            app = self.app_names.get(o.claimed.app_id, f"#{o.claimed.app_id}")
-            log.warning("app %s is throttled: pausing its checks for %.0f s", app, regain)
 
     def _finish(self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats) -> None:
         """On the way out (normal or stop): store what finished, release what did not."""

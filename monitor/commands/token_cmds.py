@@ -1,33 +1,27 @@
-"""tokens add/list/remove/import/history/auto-refresh/export: fill and show the token registry."""
+"""tokens add/list/remove/import/auto-refresh/export (history: history_cmds.py): fill and show tokens."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
 
 from sqlalchemy import select
 
-from monitor.commands import edit_cmds, import_cmds, mute_cmds
+from monitor.commands import edit_cmds, history_cmds, import_cmds, mute_cmds
 from monitor.commands.helptext import JSON_HELP, examples
 from monitor.commands.secret_args import add_secret_options, read_secret
 from monitor.context import Context
 from monitor.db.models import App, Token
 from monitor.db.session import transaction
 from monitor.registry import (
-    Change,
     NewToken,
     add_tokens,
     get_app,
     get_token,
-    history,
     parse_label_args,
-    recent,
     remove_token,
     set_auto_refresh,
 )
-from monitor.state import expiry_word
 from monitor.tables import print_json, render_table
 from monitor.timefmt import iso_utc
 
@@ -97,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="show at most N rows (50)")
     p.add_argument("--json", action="store_true", help=JSON_HELP)
-    p.set_defaults(handler=cmd_tokens_history)
+    p.set_defaults(handler=history_cmds.cmd_tokens_history)
     p = t.add_parser(
         "auto-refresh",
         help="switch automatic refresh of one token on or off",
@@ -197,102 +191,6 @@ def cmd_tokens_remove(ctx: Context, args: argparse.Namespace) -> int:
         remove_token(s, args.name, now=ctx.now(), sources={src.name for src in ctx.config.sources})
     print(f"removed token {args.name}")
     return 0
-
-
-def cmd_tokens_history(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.require_schema()
-    with ctx.sessions() as s:
-        token_id = get_token(s, args.name).id
-        dated = [(sn.observed_at, 0, check_row(sn)) for sn in history(s, args.name, args.limit)]
-        dated += [(c.at, 1, change_row(c)) for c in recent(s, token_id, args.limit)]
-    # Newest first; a check and a change in the same instant: the change came first (it caused the check).
-    rows = [row for _, _, row in sorted(dated, key=lambda d: (-d[0], d[1]))][: args.limit]
-    if args.json:
-        print_json(rows)
-    elif not rows:
-        print(f"{args.name}: never checked")
-    else:
-        headers = ["observed", "result", "reason", "fingerprint", "expires", "data access expires", "scopes"]
-        headers.append("details")
-        print(render_table(headers, [_history_cells(r) for r in rows]))
-    return 0
-
-
-def check_row(sn: Any) -> dict[str, Any]:
-    """A snapshot: what one check saw."""
-    return {
-        "kind": "check",
-        "observed_at": iso_utc(sn.observed_at),
-        "result": sn.result,
-        "reason": sn.reason,
-        "fingerprint": sn.fingerprint,
-        "is_valid": sn.is_valid,
-        "expires_at": iso_utc(sn.expires_at) if sn.expires_at else None,
-        "data_access_expires_at": iso_utc(sn.data_access_expires_at) if sn.data_access_expires_at else None,
-        "issued_at": iso_utc(sn.issued_at) if sn.issued_at else None,
-        "scopes": (sn.scopes or "").split(),
-        "type": sn.token_type,
-        "application": sn.application,
-        "user_id": sn.user_id,
-        "error_code": sn.error_code,
-        "error_subcode": sn.error_subcode,
-        "profile_id": sn.profile_id,
-        "granular_scopes": _json(sn.granular_scopes),
-        "metadata": _json(sn.token_metadata),
-        "expiry": expiry_word(sn.expires_at, sn.expiry_source, sn.validity_source),
-        "expiry_source": sn.expiry_source,
-        "validity_source": sn.validity_source,
-    }
-
-
-def _json(text: str | None) -> Any:
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return None
-
-
-def _details(r: dict[str, Any]) -> str:
-    """The kind of token and where the facts came from, for the history table's last column."""
-    parts = [r["type"] or ""]
-    if r.get("profile_id"):
-        parts.append(f"page {r['profile_id']}")
-    limited = [g for g in r.get("granular_scopes") or [] if isinstance(g, dict) and g.get("target_ids")]
-    parts += [f"{g['scope']} on {', '.join(map(str, g['target_ids']))}" for g in limited]
-    if r.get("validity_source") == "me":
-        parts.append("checked via /me")
-    if r.get("expiry_source") in ("refresh", "exchange"):
-        parts.append(f"expiry from {r['expiry_source']}")
-    return "; ".join(p for p in parts if p) or "-"
-
-
-def change_row(c: Change) -> dict[str, Any]:
-    """A change: what was done to the token (string replaced or refreshed, labels, mutes)."""
-    return {
-        "kind": "change",
-        "observed_at": iso_utc(c.at),
-        "result": c.kind,
-        "reason": f"via {c.via}",
-        "fingerprint": c.fingerprint,
-        "previous_fingerprint": c.previous_fingerprint,
-        "detail": c.detail,
-    }
-
-
-def _history_cells(r: dict[str, Any]) -> list[str]:
-    if r["kind"] == "change":
-        fingerprint = f"{r['previous_fingerprint']} -> {r['fingerprint']}" if r["fingerprint"] else "-"
-        return [r["observed_at"], r["result"], r["reason"], fingerprint, "", "", r["detail"] or "", ""]
-    return [
-        r["observed_at"],
-        r["result"],
-        r["reason"] or "-",
-        r["fingerprint"],
-        r["expires_at"] or r["expiry"] or "never",
-        r["data_access_expires_at"] or "never",
-        " ".join(r["scopes"]) or "-",
-        _details(r),
-    ]
 
 
 def cmd_tokens_auto_refresh(ctx: Context, args: argparse.Namespace) -> int:

@@ -1,13 +1,12 @@
 """Every key the configuration accepts, once: section -> key -> Field(parser, required, default, secret).
 
 Defaults of the sections live on the dataclasses in config.py (a key left out is simply not passed); only
-notifier settings, which have no dataclass, carry their defaults here. `config_keys()` is derived from these
-tables, and a test compares it with config.example.toml in both directions.
+notifier settings, which have no dataclass, carry their defaults (notifier_keys.py holds `[[notifiers]]`).
+`config_keys()` is derived from these tables, and a test compares it with config.example.toml both ways.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -16,14 +15,11 @@ from urllib.parse import urlsplit
 from monitor.config.dburl import database_url
 from monitor.config.fields import Field, opt
 from monitor.config.values import (
-    NONEMPTY,
     ParseContext,
     accepts,
     boolean,
     describe,
     duration,
-    email_address,
-    email_list,
     existing_file,
     http_url,
     integer,
@@ -34,14 +30,9 @@ from monitor.config.values import (
     schema_of,
     split_host_port,
     string,
-    string_table,
 )
 
 DAY = 86400.0
-NOTIFIER_TYPES = ("slack", "webhook", "email", "alertmanager", "console", "apprise")
-SEVERITIES = ("warning", "critical")
-EMAIL_SECURITY = ("starttls", "ssl", "none")
-SMTP_DEFAULT_PORTS: Mapping[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
 
 @accepts(
@@ -66,38 +57,6 @@ def on_refresh_statement(value: Any, ctx: ParseContext) -> str:
     if missing:
         raise ValueError(f"the statement must use both :name and :token (missing {' and '.join(missing)})")
     return str(value)
-
-
-def _url_scheme(url: str) -> str:
-    scheme, sep, _ = url.partition("://")
-    return scheme.lower() if sep and scheme.isalnum() and len(scheme) <= 20 else "?"
-
-
-def _apprise_loads(url: str) -> bool:
-    """Whether Apprise can build a service from `url`, offline (plugins only parse; nothing connects)."""
-    # Apprise logs a URL it cannot parse, credentials included: nothing of it may reach a handler (set
-    # before the import, which logs too).
-    logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
-    # Imported here: apprise takes about 0.2 s to import, paid only where an apprise notifier is configured.
-    import apprise
-
-    return apprise.Apprise.instantiate(url, asset=apprise.AppriseAsset(secure_logging=True)) is not None
-
-
-@accepts(NONEMPTY | {"description": "Apprise URLs, one a line (https://appriseit.com/services/)"})
-def apprise_urls(value: Any, ctx: ParseContext) -> tuple[str, ...]:
-    """Apprise URLs: text with one a line (blank lines and `#` comments ignored) or a list of strings.
-    Every URL must load in Apprise; a problem names the URL's position and scheme, never the URL."""
-    lines = value.splitlines() if isinstance(value, str) else value
-    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
-        raise ValueError("expected Apprise URLs, one a line")
-    urls = tuple(line.strip() for line in lines if line.strip() and not line.strip().startswith("#"))
-    if not urls:
-        raise ValueError("expected at least one Apprise URL")
-    bad = [f"urls[{i}] ({_url_scheme(url)})" for i, url in enumerate(urls) if not _apprise_loads(url)]
-    if bad:
-        raise ValueError(f"not a URL Apprise can use: {', '.join(bad)} (see https://appriseit.com/services/)")
-    return urls
 
 
 MIN_API_TOKEN = 32
@@ -263,46 +222,6 @@ SECTIONS: Mapping[str, Mapping[str, Field]] = {
 
 # Sections that are off unless the file has them (the daemon builds nothing for an absent one).
 OPTIONAL_SECTIONS = frozenset({"callbacks", "heartbeat"})
-
-NOTIFIER_FIELDS: Mapping[str, Field] = {
-    "name": Field(string(), required=True),
-    "type": Field(string(choices=NOTIFIER_TYPES), required=True),
-    "min_severity": Field(string(choices=SEVERITIES)),
-    "match": Field(string_table),
-    "send_resolved": Field(boolean),
-    "timeout": Field(duration(0.1, 300.0)),
-}
-
-NOTIFIER_TYPE_FIELDS: Mapping[str, Mapping[str, Field]] = {
-    "slack": {
-        "webhook_url": Field(http_url, required=True, secret=True),
-    },
-    "webhook": {
-        "url": Field(http_url, required=True, secret=True),
-        "secret": opt(string(), None, secret=True),
-    },
-    "email": {
-        "smtp_host": Field(string(), required=True),
-        "smtp_port": opt(integer(1, 65535), None),  # None: chosen by `security`, see SMTP_DEFAULT_PORTS
-        "security": opt(string(choices=EMAIL_SECURITY), "starttls"),
-        "username": opt(string(), None),
-        "password": opt(string(), None, secret=True),
-        "from": Field(email_address, required=True),
-        "to": Field(email_list, required=True),
-        "ca_file": opt(existing_file, None),
-    },
-    "alertmanager": {
-        "url": Field(http_url, required=True),
-        "username": opt(string(), None),
-        "password": opt(string(), None, secret=True),
-        # How long Alertmanager keeps a firing alert without news; keep it above repeat_interval.
-        "resolve_timeout": opt(duration(300.0, 30 * DAY), 26 * 3600.0),
-    },
-    "console": {},
-    "apprise": {
-        "urls": Field(apprise_urls, required=True, secret=True, many=True),
-    },
-}
 
 SOURCE_FIELDS: Mapping[str, Field] = {
     "name": Field(string(), required=True),

@@ -19,11 +19,8 @@ from monitor.config.fields import field_keys, parse_fields, unknown_key
 from monitor.config.hosts import build_platforms, host_urls, merge_threads
 from monitor.config.keys import (
     MIN_API_TOKEN,
-    NOTIFIER_FIELDS,
-    NOTIFIER_TYPE_FIELDS,
     OPTIONAL_SECTIONS,
     SECTIONS,
-    SMTP_DEFAULT_PORTS,
     SOURCE_FIELDS,
     split_host_port,
 )
@@ -46,6 +43,7 @@ from monitor.config.model import (
     ThreadsConfig,
     Thresholds,
 )
+from monitor.config.notifier_keys import NOTIFIER_FIELDS, NOTIFIER_TYPE_FIELDS, SMTP_DEFAULT_PORTS
 from monitor.config.safety import check_plaintext
 from monitor.config.values import (
     FrozenMap,

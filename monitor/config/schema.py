@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.fields import Field
-from monitor.config.keys import NOTIFIER_FIELDS, NOTIFIER_TYPE_FIELDS, SECTIONS, SOURCE_FIELDS
+from monitor.config.keys import SECTIONS, SOURCE_FIELDS
 from monitor.config.model import Config, NotifierConfig, SourceConfig
+from monitor.config.notifier_keys import NOTIFIER_FIELDS, NOTIFIER_TYPE_FIELDS
 from monitor.config.values import DURATION_PATTERN, NONEMPTY, format_duration, schema_of
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -28,8 +28,9 @@ from monitor.graph.client import ApiUsage, GraphClient
 from monitor.jobs import Component, Job
 from monitor.metrics import Events
 from monitor.metrics.fleet import FleetCountsComponent
-from monitor.refresh.job import Refresher, spool_directory
+from monitor.refresh.job import Refresher
 from monitor.refresh.settings import RefreshSettings
+from monitor.refresh.spooldir import spool_directory
 from monitor.refresh.store import SPOOL_DIR, Spool
 from monitor.sources.job import SourcesComponent, SourcesSettings
 from monitor.state import Horizons

@@ -5,7 +5,9 @@ without importing models.py, which imports them."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, MetaData
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, MetaData, text
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -22,3 +24,14 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def where_set(column: str) -> dict[str, Any]:
+    """A partial index over the rows where `column` is set (PostgreSQL, SQLite; MariaDB indexes all)."""
+    return where(f"{column} IS NOT NULL")
+
+
+def where(condition: str) -> dict[str, Any]:
+    """A partial index over the rows where `condition` holds (PostgreSQL, SQLite; MariaDB indexes all)."""
+    clause = text(condition)
+    return {"postgresql_where": clause, "sqlite_where": clause}

@@ -19,7 +19,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
@@ -27,18 +26,8 @@ from sqlalchemy.sql.expression import false
 from monitor.db.base import NAMING_CONVENTION as NAMING_CONVENTION
 from monitor.db.base import Base as Base
 from monitor.db.base import BigId as BigId
+from monitor.db.base import where, where_set
 from monitor.db.facts import TYPE_NAME, MetaFacts
-
-
-def _where_set(column: str) -> dict[str, Any]:
-    """A partial index over the rows where `column` is set (PostgreSQL, SQLite; MariaDB indexes all)."""
-    return _where(f"{column} IS NOT NULL")
-
-
-def _where(condition: str) -> dict[str, Any]:
-    """A partial index over the rows where `condition` holds (PostgreSQL, SQLite; MariaDB indexes all)."""
-    where = text(condition)
-    return {"postgresql_where": where, "sqlite_where": where}
 
 
 class App(Base):
@@ -97,16 +86,16 @@ class Token(MetaFacts, Base):
         Index("ix_tokens_app_user", "app_id", "user_id"),
         # Per-tick work independent of the fleet size (migration 0005): releasing this daemon's leases, the
         # budget's preload of the last hour's calls, and the metrics cache's change marker.
-        Index("ix_tokens_lease_owner", "lease_owner", "id", **_where_set("lease_owner")),
+        Index("ix_tokens_lease_owner", "lease_owner", "id", **where_set("lease_owner")),
         Index("ix_tokens_last_check_at", "last_check_at"),
-        Index("ix_tokens_last_refresh_at", "last_refresh_at", **_where_set("last_refresh_at")),
+        Index("ix_tokens_last_refresh_at", "last_refresh_at", **where_set("last_refresh_at")),
         Index("ix_tokens_updated_at", "updated_at"),
         # The refresh job's claim, every few seconds: the opted-in tokens by expiry (migration 0006). Without
         # it the claim followed `is_valid` and read every valid token per tick whenever the statistics were
         # older than the checks (a freshly imported fleet's first sweep).
-        Index("ix_tokens_auto_refresh", "auto_refresh", "expires_at", **_where("auto_refresh IS true")),
+        Index("ix_tokens_auto_refresh", "auto_refresh", "expires_at", **where("auto_refresh IS true")),
         # The muted tokens, read by every alert evaluation and scrape (migration 0008): the few muted ones.
-        Index("ix_tokens_muted_until", "muted_until", **_where_set("muted_until")),
+        Index("ix_tokens_muted_until", "muted_until", **where_set("muted_until")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -221,76 +210,6 @@ class Snapshot(MetaFacts, Base):
     error_subcode: Mapped[int | None] = mapped_column(Integer)
 
 
-class Alert(Base):
-    """The stored state of one alert's ladder (firing, escalated, repeated, resolved)."""
-
-    __tablename__ = "alerts"
-    __table_args__ = (
-        # The incremental evaluation's lookup of firing alerts whose repeat fell due, leaving out those a
-        # mute holds (migration 0008; 0007 had (status, last_notified_at)).
-        Index("ix_alerts_status_held_notified", "status", "held_until", "last_notified_at"),
-        # Alerts whose hold ended since the previous evaluation; the exposition cache's change marker.
-        Index("ix_alerts_held_until", "held_until", **_where_set("held_until")),
-        Index("ix_alerts_updated_at", "updated_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), unique=True)  # alertname + subject
-    alertname: Mapped[str] = mapped_column(String(64))
-    subject: Mapped[str] = mapped_column(String(200))  # token, app or source name
-    token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id", ondelete="SET NULL"), index=True)
-    # firing | resolving (ended during a mute; its end is owed to the notifiers that heard it fire) | resolved
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    severity: Mapped[str] = mapped_column(String(16))
-    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    annotations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    fingerprint: Mapped[str] = mapped_column(String(32))
-    at: Mapped[float | None] = mapped_column(Double)  # when the thing happens (e.g. expires_at)
-    started_at: Mapped[float] = mapped_column(Double)
-    last_notified_at: Mapped[float | None] = mapped_column(Double)
-    # The severity the notifiers last heard firing (None: they have not heard it fire, or heard it end).
-    notified_severity: Mapped[str | None] = mapped_column(String(16))
-    resolved_at: Mapped[float | None] = mapped_column(Double)
-    updated_at: Mapped[float] = mapped_column(Double)
-    # Why it ended (monitor.alerting.reasons); on a firing alert, why it will (its token was removed).
-    resolved_reason: Mapped[str | None] = mapped_column(String(32))
-    # Set while a mute holds back what the notifiers should hear: the mute's end, when it is looked at again.
-    held_until: Mapped[float | None] = mapped_column(Double)
-
-
-class AlertEventRow(Base):
-    """An alert transition waiting to be grouped into notifications (group_wait)."""
-
-    __tablename__ = "alert_events"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    created_at: Mapped[float] = mapped_column(Double, index=True)
-    payload: Mapped[str] = mapped_column(Text)  # AlertEvent as JSON
-
-
-class Notification(Base):
-    """The durable outbox: a message for one notifier, written before it is sent."""
-
-    __tablename__ = "notifications"
-    __table_args__ = (
-        Index("ix_notifications_due", "status", "next_attempt_at"),
-        Index("ix_notifications_notifier_status", "notifier", "status"),  # migration 0009
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
-    notifier: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[str] = mapped_column(Text)  # Message as JSON
-    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed | dropped
-    created_at: Mapped[float] = mapped_column(Double)
-    next_attempt_at: Mapped[float] = mapped_column(Double)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_at: Mapped[float | None] = mapped_column(Double)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[float | None] = mapped_column(Double)
-
-
 class Source(Base):
     """Sync state of one `[[sources]]` entry (the application's own database)."""
 
@@ -312,6 +231,11 @@ SOURCES = cast(Table, Source.__table__)
 
 # The fleet counts' tables (migration 0012) live in a module of their own; importing it registers them.
 import monitor.db.fleet_tables  # noqa: E402,F401
+
+# The alert tables (ladder state, events waiting for group_wait, the notification outbox) likewise.
+from monitor.db.alert_tables import Alert as Alert  # noqa: E402
+from monitor.db.alert_tables import AlertEventRow as AlertEventRow  # noqa: E402
+from monitor.db.alert_tables import Notification as Notification  # noqa: E402
 
 # The callbacks' tables (a deauthorize callback or recheck request, a data deletion done) live in a module of
 # their own; importing it registers them, and names them here for the code that imports them from models.

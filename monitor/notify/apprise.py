@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from monitor.notify.base import Message, Notifier, NotifierSettings, NotifyError
-from monitor.notify.text import description, summary, title
+from monitor.notify.bodies import title
+from monitor.notify.text import description, summary
 from monitor.redact import redact, url_secrets
 from monitor.timefmt import iso_utc
 

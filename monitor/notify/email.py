@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.net import shutdown_at
 from monitor.notify.base import Message, Notifier, NotifyError
-from monitor.notify.text import render_html, render_text, title
+from monitor.notify.bodies import render_html, render_text, title
 from monitor.redact import credential_forms
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.notify.base import Message
+from monitor.notify.bodies import title
 from monitor.notify.http import HttpNotifier
-from monitor.notify.text import description, summary, title
+from monitor.notify.text import description, summary
 from monitor.redact import url_secrets
 from monitor.timefmt import iso_utc
 

@@ -16,21 +16,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check.store import release
-from monitor.config.load import Config
 from monitor.crypto import Vault, fingerprint
 from monitor.db.session import transaction
 from monitor.graph.budget import CallBudget
 from monitor.graph.client import GraphClient
-from monitor.graph.platforms import AppKeys, Renewal, platform_named
 from monitor.graph.results import RefreshResult
 from monitor.jobs import Job
 from monitor.redact import error_line
+from monitor.refresh.renewal import renew
 from monitor.refresh.rules import Outcome, classify, eligible, error_text
 from monitor.refresh.settings import RefreshSettings
 from monitor.refresh.store import (
@@ -202,24 +200,10 @@ class Refresher:
         return False
 
     def _call(self, c: Candidate) -> RefreshResult:
-        platform = platform_named(c.app.platform if c.app is not None else None)
-        result = platform.renew(self.client, self.vault.decrypt(c.secret), c.kind, self._keys(c))
+        result = renew(self.client, self.vault, c)
         if self.budget is not None:
             self.budget.refund(max(0, self.calls - result.attempts))
         return result
-
-    def _keys(self, c: Candidate) -> AppKeys:
-        """The app's id and secret, for the renewals that need them (a system-user token's exchange): from
-        its app token, else its stored callback secret; none when the monitor holds no secret."""
-        app = c.app
-        if app is None or platform_named(app.platform).renewal(c.kind) is not Renewal.EXCHANGE:
-            return AppKeys()
-        if app.inspector_kind == "app_token":
-            keys = platform_named(app.platform).app_keys(self.vault.decrypt(app.inspector_secret))
-            if keys is not None:
-                return keys
-        secret = self.vault.decrypt(app.callback_secret) if app.callback_secret else None
-        return AppKeys(app.app_id, secret)
 
     def _failed(self, c: Candidate, result: RefreshResult, outcome: Outcome) -> None:
         with transaction(self.sessions) as s:
@@ -286,17 +270,3 @@ class Refresher:
     def _count(self, outcome: str) -> None:
         if self.events is not None:
             self.events.refresh(outcome)
-
-
-def spool_directory(config: Config) -> Path:
-    """A writable place for the spool: systemd's StateDirectory, else next to a SQLite database, else next to
-    the key. Not next to the key under systemd: $CREDENTIALS_DIRECTORY is read-only there."""
-    import os
-
-    from monitor.db.session import sqlite_path
-
-    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-    if state:
-        return Path(state)
-    db = sqlite_path(config.database.url)
-    return db.parent if db is not None else config.security.key_files[0].parent

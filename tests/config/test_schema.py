@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 from support import tool
 
 from monitor.config.fields import Field, field_keys
-from monitor.config.keys import NOTIFIER_FIELDS, NOTIFIER_TYPE_FIELDS, NOTIFIER_TYPES, SECTIONS, SOURCE_FIELDS
+from monitor.config.keys import SECTIONS, SOURCE_FIELDS
 from monitor.config.load import ConfigError, config_keys, parse_config
+from monitor.config.notifier_keys import NOTIFIER_FIELDS, NOTIFIER_TYPE_FIELDS, NOTIFIER_TYPES
 from monitor.config.schema import DIALECT, PACKAGED_SCHEMA, config_schema, schema_text
 from monitor.config.values import DURATION_PATTERN, ParseContext, parse_duration, schema_of
 

@@ -30,8 +30,9 @@ from monitor.notify import (
     build_notifier,
     classify_http,
 )
+from monitor.notify.bodies import render_html, title
 from monitor.notify.console import ConsoleNotifier
-from monitor.notify.text import description, render_html, title
+from monitor.notify.text import description
 from monitor.retry import parse_retry_after
 
 # Plain-SMTP receivers require AUTH without TLS on purpose (a local relay); aiosmtpd warns about it.

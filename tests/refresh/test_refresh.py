@@ -209,7 +209,7 @@ class Env:
         # Sweeper.check_now() only knows the inspector credentials a sweep has loaded before (KeyError
         # otherwise); in a daemon the sweep runs first. Until check_now loads them itself, load them here.
         with self.ctx.sessions() as s:
-            sweeper._load_inspectors(s, set(s.scalars(select(App.id))))
+            sweeper.apps.load(s, set(s.scalars(select(App.id))))
         return sweeper
 
     def refresher(self, owner: str = "daemon-a", ctx: Context | None = None) -> Refresher:
@@ -576,7 +576,7 @@ def test_the_daemon_refreshes_with_its_refresh_component(tmp_path: Path) -> None
 def test_the_spool_lives_where_the_service_can_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not next to the key: under systemd the key comes from the read-only $CREDENTIALS_DIRECTORY."""
     from monitor.config.load import parse_config
-    from monitor.refresh.job import spool_directory
+    from monitor.refresh.spooldir import spool_directory
 
     def cfg(url: str) -> Config:
         key = str(tmp_path / "creds" / "k")
