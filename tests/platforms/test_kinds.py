@@ -83,7 +83,7 @@ class World:
         )  # fmt: skip
         self.closers.append(sweeper)
         with self.ctx.sessions() as s:
-            sweeper._load_inspectors(s, set(s.scalars(select(App.id))))
+            sweeper.apps.load(s, set(s.scalars(select(App.id))))
         return sweeper
 
     def refresher(self) -> Refresher:
