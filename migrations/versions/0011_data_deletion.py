@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("request_key", sa.String(length=64), nullable=False),
+        sa.Column("user_key", sa.String(length=64), nullable=True),
         sa.Column("app", sa.String(length=100), nullable=False),
         sa.Column("platform", sa.String(length=16), nullable=False),
         sa.Column("done_at", sa.Double(), nullable=False),
@@ -33,6 +34,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_deletions_code")),
         sa.UniqueConstraint("request_key", name=op.f("uq_deletions_request_key")),
     )
+    op.create_index(op.f("ix_deletions_user_key"), "deletions", ["user_key"])
 
 
 def downgrade() -> None:

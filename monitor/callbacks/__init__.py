@@ -14,6 +14,8 @@ from monitor.callbacks.deletion import (
     request_key,
     status_url,
     store_deletion,
+    user_key,
+    was_erased,
 )
 from monitor.callbacks.deletion_http import DATA_DELETION_PATH, STATUS_PATH, DeletionHooks
 from monitor.callbacks.recheck import RecheckError, RecheckRequest, parse_recheck
@@ -64,6 +66,8 @@ __all__ = [
     "sign_request",
     "status_url",
     "store_deletion",
+    "user_key",
+    "was_erased",
     "verify_callback",
     "verify_signed_request",
 ]

@@ -38,6 +38,8 @@ __all__ = [
     "request_key",
     "status_url",
     "store_deletion",
+    "user_key",
+    "was_erased",
 ]
 
 CODE_LENGTH = 32  # alphanumeric (Meta asks for one), about 190 bits: never guessed, never enumerated
@@ -73,6 +75,18 @@ def request_key(secret: str, app: str, platform: str, verified: Deauthorization)
     return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def user_key(secret: str, app: str, user_id: str) -> str:
+    """What recognises a user erased at their request without naming them: HMAC-SHA256 (keyed with the app
+    secret) of the app and the id (user or Page)."""
+    message = f"erased-user|{app}|{user_id}"
+    return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def was_erased(session: Session, key: str) -> bool:
+    """Whether a data deletion request erased the user whose `user_key` is `key`."""
+    return session.scalar(select(Deletion.id).where(Deletion.user_key == key).limit(1)) is not None
+
+
 def status_url(public_url: str, code: str) -> str:
     """Where a person reads the status of their request (the `url` of the answer)."""
     return f"{public_url.rstrip('/')}/deletion/{code}"
@@ -92,7 +106,13 @@ def find_by_code(session: Session, code: str) -> DeletionRecord | None:
 
 
 def store_deletion(
-    session: Session, key: str, app: str, platform: str, now: float, counts: dict[str, int]
+    session: Session,
+    key: str,
+    app: str,
+    platform: str,
+    now: float,
+    counts: dict[str, int],
+    erased: str | None = None,
 ) -> DeletionRecord:
     """Record a request done under a fresh code (a racing copy of it fails on the unique key at commit)."""
     record = DeletionRecord(new_code(), app, platform, now, dict(counts))
@@ -100,6 +120,7 @@ def store_deletion(
         Deletion(
             code=record.code,
             request_key=key,
+            user_key=erased,
             app=app,
             platform=platform,
             done_at=now,

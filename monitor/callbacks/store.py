@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from monitor.callbacks.deletion import was_erased
 from monitor.callbacks.recheck import RecheckRequest
 from monitor.callbacks.server import Kind
 from monitor.crypto import Vault
@@ -116,14 +117,22 @@ class Queued:
         return {"queued": self.queued, "deferred": self.deferred, "refused": self.refused}
 
 
-def store_deauthorization(session: Session, app: str, user_id: str, issued_at: int, now: float) -> int | None:
+def store_deauthorization(
+    session: Session, app: str, user_id: str, issued_at: int, now: float, erased_key: str | None = None
+) -> int | None:
     """Store a verified deauthorize callback and queue every token of `app` last seen with `user_id`; how
     many were queued, or None for a replay (this app, user and issued_at are stored already: no news, so
     nothing is stored, queued or relayed; a replay racing its original fails on ux_callbacks_once at commit).
+    Also None for a user a data deletion request erased (`erased_key`, deletion.user_key) while the app
+    holds no token naming them again: storing it would keep their id after the deletion said it was gone.
     Raises LookupError if the app is gone (removed since its secret was read): nothing is stored."""
     app_id = session.scalar(select(App.id).where(App.name == app))
     if app_id is None:
         raise LookupError("the app is no longer registered")
+    if erased_key is not None and was_erased(session, erased_key):
+        held = select(Token.id).where(Token.app_id == app_id, _naming(user_id)).limit(1)
+        if session.scalar(held) is None:
+            return None
     seen = select(Callback.id).where(
         Callback.kind == "deauthorize",
         Callback.app_id == app_id,

@@ -30,6 +30,7 @@ from monitor.callbacks import (
     mentions_user,
     request_key,
     store_deletion,
+    user_key,
 )
 from monitor.callbacks.store import (
     RELAY_BACKLOG,
@@ -165,7 +166,9 @@ class CallbacksComponent:
         now = self.clock()
         try:
             with transaction(self.sessions) as s:
-                queued = store_deauthorization(s, app, user_id, issued_at, now)
+                secret = app_secret(s, self.vault, app)
+                erased = user_key(secret, app, user_id) if secret else None
+                queued = store_deauthorization(s, app, user_id, issued_at, now, erased)
                 relayed = queued is not None and bool(self.forward_url)
                 if relayed and not queue_relay(s, app, body, content_type, now):
                     relayed = False
@@ -204,7 +207,8 @@ class CallbacksComponent:
                 if found is not None:
                     return found, True
                 erased = erase_user(s, app, user, now=now, mentions=mentions_user(user))
-                record = store_deletion(s, key, app, platform, now, erased.to_json())
+                who = user_key(secret, app, user)
+                record = store_deletion(s, key, app, platform, now, erased.to_json(), who)
         except IntegrityError:  # the same request, done meanwhile by another connection or daemon
             with self.sessions() as s:
                 found = find_by_key(s, key)

@@ -34,6 +34,9 @@ class Deletion(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)  # the confirmation code, unguessable
     request_key: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC keyed with the app secret
+    # HMAC (keyed with the app secret) of the app and the user: a later deauthorize callback about the same
+    # user is then recognised, and not stored again naming them, without the id being kept.
+    user_key: Mapped[str | None] = mapped_column(String(64), index=True)
     app: Mapped[str] = mapped_column(String(100))  # its name then: the record outlives the app
     platform: Mapped[str] = mapped_column(String(16))
     done_at: Mapped[float] = mapped_column(Double)  # when the deletion was done (and the page says so)

@@ -248,3 +248,22 @@ def test_copies_of_one_request_racing_each_other_get_one_code(world: World) -> N
     with world.fleet.ctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Deletion)) == 1
     assert sorted(world.counted) == [("data_deletion", "accepted")] + [("data_deletion", "replayed")] * 3
+
+
+def test_a_deauthorize_after_the_deletion_does_not_name_the_user_again(world: World) -> None:
+    """Meta sends both when a user removes the app and asks for deletion: the deauthorize that follows the
+    deletion is answered 200 and stored nowhere, until the app holds a token of that user again."""
+    world.sim.request_data_deletion(world.token_of("alice"))
+    deauthorize = world.url().replace("/data-deletion", "/deauthorize")
+    world.clock[0] += 1
+    answer = world.post(world.body(ALICE), url=deauthorize)
+    assert answer.status_code == 200
+    assert naming(world, ALICE) == []
+    assert world.counted[-1] == ("deauthorize", "replayed")
+    # The user connects again: their new token is theirs, and a revocation of it is news again.
+    world.fleet.add_tokens("growth", 1, prefix="alice-again", user_id=ALICE)
+    world.fleet.sweeper().check_now([r.id for n, r in world.fleet.rows().items() if n.startswith("alice")])
+    world.clock[0] += 1
+    assert world.post(world.body(ALICE), url=deauthorize).status_code == 200
+    assert world.counted[-1] == ("deauthorize", "accepted")
+    assert "callbacks.user_id" in naming(world, ALICE)
