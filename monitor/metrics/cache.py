@@ -27,7 +27,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, ScalarSelect, Select, func, select
 
-from monitor.db.models import Alert, App, Notification, Snapshot, Token
+from monitor.db.models import Alert, App, Deletion, Notification, Snapshot, Token
 from monitor.metrics.collector import TokenCollector
 from monitor.metrics.inputs import MetricsInputs
 from monitor.metrics.text import per_token_text
@@ -66,6 +66,7 @@ def marker_query() -> Select:
         _newest(Token.updated_at),
         _newest(Snapshot.id),
         _newest(Alert.updated_at),
+        _newest(Deletion.id),  # a data deletion request removed tokens: their series go at once
         *apps.c,
         pending.scalar_subquery(),
     )

@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, update
 from monitor.config.load import DatabaseConfig, default_config
 from monitor.context import Context
 from monitor.db.migrate import upgrade
-from monitor.db.models import App, Token
+from monitor.db.models import App, Deletion, Token
 from monitor.metrics import MetricsRegistry, build_metrics
 from monitor.metrics.cache import MAX_AGE
 
@@ -124,6 +124,18 @@ def test_a_new_token_shows_at_once_and_a_removed_one_within_max_age(ctx: Context
     with ctx.engine.begin() as conn:
         conn.execute(delete(Token).where(Token.name == "a"))
     clock.now += MAX_AGE
+    assert sample(registry.render(), "threads_token_valid", token="a", app="growth") is None
+
+
+def test_a_data_deletion_removes_the_tokens_series_at_the_next_scrape(ctx: Context) -> None:
+    """A data deletion request deletes tokens and leaves a record: the next scrape drops their series, not
+    one up to MAX_AGE later (the user asked for their data to go)."""
+    registry = metrics(ctx)
+    assert sample(registry.render(), "threads_token_valid", token="a", app="growth") == 1.0
+    with ctx.engine.begin() as conn:
+        conn.execute(delete(Token).where(Token.name == "a"))
+        conn.execute(insert(Deletion), [{"code": "c" * 32, "request_key": "k" * 64, "app": "growth",
+                                         "platform": "threads", "done_at": NOW, "counts": {}}])  # fmt: skip
     assert sample(registry.render(), "threads_token_valid", token="a", app="growth") is None
 
 
