@@ -41,7 +41,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str], str]] = [
     ("scaleout", "scaleout", [], ["--quick"], "wait"),
     # A million tokens needs a prepared copy: `python -m bench.fleet --prepare DB`, then `--template DB`.
     ("fleet", "fleet", ["--tokens", "20000", "--write-tokens", "20000"], ["--quick"], "wait"),
-    ("large", "large", [], ["--tokens", "2000", "--scale-tokens", "0"], "quick-only"),
+    ("large", "large", [], ["--tokens", "500", "--scale-tokens", "0"], "quick-only"),
 ]
 NEEDS_POSTGRES = {"scaleout", "large"}
 
