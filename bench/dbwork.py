@@ -458,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_only = args.latency_bound
     latency, concurrency = (0.2, 4) if first_only else (0.0, 32)
     if first_only:
-        sizes = [40, 120] if args.quick else [int(v) for v in (args.sizes or "300,2400").split(",")]
+        sizes = [20, 60] if args.quick else [int(v) for v in (args.sizes or "300,2400").split(",")]
     else:
         sizes = [100, 400] if args.quick else [int(v) for v in (args.sizes or "1000,10000,100000").split(",")]
     idle = 1.0 if args.quick else args.idle
