@@ -100,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     failed: list[str] = []
     started = time.monotonic()
-    for group in ("cpu", "wait", "quick-only"):
+    # --quick measures nothing that running beside the others could disturb: one group, all at once.
+    for group in ("all",) if args.quick else ("cpu", "wait", "quick-only"):
         runs = []
         for label, module, full, quick, in_group in BENCHMARKS:
-            if in_group != group or (args.only and label not in args.only):
+            if (in_group != group and group != "all") or (args.only and label not in args.only):
                 continue
             if group == "quick-only" and not args.quick:
                 continue
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((label, cmd))
         if runs:
             t0 = time.monotonic()
-            failed += run_group(runs, together=group == "wait", env=env)
+            failed += run_group(runs, together=group in ("wait", "all"), env=env)
             print(f"(group {group}: {time.monotonic() - t0:.0f} s)", flush=True)
     print(
         f"\ntotal {time.monotonic() - started:.0f} s; "
