@@ -5,9 +5,10 @@ next, and writes its JSON record (bench/record.py; `python -m bench.render` then
 run in groups: the `cpu` group one after another (CPU time is what they measure: nothing else may run
 beside them), then the `wait` group all at once (they measure latency-bound sweeps, alert and callback
 delays and rows read: time spent waiting on a simulated API, not CPU), so the whole run stays under 10
-minutes on 2 cores (`--quick` runs them all at once: a quick run measures nothing). `bench.large` (about 51 minutes at 1,000,000 tokens) is `make bench-large`, and runs
-here only in quick mode. `bench/screenshots.py` is not a benchmark (tests/web_pages runs it).
-Exit status 1 when a benchmark fails to run or reports a missed target.
+minutes on 2 cores (`--quick` runs them all at once: a quick run measures nothing). `bench.large` (about
+51 minutes at 1,000,000 tokens) is `make bench-large`, and runs here only in quick mode.
+`bench/screenshots.py` is not a benchmark (tests/web_pages runs it). Exit status 1 when a benchmark fails to
+run or reports a missed target.
 """
 
 from __future__ import annotations
