@@ -9,7 +9,7 @@ i.e. no extra scheduled call). Compared with what polling alone gives: the next 
 max_check_interval + sweep_interval later (6.01 h, bench/RESULTS.md), and a probe-on-scrape exporter (60 s,
 at 1,440 calls per token per day).
 
-Target: delay <= group_wait + 5 s, and 0 extra scheduled API calls. `--quick`: group_wait 2 s, sweep 2 s.
+Target: delay <= group_wait + 5 s, and 0 extra scheduled API calls. `--quick`: group_wait 1 s, sweep 1 s.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def bench_config(tmp: str, sim: Simulator, receiver: Receiver, quick: bool) -> C
         "notifiers": [{"name": "hook", "type": "webhook", "url": receiver.url}],
     }  # fmt: skip
     if quick:
-        data |= {"schedule": {"sweep_interval": 2.0}, "alerts": {"group_wait": 2.0}}
+        data |= {"schedule": {"sweep_interval": 1.0}, "alerts": {"group_wait": 1.0}}
     return parse_config(data)
 
 
@@ -152,7 +152,7 @@ def measure(quick: bool, tokens: int, users: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="group_wait 2 s, sweep_interval 2 s")
+    parser.add_argument("--quick", action="store_true", help="group_wait 1 s, sweep_interval 1 s")
     parser.add_argument("--tokens", type=int, default=200, help="registered tokens (default 200)")
     parser.add_argument("--users", type=int, default=100, help="Threads users they belong to (default 100)")
     args = parser.parse_args(argv)

@@ -441,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("MONITOR_TEST_POSTGRES_URL", "sqlite"))
     parser.add_argument("--sizes", help="comma-separated fleet sizes (default 1000,10000,100000)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle ticks after the sweep")
-    parser.add_argument("--quick", action="store_true", help="200 and 1,000 tokens, 3 s idle")
+    parser.add_argument("--quick", action="store_true", help="100 and 400 tokens, 1 s idle")
     parser.add_argument(
         "--trouble", type=float, default=0.1, help="fraction of the fleet inside the expiry warning"
     )
@@ -458,12 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     first_only = args.latency_bound
     latency, concurrency = (0.2, 4) if first_only else (0.0, 32)
     if first_only:
-        sizes = [40, 120] if args.quick else [int(v) for v in (args.sizes or "300,2400").split(",")]
+        sizes = [20, 60] if args.quick else [int(v) for v in (args.sizes or "300,2400").split(",")]
     else:
-        sizes = (
-            [200, 1000] if args.quick else [int(v) for v in (args.sizes or "1000,10000,100000").split(",")]
-        )
-    idle = 3.0 if args.quick else args.idle
+        sizes = [100, 400] if args.quick else [int(v) for v in (args.sizes or "1000,10000,100000").split(",")]
+    idle = 1.0 if args.quick else args.idle
     started = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     print(f"# dbwork {started}, nproc {os.cpu_count()}, db {args.db.split(':')[0]}, trouble {args.trouble:g}")
     rec = Record("dbwork_latency" if first_only else "dbwork", quick=args.quick, module="dbwork")

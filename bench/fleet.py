@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
         return 0
     kind = "sqlite" if args.quick else args.db
-    n, m, count = (2000, 2000, 50) if args.quick else (args.tokens, args.write_tokens, args.updates)
+    n, m, count = (500, 500, 20) if args.quick else (args.tokens, args.write_tokens, args.updates)
     stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
     print(f"# bench.fleet {stamp}, nproc {os.cpu_count()}, {kind.split('://')[0]}", flush=True)
     rec = Record("fleet", quick=args.quick)

@@ -69,7 +69,7 @@ def daemon_rss(n: int) -> tuple[float, float, float]:
 
 
 def run(quick: bool = False) -> list[dict]:
-    small, large = (200, 1_000) if quick else (10_000, 100_000)
+    small, large = (100, 400) if quick else (10_000, 100_000)
     rss_s, peak_s, _ = daemon_rss(small)
     rss_l, peak_l, took = daemon_rss(large)
     growth = rss_l / rss_s

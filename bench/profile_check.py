@@ -13,7 +13,7 @@ A SQLite registry of N due tokens and a simulator process at zero latency (127.0
 Target: CPU per check <= 1.25x the bare loop (issue 30).
 
     .venv/bin/python -m bench.profile_check              # 5,000 tokens, 5 rounds
-    .venv/bin/python -m bench.profile_check --quick      # 300 tokens, 2 rounds
+    .venv/bin/python -m bench.profile_check --quick      # 150 tokens, 2 rounds
 """
 
 from __future__ import annotations
@@ -189,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--top", type=int, default=25, help="functions listed per side")
-    parser.add_argument("--quick", action="store_true", help="300 tokens, 2 rounds")
+    parser.add_argument("--quick", action="store_true", help="150 tokens, 2 rounds")
     args = parser.parse_args(argv)
-    n, rounds = (300, 2) if args.quick else (args.tokens, args.rounds)
+    n, rounds = (150, 2) if args.quick else (args.tokens, args.rounds)
     record = Record("profile_check", quick=args.quick)
     m = measure(n, rounds, args.top)
     print("\n".join(report(m)))

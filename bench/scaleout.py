@@ -11,7 +11,7 @@ the tokens with more than one snapshot (every token's first check writes one; a 
 daemons at once would write two).
 
     .venv/bin/python -m bench.scaleout                 # 6,000 tokens, 400 ms, C = 4, 30 s windows
-    .venv/bin/python -m bench.scaleout --quick         # 600 tokens, 2 daemons, 8 s windows
+    .venv/bin/python -m bench.scaleout --quick         # 300 tokens, 2 daemons, 3 s windows
 """
 
 from __future__ import annotations
@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.4, help="simulator latency, seconds")
     parser.add_argument("--concurrency", type=int, default=4, help="checks in flight per daemon")
     parser.add_argument("--window", type=float, default=30.0, help="seconds each run is measured")
-    parser.add_argument("--quick", action="store_true", help="600 tokens, 2 daemons, 8 s windows")
+    parser.add_argument("--quick", action="store_true", help="300 tokens, 2 daemons, 3 s windows")
     args = parser.parse_args(argv)
     if args.quick:
-        args.tokens, args.daemons, args.window = 600, 2, 8.0
+        args.tokens, args.daemons, args.window = 300, 2, 3.0
     if not args.db or not args.db.startswith("postgresql"):
         print("scaleout: no PostgreSQL URL (MONITOR_TEST_POSTGRES_URL or --db): skipped")
         return 0

@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 from support import tool
 
 from monitor import __version__
+from monitor.cli import main
 
 SCRIPT = Path(sys.executable).parent / "threads-token-monitor"
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,33 +154,39 @@ def test_version_of_an_editable_checkout_names_its_revision() -> None:
 # --- keys generate ---------------------------------------------------------------------------------------
 
 
-def test_keys_generate_prints_a_new_key_a_key_file_can_hold(tmp_path: Path) -> None:
+def test_keys_generate_prints_a_new_key_a_key_file_can_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, second = script("keys", "generate"), script("keys", "generate")
     assert first.returncode == 0 and first.stderr == ""
     key = first.stdout.strip()
     assert first.stdout == key + "\n" and key != second.stdout.strip()
     Fernet(key.encode())  # the format of a key file
     # Rotation with it: the new key first in key_files, `keys rotate`, then the old key is no longer needed.
+    # These steps run `main()` in-process (the installed script is what the lines above test).
     old, new = tmp_path / "old.key", tmp_path / "new.key"
     url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
     config = write_config(tmp_path / "c.toml", url, old)
-    env = {**os.environ, "TOKEN": "THAA-keys-generate-token-0123456789"}
+    secret = "THAA-keys-generate-token-0123456789"
+    monkeypatch.setenv("TOKEN", secret)
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        code = main(["-c", str(config), *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    capsys.readouterr()
     for argv in (["init"], ["apps", "add", "a", "--app-id", "1", "--app-secret-env", "TOKEN"]):
-        assert script("-c", str(config), *argv, env=env).returncode == 0
-    assert (
-        script(
-            "-c", str(config), "tokens", "add", "t", "--app", "a", "--token-env", "TOKEN", env=env
-        ).returncode
-        == 0
-    )
+        assert cli(*argv)[0] == 0, argv
+    assert cli("tokens", "add", "t", "--app", "a", "--token-env", "TOKEN")[0] == 0
     new.write_text(key + "\n", encoding="utf-8")
     new.chmod(0o600)
     text = config.read_text(encoding="utf-8").replace(
         f'key_file = "{old}"', f'key_files = ["{new}", "{old}"]'
     )
     config.write_text(text, encoding="utf-8")
-    rotated = script("-c", str(config), "keys", "rotate").stdout
-    assert re.match(r"re-encrypted [1-9]\d* secret", rotated), rotated
+    code, rotated, _ = cli("keys", "rotate")
+    assert code == 0 and re.match(r"re-encrypted [1-9]\d* secret", rotated), rotated
     config.write_text(text.replace(f', "{old}"', ""), encoding="utf-8")
-    exported = script("-c", str(config), "tokens", "export", "t")
-    assert exported.returncode == 0 and exported.stdout.strip() == env["TOKEN"], exported.stderr
+    code, exported, err = cli("tokens", "export", "t")
+    assert code == 0 and exported.strip() == secret, err

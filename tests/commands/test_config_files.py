@@ -92,9 +92,13 @@ def test_a_missing_config_says_how_to_make_one(tmp_path: Path, capsys: pytest.Ca
 # --- config init ---------------------------------------------------------------------------------------
 
 
-def test_config_init_writes_a_private_minimal_config_that_passes_check_and_works(tmp_path: Path) -> None:
+def test_config_init_writes_a_private_minimal_config_that_passes_check_and_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "new" / "config.toml"
-    done = script("config", "init", str(path))
+    done = script("config", "init", str(path))  # the console script; the steps after it run main() in-process
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700  # made for it: private too
@@ -102,15 +106,15 @@ def test_config_init_writes_a_private_minimal_config_that_passes_check_and_works
     assert config.database.url == f"sqlite:///{path.parent / 'monitor.sqlite3'}"
     assert config.security.key_files == (path.parent / "secret.key",)
     assert [n.type for n in config.notifiers] == ["console"]
-    assert script("config", "check", str(path)).stdout == f"{path}: OK (1 notifier, 0 sources)\n"
+    assert run(capsys, "config", "check", str(path))[1] == f"{path}: OK (1 notifier, 0 sources)\n"
     # The next steps name this file and run as printed.
     steps = [line.split("#")[0].strip() for line in done.stdout.splitlines() if line.startswith("  ")]
     assert steps and all(f"--config {path}" in step for step in steps)
     for step in steps[:2]:  # config check, init
-        ran = script(*shlex.split(step)[1:])
-        assert ran.returncode == 0, (step, ran.stderr)
+        code, _, err = run(capsys, *shlex.split(step)[1:])
+        assert code == 0, (step, err)
     assert stat.S_IMODE((path.parent / "secret.key").stat().st_mode) == 0o600
-    assert script("status", "-c", str(path)).returncode == 0
+    assert run(capsys, "status", "-c", str(path))[0] == 0
 
 
 def test_config_init_never_overwrites_without_force(

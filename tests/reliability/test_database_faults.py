@@ -31,8 +31,9 @@ from .conftest import Monitor, until, with_notifiers
 
 SCHEDULE = {"sweep_interval": "1s", "lease": "10s", "min_check_interval": "1s", "max_check_interval": "60s"}
 # The outage lasts until the daemon's sweep has failed this many times against the stopped server, counted
-# in its log rather than on a clock: one sweep a second, so about 30 s, three times the 10 s lease.
-OUTAGE_SWEEPS = 30
+# in its log rather than on a clock: one sweep a second, so about 20 s, twice the 10 s lease (the shortest
+# lease the config takes), so the leases taken before the outage have expired when the server comes back.
+OUTAGE_SWEEPS = 20
 
 
 def _tool(name: str) -> str:

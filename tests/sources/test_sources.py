@@ -38,14 +38,16 @@ from monitor.sources.job import (
     sync_source,
     write_back_pending,
 )
-from monitor.sources.read import validate_rows
+from monitor.sources.read import FETCH_BATCH, validate_rows
 
 NOW = 1_800_000_000.0
 QUERY = "SELECT account_id AS name, access_token AS token, team FROM threads_accounts WHERE active"
 ON_REFRESH = "UPDATE threads_accounts SET access_token = :token WHERE account_id = CAST(:name AS INTEGER)"
 
-# A 50,000-row sync: about 110 statements, then 11 for the churn; one per row (50,000+) is what it catches.
-SYNC_STATEMENTS = 5_000
+# A ROWS-row sync (five fetch batches of FETCH_BATCH): a few dozen statements, then about a dozen for the
+# churn; one per row (ROWS+) is what SYNC_STATEMENTS catches.
+ROWS = 5 * FETCH_BATCH
+SYNC_STATEMENTS = ROWS // 10
 
 
 class Recorder:
@@ -581,27 +583,30 @@ def test_validate_rows_turns_other_columns_into_string_labels() -> None:
 # --- cost -------------------------------------------------------------------------------------------------
 
 
-def test_fifty_thousand_rows_sync_in_batches(world: World) -> None:
+def test_many_rows_sync_in_batches(world: World) -> None:
     rows = [
         {"id": i, "token": f"THAA{i:08d}{'x' * 150}", "team": f"team-{i % 20}", "active": True}
-        for i in range(50_000)
+        for i in range(ROWS)
     ]
     with world.app_engine.begin() as conn:
         conn.execute(text("INSERT INTO threads_accounts VALUES (:id, :token, :team, :active)"), rows)
 
     with statements() as first:
         report = world.sync()
-    assert len(report.added) == 50_000
+    assert len(report.added) == ROWS
 
-    world.app_sql("UPDATE threads_accounts SET access_token = access_token || 'y' WHERE account_id < 500")
-    world.app_sql("DELETE FROM threads_accounts WHERE account_id >= 49500")
+    churn = ROWS // 100
+    world.app_sql(
+        f"UPDATE threads_accounts SET access_token = access_token || 'y' WHERE account_id < {churn}"
+    )
+    world.app_sql(f"DELETE FROM threads_accounts WHERE account_id >= {ROWS - churn}")
     world.now += 300
     with statements() as second:
         report = world.sync()
-    assert (len(report.changed), len(report.retired), report.unchanged) == (500, 500, 49_000)
+    assert (len(report.changed), len(report.retired), report.unchanged) == (churn, churn, ROWS - 2 * churn)
     assert len(first) < SYNC_STATEMENTS and len(second) < SYNC_STATEMENTS, "set work, not a query per row"
     with world.ctx.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Token)) == 49_500
+        assert s.scalar(select(func.count()).select_from(Token)) == ROWS - churn
 
 
 def test_metrics_count_syncs_and_carry_no_token(world: World) -> None:
