@@ -9,11 +9,11 @@ from monitor.graph.results import (
     MALFORMED,
     CheckResult,
     Verdict,
-    _envelope_common,
     _refresh_reason,
+    answer_failure,
     check_result,
 )
-from monitor.graph.wire import BY_ME, ApiUsage, Malformed, TokenInfo, json_object, parse_graph_error
+from monitor.graph.wire import BY_ME, ApiUsage, GraphErr, Malformed, TokenInfo, json_object
 
 _INVALID_CODES = frozenset({102, 190})  # the token itself: expired, revoked, changed password, garbage
 
@@ -36,33 +36,26 @@ def me_info(user_id: str) -> TokenInfo:
     )  # fmt: skip
 
 
+def _refused(err: GraphErr) -> tuple[Verdict, dict[str, Any]]:
+    """A /me refusal no shared rule covers: a dead token (`_INVALID_CODES`) or an unexpected error."""
+    if err.code in _INVALID_CODES:
+        info = TokenInfo(
+            False, None, None, None, None, None, None, None, None,
+            expiry_source=None, validity_source=BY_ME, expires_given=False,
+        )  # fmt: skip
+        return Verdict.INVALID, {"info": info, "reason": _refresh_reason(err)}
+    return Verdict.ERROR, {"reason": "unexpected"}
+
+
 def classify_me(
     status: int, body: bytes, usage: ApiUsage | None, retry_after: float | None, secrets: tuple[str, ...] = ()
 ) -> CheckResult:
     """Turn one /me answer into a CheckResult (attempts=1). Pure; never raises."""
     doc = json_object(body)
     try:
-        if status >= 500:
-            return check_result(
-                Verdict.ERROR, status, reason="http_5xx", retry_after=retry_after, usage=usage
-            )
-        if doc is not None and "error" in doc:
-            err = parse_graph_error(doc["error"], secrets, "error_subcode")
-            ids = dict(error_code=err.code, error_subcode=err.subcode, message=err.message, usage=usage)
-            shared = _envelope_common(status, err, usage, retry_after)
-            if shared is not None:
-                return check_result(shared[0], status, reason=shared[1], retry_after=shared[2], **ids)
-            if err.code in _INVALID_CODES:
-                info = TokenInfo(
-                    False, None, None, None, None, None, None, None, None,
-                    expiry_source=None, validity_source=BY_ME, expires_given=False,
-                )  # fmt: skip
-                return check_result(Verdict.INVALID, status, info=info, reason=_refresh_reason(err), **ids)
-            return check_result(Verdict.ERROR, status, reason="unexpected", **ids)
-        if status != 200:
-            return check_result(
-                Verdict.ERROR, status, reason="unexpected", message=f"HTTP {status}", usage=usage
-            )
+        failed = answer_failure(status, doc, usage, retry_after, secrets, _refused)
+        if failed is not None:
+            return check_result(failed[0], status, **failed[1])
         return check_result(Verdict.VALID, status, info=me_info(_user_id(doc)), usage=usage)
     except Malformed:
         return check_result(Verdict.ERROR, status, reason="malformed", message=MALFORMED, usage=usage)

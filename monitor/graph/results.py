@@ -8,6 +8,7 @@ messages pass through `redact`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +179,32 @@ def _refresh_reason(err: GraphErr) -> str:
 _TOKEN_SHAPE = re.compile(r"[\x21-\x7e]{1,4096}")  # what the registry accepts as a token string
 
 
+def answer_failure(
+    status: int,
+    doc: dict[str, Any] | None,
+    usage: ApiUsage | None,
+    retry_after: float | None,
+    secrets: tuple[str, ...],
+    refused: Callable[[GraphErr], tuple[Verdict, dict[str, Any]]],
+) -> tuple[Verdict, dict[str, Any]] | None:
+    """The verdict and result fields of an answer that is no success: HTTP 5xx, Meta's error envelope (the
+    shared rules first, then `refused` for the rest), or another status than 200. None for a 200 without an
+    error. Raises Malformed for an envelope that is not one."""
+    if status >= 500:
+        return Verdict.ERROR, {"reason": "http_5xx", "retry_after": retry_after, "usage": usage}
+    if doc is not None and "error" in doc:
+        err = parse_graph_error(doc["error"], secrets, "error_subcode")
+        ids = {"error_code": err.code, "error_subcode": err.subcode, "message": err.message, "usage": usage}
+        shared = _envelope_common(status, err, usage, retry_after)
+        if shared is not None:
+            return shared[0], {"reason": shared[1], "retry_after": shared[2], **ids}
+        verdict, fields = refused(err)
+        return verdict, {**fields, **ids}
+    if status != 200:
+        return Verdict.ERROR, {"reason": "unexpected", "message": f"HTTP {status}", "usage": usage}
+    return None
+
+
 def classify_refresh(
     status: int, body: bytes, usage: ApiUsage | None, retry_after: float | None, secrets: tuple[str, ...] = ()
 ) -> RefreshResult:
@@ -188,21 +215,16 @@ def classify_refresh(
     """
     doc = json_object(body)
     try:
-        if status >= 500:
-            return refresh_result(
-                Verdict.ERROR, status, reason="http_5xx", retry_after=retry_after, usage=usage
-            )
-        if doc is not None and "error" in doc:
-            err = parse_graph_error(doc["error"], secrets, "error_subcode")
-            ids = dict(error_code=err.code, error_subcode=err.subcode, message=err.message, usage=usage)
-            shared = _envelope_common(status, err, usage, retry_after)
-            if shared is not None:
-                return refresh_result(shared[0], status, reason=shared[1], retry_after=shared[2], **ids)
-            return refresh_result(Verdict.INVALID, status, reason=_refresh_reason(err), **ids)
-        if status != 200:
-            return refresh_result(
-                Verdict.ERROR, status, reason="unexpected", message=f"HTTP {status}", usage=usage
-            )
+        failed = answer_failure(
+            status,
+            doc,
+            usage,
+            retry_after,
+            secrets,
+            lambda err: (Verdict.INVALID, {"reason": _refresh_reason(err)}),
+        )
+        if failed is not None:
+            return refresh_result(failed[0], status, **failed[1])
         token = doc.get("access_token") if doc is not None else None
         if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token) or doc is None:
             raise Malformed("access_token")
