@@ -78,6 +78,14 @@ class Installed:
         env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         return {**env, **extra}
 
+    def python_prints(self, code: str) -> str:
+        """What `code` prints, run by the installed interpreter from the workdir (no source tree)."""
+        done = subprocess.run(
+            [str(self.python), "-c", code], cwd=self.workdir, env=self.env(), capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"{code}: exit {done.returncode}\n{done.stderr}"
+        return done.stdout
+
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
@@ -205,14 +213,7 @@ def run(installed: Installed, *argv: str, stdin: str | None = None, env: dict[st
 
 
 def test_the_installed_package_is_not_the_source_tree(installed: Installed) -> None:
-    where = subprocess.run(
-        [str(installed.python), "-c", "import monitor, sys; print(monitor.__file__); print(sys.path)"],
-        cwd=installed.workdir,
-        env=installed.env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    where = installed.python_prints("import monitor, sys; print(monitor.__file__); print(sys.path)")
     module_file, path = where.splitlines()
     assert Path(module_file).is_relative_to(installed.venv)
     assert str(ROOT) not in path
@@ -226,14 +227,8 @@ def test_the_installed_package_knows_the_commit_it_was_built_from(
     with tarfile.open(artifacts.sdist) as sdist:
         stored = [name for name in sdist.getnames() if name.endswith("/REVISION")]
     assert len(stored) == 1, stored
-    revision = subprocess.run(
-        [str(installed.python), "-c", "from monitor.metrics.runtime import build_revision as b; print(b())"],
-        cwd=installed.workdir,
-        env=installed.env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    revision = installed.python_prints("from monitor.metrics.runtime import build_revision as b; print(b())")
+    revision = revision.strip()
     assert revision == artifacts.commit and re.fullmatch(r"[0-9a-f]{40}", revision)
 
 
