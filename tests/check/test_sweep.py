@@ -6,6 +6,7 @@ Time is injected: the sweeper's clock is a list the test moves forward, so backo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -311,7 +312,9 @@ def _first_waits_for(barrier: threading.Barrier) -> Callable[[str, float], None]
     def on_check(verdict: str, duration: float) -> None:
         if not waited:
             waited.append(True)
-            barrier.wait()
+            # Timed out (the other claimed nothing): the sweep goes on; the assertions below say so.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
 
     return on_check
 
@@ -330,7 +333,7 @@ def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator
         sweepers = [fleet.sweeper(owner=f"s{i}", concurrency=8) for i in range(2)]
         # Neither sweeper goes past its first stored check until the other has stored one too, so both
         # take part however the threads are scheduled (a loaded machine let one claim all 600 first).
-        both_started = threading.Barrier(2, timeout=30)
+        both_started = threading.Barrier(2, timeout=10)
         for sweeper in sweepers:
             sweeper.on_check = _first_waits_for(both_started)
         stats: list = []
