@@ -6,11 +6,10 @@ Time is injected: the sweeper's clock is a list the test moves forward, so backo
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,9 @@ from helpers_daemon import Fleet, close_sweeper, make_fleet, scan_secrets  # noq
 from sqlalchemy import insert, select
 
 from monitor.check.observe import Cadence
+from monitor.check.outcome import SweepStats
 from monitor.check.retention import prune
+from monitor.check.sweep import Sweeper
 from monitor.db.models import Snapshot, Token
 from monitor.graph.budget import CallBudget
 from monitor.simulator import Simulator
@@ -306,17 +307,18 @@ def test_max_calls_per_hour_is_never_exceeded_retries_included(fleet: Fleet) -> 
     assert fleet.leases() == 0 and all(r.next_check_at is not None for r in rows.values())
 
 
-def _first_waits_for(barrier: threading.Barrier) -> Callable[[str, float], None]:
-    waited: list[bool] = []
+def _first_claim_waits_for(sweeper: Sweeper, barrier: threading.Barrier) -> None:
+    """Hold `sweeper` after its first claim until the other sweeper has made its first claim too."""
+    claim, waited = sweeper._claim, []
 
-    def on_check(verdict: str, duration: float) -> None:
+    def first_waits(size: int, stats: SweepStats) -> list:
+        batch = claim(size, stats)
         if not waited:
             waited.append(True)
-            # Timed out (the other claimed nothing): the sweep goes on; the assertions below say so.
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait()
+            barrier.wait()  # 30 s: a timeout breaks this sweep, and the assertions below say so
+        return batch
 
-    return on_check
+    sweeper._claim = first_waits  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
@@ -331,11 +333,11 @@ def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator
         fleet.add_tokens("a", 600)
         sim.set_fault("latency", seconds=0.005)
         sweepers = [fleet.sweeper(owner=f"s{i}", concurrency=8) for i in range(2)]
-        # Neither sweeper goes past its first stored check until the other has stored one too, so both
-        # take part however the threads are scheduled (a loaded machine let one claim all 600 first).
-        both_started = threading.Barrier(2, timeout=10)
+        # Neither sweeper submits its first claim until the other has claimed too, so both take part
+        # however the threads are scheduled (claims grow to 256: one sweeper alone can lease all 600).
+        both_claimed = threading.Barrier(2, timeout=30)
         for sweeper in sweepers:
-            sweeper.on_check = _first_waits_for(both_started)
+            _first_claim_waits_for(sweeper, both_claimed)
         stats: list = []
         threads = [threading.Thread(target=lambda s=s: stats.append(s.sweep())) for s in sweepers]
         for t in threads:
