@@ -6,8 +6,10 @@ revision and Python version, registry labels on threads_token_labels, and no `_c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,29 @@ def test_prometheus_stores_the_daemons_gzipped_scrapes(tmp_path: Path, daemon: D
         assert {"version", "revision", "python_version"} <= set(build["metric"])
         created = requests.get(f"{prometheus}/api/v1/label/__name__/values", timeout=5).json()["data"]
         assert [name for name in created if name.endswith("_created")] == []
-        # The health rules see a healthy daemon.
+        # The health rules see a healthy daemon, once every group has been evaluated over the stored
+        # scrapes (an evaluation before the first scrape sees no build_info: Absent pends until the next).
+        (stored,) = query(prometheus, "timestamp(threads_monitor_build_info)")
+        wait_until(
+            lambda: all(_evaluated_after(g, float(stored["value"][1])) for g in rule_groups(prometheus)),
+            DEADLINE,
+            "every rule group evaluated after the stored scrape",
+        )
         alerts = requests.get(f"{prometheus}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
         assert not [a for a in alerts if a["labels"]["alertname"].startswith("ThreadsTokenMonitor")]
+
+
+def rule_groups(prometheus: str) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"][
+        "groups"
+    ]
+    return groups
+
+
+def _evaluated_after(group: dict[str, Any], moment: float) -> bool:
+    """Whether the group's last evaluation (RFC 3339, nanoseconds, UTC) came after `moment` (Unix seconds)."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z", group.get("lastEvaluation") or "")
+    if not found:
+        return False
+    whole = datetime.fromisoformat(found[1]).replace(tzinfo=UTC).timestamp()
+    return whole + float(f"0.{found[2] or 0}") > moment
