@@ -10,6 +10,7 @@ wakes the blocked read at once, and the call raises `DeadlineExceeded`. Bodies a
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from monitor.net.deadline import Deadline, watch
@@ -93,14 +95,35 @@ def shutdown_at(seconds: float, sock: Callable[[], socket.socket | None]) -> Ite
 
 
 class BoundedSession:
-    """A pooled `requests.Session` whose every call has a total deadline and a body cap."""
+    """A pooled `requests.Session` whose every call has a total deadline and a body cap.
+
+    The environment is read once, not on every call: `requests` with `trust_env` walks `os.environ` for
+    proxies and stats `~/.netrc` per request, a quarter of a check's CPU (bench/profile_check.py). Here the
+    proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) are resolved once per origin and the CA
+    bundle (`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`) once per session, as requests would; `~/.netrc` is never
+    read (every call carries its own credential, and no other host's password may ride along)."""
 
     def __init__(self, *, pool_size: int = 10, headers: Mapping[str, str] | None = None) -> None:
         self.session = requests.Session()
+        self.session.trust_env = False
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self.session.verify = bundle or True
+        self._proxies: dict[str, dict[str, str]] = {}  # by origin (scheme://host:port); config-bounded
         adapter = _Adapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(headers or {})
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The environment's proxies for `url` (none where NO_PROXY names its host), read once per origin."""
+        scheme, _, rest = url.partition("://")
+        origin = f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
+        found = self._proxies.get(origin)
+        if found is None:
+            found = dict(get_environ_proxies(origin))
+            if len(self._proxies) < 1024:
+                self._proxies[origin] = found
+        return found
 
     def close(self) -> None:
         self.session.close()
@@ -117,6 +140,7 @@ class BoundedSession:
 
         with shutdown_at(deadline, in_use) as fired:
             try:
+                kwargs.setdefault("proxies", self.proxies_for(url))
                 response = self.session.request(
                     method, url, timeout=deadline, stream=True, allow_redirects=False, **kwargs
                 )

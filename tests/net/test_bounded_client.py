@@ -11,6 +11,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,58 @@ def test_the_pool_recovers_after_a_cut_connection(client: BoundedSession, server
     with pytest.raises(DeadlineExceeded):
         client.request("GET", servers[0].url, deadline=1.0, max_bytes=1024)
     assert client.request("GET", servers[0].url, deadline=5, max_bytes=1024).body == b"ok"
+
+
+class _Heads(RawServer):
+    """A RawServer that keeps every request head it receives."""
+
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+        super().__init__(lambda conn, stop: conn.sendall(OK))
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            self.heads.append(conn.recv(65536))
+            with contextlib.suppress(OSError):
+                self.serve(conn, self.stop)
+
+
+@pytest.fixture
+def heads() -> Iterator[tuple[_Heads, _Heads]]:
+    made = (_Heads(), _Heads())
+    yield made
+    for server in made:
+        server.close()
+
+
+def test_the_environments_proxy_and_no_proxy_are_honoured_once_read(
+    heads: tuple[_Heads, _Heads], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """HTTP_PROXY and NO_PROXY work as they do for requests (read once per origin, not per call), and a
+    ~/.netrc entry for the host never adds a password to the call."""
+    proxy, direct = heads
+    proxy_port = proxy.sock.getsockname()[1]
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login someone password hunter2-netrc\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    for name in ("http_proxy", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    session = BoundedSession(pool_size=1)
+    try:
+        for _ in range(2):
+            assert session.request("GET", "http://proxied.invalid/a", deadline=5, max_bytes=10).body == b"ok"
+        assert session.request("GET", direct.url, deadline=5, max_bytes=10).body == b"ok"
+    finally:
+        session.close()
+    assert [h.split(b"\r\n", 1)[0] for h in proxy.heads] == [b"GET http://proxied.invalid/a HTTP/1.1"] * 2
+    assert [h.split(b"\r\n", 1)[0] for h in direct.heads] == [b"GET /hook HTTP/1.1"]
+    assert not any(b"authorization" in h.lower() for h in proxy.heads + direct.heads)
+    monkeypatch.setenv("NO_PROXY", "")  # read once: a session made now goes through the proxy for 127.0.0.1
+    later = BoundedSession(pool_size=1)
+    try:
+        assert later.request("GET", direct.url, deadline=5, max_bytes=10).body == b"ok"
+    finally:
+        later.close()
+    assert len(direct.heads) == 1 and proxy.heads[-1].startswith(f"GET {direct.url} ".encode())
