@@ -4,8 +4,9 @@
 
 Running the migrations is what tests/db/test_migrations.py (and `init`/`migrate` in the CLI tests) test; every
 other test only needs their result. Each test process runs them once per backend into a template and copies
-it: SQLite copies the migrated file, MariaDB replays the template's own `SHOW CREATE TABLE` statements (the
-exact schema the migrations made on that server, foreign keys included; seconds per test otherwise). On
+it: SQLite copies the migrated file, MariaDB replays the template's own `SHOW CREATE TABLE` and `SHOW CREATE
+TRIGGER` statements (the exact schema the migrations made on that server, foreign keys and the fleet counts'
+triggers included; seconds per test otherwise; tests/db/test_template.py holds the copy to the original). On
 PostgreSQL and on any database that is not empty this is migrate.upgrade itself.
 """
 
@@ -22,7 +23,7 @@ from monitor.db import migrate
 from monitor.db.session import make_engine
 
 _sqlite_template: Path | None = None
-_mariadb_schema: dict[str, tuple[list[str], str]] = {}  # server URL -> (CREATE TABLE statements, revision)
+_mariadb_schema: dict[str, tuple[list[str], str]] = {}  # server URL -> (CREATE statements, revision)
 
 
 def to_head(engine: Engine) -> None:
@@ -69,6 +70,8 @@ def _mariadb(engine: Engine) -> None:
                     row[0] for row in conn.execute(text("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'"))
                 ]
                 ddl = [conn.execute(text(f"SHOW CREATE TABLE `{t}`")).one()[1] for t in tables]
+                triggers = [row[0] for row in conn.execute(text("SHOW TRIGGERS"))]
+                ddl += [conn.execute(text(f"SHOW CREATE TRIGGER `{t}`")).one()[2] for t in triggers]
             revision = migrate.current_revision(template)
             template.dispose()
         assert revision == migrate.head_revision()
