@@ -6,8 +6,9 @@ Running the migrations is what tests/db/test_migrations.py (and `init`/`migrate`
 other test only needs their result. Each test process runs them once per backend into a template and copies
 it: SQLite copies the migrated file, MariaDB replays the template's own `SHOW CREATE TABLE` and `SHOW CREATE
 TRIGGER` statements (the exact schema the migrations made on that server, foreign keys and the fleet counts'
-triggers included; seconds per test otherwise; tests/db/test_template.py holds the copy to the original). On
-PostgreSQL and on any database that is not empty this is migrate.upgrade itself.
+triggers included; seconds per test otherwise; tests/db/test_template.py holds the copy to the original),
+PostgreSQL creates the test's database again with the template as its TEMPLATE (unless something is already
+connected to it). On any database that is not empty this is migrate.upgrade itself.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import tempfile
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from monitor.db import migrate
 from monitor.db.session import make_engine
 
 _sqlite_template: Path | None = None
+_postgres_template: dict[str, str] = {}  # server URL -> this process's migrated template database
 _mariadb_schema: dict[str, tuple[list[str], str]] = {}  # server URL -> (CREATE statements, revision)
 
 
@@ -33,6 +36,9 @@ def to_head(engine: Engine) -> None:
         _sqlite(engine)
     elif backend in ("mysql", "mariadb") and _empty(engine):
         _mariadb(engine)
+    elif backend == "postgresql" and str(engine.url.database).startswith("ttm_") and _empty(engine):
+        if not _postgres(engine):
+            migrate.upgrade(engine)
     else:
         migrate.upgrade(engine)
 
@@ -55,6 +61,38 @@ def _sqlite(engine: Engine) -> None:
 
 def _empty(engine: Engine) -> bool:
     return not inspect(engine).get_table_names()
+
+
+def _postgres(engine: Engine) -> bool:
+    """Drop the test's (empty) database and create it again from this process's migrated template; False
+    when another connection holds it (then the caller migrates it instead)."""
+    from conftest import FreshDatabase
+    from support import database_server
+
+    base = database_server("postgresql")
+    if base not in _postgres_template:
+        made = FreshDatabase(base)
+        template = create_engine(made.__enter__())
+        atexit.register(made.__exit__, None, None, None)
+        migrate.upgrade(template)
+        template.dispose()
+        _postgres_template[base] = made.name
+    name = engine.url.database
+    engine.dispose()
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}"'))
+            try:
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_postgres_template[base]}"'))
+            except DBAPIError:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))  # empty again: the caller migrates it
+                return False
+    except DBAPIError:
+        return False
+    finally:
+        admin.dispose()
+    return True
 
 
 def _mariadb(engine: Engine) -> None:
