@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -307,18 +307,31 @@ def test_max_calls_per_hour_is_never_exceeded_retries_included(fleet: Fleet) -> 
     assert fleet.leases() == 0 and all(r.next_check_at is not None for r in rows.values())
 
 
-def _first_claim_waits_for(sweeper: Sweeper, barrier: threading.Barrier) -> None:
-    """Hold `sweeper` after its first claim until the other sweeper has made its first claim too."""
-    claim, waited = sweeper._claim, []
+def _first_claims_in_turn(sweepers: list[Sweeper]) -> None:
+    """Each sweeper's first claim starts once the previous sweeper's first claim has committed, and none goes
+    on before every first claim is made. Two claims at the same instant may leave one empty on MariaDB
+    (InnoDB keeps every row a locking read matched locked until commit, LIMIT or not, and SKIP LOCKED then
+    skips them all): correct, and the next sweep claims again, but then one sweeper takes no part here."""
+    turns = [threading.Event() for _ in sweepers]
 
-    def first_waits(size: int, stats: SweepStats) -> list:
-        batch = claim(size, stats)
-        if not waited:
-            waited.append(True)
-            barrier.wait()  # 30 s: a timeout breaks this sweep, and the assertions below say so
-        return batch
+    def in_turn(index: int, claim: Callable[[int, SweepStats], list]) -> Callable[[int, SweepStats], list]:
+        first = [True]
 
-    sweeper._claim = first_waits  # type: ignore[method-assign]
+        def claim_in_turn(size: int, stats: SweepStats) -> list:
+            if not first:
+                return claim(size, stats)
+            first.clear()
+            if index:
+                turns[index - 1].wait(30)
+            batch = claim(size, stats)
+            turns[index].set()
+            turns[-1].wait(30)
+            return batch
+
+        return claim_in_turn
+
+    for index, sweeper in enumerate(sweepers):
+        sweeper._claim = in_turn(index, sweeper._claim)  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
@@ -333,11 +346,9 @@ def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator
         fleet.add_tokens("a", 600)
         sim.set_fault("latency", seconds=0.005)
         sweepers = [fleet.sweeper(owner=f"s{i}", concurrency=8) for i in range(2)]
-        # Neither sweeper submits its first claim until the other has claimed too, so both take part
-        # however the threads are scheduled (claims grow to 256: one sweeper alone can lease all 600).
-        both_claimed = threading.Barrier(2, timeout=30)
-        for sweeper in sweepers:
-            _first_claim_waits_for(sweeper, both_claimed)
+        # First claims in turn, so both take part however the threads are scheduled (claims grow to 256:
+        # one sweeper alone can lease all 600, and simultaneous claims can leave one empty on MariaDB).
+        _first_claims_in_turn(sweepers)
         stats: list = []
         threads = [threading.Thread(target=lambda s=s: stats.append(s.sweep())) for s in sweepers]
         for t in threads:

@@ -136,7 +136,10 @@ class _Heads(RawServer):
 
     def __init__(self) -> None:
         self.heads: list[bytes] = []
-        super().__init__(lambda conn, stop: conn.sendall(OK))
+        # Connection: close, so that no call reuses a connection this server has closed
+        super().__init__(
+            lambda conn, stop: conn.sendall(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        )
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
