@@ -76,3 +76,26 @@ def test_script_location_ships_with_the_package() -> None:
     location = migrate.script_location()
     assert (location / "env.py").is_file() and (location / "versions").is_dir()
     assert migrate.head_revision() is not None
+
+
+def test_the_head_every_command_checks_is_alembics_head() -> None:
+    """migrate.HEAD spares every command importing Alembic to learn the newest revision: it must be the one
+    Alembic finds (a new migration bumps it)."""
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory(str(migrate.script_location())).get_current_head() == migrate.HEAD
+
+
+def test_an_empty_database_is_at_no_revision_and_a_migrated_one_at_head(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        assert migrate.current_revision(engine) is None
+        migrate.upgrade(engine, "0011")
+        assert migrate.current_revision(engine) == "0011"
+        with pytest.raises(migrate.SchemaOutdated, match="at 0011, this version needs 0012"):
+            migrate.ensure_current(engine)
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.HEAD
+        migrate.ensure_current(engine)
+    finally:
+        engine.dispose()
