@@ -36,7 +36,7 @@ from monitor.commands.parsing import ArgumentParser, add_everywhere
 from monitor.config.load import CONFIG_ENV, DEFAULT_CONFIG, ConfigError, config_path, load_config
 from monitor.context import Context, all_secrets
 from monitor.crypto import VaultError
-from monitor.daemon.lifecycle import DaemonError
+from monitor.daemon.errors import DaemonError
 from monitor.db.migrate import SchemaOutdated
 from monitor.db.session import DatabaseError, sqlite_path
 from monitor.redact import first_line, protect_logs

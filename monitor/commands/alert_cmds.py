@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monitor.alerting.listing import firing_alerts
 from monitor.commands.helptext import JSON_HELP, examples
 from monitor.context import Context
 from monitor.tables import print_json, render_table, use_colour
@@ -41,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_alerts_list(ctx: Context, args: argparse.Namespace) -> int:
     ctx.require_schema()
     now = ctx.now()
+    from monitor.alerting.listing import firing_alerts  # the alert engine: loaded by this command only
+
     with ctx.sessions() as s:
         alerts = firing_alerts(s, now, app=args.app, token=args.token)
     if args.json:

@@ -13,24 +13,24 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from monitor.check.sweep import Sweeper
 from monitor.commands.helptext import JSON_HELP, examples
 from monitor.commands.progress import on_terminal, progress_bar
 from monitor.context import Context
-from monitor.daemon.lifecycle import cadence_of
 from monitor.db.chunks import in_chunks
 from monitor.db.leases import describe_owner, owner_of
 from monitor.db.models import App, Token
-from monitor.graph.client import GraphClient
 from monitor.registry import RegistryError
 from monitor.state import State
 from monitor.status import status_rows, status_table
 from monitor.tables import print_json, use_colour
 from monitor.timefmt import iso_utc, relative
+
+if TYPE_CHECKING:
+    from monitor.check.sweep import Sweeper
 
 TROUBLE = {State.INVALID.value, State.CRITICAL.value, State.WARNING.value}
 EXIT_SIGNAL = 128  # the shell's convention: 130 after SIGINT, 143 after SIGTERM
@@ -108,6 +108,10 @@ def interruptible() -> Iterator[tuple[threading.Event, list[int]]]:
 
 def make_sweeper(ctx: Context) -> Sweeper:
     """A sweeper of this process (its own lease owner), for checks asked for on the command line."""
+    from monitor.check.sweep import Sweeper  # the checking machinery: loaded by `check` only
+    from monitor.daemon.lifecycle import cadence_of
+    from monitor.graph.client import GraphClient
+
     cfg = ctx.config
     client = GraphClient(
         base_url=cfg.threads.base_url,

@@ -14,7 +14,6 @@ from types import FrameType
 from monitor.commands.helptext import examples
 from monitor.config.load import config_path
 from monitor.context import Context, all_secrets
-from monitor.daemon.lifecycle import Daemon
 from monitor.daemon.logs import FORMATS, LEVELS, configure_logging
 from monitor.redact import protect_logs
 
@@ -63,6 +62,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     pinned = args.log_level is not None
     configure_logging(args.log_level or ctx.config.log.level, args.log_format, pinned=pinned)
     protect_logs(all_secrets(ctx.config))
+    from monitor.daemon.lifecycle import Daemon  # the whole daemon: loaded by `run` only
+
     daemon = Daemon(ctx.config)
     code = daemon.run(config_path(args.config))
     exit_without_stuck_threads(code, STUCK_THREAD_GRACE)
