@@ -29,7 +29,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/threads-token-monitor demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every bench script in groups (bench/run.py: the CPU ones one at a time, the waiting ones together), each
 # writing its JSON record under bench/results/; then `python -m bench.render` renders bench/RESULTS.md.

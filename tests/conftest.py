@@ -28,37 +28,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         tool(*mark.args, **mark.kwargs)
 
 
-# The longest test files, longest first: `make test` hands whole files to its workers in collection order
-# (--dist loadfile --no-loadscope-reorder), so these start at once instead of last (xdist's own order, most
-# tests first, started the packaging tests' two minutes near the end of the run, and the run waited on them).
-LONGEST_FIRST = (
-    "tests/test_packaging.py",
-    "tests/day2/test_resolution_reasons.py",
-    "tests/sources/test_sources.py",
-    "tests/day2/test_check_interrupt.py",
-    "tests/web_pages/test_search.py",
-    "tests/metrics/test_fleet_counts.py",
-    "tests/alerting/test_incremental.py",
-    "tests/reliability/test_database_faults.py",
-    "tests/daemon/test_daemon.py",
-    "tests/test_help.py",
-    "tests/test_bench_smoke.py",
-    "tests/test_install_block.py",
-    "tests/platforms/test_kinds.py",
-    "tests/callbacks/test_data_deletion.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """LONGEST_FIRST's files first (in that order), every other test after them in collection order."""
-    project = Path(__file__).resolve().parent.parent
-    stale = [name for name in LONGEST_FIRST if not (project / name).is_file()]
-    if stale:
-        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST names files that do not exist: {stale}")
-    rank = {project / name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(Path(item.path).resolve(), len(rank)))
-
-
 def server_url(backend: str) -> str | None:
     """The variable's value, unchecked (support.database_server also checks that the server answers)."""
     return os.environ.get(ENV[backend]) if backend in ENV else None
