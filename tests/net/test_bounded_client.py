@@ -28,6 +28,7 @@ class RawServer:
         self.stop = threading.Event()
         self.serve = serve
         self.connections = 0
+        self.heads: list[bytes] = []  # the first read of each connection: its request head
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -45,7 +46,7 @@ class RawServer:
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
-            conn.recv(65536)
+            self.heads.append(conn.recv(65536))
             with contextlib.suppress(OSError):  # the client cut the connection: what the test wants
                 self.serve(conn, self.stop)
 
@@ -131,37 +132,17 @@ def test_the_pool_recovers_after_a_cut_connection(client: BoundedSession, server
     assert client.request("GET", servers[0].url, deadline=5, max_bytes=1024).body == b"ok"
 
 
-class _Heads(RawServer):
-    """A RawServer that keeps every request head it receives."""
-
-    def __init__(self) -> None:
-        self.heads: list[bytes] = []
-        # Connection: close, so that no call reuses a connection this server has closed
-        super().__init__(
-            lambda conn, stop: conn.sendall(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
-        )
-
-    def _handle(self, conn: socket.socket) -> None:
-        with conn:
-            self.heads.append(conn.recv(65536))
-            with contextlib.suppress(OSError):
-                self.serve(conn, self.stop)
-
-
-@pytest.fixture
-def heads() -> Iterator[tuple[_Heads, _Heads]]:
-    made = (_Heads(), _Heads())
-    yield made
-    for server in made:
-        server.close()
+# Connection: close, so that no call reuses a connection the server has closed
+CLOSING_OK = OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
 
 
 def test_the_environments_proxy_and_no_proxy_are_honoured_once_read(
-    heads: tuple[_Heads, _Heads], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    servers: list[RawServer], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """HTTP_PROXY and NO_PROXY work as they do for requests (read once per origin, not per call), and a
     ~/.netrc entry for the host never adds a password to the call."""
-    proxy, direct = heads
+    servers += [RawServer(lambda conn, stop: conn.sendall(CLOSING_OK)) for _ in range(2)]
+    proxy, direct = servers
     proxy_port = proxy.sock.getsockname()[1]
     (tmp_path / ".netrc").write_text("machine 127.0.0.1 login someone password hunter2-netrc\n")
     (tmp_path / ".netrc").chmod(0o600)
