@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -116,8 +117,8 @@ class BoundedSession:
 
     def proxies_for(self, url: str) -> dict[str, str]:
         """The environment's proxies for `url` (none where NO_PROXY names its host), read once per origin."""
-        scheme, _, rest = url.partition("://")
-        origin = f"{scheme}://{rest.split('/', 1)[0].rpartition('@')[2]}"
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"  # no user, path, query or fragment
         found = self._proxies.get(origin)
         if found is None:
             found = dict(get_environ_proxies(origin))
