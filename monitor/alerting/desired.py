@@ -34,7 +34,7 @@ __all__ += ["trouble_ids", "written_since"]
 _FACT_COLUMNS = (
     Token.id,
     Token.name,
-    App.name.label("app"),
+    Token.app_id,
     Token.labels,
     Token.is_valid,
     Token.last_result,
@@ -48,7 +48,6 @@ _FACT_COLUMNS = (
     Token.refresh_error,
     Token.secret_changed_at,
     Token.last_refresh_at,
-    App.platform.label("platform"),
     Token.token_type,
     Token.granular_scopes,
     Token.expected_targets,
@@ -110,12 +109,20 @@ _FACT_NAMES = frozenset(f.name for f in fields(TokenFacts))
 
 
 def read_facts(session: Session, where: ColumnElement[bool]) -> list[TokenFacts]:
-    """What the rules read about the tokens `where` selects."""
-    stmt = select(*_FACT_COLUMNS).join(App, App.id == Token.app_id).where(where)
-    return [
-        TokenFacts(**{k: v for k, v in row._mapping.items() if k in _FACT_NAMES})
-        for row in session.execute(stmt)
-    ]
+    """What the rules read about the tokens `where` selects. Their apps' names and platforms are read apart,
+    by primary key: joined, the planner read every token of the app (or the whole table) to find a few."""
+    rows = session.execute(select(*_FACT_COLUMNS).where(where)).all()
+    wanted = sorted({r.app_id for r in rows})
+    apps: dict[int, tuple[str, str]] = {}
+    for chunk in in_chunks(wanted):
+        stmt = select(App.id, App.name, App.platform).where(App.id.in_(chunk))
+        apps.update((i, (name, platform)) for i, name, platform in session.execute(stmt))
+    out = []
+    for row in rows:
+        values = {k: v for k, v in row._mapping.items() if k in _FACT_NAMES}
+        values["app"], values["platform"] = apps[row.app_id]
+        out.append(TokenFacts(**values))
+    return out
 
 
 def token_desired(

@@ -27,6 +27,7 @@ from monitor.alerting.routing import enqueue_pending
 from monitor.config.load import AlertsConfig, Config, NotifierConfig
 from monitor.config.secret_values import all_secrets
 from monitor.db.models import Alert, Notification
+from monitor.db.session import prefer_indexes
 from monitor.jobs import Job
 from monitor.notify.relay import relay_notifiers
 
@@ -174,6 +175,7 @@ class AlertsComponent:
             full = self._since is None or now - self._last_full >= FULL_EVERY
             try:
                 with exclusive(self.sessions, "alerts") as s:
+                    prefer_indexes(s)  # its reads follow the changes: through indexes, never a whole table
                     result = evaluate(s, self.settings.alerts, now, None if full else self._since, self._seen)
             except LockBusy:
                 log.info("alerts: another daemon is evaluating; skipping this tick")

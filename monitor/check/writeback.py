@@ -37,10 +37,11 @@ def write_outcomes(
         rows = [check_write(o.claimed, o.result, cadence, now, rand(), horizons) for o in batch]
 
         def work(s: Session) -> None:
-            writes.write_results(s, owner, rows)
+            every_one = writes.write_results(s, owner, rows)
             for app_id, state, reason, message in inspector_states(batch):
                 store.set_inspector_state(s, app_id, state, reason, message, now)
-            store.release(s, owner, [o.claimed.id for o in batch])
+            if not every_one:  # a token replaced meanwhile keeps this owner's lease: drop it
+                store.release(s, owner, [o.claimed.id for o in batch])
 
         store.in_transaction(sessions, work)
 

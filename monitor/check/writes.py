@@ -82,10 +82,15 @@ def _result_params(w: CheckWrite, owner: str) -> dict[str, Any]:
     }
 
 
-def write_results(session: Session, owner: str, writes: Sequence[CheckWrite]) -> None:
-    """Store a batch of check outcomes (a snapshot for each changed observation) and release their leases."""
+def write_results(session: Session, owner: str, writes: Sequence[CheckWrite]) -> bool:
+    """Store a batch of check outcomes (a snapshot for each changed observation) and release their leases;
+    True when every one was stored (each token still the string checked, its lease still `owner`'s)."""
+    stored = True
     if writes:
-        session.connection().execute(_RESULT_UPDATE, [_result_params(w, owner) for w in writes])
+        conn = session.connection()
+        result = conn.execute(_RESULT_UPDATE, [_result_params(w, owner) for w in writes])
+        counted = conn.dialect.supports_sane_multi_rowcount
+        stored = counted and result.rowcount == len(writes)
     snapshots = [
         {"token_id": w.token_id, "observed_at": w.at, **w.observation.snapshot_columns()}
         for w in writes
@@ -93,3 +98,4 @@ def write_results(session: Session, owner: str, writes: Sequence[CheckWrite]) ->
     ]
     if snapshots:
         session.execute(insert(Snapshot), snapshots)
+    return stored

@@ -30,7 +30,8 @@ class Alert(Base):
     subject: Mapped[str] = mapped_column(String(200))  # token, app or source name
     token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id", ondelete="SET NULL"), index=True)
     # firing | resolving (ended during a mute; its end is owed to the notifiers that heard it fire) | resolved
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    # (read through ix_alerts_status_held_notified, which leads with it; migration 0013)
+    status: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
     labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     annotations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

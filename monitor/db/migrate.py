@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 # The newest migration. Every command and the daemon check the schema against it without importing Alembic
 # (a tenth of a command's start-up); tests/db/test_migrations.py holds it equal to Alembic's own head.
-HEAD = "0012"
+HEAD = "0013"
 
 # Alembic narrates every step at INFO; the commands print their own one-line summary.
 logging.getLogger("alembic").setLevel(logging.WARNING)

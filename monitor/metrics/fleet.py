@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -40,7 +41,7 @@ from monitor.db.fleet_tables import FleetCount, FleetDelta
 from monitor.db.models import Token
 from monitor.jobs import Job
 
-__all__ = ["COMPACT_EVERY", "Fleet", "FleetCountsComponent", "bucket_of", "compact", "read_fleet"]
+__all__ = ["COMPACT_EVERY", "Fleet", "FleetCountsComponent", "bucket_of", "compact", "fold", "read_fleet"]
 
 log = logging.getLogger("monitor.metrics")
 
@@ -49,6 +50,8 @@ WINDOWS = (86400.0, 2 * 86400.0, 3 * 86400.0, 7 * 86400.0, 14 * 86400.0, 30 * 86
 HORIZONS = (("expires_at", Token.expires_at), ("data_access", Token.data_access_expires_at))
 COMPACT_EVERY = 10.0  # seconds between two foldings of the deltas (each daemon; they never conflict)
 CHUNK = 20_000  # deltas folded per transaction: short locks on SQLite, bounded memory
+VACUUM_AFTER = 20_000  # deltas folded before the daemon's job vacuums them (PostgreSQL)
+VACUUM_EVERY = 600.0  # seconds: or this long after the first fold it has not vacuumed yet
 
 
 @dataclass(frozen=True)
@@ -150,33 +153,51 @@ def read_fleet(conn: Connection, now: float) -> Fleet:
 # --- folding the deltas -----------------------------------------------------------------------------------
 
 
-def compact(engine: Engine) -> int:
-    """Fold the deltas stored so far into fleet_counts; the number folded.
-
-    Each chunk is one transaction that deletes its deltas (DELETE ... RETURNING: exactly the rows it
-    removed, so a delta committed meanwhile stays for the next time) and adds their sums to the counts, in
-    key order. Two daemons folding at once: the second skips the rows the first deleted; if both create the
-    same count row, the second's transaction fails whole and its deltas stay. MariaDB folds under READ
-    COMMITTED, so the fold takes no gap lock that a writer's next delta could wait on.
-    """
-    with engine.connect() as conn:
-        lo, hi = conn.execute(select(func.min(FleetDelta.id), func.max(FleetDelta.id))).one()
-    if hi is None:
-        return 0
-    options = {"isolation_level": "READ COMMITTED"} if engine.dialect.name in ("mysql", "mariadb") else {}
-    folded = 0
-    for start in range(int(lo), int(hi) + 1, CHUNK):
-        with engine.connect().execution_options(**options) as conn, conn.begin():
-            folded += _fold(conn, start, min(start + CHUNK, int(hi) + 1))
-    if folded and engine.dialect.name == "postgresql":
+def compact(engine: Engine, vacuum: bool = True) -> int:
+    """Fold the deltas stored so far into fleet_counts; the number folded (and with `vacuum`, on PostgreSQL,
+    their dead rows cleared when anything was folded)."""
+    folded, _ = fold(engine)
+    if folded and vacuum:
         _vacuum(engine)
     return folded
 
 
-def _fold(conn: Connection, start: int, stop: int) -> int:
+def fold(engine: Engine, start: int | None = None) -> tuple[int, int | None]:
+    """Fold the deltas stored so far into fleet_counts: (the number folded, the `start` of the next fold).
+
+    `start` (what the previous fold returned) says the deltas below it were folded: the fold then reads
+    only the high end of the id index, not the low end, where the entries of the deltas it deleted wait
+    for a vacuum. A delta below it committed late is folded all the same: each chunk takes every delta
+    below its end. Each chunk is one transaction that deletes its deltas (DELETE ... RETURNING: exactly
+    the rows it removed, so a delta committed meanwhile stays for the next time) and adds their sums to the
+    counts, in key order. Two daemons folding at once: the second skips the rows the first deleted; if both
+    create the same count row, the second's transaction fails whole and its deltas stay. MariaDB folds
+    under READ COMMITTED, so the fold takes no gap lock that a writer's next delta could wait on.
+    """
+    lowest: Any
+    highest: Any
+    with engine.connect() as conn:
+        if start is None:
+            lowest, highest = conn.execute(select(func.min(FleetDelta.id), func.max(FleetDelta.id))).one()
+        else:
+            lowest, highest = start, conn.execute(select(func.max(FleetDelta.id))).scalar()
+    if highest is None:
+        return 0, start
+    lo, hi = min(int(lowest), int(highest)), int(highest)
+    options = {"isolation_level": "READ COMMITTED"} if engine.dialect.name in ("mysql", "mariadb") else {}
+    folded = 0
+    for first in range(lo, hi + 1, CHUNK):
+        with engine.connect().execution_options(**options) as conn, conn.begin():
+            folded += _fold(conn, min(first + CHUNK, hi + 1))
+    return folded, hi + 1
+
+
+def _fold(conn: Connection, stop: int) -> int:
+    # Every delta below `stop`: the earlier chunks (or a concurrent fold) took those below this one's start
+    # already, and a bound on one side only lets the planner read a table it empties anyway in one pass.
     gone = conn.execute(
         delete(FleetDelta)
-        .where(FleetDelta.id >= start, FleetDelta.id < stop)
+        .where(FleetDelta.id < stop)
         .returning(FleetDelta.kind, FleetDelta.name, FleetDelta.bucket, FleetDelta.delta)
     ).all()
     sums: Counter[tuple[str, str, float]] = Counter()
@@ -210,7 +231,10 @@ def _fold(conn: Connection, start: int, stop: int) -> int:
 
 def _vacuum(engine: Engine) -> None:
     """PostgreSQL: clear the folded deltas' and the replaced counts' dead rows now, so that a scrape never
-    walks dead rows to read the few live ones (autovacuum would, later; a server without it never would)."""
+    walks dead rows to read the few live ones (autovacuum would, later; a server without it never would).
+    The other backends have no dead rows to clear."""
+    if engine.dialect.name != "postgresql":
+        return
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM (SKIP_LOCKED) fleet_deltas, fleet_counts"))
@@ -219,22 +243,39 @@ def _vacuum(engine: Engine) -> None:
 
 
 class FleetCountsComponent:
-    """The daemon's `fleet-counts` job: folds the deltas every COMPACT_EVERY seconds."""
+    """The daemon's `fleet-counts` job: folds the deltas every COMPACT_EVERY seconds, and vacuums them once
+    VACUUM_AFTER were folded since the last vacuum, or VACUUM_EVERY seconds after the first fold it left.
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    A VACUUM is not free: PostgreSQL ends each one with a scan of pg_class (the database's oldest xid) and
+    its new statistics make every connection rebuild what it cached of the two tables. After every small
+    fold that cost more rows read than the fold itself; the dead rows of a few thousand deltas cost a
+    scrape nothing measurable (bench/RESULTS.md, issue 30), and reading pages prunes them as it goes.
+    """
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine, self.clock = engine, clock
+        self.next_start: int | None = None  # every delta below it is folded (None: not known yet)
+        self.unvacuumed = 0  # deltas folded since the last vacuum
+        self.dirty_since = 0.0  # when the first of them was folded
 
     def jobs(self) -> list[Job]:
         return [Job("fleet-counts", self.compact, COMPACT_EVERY, first_delay=1.0)]
 
     def compact(self) -> None:
         try:
-            folded = compact(self.engine)
+            folded, self.next_start = fold(self.engine, self.next_start)
         except IntegrityError:  # another daemon created the same count row first: this fold rolled back
             log.info("fleet counts: another daemon folded at the same time; folding again next time")
             return
         if folded:
             log.debug("fleet counts: folded %d delta(s)", folded)
+        now = self.clock()
+        if folded and not self.unvacuumed:
+            self.dirty_since = now
+        self.unvacuumed += folded
+        if self.unvacuumed >= VACUUM_AFTER or (self.unvacuumed and now - self.dirty_since >= VACUUM_EVERY):
+            _vacuum(self.engine)
+            self.unvacuumed = 0
 
     def reload(self, settings: object) -> None:
         """Nothing configurable."""

@@ -365,6 +365,44 @@ def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator
         next(gen, None)
 
 
+def test_a_token_replaced_during_its_check_keeps_neither_the_answer_nor_the_lease(
+    db_url: str, tmp_path: Path, sim: Simulator
+) -> None:
+    """A result is stored only while the string checked is still the token's; a batch with such a token
+    still releases every lease it took (the write releases the others itself). Checks asked for at once
+    (`check`) are the path where nothing else would drop that lease before it expires."""
+    from sqlalchemy import update
+
+    from monitor.db.session import transaction
+
+    fleet = make_fleet(tmp_path, db_url, sim)
+    try:
+        fleet.add_app("a")
+        names = fleet.add_tokens("a", 6)
+        replaced = fleet.rows()[names[3]].id
+        sweeper = fleet.sweeper(owner="s")
+        inspect = sweeper.apps.inspect
+
+        def replacing(client, claimed):  # type: ignore[no-untyped-def]
+            if claimed.id == replaced:  # `tokens set-token` while the call is in flight
+                with transaction(fleet.ctx.sessions) as s:
+                    s.execute(update(Token).where(Token.id == replaced).values(fingerprint="f" * 16))
+            return inspect(client, claimed)
+
+        sweeper.apps.inspect = replacing  # type: ignore[method-assign]
+        try:
+            run = sweeper.check_ids([r.id for r in fleet.rows().values()])
+        finally:
+            close_sweeper(sweeper)
+        rows = fleet.rows()
+        assert len(run.outcomes) == 6 and not run.interrupted
+        assert rows[names[3]].last_result is None and rows[names[3]].lease_owner is None
+        assert all(rows[n].last_result == "valid" for n in names if n != names[3])
+        assert fleet.leases() == 0
+    finally:
+        fleet.close()
+
+
 def test_retention_keeps_the_newest_snapshot_per_token(db_url: str, tmp_path: Path, sim: Simulator) -> None:
     fleet = make_fleet(tmp_path, db_url, sim)
     try:

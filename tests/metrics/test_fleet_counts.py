@@ -27,6 +27,8 @@ from monitor.metrics.fleet import (
     BUCKET,
     COMPACT_EVERY,
     HORIZONS,
+    VACUUM_AFTER,
+    VACUUM_EVERY,
     WINDOWS,
     FleetCountsComponent,
     bucket_of,
@@ -310,6 +312,69 @@ def test_the_daemon_job_folds_the_deltas(engine: Engine) -> None:
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(FleetDelta)) == 0
         assert conn.scalar(select(FleetCount.tokens).where(FleetCount.kind == "total")) == 50
+    assert_equal(engine, [NOW])
+
+
+def test_the_daemon_job_vacuums_after_many_deltas_or_a_while_not_after_every_fold(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A VACUUM after every fold read more rows than the folds (a pg_class scan, rebuilt caches): the job
+    vacuums once VACUUM_AFTER deltas were folded since the last one, or VACUUM_EVERY seconds after that."""
+    from monitor.metrics import fleet
+
+    vacuums: list[float] = []
+    clock = [0.0]
+    monkeypatch.setattr(fleet, "_vacuum", lambda e: vacuums.append(clock[0]))
+    monkeypatch.setattr(fleet, "VACUUM_AFTER", 10**9)
+    component = FleetCountsComponent(engine, clock=lambda: clock[0])
+    rnd, ids = random.Random(3), iter(range(1000))
+
+    def fold_after_inserting(n: int, at: float) -> None:
+        clock[0] = at
+        with engine.begin() as conn:
+            conn.execute(insert(Token), [row(next(ids), rnd) for _ in range(n)])
+        component.compact()
+
+    fold_after_inserting(10, 1.0)
+    fold_after_inserting(10, VACUUM_EVERY)
+    assert vacuums == []  # a few deltas folded, the first of them less than VACUUM_EVERY ago: not yet
+    fold_after_inserting(10, VACUUM_EVERY + 1)
+    assert vacuums == [VACUUM_EVERY + 1]
+    clock[0] = VACUUM_EVERY * 3
+    component.compact()
+    assert vacuums == [VACUUM_EVERY + 1]  # nothing folded since: no dead rows to clear, however long it was
+    monkeypatch.setattr(fleet, "VACUUM_AFTER", 10)
+    fold_after_inserting(1, VACUUM_EVERY * 3 + 1)  # at most 4 deltas (total, source, two horizons)
+    assert vacuums == [VACUUM_EVERY + 1]  # the first fold after a quiet while does not vacuum at once
+    fold_after_inserting(10, VACUUM_EVERY * 3 + 2)  # at least 10 (each adds to the total)
+    assert vacuums == [VACUUM_EVERY + 1, VACUUM_EVERY * 3 + 2]  # VACUUM_AFTER or more folded: at once
+    assert_equal(engine, [NOW])
+    assert VACUUM_AFTER >= 1000 and VACUUM_EVERY >= 60  # the defaults: rare beside a fold every few seconds
+
+
+def test_a_fold_from_where_the_last_ended_also_takes_a_delta_committed_late_below_it(engine: Engine) -> None:
+    """The daemon folds from where its previous fold ended (the low end of the id index holds the deleted
+    deltas' entries until a vacuum); a delta whose id was drawn earlier but committed after that fold is
+    folded all the same."""
+    from monitor.metrics.fleet import fold
+
+    rnd = random.Random(5)
+    with engine.begin() as conn:
+        conn.execute(insert(Token), [row(i, rnd) for i in range(20)])
+    folded, start = fold(engine)
+    assert folded > 0 and start is not None
+    assert fold(engine, start) == (0, start)  # nothing new: nothing read but the newest id
+    late = {"kind": "total", "name": "", "bucket": 0.0, "delta": 0}
+    with engine.begin() as conn:  # a late commit below `start` (a +1/-1 pair: the counts stay true)
+        conn.execute(insert(FleetDelta), [{**late, "id": start - 1, "delta": 1}])
+    with engine.begin() as conn:
+        conn.execute(insert(FleetDelta), [{**late, "id": start - 2, "delta": -1}])
+        conn.execute(insert(Token), [row(i, rnd) for i in range(20, 25)])
+    folded, after = fold(engine, start)
+    assert folded >= 2 + 5 and after is not None and after > start
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(FleetDelta)) == 0
+        assert conn.scalar(select(FleetCount.tokens).where(FleetCount.kind == "total")) == 25
     assert_equal(engine, [NOW])
 
 
