@@ -254,7 +254,7 @@ def measure(
                 startup = _delta(before, at_start)
                 counts0 = dict(counter.counts)
                 if not first_only:  # the first sweep, then a second by the same warm daemon: the steady state
-                    sweep, _ = _sweep_window(daemon, counter, n, pg_url, before)
+                    sweep = _sweep_window(daemon, counter, n, pg_url, before)
                     relations0 = read_by_relation(url) if relations0 else {}
                     make_due(url)
                     before = pg_stats(url) if pg else {}
