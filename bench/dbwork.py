@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from bench.common import database, fill_registry, simulator
@@ -87,18 +87,28 @@ class Counter:
             return self.statements, self.commits
 
 
+@contextmanager
+def _server(url: str) -> Iterator[tuple[Connection, str]]:
+    """A connection to the server's `postgres` database (what it does there adds nothing to the bench
+    database's counters), and the bench database's name."""
+    target = make_url(url)
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            yield conn, str(target.database)
+    finally:
+        engine.dispose()
+
+
 def pg_stats(url: str) -> dict[str, int]:
     """The bench database's counters, read from another database of the server so that reading them adds
     nothing to them (backends flush their counts when idle, at most every second, or on exit)."""
-    target = make_url(url)
-    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
+    with _server(url) as (conn, name):
         conn.execute(text("SELECT pg_stat_clear_snapshot()"))
         row = conn.execute(
             text("SELECT tup_returned, tup_fetched, xact_commit FROM pg_stat_database WHERE datname = :d"),
-            {"d": target.database},
+            {"d": name},
         ).one()
-    engine.dispose()
     return {"rows": int(row[0]) + int(row[1]), "commits": int(row[2])}
 
 
@@ -320,11 +330,7 @@ def make_due(url: str) -> None:
     """Every token due once FLUSH seconds have passed (so that this write, and what autovacuum does after
     that many changed rows, stay outside the measured window: the benchmark server runs without
     autovacuum, a production server does not)."""
-    engine = create_engine(make_url(url))
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE tokens SET next_check_at = :at"), {"at": time.time() + _flush(url) + 1})
-    engine.dispose()
-    analyze(url, vacuum=True)
+    hold(url, _flush(url) + 1)
     time.sleep(_flush(url))
 
 
@@ -363,18 +369,15 @@ def _sweep_window(
 
 def _closed(url: str, timeout: float = 30.0) -> None:
     """Wait until no connection to the bench database is left (their counts are flushed as they end)."""
-    target = make_url(url)
-    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     deadline = time.monotonic() + timeout
-    with engine.connect() as conn:
+    with _server(url) as (conn, name):
         while time.monotonic() < deadline:
             left = conn.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"), {"d": target.database}
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"), {"d": name}
             ).scalar()
             if not left:
                 break
             time.sleep(0.05)
-    engine.dispose()
 
 
 def _idle_window(

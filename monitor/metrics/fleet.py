@@ -153,11 +153,11 @@ def read_fleet(conn: Connection, now: float) -> Fleet:
 # --- folding the deltas -----------------------------------------------------------------------------------
 
 
-def compact(engine: Engine, vacuum: bool = True) -> int:
-    """Fold the deltas stored so far into fleet_counts; the number folded (and with `vacuum`, on PostgreSQL,
-    their dead rows cleared when anything was folded)."""
+def compact(engine: Engine) -> int:
+    """Fold the deltas stored so far into fleet_counts and, on PostgreSQL, clear their dead rows when
+    anything was folded; the number folded. (The daemon's job folds with `fold` and vacuums less often.)"""
     folded, _ = fold(engine)
-    if folded and vacuum:
+    if folded:
         _vacuum(engine)
     return folded
 
