@@ -109,6 +109,8 @@ class CheckWrite:
     expected_targets: str | None  # JSON {scope: [ids]}: the granular baseline (SPEC 16)
     changed_at: float | None  # stamps updated_at when the check changed what the alert rules read
     changed: bool  # the observation differs from the previous one: a snapshot row
+    # PostgreSQL: the row's address when it was claimed (its ctid), where the write looks first (None: by id)
+    address: str | None = None
 
 
 SPEC16_FACTS = ("profile_id", "granular_scopes", "token_metadata", "expiry_source", "validity_source")

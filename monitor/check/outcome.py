@@ -129,6 +129,7 @@ def check_write(
         expected_targets=targets,
         changed_at=now if facts_changed else None,
         changed=snapshot,
+        address=c.address,
     )
 
 

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, any_, cast, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Select, String, any_, cast, func, literal_column, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import UserDefinedType
 
 from monitor.check.observe import SPEC16_FACTS, Observation
 from monitor.db import leases
@@ -42,6 +42,7 @@ class Claimed:
     failing_since: float | None
     expected_scopes: str | None = None
     expected_targets: str | None = None  # JSON {scope: [target ids]}: the granular baseline
+    address: str | None = None  # PostgreSQL: the leased row's ctid (monitor.check.writes looks there first)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def _claimed(row: Any) -> Claimed:
         row.failing_since,
         row.expected_scopes,
         row.expected_targets,
+        getattr(row, "address", None),
     )
 
 
@@ -170,7 +172,13 @@ def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T_
 
 
 def claim_due(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
-    """Lease up to `limit` due tokens (soonest due first) that nobody else holds."""
+    """Lease up to `limit` due tokens (soonest due first) that nobody else holds.
+
+    A claimed token's next check moves to the end of its lease, like a queue's visibility timeout: the
+    next claims read the due index past the tokens in flight instead of through them (each claim of a
+    first sweep read every token still being checked again, and dropped it as leased), and a token whose
+    daemon died falls due again exactly when its lease runs out. The check's result, or `release_unchecked`,
+    sets the real next check."""
     due = (
         select(Token.id)
         # A token queued by a callback is the recheck claim's (claim_rechecks), not the schedule's.
@@ -185,24 +193,40 @@ def claim_due(session: Session, owner: str, now: float, lease: float, limit: int
     if session.get_bind().dialect.update_returning:
         # PostgreSQL, SQLite: one statement picks, leases and reads the tokens (three statements, each
         # reading the same rows again through another index, were most of a check's database work).
+        postgres = session.get_bind().dialect.name == "postgresql"
         taken = (
             update(Token)
             .where(_picked(session, due), leases.free(T, now))
-            .values(lease_owner=owner, lease_expires_at=now + lease)
-            .returning(*_CLAIM_COLUMNS)
+            .values(lease_owner=owner, lease_expires_at=now + lease, next_check_at=now + lease)
+            .returning(*_CLAIM_COLUMNS, *([cast(_CTID, String).label("address")] if postgres else []))
         )
         rows = session.execute(taken, execution_options={"synchronize_session": False}).all()
         return [_claimed(r) for r in rows]
-    return _lease(session, list(session.scalars(due).all()), owner, now, lease)
+    return _lease(session, list(session.scalars(due).all()), owner, now, lease, next_check_at=now + lease)
+
+
+class _TidArray(UserDefinedType[Any]):
+    """PostgreSQL's tid[]: an array of row addresses (ctid)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "TID[]"
+
+
+_CTID: ColumnElement[Any] = literal_column("tokens.ctid")
 
 
 def _picked(session: Session, due: Select[Any]) -> ColumnElement[bool]:
-    """The tokens `due` selects, as a condition PostgreSQL reads by primary key: "id = ANY(array of the
-    ids)" is one index lookup per id, where "id IN (subquery)" was planned as a scan of the whole table
+    """The tokens `due` selects, as a condition PostgreSQL reads without another index: "ctid = ANY(array
+    of the rows' addresses)" fetches each row where the due index found it (a TID scan; the rows are
+    locked FOR UPDATE by the same statement, so no address moves in between). "id = ANY(ids)" read each
+    row again through the primary key, and "id IN (subquery)" was planned as a scan of the whole table
     hashed against the subquery whenever the table was small."""
     if session.get_bind().dialect.name == "postgresql":
-        ids = select(func.array_agg(due.subquery().c.id)).scalar_subquery()
-        return Token.id == any_(cast(ids, ARRAY(Integer)))  # the cast: ANY((array)), not ANY(subquery)
+        rows = due.with_only_columns(_CTID.label("ctid")).subquery()
+        addresses = select(func.array_agg(rows.c.ctid)).scalar_subquery()
+        return any_(cast(addresses, _TidArray())) == _CTID  # the cast: ANY((array)), not ANY(subquery)
     return Token.id.in_(due.scalar_subquery())
 
 
@@ -241,8 +265,10 @@ def claim_rechecks(session: Session, owner: str, now: float, lease: float, limit
     return claimed
 
 
-def _lease(session: Session, ids: list[int], owner: str, now: float, lease: float) -> list[Claimed]:
-    if not ids or not leases.take(session, T, ids, owner, now, lease):
+def _lease(
+    session: Session, ids: list[int], owner: str, now: float, lease: float, **values: Any
+) -> list[Claimed]:
+    if not ids or not leases.take(session, T, ids, owner, now, lease, **values):
         return []
     rows = session.execute(select(*_CLAIM_COLUMNS).where(leases.held(T, owner, ids))).all()
     return [_claimed(r) for r in rows]
@@ -266,8 +292,15 @@ def release(
 
 
 def renew(session: Session, owner: str, ids: Sequence[int], until: float) -> None:
-    """Extend this owner's leases on `ids` (work queued behind a slow API keeps its claim)."""
-    leases.renew(session, T, owner, ids, until)
+    """Extend this owner's leases on `ids` (work queued behind a slow API keeps its claim), and their next
+    check with them (see claim_due)."""
+    leases.renew(session, T, owner, ids, until, next_check_at=until)
+
+
+def release_unchecked(session: Session, owner: str, ids: Sequence[int], now: float) -> int:
+    """Drop this owner's leases on `ids`, claimed by `claim_due` and left unchecked: due again at once
+    (the claim had moved their next check to the end of the lease)."""
+    return leases.release(session, T, owner, ids, next_check_at=now)
 
 
 def set_inspector_state(

@@ -80,6 +80,9 @@ class Sweeper:
             self.apps.probes,
         )
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
+        # The tokens a sweep leased and has not stored or released yet: empty once a sweep ended well; what
+        # is left (its last release failed) is released by release_held when the daemon stops.
+        self.holding: set[int] = set()
 
     def reload(self, settings: SweepSettings) -> None:
         """A reloaded schedule, lease and thresholds apply from the next claim."""
@@ -90,7 +93,7 @@ class Sweeper:
         stats = SweepStats()
         pending: set[Future[CheckOutcome]] = set()
         arrived, done, exhausted = Arrivals[CheckOutcome](), list[CheckOutcome](), False  # check/arrivals.py
-        held: set[int] = set()  # leased by this sweep and not yet stored
+        held = self.holding = set[int]()  # leased by this sweep and not yet stored
         renewed, size = time.monotonic(), max(64, self.concurrency * 8)  # claims grow to claim_size
         try:
             while not self.stopping.is_set():
@@ -121,7 +124,7 @@ class Sweeper:
                     self.on_progress()
         finally:
             stats.stopped = self.stopping.is_set()
-            self._finish(pending, done, stats)
+            self._finish(pending, done, stats, held)
         return stats
 
     def check_now(self, token_ids: Iterable[int], tick: Tick | None = None) -> list[CheckOutcome]:
@@ -185,6 +188,15 @@ class Sweeper:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def release_held(self) -> int:
+        """Release what an ended sweep could not (see `holding`); the number released."""
+        if not self.holding:
+            return 0
+        ids, now = sorted(self.holding), self.clock()
+        released = self._tx(lambda s: store.release_unchecked(s, self.owner, ids, now))
+        self.holding.clear()
+        return released
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -286,8 +298,12 @@ class Sweeper:
             stats.results[o.result.verdict.value] += 1
             self.on_check(o.result.verdict.value, o.duration)
 
-    def _finish(self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats) -> None:
-        """On the way out (normal or stop): store what finished, release what did not."""
+    def _finish(
+        self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats, held: set[int]
+    ) -> None:
+        """On the way out (normal or stop): store what finished, release what did not. The leases dropped
+        are those of `held` (this sweep's, by primary key): releasing every lease of the owner read each
+        of its earlier claims again through the lease index, once per sweep, most often to release none."""
         for f in pending:
             f.cancel()
         if pending:
@@ -295,5 +311,8 @@ class Sweeper:
             done.extend(f.result() for f in finished if not f.cancelled() and f.exception() is None)
         try:
             self._store(done, stats)
+            held.difference_update(o.claimed.id for o in done)
         finally:
-            self._tx(lambda s: store.release(s, self.owner))
+            if held:
+                self._tx(lambda s: store.release_unchecked(s, self.owner, sorted(held), self.clock()))
+                held.clear()

@@ -7,23 +7,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Double, and_, bindparam, func, insert, update
+from sqlalchemy import Double, String, and_, bindparam, cast, func, insert, literal_column, update
 from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
 
 from monitor.check.observe import SPEC16_FACTS, CheckWrite
 from monitor.db.models import TOKENS, Snapshot
 
 T = TOKENS
 
+
+class _Tid(UserDefinedType[Any]):
+    """PostgreSQL's tid: a row's address (ctid)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "TID"
+
+
+_MINE = and_(
+    T.c.id == bindparam("b_id"),
+    T.c.fingerprint == bindparam("b_fp"),
+    T.c.lease_owner == bindparam("b_owner"),
+)
+# PostgreSQL, first: the row where the claim left it (its new version's address, which nothing moves while
+# the lease holds it, unless another write touched the row meanwhile): one heap fetch, where finding it
+# through an index read the index too.
+_AT_ADDRESS = literal_column("tokens.ctid") == cast(bindparam("b_addr", type_=String()), _Tid())
+
 _RESULT_UPDATE = (
     update(T)
-    .where(
-        and_(
-            T.c.id == bindparam("b_id"),
-            T.c.fingerprint == bindparam("b_fp"),
-            T.c.lease_owner == bindparam("b_owner"),
-        )
-    )
+    .where(_MINE)
     .values(
         {
             c: bindparam(c)
@@ -60,6 +75,9 @@ _RESULT_UPDATE = (
 )
 
 
+_RESULT_AT_ADDRESS = _RESULT_UPDATE.where(_AT_ADDRESS)
+
+
 def _result_params(w: CheckWrite, owner: str) -> dict[str, Any]:
     """_RESULT_UPDATE's parameters for one write: its b_ names pick the row, the others are its columns."""
     return {
@@ -88,9 +106,18 @@ def write_results(session: Session, owner: str, writes: Sequence[CheckWrite]) ->
     stored = True
     if writes:
         conn = session.connection()
-        result = conn.execute(_RESULT_UPDATE, [_result_params(w, owner) for w in writes])
         counted = conn.dialect.supports_sane_multi_rowcount
-        stored = counted and result.rowcount == len(writes)
+        params = [_result_params(w, owner) for w in writes]
+        done = 0
+        if conn.dialect.name == "postgresql" and all(w.address is not None for w in writes):
+            done = conn.execute(
+                _RESULT_AT_ADDRESS, [p | {"b_addr": w.address} for p, w in zip(params, writes, strict=True)]
+            ).rowcount
+            if counted and done == len(writes):
+                params = []
+        if params:  # by id: those a write moved since the claim (the others released their lease already)
+            done += conn.execute(_RESULT_UPDATE, params).rowcount
+        stored = counted and done == len(writes)
     snapshots = [
         {"token_id": w.token_id, "observed_at": w.at, **w.observation.snapshot_columns()}
         for w in writes

@@ -34,15 +34,23 @@ def held(table: Table, owner: str, ids: Sequence[Any] | None = None) -> ColumnEl
     return condition if ids is None else and_(condition, table.c.id.in_(list(ids)))
 
 
-def take(session: Session, table: Table, ids: Sequence[Any], owner: str, now: float, duration: float) -> int:
-    """Lease those of `ids` that are still free (or `owner`'s already) to `owner` until `now + duration`;
-    the number taken."""
+def take(
+    session: Session,
+    table: Table,
+    ids: Sequence[Any],
+    owner: str,
+    now: float,
+    duration: float,
+    **values: Any,
+) -> int:
+    """Lease those of `ids` that are still free (or `owner`'s already) to `owner` until `now + duration`,
+    writing `values` to the same rows; the number taken."""
     taken = 0
     for chunk in in_chunks(ids):
         stmt = (
             update(table)
             .where(table.c.id.in_(list(chunk)), free(table, now, owner))
-            .values(lease_owner=owner, lease_expires_at=now + duration)
+            .values(lease_owner=owner, lease_expires_at=now + duration, **values)
         )
         result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
             stmt, execution_options={"synchronize_session": False}
@@ -54,20 +62,28 @@ def take(session: Session, table: Table, ids: Sequence[Any], owner: str, now: fl
 def release(
     session: Session, table: Table, owner: str, ids: Sequence[Any] | None = None, **values: Any
 ) -> int:
-    """Drop `owner`'s leases (all, or on `ids`), writing `values` to the same rows; the number released."""
-    stmt = update(table).where(held(table, owner, ids))
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        stmt.values(lease_owner=None, lease_expires_at=None, **values),
-        execution_options={"synchronize_session": False},
-    )
-    return result.rowcount or 0
+    """Drop `owner`'s leases (all, or on `ids`, chunked), writing `values` to the same rows; the number
+    released."""
+    released = 0
+    chunks: list[Sequence[Any] | None] = [None] if ids is None else list(in_chunks(ids))
+    for chunk in chunks:
+        stmt = update(table).where(held(table, owner, chunk))
+        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            stmt.values(lease_owner=None, lease_expires_at=None, **values),
+            execution_options={"synchronize_session": False},
+        )
+        released += result.rowcount or 0
+    return released
 
 
-def renew(session: Session, table: Table, owner: str, ids: Sequence[Any], until: float) -> None:
-    """Extend `owner`'s leases on `ids` to `until` (work queued behind a slow peer keeps its claim)."""
+def renew(
+    session: Session, table: Table, owner: str, ids: Sequence[Any], until: float, **values: Any
+) -> None:
+    """Extend `owner`'s leases on `ids` to `until` (work queued behind a slow peer keeps its claim), writing
+    `values` to the same rows."""
     for chunk in in_chunks(ids):
         session.execute(
-            update(table).where(held(table, owner, chunk)).values(lease_expires_at=until),
+            update(table).where(held(table, owner, chunk)).values(lease_expires_at=until, **values),
             execution_options={"synchronize_session": False},
         )
 

@@ -532,3 +532,120 @@ def test_a_result_the_database_refuses_costs_one_token_not_the_batch(
     assert rows[names[2]].last_result == "error" and rows[names[2]].last_error.startswith("unstorable")
     assert all(rows[n].last_result == "valid" for n in names if n != names[2])
     assert fleet.leases() == 0
+
+
+def test_a_sweep_with_nothing_due_writes_nothing(fleet: Fleet) -> None:
+    """Once every token was checked, the next sweeps only look for due work: the end of a sweep releases the
+    leases it still holds by id, so a sweep that holds none writes nothing but its (empty) claim (releasing
+    every lease of the owner read all of its earlier claims again through the lease index, every sweep)."""
+    from sqlalchemy import event
+
+    fleet.add_app("ok")
+    names = fleet.add_tokens("ok", 6)
+    sweeper = fleet.sweeper()
+    writes: list[str] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith("SELECT"):
+            writes.append(" ".join(statement.split()))
+
+    try:
+        assert sweeper.sweep().inspected == len(names)
+        event.listen(fleet.ctx.engine, "before_cursor_execute", seen)
+        try:
+            assert sweeper.sweep().inspected == 0
+        finally:
+            event.remove(fleet.ctx.engine, "before_cursor_execute", seen)
+    finally:
+        close_sweeper(sweeper)
+    changed = [w for w in writes if w.split()[0].upper() in ("UPDATE", "INSERT", "DELETE")]
+    assert len(changed) == 1 and "RETURNING" in changed[0]  # the claim, which found nothing
+    assert fleet.leases() == 0
+
+
+def test_a_claim_moves_the_next_check_to_the_lease_end_and_a_stopped_sweep_moves_it_back(
+    db_url: str, tmp_path: Path, sim: Simulator
+) -> None:
+    """Like a queue's visibility timeout: a claimed token is not due while its lease runs (the next claim
+    does not read it), falls due again when the lease ends (its daemon died) and is claimed by another
+    owner then; the tokens a stopped sweep leased and never answered are due again at once."""
+    from monitor.check import store
+    from monitor.db.session import transaction
+
+    fleet = make_fleet(tmp_path, db_url, sim)
+    try:
+        fleet.add_app("a")
+        names = fleet.add_tokens("a", 4)
+        fleet.make_due()
+        now = time.time()
+        with transaction(fleet.ctx.sessions) as s:
+            first = {c.name for c in store.claim_due(s, "dead", now, 60.0, 2)}
+        assert len(first) == 2
+        rows = fleet.rows()
+        assert all(rows[n].next_check_at == now + 60.0 == rows[n].lease_expires_at for n in first)
+        with transaction(fleet.ctx.sessions) as s:
+            second = {c.name for c in store.claim_due(s, "other", now + 1, 60.0, 10)}
+            assert store.claim_due(s, "third", now + 59, 60.0, 10) == []
+        assert second == set(names) - first  # the first two are in flight: not due, not read
+        with transaction(fleet.ctx.sessions) as s:  # "dead" never answered: its tokens come back
+            assert {c.name for c in store.claim_due(s, "other", now + 61, 60.0, 10)} == first
+        # A sweep stopped before any answer releases what it leased, due again at once.
+        with transaction(fleet.ctx.sessions) as s:
+            store.release(s, "other")
+        fleet.make_due()
+        sim.set_fault("latency", seconds=0.3)
+        sweeper = fleet.sweeper(owner="s", concurrency=1, retries=0)
+        worker = threading.Thread(target=sweeper.sweep)
+        try:
+            worker.start()
+            deadline = time.monotonic() + 10
+            while fleet.leases() < len(names) and time.monotonic() < deadline:
+                time.sleep(0.01)  # until the sweep holds every token
+            sweeper.stop()
+            worker.join(15)
+        finally:
+            close_sweeper(sweeper)
+        assert not worker.is_alive()
+        rows = fleet.rows()
+        unanswered = [n for n in names if rows[n].lease_owner is None and rows[n].last_check_at is None]
+        assert unanswered and all(rows[n].next_check_at <= time.time() for n in unanswered)
+        assert sweeper.holding == set()
+    finally:
+        fleet.close()
+
+
+def test_a_token_written_to_during_its_check_still_gets_its_answer(
+    db_url: str, tmp_path: Path, sim: Simulator
+) -> None:
+    """On PostgreSQL the result is written where the claim left the row (its ctid); a write meanwhile (a
+    label, a mute, a queued recheck) moves the row, and the result then finds it by id: stored all the same,
+    its lease released, the other write kept."""
+    from sqlalchemy import update
+
+    from monitor.db.session import transaction
+
+    fleet = make_fleet(tmp_path, db_url, sim)
+    try:
+        fleet.add_app("a")
+        names = fleet.add_tokens("a", 5)
+        touched = fleet.rows()[names[1]].id
+        sweeper = fleet.sweeper(owner="s")
+        inspect = sweeper.apps.inspect
+
+        def relabelling(client, claimed):  # type: ignore[no-untyped-def]
+            if claimed.id == touched:
+                with transaction(fleet.ctx.sessions) as s:
+                    s.execute(update(Token).where(Token.id == touched).values(labels={"team": "moved"}))
+            return inspect(client, claimed)
+
+        sweeper.apps.inspect = relabelling  # type: ignore[method-assign]
+        try:
+            assert sweeper.sweep().inspected == len(names)
+        finally:
+            close_sweeper(sweeper)
+        rows = fleet.rows()
+        assert all(rows[n].last_result == "valid" and rows[n].next_check_at > time.time() for n in names)
+        assert rows[names[1]].labels == {"team": "moved"}
+        assert fleet.leases() == 0
+    finally:
+        fleet.close()
