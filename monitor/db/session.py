@@ -73,7 +73,16 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": pool_size}
+    # LIFO: the connection used last is used next, so the daemon's few concurrent jobs keep to as few server
+    # connections as they need at once. Each server process reads the catalogs again for every kind of
+    # statement, trigger and foreign key it runs the first time (measured: about 1,300 rows over a
+    # first sweep of 300 tokens when the pool handed out its connections in turn), and holds the caches.
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+        "pool_use_lifo": True,
+    }
     if parsed.get_backend_name() == "mysql":
         kwargs["pool_recycle"] = 3600
     engine = create_engine(url, **kwargs)
