@@ -198,6 +198,7 @@ class AlertsComponent:
         settings = self.settings
         try:
             with exclusive(self.sessions, "group") as s:
+                prefer_indexes(s)  # the oldest event through the created_at index, not every waiting event
                 return enqueue_pending(
                     s, settings.notifiers, now, settings.alerts.group_wait, settings.external_url
                 )

@@ -180,9 +180,11 @@ def fold(engine: Engine, start: int | None = None) -> tuple[int, int | None]:
         if start is None:
             lowest, highest = conn.execute(select(func.min(FleetDelta.id), func.max(FleetDelta.id))).one()
         else:
-            lowest, highest = start, conn.execute(select(func.max(FleetDelta.id))).scalar()
+            lowest, highest = start, _highest(conn)
     if highest is None:
         return 0, start
+    if start is not None and highest < start and engine.dialect.name == "postgresql":
+        return 0, start  # no id handed out since (one committed late below `start` waits for the next)
     lo, hi = min(int(lowest), int(highest)), int(highest)
     options = {"isolation_level": "READ COMMITTED"} if engine.dialect.name in ("mysql", "mariadb") else {}
     folded = 0
@@ -190,6 +192,17 @@ def fold(engine: Engine, start: int | None = None) -> tuple[int, int | None]:
         with engine.connect().execution_options(**options) as conn, conn.begin():
             folded += _fold(conn, min(first + CHUNK, hi + 1))
     return folded, hi + 1
+
+
+def _highest(conn: Connection) -> int | None:
+    """The highest delta id handed out so far (None: none). On PostgreSQL, the id sequence's last value: one
+    row, where max(id) walked down the index through the entries of every delta folded since the last
+    vacuum before it found a live one (once per fold: about one index entry read per delta). A value of a
+    transaction still open is folded by a later fold (each takes every delta below its end)."""
+    if conn.dialect.name != "postgresql":
+        return conn.execute(select(func.max(FleetDelta.id))).scalar()
+    last, called = conn.execute(text("SELECT last_value, is_called FROM fleet_deltas_id_seq")).one()
+    return int(last) if called else None
 
 
 def _fold(conn: Connection, stop: int) -> int:
