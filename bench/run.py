@@ -1,12 +1,14 @@
 """Run every benchmark and print its table: `make bench` (full) or `make bench-quick` (small N, a smoke test).
 
 Each benchmark runs in its own process so that one's memory, threads and CPU accounting cannot disturb the
-next, and writes its JSON record (bench/record.py; `python -m bench.render` then renders RESULTS.md). They
-run in groups: the `cpu` group one after another (CPU time is what they measure: nothing else may run
-beside them), then the `wait` group all at once (they measure latency-bound sweeps, alert and callback
-delays and rows read: time spent waiting on a simulated API, not CPU), so the whole run stays under 10
-minutes on 2 cores (`--quick` runs them all at once: a quick run measures nothing). `bench.large` (about
-51 minutes at 1,000,000 tokens) is `make bench-large`, and runs here only in quick mode.
+next, and writes its JSON record (bench/record.py; `python -m bench.render` then renders RESULTS.md). They run
+in groups: the `cpu` group one after another (CPU time is what they measure: nothing else may run beside
+them), then the `count` group side by side (API calls per token per day on an injected clock, and memory:
+counts and bytes, which another process on the other core does not change), then the `wait` group all at once
+(they measure latency-bound sweeps, alert and callback delays and rows read: time spent waiting on a simulated
+API, not CPU), so the whole run stays under 10 minutes on 2 cores (`--quick` runs them all at once: a quick
+run measures nothing). `bench.large` (about 51 minutes at 1,000,000 tokens) is `make bench-large`, and runs
+here only in quick mode.
 `bench/screenshots.py` is not a benchmark (tests/web_pages runs it). Exit status 1 when a benchmark fails to
 run or reports a missed target.
 """
@@ -29,8 +31,8 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str], str]] = [
     ("sweep", "sweep", [], ["--quick"], "cpu"),
     ("scrape", "scrape", [], ["--quick"], "cpu"),
     ("scrape_gzip", "scrape_gzip", [], ["--quick"], "cpu"),
-    ("memory", "memory", [], ["--quick"], "cpu"),
-    ("apicalls", "apicalls", [], ["--quick"], "cpu"),
+    ("memory", "memory", [], ["--quick"], "count"),
+    ("apicalls", "apicalls", [], ["--quick"], "count"),
     ("sources", "sources", [], ["--rows", "2000"], "cpu"),
     ("status_page", "status_page", ["--repeat", "3"], ["--tokens", "1000", "--repeat", "1"], "cpu"),
     ("alert_latency", "alert_latency", [], ["--quick"], "wait"),
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     started = time.monotonic()
     # --quick measures nothing that running beside the others could disturb: one group, all at once.
-    for group in ("all",) if args.quick else ("cpu", "wait", "quick-only"):
+    for group in ("all",) if args.quick else ("cpu", "count", "wait", "quick-only"):
         runs = []
         for label, module, full, quick, in_group in BENCHMARKS:
             if (in_group != group and group != "all") or (args.only and label not in args.only):
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((label, cmd))
         if runs:
             t0 = time.monotonic()
-            failed += run_group(runs, together=group in ("wait", "all"), env=env)
+            failed += run_group(runs, together=group in ("count", "wait", "all"), env=env)
             print(f"(group {group}: {time.monotonic() - t0:.0f} s)", flush=True)
     print(
         f"\ntotal {time.monotonic() - started:.0f} s; "

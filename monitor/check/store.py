@@ -6,25 +6,20 @@ database without inspecting a token twice; SQLite has one daemon per file (see S
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, any_, cast, func, literal_column, select, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.types import UserDefinedType
+from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy.orm import Session
 
 from monitor.check.observe import SPEC16_FACTS, Observation
-from monitor.db import leases
+from monitor.db import addresses, leases
 from monitor.db.models import TOKENS, App, Token
-from monitor.db.session import prefer_indexes, transaction
+from monitor.db.session import prefer_indexes
 from monitor.state import InspectorState, Verdict
 
 T = TOKENS
-T_ = TypeVar("T_")
-log = logging.getLogger("monitor.sweep")
 
 
 @dataclass(frozen=True)
@@ -131,46 +126,6 @@ def _claimed(row: Any) -> Claimed:
     )
 
 
-def read_committed(session: Session) -> None:
-    """On MySQL/MariaDB, run this (just begun) transaction at READ COMMITTED.
-
-    At InnoDB's default REPEATABLE READ, `FOR UPDATE SKIP LOCKED` over the due-index takes gap locks, and
-    two daemons moving `next_check_at` and leases inside those gaps deadlock each other.
-    """
-    if session.get_bind().dialect.name in ("mysql", "mariadb"):
-        session.connection(execution_options={"isolation_level": "READ COMMITTED"})
-
-
-DEADLOCK_CODES = frozenset({1213, 1205})  # MySQL/MariaDB: deadlock victim, lock wait timeout
-DEADLOCK_STATES = frozenset({"40P01", "40001"})  # PostgreSQL: deadlock detected, serialization failure
-
-
-def is_deadlock(exc: BaseException) -> bool:
-    """True for errors that mean "retry the transaction", not "something is broken"."""
-    orig = getattr(exc, "orig", None)
-    if orig is None:
-        return False
-    if getattr(orig, "sqlstate", None) in DEADLOCK_STATES or getattr(orig, "pgcode", None) in DEADLOCK_STATES:
-        return True
-    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
-    return len(args) > 0 and args[0] in DEADLOCK_CODES
-
-
-def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T_]) -> T_:
-    """Run `work` in one transaction; again (up to 3 times) when the database chose it as a deadlock
-    victim, which several daemons sharing one MariaDB/PostgreSQL database can provoke."""
-    for attempt in range(1, 4):
-        try:
-            with transaction(sessions) as s:
-                read_committed(s)
-                return work(s)
-        except DBAPIError as exc:
-            if attempt == 3 or not is_deadlock(exc):
-                raise
-            log.info("database deadlock (attempt %d of 3): retrying the transaction", attempt)
-    raise AssertionError("unreachable")
-
-
 def claim_due(session: Session, owner: str, now: float, lease: float, limit: int) -> list[Claimed]:
     """Lease up to `limit` due tokens (soonest due first) that nobody else holds.
 
@@ -198,35 +153,17 @@ def claim_due(session: Session, owner: str, now: float, lease: float, limit: int
             update(Token)
             .where(_picked(session, due), leases.free(T, now))
             .values(lease_owner=owner, lease_expires_at=now + lease, next_check_at=now + lease)
-            .returning(*_CLAIM_COLUMNS, *([cast(_CTID, String).label("address")] if postgres else []))
+            .returning(*_CLAIM_COLUMNS, *([addresses.address_column(T)] if postgres else []))
         )
         rows = session.execute(taken, execution_options={"synchronize_session": False}).all()
         return [_claimed(r) for r in rows]
     return _lease(session, list(session.scalars(due).all()), owner, now, lease, next_check_at=now + lease)
 
 
-class _TidArray(UserDefinedType[Any]):
-    """PostgreSQL's tid[]: an array of row addresses (ctid)."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **_kw: Any) -> str:
-        return "TID[]"
-
-
-_CTID: ColumnElement[Any] = literal_column("tokens.ctid")
-
-
 def _picked(session: Session, due: Select[Any]) -> ColumnElement[bool]:
-    """The tokens `due` selects, as a condition PostgreSQL reads without another index: "ctid = ANY(array
-    of the rows' addresses)" fetches each row where the due index found it (a TID scan; the rows are
-    locked FOR UPDATE by the same statement, so no address moves in between). "id = ANY(ids)" read each
-    row again through the primary key, and "id IN (subquery)" was planned as a scan of the whole table
-    hashed against the subquery whenever the table was small."""
+    """The tokens `due` selects: by address on PostgreSQL (monitor.db.addresses), by id elsewhere."""
     if session.get_bind().dialect.name == "postgresql":
-        rows = due.with_only_columns(_CTID.label("ctid")).subquery()
-        addresses = select(func.array_agg(rows.c.ctid)).scalar_subquery()
-        return any_(cast(addresses, _TidArray())) == _CTID  # the cast: ANY((array)), not ANY(subquery)
+        return addresses.picked(T, due)
     return Token.id.in_(due.scalar_subquery())
 
 

@@ -12,15 +12,16 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check import store
+from monitor.check import store, transactions
 from monitor.check.apps import SweepApps
 from monitor.check.arrivals import Arrivals
+from monitor.check.asked import collect
 from monitor.check.observe import Cadence
 from monitor.check.outcome import CheckOutcome, CheckRun, SweepStats
 from monitor.check.probe import Gate, opener
@@ -36,7 +37,6 @@ from monitor.state import Horizons
 log = logging.getLogger("monitor.sweep")
 T = TypeVar("T")
 
-STORE_EVERY = 0.5  # seconds: asked-for checks store their answers at least this often while they run
 Claim = Callable[[Session, str, float], list[store.Claimed]]  # (session, owner, now) -> the tokens leased
 
 
@@ -63,10 +63,8 @@ class Sweeper:
         horizons: Horizons | None = None,
     ) -> None:
         self.sessions, self.vault, self.client, self.cadence = sessions, vault, client, cadence
-        self.owner, self.concurrency, self.lease = owner, concurrency, lease
-        self.budget = budget
-        self.calls_per_check = 1 + retries
-        self.clock, self.rand = clock, rand
+        self.owner, self.concurrency, self.lease, self.budget = owner, concurrency, lease, budget
+        self.calls_per_check, self.clock, self.rand = 1 + retries, clock, rand
         self.on_check = on_check or (lambda result, duration: None)
         self.on_progress = on_progress or (lambda: None)
         self.write_batch, self.horizons = write_batch, horizons  # horizons: see SweepSettings
@@ -74,11 +72,8 @@ class Sweeper:
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="check")
         self.apps = SweepApps(vault)  # check/apps.py: inspectors, names, probes and pauses per app
-        self.paused_until, self.app_names, self.probes = (
-            self.apps.paused_until,
-            self.apps.names,
-            self.apps.probes,
-        )
+        apps = self.apps
+        self.paused_until, self.app_names, self.probes = apps.paused_until, apps.names, apps.probes
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
         # The tokens a sweep leased and has not stored or released yet: empty once a sweep ended well; what
         # is left (its last release failed) is released by release_held when the daemon stops.
@@ -147,7 +142,7 @@ class Sweeper:
     ) -> CheckRun:
         """Inspect at once the tokens `claim(session, owner, now)` leases, under an owner of their own (the
         end of a concurrent sweep must not drop those leases), within the budget, whatever app pauses;
-        answers are stored as they arrive (at least every STORE_EVERY s). When `stop` is set, or anything
+        answers are stored as they arrive (check/asked.py). When `stop` is set, or anything
         fails, what was answered is stored and every token still held is released at once."""
         now, owner = self.clock(), self.owner_for(purpose)
 
@@ -157,30 +152,16 @@ class Sweeper:
             return claimed
 
         run = CheckRun(self._tx(claim_and_load))
-        stats, answered = SweepStats(), list[CheckOutcome]()
+        stats = SweepStats()
         pending = self._submit(run.claimed, stats, honour_pauses=False, owner=owner)
-        stored_at = time.monotonic()
-        try:
-            while pending and not (stop is not None and stop.is_set()):
-                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    answered.append(future.result())
-                    if tick is not None:
-                        tick(1)  # the `check` progress bar
-                if answered and (not pending or time.monotonic() - stored_at >= STORE_EVERY):
-                    self._store(answered, stats, owner=owner)
-                    run.outcomes += answered
-                    answered, stored_at = [], time.monotonic()
-        finally:
-            run.interrupted = bool(pending)
-            for future in pending:
-                future.cancel()  # calls in flight are abandoned: their answers come too late to count
-            answered += [f.result() for f in pending if f.done() and not f.cancelled() and not f.exception()]
-            self._store(answered, stats, owner=owner)
-            run.outcomes += answered
-            if left := {c.id for c in run.claimed} - {o.claimed.id for o in run.outcomes}:
-                self._tx(lambda s: store.release(s, owner, sorted(left)))
-        return run
+        return collect(
+            run,
+            pending,
+            store=lambda answered: self._store(answered, stats, owner=owner),
+            release=lambda left: self._tx(lambda s: store.release(s, owner, left)),
+            tick=tick,
+            stop=stop,
+        )
 
     def owner_for(self, purpose: str) -> str:
         """The lease owner of checks asked for at once (`run_claimed`) for `purpose`."""
@@ -219,7 +200,7 @@ class Sweeper:
         return self._tx(claim)
 
     def _tx(self, work: Callable[[Session], T]) -> T:
-        return store.in_transaction(self.sessions, work)
+        return transactions.in_transaction(self.sessions, work)
 
     def _submit(
         self,

@@ -12,7 +12,7 @@ from dataclasses import replace
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check import store, writes
+from monitor.check import store, transactions, writes
 from monitor.check.observe import Cadence
 from monitor.check.outcome import UNSTORABLE, CheckOutcome, check_write, inspector_states
 from monitor.state import Horizons
@@ -43,7 +43,7 @@ def write_outcomes(
             if not every_one:  # a token replaced meanwhile keeps this owner's lease: drop it
                 store.release(s, owner, [o.claimed.id for o in batch])
 
-        store.in_transaction(sessions, work)
+        transactions.in_transaction(sessions, work)
 
     try:
         write(outcomes)

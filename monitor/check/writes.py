@@ -7,23 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Double, String, and_, bindparam, cast, func, insert, literal_column, update
+from sqlalchemy import Double, and_, bindparam, func, insert, update
 from sqlalchemy.orm import Session
-from sqlalchemy.types import UserDefinedType
 
 from monitor.check.observe import SPEC16_FACTS, CheckWrite
+from monitor.db import addresses
 from monitor.db.models import TOKENS, Snapshot
 
 T = TOKENS
-
-
-class _Tid(UserDefinedType[Any]):
-    """PostgreSQL's tid: a row's address (ctid)."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **_kw: Any) -> str:
-        return "TID"
 
 
 _MINE = and_(
@@ -34,7 +25,7 @@ _MINE = and_(
 # PostgreSQL, first: the row where the claim left it (its new version's address, which nothing moves while
 # the lease holds it, unless another write touched the row meanwhile): one heap fetch, where finding it
 # through an index read the index too.
-_AT_ADDRESS = literal_column("tokens.ctid") == cast(bindparam("b_addr", type_=String()), _Tid())
+_AT_ADDRESS = addresses.at_address(T, "b_addr")
 
 _RESULT_UPDATE = (
     update(T)

@@ -456,11 +456,11 @@ def test_a_deadlock_victim_transaction_is_retried(fleet: Fleet) -> None:
     import pymysql
     from sqlalchemy.exc import OperationalError
 
-    from monitor.check import store
+    from monitor.check import transactions
 
     deadlock = OperationalError("UPDATE tokens ...", {}, pymysql.err.OperationalError(1213, "Deadlock found"))
     broken = OperationalError("SELECT 1", {}, pymysql.err.OperationalError(2003, "Can't connect"))
-    assert store.is_deadlock(deadlock) and not store.is_deadlock(broken)
+    assert transactions.is_deadlock(deadlock) and not transactions.is_deadlock(broken)
     attempts: list[int] = []
 
     def work(_s: object) -> str:
