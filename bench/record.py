@@ -43,6 +43,7 @@ def commit() -> str:
                 "monitor",
                 "bench",
                 ":!bench/results",
+                ":!bench/RESULTS.md",  # rendered from the records: not what a run measures
             ],
             cwd=ROOT,
             capture_output=True,
