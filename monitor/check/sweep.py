@@ -88,7 +88,7 @@ class Sweeper:
         stats = SweepStats()
         pending: set[Future[CheckOutcome]] = set()
         arrived, done, exhausted = Arrivals[CheckOutcome](), list[CheckOutcome](), False  # check/arrivals.py
-        held = self.holding = set[int]()  # leased by this sweep and not yet stored
+        held = self.holding  # leased and not yet stored (with what an earlier sweep failed to release)
         renewed, size = time.monotonic(), max(64, self.concurrency * 8)  # claims grow to claim_size
         try:
             while not self.stopping.is_set():
