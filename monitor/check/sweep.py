@@ -76,7 +76,8 @@ class Sweeper:
         self.paused_until, self.app_names, self.probes = apps.paused_until, apps.names, apps.probes
         self.gate_timeout = 120.0  # how long a check waits for its app's probe
         # The tokens a sweep leased and has not stored or released yet: empty once a sweep ended well; what
-        # is left (its last release failed) is released by release_held when the daemon stops.
+        # is left (its last release failed) is released by release_held at the next sweep's end or when the
+        # daemon stops.
         self.holding: set[int] = set()
 
     def reload(self, settings: SweepSettings) -> None:
@@ -119,7 +120,7 @@ class Sweeper:
                     self.on_progress()
         finally:
             stats.stopped = self.stopping.is_set()
-            self._finish(pending, done, stats, held)
+            self._finish(pending, done, stats)
         return stats
 
     def check_now(self, token_ids: Iterable[int], tick: Tick | None = None) -> list[CheckOutcome]:
@@ -279,11 +280,9 @@ class Sweeper:
             stats.results[o.result.verdict.value] += 1
             self.on_check(o.result.verdict.value, o.duration)
 
-    def _finish(
-        self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats, held: set[int]
-    ) -> None:
+    def _finish(self, pending: set[Future], done: list[CheckOutcome], stats: SweepStats) -> None:
         """On the way out (normal or stop): store what finished, release what did not. The leases dropped
-        are those of `held` (this sweep's, by primary key): releasing every lease of the owner read each
+        are those of `holding` (this sweep's, by primary key): releasing every lease of the owner read each
         of its earlier claims again through the lease index, once per sweep, most often to release none."""
         for f in pending:
             f.cancel()
@@ -292,8 +291,6 @@ class Sweeper:
             done.extend(f.result() for f in finished if not f.cancelled() and f.exception() is None)
         try:
             self._store(done, stats)
-            held.difference_update(o.claimed.id for o in done)
+            self.holding.difference_update(o.claimed.id for o in done)
         finally:
-            if held:
-                self._tx(lambda s: store.release_unchecked(s, self.owner, sorted(held), self.clock()))
-                held.clear()
+            self.release_held()

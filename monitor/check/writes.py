@@ -104,9 +104,9 @@ def write_results(session: Session, owner: str, writes: Sequence[CheckWrite]) ->
             done = conn.execute(
                 _RESULT_AT_ADDRESS, [p | {"b_addr": w.address} for p, w in zip(params, writes, strict=True)]
             ).rowcount
-            if counted and done == len(writes):
-                params = []
-        if params:  # by id: those a write moved since the claim (the others released their lease already)
+        if not (counted and done == len(writes)):
+            # By id: every row elsewhere, or those a write moved since the claim (the rows stored at their
+            # address have released their lease already, so they match no more).
             done += conn.execute(_RESULT_UPDATE, params).rowcount
         stored = counted and done == len(writes)
     snapshots = [

@@ -334,6 +334,24 @@ def _first_claims_in_turn(sweepers: list[Sweeper]) -> None:
         sweeper._claim = in_turn(index, sweeper._claim)  # type: ignore[method-assign]
 
 
+def write_during_check(fleet: Fleet, sweeper: Sweeper, token_id: int, **values: object) -> None:
+    """Make `sweeper` write `values` to token `token_id` (another writer's change) while its check's call is
+    in flight."""
+    from sqlalchemy import update
+
+    from monitor.db.session import transaction
+
+    inspect = sweeper.apps.inspect
+
+    def writing(client, claimed):  # type: ignore[no-untyped-def]
+        if claimed.id == token_id:
+            with transaction(fleet.ctx.sessions) as s:
+                s.execute(update(Token).where(Token.id == token_id).values(**values))
+        return inspect(client, claimed)
+
+    sweeper.apps.inspect = writing  # type: ignore[method-assign]
+
+
 @pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
 def test_two_sweepers_never_inspect_a_token_twice(tmp_path: Path, sim: Simulator, backend: str) -> None:
     from conftest import fresh_url
@@ -371,9 +389,6 @@ def test_a_token_replaced_during_its_check_keeps_neither_the_answer_nor_the_leas
     """A result is stored only while the string checked is still the token's; a batch with such a token
     still releases every lease it took (the write releases the others itself). Checks asked for at once
     (`check`) are the path where nothing else would drop that lease before it expires."""
-    from sqlalchemy import update
-
-    from monitor.db.session import transaction
 
     fleet = make_fleet(tmp_path, db_url, sim)
     try:
@@ -381,15 +396,8 @@ def test_a_token_replaced_during_its_check_keeps_neither_the_answer_nor_the_leas
         names = fleet.add_tokens("a", 6)
         replaced = fleet.rows()[names[3]].id
         sweeper = fleet.sweeper(owner="s")
-        inspect = sweeper.apps.inspect
-
-        def replacing(client, claimed):  # type: ignore[no-untyped-def]
-            if claimed.id == replaced:  # `tokens set-token` while the call is in flight
-                with transaction(fleet.ctx.sessions) as s:
-                    s.execute(update(Token).where(Token.id == replaced).values(fingerprint="f" * 16))
-            return inspect(client, claimed)
-
-        sweeper.apps.inspect = replacing  # type: ignore[method-assign]
+        # `tokens set-token` while the call is in flight
+        write_during_check(fleet, sweeper, replaced, fingerprint="f" * 16)
         try:
             run = sweeper.check_ids([r.id for r in fleet.rows().values()])
         finally:
@@ -620,9 +628,6 @@ def test_a_token_written_to_during_its_check_still_gets_its_answer(
     """On PostgreSQL the result is written where the claim left the row (its ctid); a write meanwhile (a
     label, a mute, a queued recheck) moves the row, and the result then finds it by id: stored all the same,
     its lease released, the other write kept."""
-    from sqlalchemy import update
-
-    from monitor.db.session import transaction
 
     fleet = make_fleet(tmp_path, db_url, sim)
     try:
@@ -630,15 +635,7 @@ def test_a_token_written_to_during_its_check_still_gets_its_answer(
         names = fleet.add_tokens("a", 5)
         touched = fleet.rows()[names[1]].id
         sweeper = fleet.sweeper(owner="s")
-        inspect = sweeper.apps.inspect
-
-        def relabelling(client, claimed):  # type: ignore[no-untyped-def]
-            if claimed.id == touched:
-                with transaction(fleet.ctx.sessions) as s:
-                    s.execute(update(Token).where(Token.id == touched).values(labels={"team": "moved"}))
-            return inspect(client, claimed)
-
-        sweeper.apps.inspect = relabelling  # type: ignore[method-assign]
+        write_during_check(fleet, sweeper, touched, labels={"team": "moved"})
         try:
             assert sweeper.sweep().inspected == len(names)
         finally:
